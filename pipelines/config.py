@@ -1,0 +1,282 @@
+"""sources.yaml: the validated source registry.
+
+One pydantic model per source kind, chosen by `kind`. Every validation problem is
+reported as `<file>:<line> source '<id>': <what is wrong>` so a publisher can fix
+the line without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipelines import PROJECT_URL, __version__
+from pipelines.errors import ConfigError
+
+DEFAULT_SOURCES_PATH = Path("sources.yaml")
+SOURCE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+
+
+def check_http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value.strip():
+        raise ValueError(f"invalid URL {value!r}: must be an absolute http(s) URL")
+    return value.strip()
+
+
+class Defaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[str] = Field(default_factory=lambda: ["opengovtech"])
+    user_agent: str = f"OpenGovTechHub/{__version__} (+{PROJECT_URL})"
+    timeout_s: float = Field(20.0, gt=0, le=600)
+    connect_timeout_s: float = Field(10.0, gt=0, le=120)
+    allow_private_networks: bool = False
+    per_origin_concurrency: int = Field(2, ge=1, le=64)
+    global_concurrency: int = Field(32, ge=1, le=1024)
+    max_body_mb: float = Field(10.0, gt=0, le=1024)
+    max_redirects: int = Field(5, ge=0, le=20)
+    retries: int = Field(3, ge=0, le=10)
+    retry_after_cap_s: float = Field(60.0, ge=0, le=3600)
+    obey_robots: bool = True
+    parse_workers: int = Field(0, ge=0, le=64)  # 0: one per CPU core
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_not_empty(cls, tags: list[str]) -> list[str]:
+        cleaned = [t.strip() for t in tags if t and t.strip()]
+        if not cleaned:
+            raise ValueError("tags must list at least one tag")
+        return cleaned
+
+
+class ScheduleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str = "0 6 * * *"
+    timezone: str = "Europe/London"
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, cron: str) -> str:
+        if len(cron.split()) != 5:
+            raise ValueError(f"cron {cron!r} must have five fields (minute hour day month weekday)")
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, tz: str) -> str:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {tz!r} (use an IANA name such as Europe/London)") from None
+        return tz
+
+
+class SourceBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=SOURCE_ID_PATTERN)
+    kind: str
+    org: str | None = None
+    tags: list[str] | None = None
+    tagged_only: bool = True
+    allow_private_networks: bool | None = None
+    enabled: bool = True
+
+
+class FeedSource(SourceBase):
+    """An RSS/Atom/JSON feed, or a page whose <link rel=alternate> names one."""
+
+    kind: Literal["feed"]
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        return check_http_url(url)
+
+
+SOURCE_MODELS: dict[str, type[SourceBase]] = {
+    "feed": FeedSource,
+}
+
+
+@dataclass
+class SourceRegistry:
+    path: Path
+    defaults: Defaults
+    schedule: ScheduleConfig
+    sources: list[SourceBase]
+    lines: dict[str, int] = field(default_factory=dict)  # source id -> line in the file
+
+    def enabled(self, kind: str | None = None) -> list[SourceBase]:
+        return [s for s in self.sources if s.enabled and (kind is None or s.kind == kind)]
+
+    def get(self, source_id: str) -> SourceBase:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise KeyError(source_id)
+
+    def tags_for(self, source: SourceBase) -> list[str]:
+        return source.tags or self.defaults.tags
+
+    def allow_private_for(self, source: SourceBase) -> bool:
+        if source.allow_private_networks is not None:
+            return source.allow_private_networks
+        return self.defaults.allow_private_networks
+
+
+def resolve_sources_path(path: str | os.PathLike | None = None) -> Path:
+    if path:
+        return Path(path)
+    return Path(os.environ.get("OPENGOVTECH_SOURCES") or DEFAULT_SOURCES_PATH)
+
+
+def load_registry(path: str | os.PathLike | None = None) -> SourceRegistry:
+    """Read and validate sources.yaml; raise ConfigError listing every problem."""
+    path = resolve_sources_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read file: {exc}"]) from None
+    return parse_registry(text, path)
+
+
+def parse_registry(text: str, path: Path) -> SourceRegistry:
+    name = str(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{name}:{line}: YAML syntax error: {problem}"]) from None
+
+    lines: dict[tuple, int] = {}
+    problems: list[str] = []
+    if root is not None:
+        _record_lines(root, (), lines, problems, name)
+    if problems:
+        raise ConfigError(problems)
+    if not isinstance(data, dict):
+        raise ConfigError([f"{name}:1: expected a mapping with a 'sources:' list at the top level"])
+
+    def at(loc: tuple) -> int:
+        while loc:
+            if loc in lines:
+                return lines[loc]
+            loc = loc[:-1]
+        return 1
+
+    unknown_top = sorted(set(data) - {"defaults", "schedule", "sources"})
+    for key in unknown_top:
+        problems.append(f"{name}:{at((key,))}: unknown top-level key {key!r}{_suggest(key, ['defaults', 'schedule', 'sources'])}")
+
+    defaults = _validate_section(Defaults, data.get("defaults") or {}, ("defaults",), at, name, problems)
+    schedule = _validate_section(ScheduleConfig, data.get("schedule") or {}, ("schedule",), at, name, problems)
+
+    raw_sources = data.get("sources")
+    if raw_sources is None:
+        problems.append(f"{name}:1: missing 'sources:' list")
+        raw_sources = []
+    elif not isinstance(raw_sources, list):
+        problems.append(f"{name}:{at(('sources',))}: 'sources' must be a list")
+        raw_sources = []
+
+    sources: list[SourceBase] = []
+    seen: dict[str, int] = {}
+    id_lines: dict[str, int] = {}
+    for index, raw in enumerate(raw_sources):
+        loc = ("sources", index)
+        if not isinstance(raw, dict):
+            problems.append(f"{name}:{at(loc)} source #{index + 1}: expected a mapping of keys (id, kind, url, …)")
+            continue
+        label = f"source {raw['id']!r}" if isinstance(raw.get("id"), str) else f"source #{index + 1}"
+        kind = raw.get("kind")
+        model = SOURCE_MODELS.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            allowed = ", ".join(sorted(SOURCE_MODELS))
+            where = at(loc + ("kind",))
+            if kind is None:
+                problems.append(f"{name}:{where} {label}: missing required key 'kind' (allowed: {allowed})")
+            else:
+                problems.append(f"{name}:{where} {label}: unknown kind {kind!r} (allowed: {allowed})")
+            continue
+        try:
+            source = model.model_validate(raw)
+        except ValidationError as exc:
+            for err in exc.errors():
+                problems.append(f"{name}:{at(loc + tuple(err['loc']))} {label}: {_describe(err, model)}")
+            continue
+        if source.id in seen:
+            problems.append(f"{name}:{at(loc + ('id',))} {label}: duplicate id (first defined on line {seen[source.id]})")
+            continue
+        seen[source.id] = at(loc + ("id",))
+        id_lines[source.id] = at(loc)
+        sources.append(source)
+
+    if problems:
+        raise ConfigError(problems)
+    return SourceRegistry(path=path, defaults=defaults, schedule=schedule, sources=sources, lines=id_lines)
+
+
+def _validate_section(model, raw, loc, at, name, problems):
+    if not isinstance(raw, dict):
+        problems.append(f"{name}:{at(loc)}: '{loc[0]}' must be a mapping")
+        return model()
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(f"{name}:{at(loc + tuple(err['loc']))} {loc[0]}: {_describe(err, model)}")
+        return model()
+
+
+def _describe(err: dict, model: type[BaseModel]) -> str:
+    loc = err["loc"]
+    key = str(loc[-1]) if loc else ""
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {key!r}{_suggest(key, list(model.model_fields))}"
+    if err["type"] == "missing":
+        return f"missing required key {key!r}"
+    if err["type"] == "string_pattern_mismatch" and key == "id":
+        return f"id {err.get('input')!r} must be a slug: lower-case letters, digits and hyphens"
+    message = err["msg"].removeprefix("Value error, ")
+    field_path = ".".join(str(p) for p in loc)
+    return f"{field_path!r}: {message}" if field_path else message
+
+
+def _suggest(key: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(key, options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _record_lines(node: yaml.Node, path: tuple, lines: dict, problems: list[str], name: str) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        keys_seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in keys_seen:
+                problems.append(f"{name}:{line}: duplicate key {key!r} (first on line {keys_seen[key]})")
+            keys_seen[key] = line
+            lines[path + (key,)] = line
+            _record_lines(value_node, path + (key,), lines, problems, name)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_lines(item, path + (index,), lines, problems, name)
+

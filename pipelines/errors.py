@@ -1,0 +1,83 @@
+"""One exception hierarchy for the hub.
+
+`HubError` is the base. Configuration problems are `ConfigError`; anything that
+goes wrong while harvesting one source is a `HarvestError`, whose `status` is the
+value written to `source_health.status` and whose `reason` is written to
+`source_health.error` unchanged.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base class of every error the hub raises on purpose."""
+
+
+class ConfigError(HubError):
+    """sources.yaml (or another configuration file) is invalid."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class WarehouseLockedError(HubError):
+    """Another process holds the warehouse write lock."""
+
+
+class HarvestError(HubError):
+    """A source could not be harvested; `reason` says what happened in plain words."""
+
+    status = "failed"
+
+    def __init__(self, reason: str, *, url: str | None = None, source_id: str | None = None,
+                 http_status: int | None = None):
+        self.reason = reason
+        self.url = url
+        self.source_id = source_id
+        self.http_status = http_status
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        prefix = f"source '{self.source_id}': " if self.source_id else ""
+        return prefix + self.reason
+
+
+class FetchFailed(HarvestError):
+    """The HTTP exchange failed: connection, timeout, status, size or redirect problem."""
+
+
+class RequestTimeout(FetchFailed):
+    pass
+
+
+class HTTPStatusFailure(FetchFailed):
+    pass
+
+
+class BodyTooLarge(FetchFailed):
+    pass
+
+
+class TooManyRedirects(FetchFailed):
+    pass
+
+
+class BlockedByRobots(HarvestError):
+    status = "blocked"
+
+
+class AddressRefused(HarvestError):
+    """The URL resolves to a private, loopback or link-local address, or is not http(s)."""
+
+    status = "blocked"
+
+
+class RetryDeferred(HarvestError):
+    """The server asked us to come back later than we are willing to wait in this run."""
+
+    status = "deferred"
+
+
+class FeedParseError(HarvestError):
+    """The body is not a feed we can read (and names no feed we could follow)."""

@@ -1,0 +1,135 @@
+"""Harvest every enabled source of one kind concurrently and write what they gave.
+
+Fetching is asyncio; parsing runs in a process pool (feedparser is pure Python, so one
+core would serialise the run); writing is one thread with one DuckDB connection,
+taking whole sources in batches as they finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from pipelines.config import SourceBase, SourceRegistry
+from pipelines.errors import HarvestError
+from pipelines.harvest_context import HarvestContext
+from pipelines.http import Fetcher, HttpSettings
+from pipelines.parsing import ParseOptions, parse_document
+from pipelines.progress import reporter
+from pipelines.sources.feed import harvest_feed
+from pipelines.warehouse import SourceCounts, SourceOutcome, Warehouse
+
+log = logging.getLogger(__name__)
+
+HARVESTERS = {
+    "feed": harvest_feed,
+}
+WRITE_BATCH_SOURCES = 200
+
+
+@dataclass
+class HarvestReport:
+    run_id: str
+    kind: str
+    counts: list[SourceCounts] = field(default_factory=list)
+    outcomes_meta: dict[str, dict] = field(default_factory=dict)  # source id -> requests/bytes/duration
+    duration_s: float = 0.0
+
+    @property
+    def failed(self) -> list[SourceCounts]:
+        return [c for c in self.counts if c.status not in ("ok", "not_modified")]
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(c, attribute) for c in self.counts)
+
+
+def parse_workers(registry: SourceRegistry) -> int:
+    return registry.defaults.parse_workers or os.cpu_count() or 1
+
+
+def harvest_kind(registry: SourceRegistry, warehouse: Warehouse, *, kind: str, run_id: str,
+                 fetcher: Fetcher | None = None) -> HarvestReport:
+    sources = registry.enabled(kind)
+    report = HarvestReport(run_id=run_id, kind=kind)
+    if not sources:
+        return report
+    started = time.monotonic()
+    asyncio.run(_harvest(registry, warehouse, sources, run_id, report, fetcher))
+    report.duration_s = time.monotonic() - started
+    return report
+
+
+async def _harvest(registry, warehouse, sources, run_id, report, fetcher) -> None:
+    loop = asyncio.get_running_loop()
+    state = warehouse.fetch_state()
+    progress = reporter()
+    progress.start(f"harvest {sources[0].kind}", len(sources))
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["pipelines.parsing"])
+    queue: asyncio.Queue[SourceOutcome | None] = asyncio.Queue()
+    # Bounds how many fetched-but-unwritten sources are held, so memory stays flat in the
+    # number of sources.
+    in_flight = asyncio.Semaphore(registry.defaults.global_concurrency * 2)
+
+    with ProcessPoolExecutor(parse_workers(registry), mp_context=context) as pool, \
+            ThreadPoolExecutor(1, thread_name_prefix="warehouse-writer") as writer:
+
+        async def parse(body: bytes, url: str, content_type: str | None, options: ParseOptions):
+            return await loop.run_in_executor(pool, parse_document, body, url, content_type, options)
+
+        async def write_loop() -> None:
+            done = False
+            while not done:
+                batch = [await queue.get()]
+                while not queue.empty() and len(batch) < WRITE_BATCH_SOURCES:
+                    batch.append(queue.get_nowait())
+                if None in batch:
+                    done = True
+                    batch = [o for o in batch if o is not None]
+                if batch:
+                    counts = await loop.run_in_executor(writer, warehouse.write_outcomes, run_id, batch)
+                    report.counts.extend(counts)
+                    for outcome in batch:
+                        in_flight.release()
+                        progress.advance(outcome.source_id)
+
+        own_fetcher = fetcher is None
+        active_fetcher = fetcher or Fetcher(HttpSettings.from_defaults(registry.defaults))
+        ctx = HarvestContext(registry=registry, fetcher=active_fetcher, state=state, parse=parse)
+        writer_task = asyncio.create_task(write_loop())
+        try:
+            async def one(source: SourceBase) -> None:
+                await in_flight.acquire()
+                outcome = await harvest_one(source, ctx)
+                report.outcomes_meta[source.id] = {"requests": outcome.requests, "bytes": outcome.bytes,
+                                                   "duration_s": round(outcome.duration_s, 3)}
+                await queue.put(outcome)
+
+            await asyncio.gather(*(one(s) for s in sources))
+        finally:
+            await queue.put(None)
+            await writer_task
+            if own_fetcher:
+                await active_fetcher.__aexit__(None, None, None)
+    progress.finish()
+
+
+async def harvest_one(source: SourceBase, ctx: HarvestContext) -> SourceOutcome:
+    """Never raises: every failure becomes an outcome with a status and a plain reason."""
+    started = time.monotonic()
+    try:
+        outcome = await HARVESTERS[source.kind](source, ctx)
+    except HarvestError as exc:
+        outcome = SourceOutcome(source_id=source.id, status=exc.status, http_status=exc.http_status,
+                                error=exc.reason)
+    except Exception as exc:  # a bug or an unforeseen input must not stop the other sources
+        log.exception("unexpected error harvesting source %s", source.id)
+        outcome = SourceOutcome(source_id=source.id, status="failed",
+                                error=f"unexpected error: {type(exc).__name__}: {exc}")
+    outcome.duration_s = time.monotonic() - started
+    return outcome

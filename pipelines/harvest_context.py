@@ -1,0 +1,21 @@
+"""What a source kind's harvest function is given: the registry, the fetcher, state and a parser."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from pipelines.config import SourceRegistry
+from pipelines.http import Fetcher
+from pipelines.parsing import ParsedDocument, ParseOptions
+from pipelines.warehouse import FetchState
+
+ParseFn = Callable[[bytes, str, "str | None", ParseOptions], Awaitable[ParsedDocument]]
+
+
+@dataclass
+class HarvestContext:
+    registry: SourceRegistry
+    fetcher: Fetcher
+    state: FetchState
+    parse: ParseFn   # runs pipelines.parsing.parse_document in a worker process

@@ -1,0 +1,295 @@
+"""The only module that talks to the network: polite, cached, guarded HTTP GETs.
+
+Every source kind fetches through `Fetcher.fetch`, which adds: per-origin and global
+concurrency limits, a total deadline per request, a cap on decoded body size, manual
+redirects (at most N, http(s) only), retries with backoff and jitter honouring
+Retry-After, robots.txt (cached per origin per run), conditional GET validators, and
+the private-address guard of `pipelines.netguard`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+from protego import Protego
+
+from pipelines.dates import parse_retry_after
+from pipelines.errors import (
+    AddressRefused,
+    BlockedByRobots,
+    BodyTooLarge,
+    FetchFailed,
+    HTTPStatusFailure,
+    RequestTimeout,
+    RetryDeferred,
+    TooManyRedirects,
+)
+from pipelines.netguard import GuardedNetworkBackend, Resolver, system_resolver
+from pipelines.urls import origin_of
+
+FEED_ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/feed+json, application/json;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.7, */*;q=0.5"
+)
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+ROBOTS_MAX_BYTES = 512_000
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    user_agent: str
+    timeout_s: float = 20.0            # total deadline for one request, body included
+    connect_timeout_s: float = 10.0
+    max_body_bytes: int = 10_000_000   # on decoded bytes, so a gzip bomb stops early
+    max_redirects: int = 5
+    per_origin_concurrency: int = 2
+    global_concurrency: int = 32
+    retries: int = 3
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 20.0
+    retry_after_cap_s: float = 60.0
+    obey_robots: bool = True
+
+    @classmethod
+    def from_defaults(cls, defaults) -> "HttpSettings":
+        return cls(
+            user_agent=defaults.user_agent,
+            timeout_s=defaults.timeout_s,
+            connect_timeout_s=min(defaults.connect_timeout_s, defaults.timeout_s),
+            max_body_bytes=int(defaults.max_body_mb * 1_000_000),
+            max_redirects=defaults.max_redirects,
+            per_origin_concurrency=defaults.per_origin_concurrency,
+            global_concurrency=defaults.global_concurrency,
+            retries=defaults.retries,
+            retry_after_cap_s=defaults.retry_after_cap_s,
+            obey_robots=defaults.obey_robots,
+        )
+
+    @property
+    def robots_token(self) -> str:
+        return self.user_agent.split("/", 1)[0].strip()
+
+
+@dataclass
+class FetchStats:
+    requests: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class FetchResult:
+    url: str                      # after redirects
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    not_modified: bool = False
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+class Fetcher:
+    """One per run: holds the connection pools, the robots.txt cache and the concurrency limits."""
+
+    def __init__(self, settings: HttpSettings, *, resolver: Resolver = system_resolver,
+                 network_backend: httpcore.AsyncNetworkBackend | None = None, sleep=asyncio.sleep):
+        self.settings = settings
+        self._resolver = resolver
+        self._inner_backend = network_backend
+        self._sleep = sleep
+        self._clients: dict[bool, httpx.AsyncClient] = {}
+        self._global = asyncio.Semaphore(settings.global_concurrency)
+        self._origins: dict[str, asyncio.Semaphore] = {}
+        self._robots: dict[tuple[str, bool], Protego | None] = {}
+        self._robots_locks: dict[tuple[str, bool], asyncio.Lock] = {}
+
+    async def __aenter__(self) -> "Fetcher":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    def _client(self, allow_private: bool) -> httpx.AsyncClient:
+        # Separate pools for guarded and unguarded sources, so a connection opened for a
+        # source allowed to reach private addresses is never reused by one that is not.
+        if allow_private not in self._clients:
+            transport = httpx.AsyncHTTPTransport(retries=0)
+            # httpx has no public hook for the network backend: swap in a pool that uses ours.
+            transport._pool = httpcore.AsyncConnectionPool(
+                ssl_context=httpx.create_ssl_context(),
+                max_connections=self.settings.global_concurrency * 2,
+                max_keepalive_connections=self.settings.global_concurrency,
+                network_backend=GuardedNetworkBackend(allow_private=allow_private, resolver=self._resolver,
+                                                      inner=self._inner_backend),
+            )
+            self._clients[allow_private] = httpx.AsyncClient(
+                transport=transport,
+                follow_redirects=False,
+                trust_env=False,
+                timeout=httpx.Timeout(self.settings.timeout_s, connect=self.settings.connect_timeout_s),
+                headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+            )
+        return self._clients[allow_private]
+
+    async def fetch(self, url: str, *, allow_private: bool = False, etag: str | None = None,
+                    last_modified: str | None = None, accept: str = FEED_ACCEPT,
+                    stats: FetchStats | None = None, max_bytes: int | None = None) -> FetchResult:
+        """GET `url`, following redirects; a 304 comes back as `not_modified`, other non-2xx raise."""
+        stats = stats if stats is not None else FetchStats()
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        result = await self._follow(url, headers, allow_private, stats, max_bytes or self.settings.max_body_bytes,
+                                    check_robots=self.settings.obey_robots)
+        if result.status == 304:
+            result.not_modified = True
+        elif not 200 <= result.status < 300:
+            raise HTTPStatusFailure(f"HTTP {result.status}{_reason(result.status)} from {result.url}",
+                                    url=result.url, http_status=result.status)
+        return result
+
+    async def _follow(self, url, headers, allow_private, stats, max_bytes, *, check_robots) -> FetchResult:
+        current = url
+        chain: list[str] = []
+        for _ in range(self.settings.max_redirects + 1):
+            scheme = urlsplit(current).scheme.lower()
+            if scheme not in ("http", "https"):
+                raise AddressRefused(f"refused to fetch non-http(s) URL {current}", url=current)
+            if check_robots and not await self._robots_allow(current, allow_private, stats):
+                raise BlockedByRobots(f"robots.txt of {origin_of(current)} disallows {current} for "
+                                      f"{self.settings.robots_token}", url=current)
+            result = await self._get_with_retries(current, headers, allow_private, stats, max_bytes)
+            if result.status not in REDIRECT_STATUSES:
+                result.redirects = chain
+                return result
+            location = result.headers.get("location")
+            if not location:
+                raise FetchFailed(f"HTTP {result.status} redirect without a Location header from {current}",
+                                  url=current, http_status=result.status)
+            chain.append(current)
+            current = urljoin(current, location.strip())
+        raise TooManyRedirects(f"more than {self.settings.max_redirects} redirects (last to {current})", url=url)
+
+    async def _get_with_retries(self, url, headers, allow_private, stats, max_bytes) -> FetchResult:
+        origin = origin_of(url)
+        origin_slots = self._origins.setdefault(origin, asyncio.Semaphore(self.settings.per_origin_concurrency))
+        for attempt in range(self.settings.retries + 1):
+            delay = None
+            try:
+                # Origin first, then a global slot: waiting on a busy origin never holds a global slot.
+                async with origin_slots, self._global:
+                    async with asyncio.timeout(self.settings.timeout_s):
+                        result = await self._get_once(url, headers, allow_private, stats, max_bytes)
+            except (TimeoutError, httpx.TimeoutException):
+                error: FetchFailed = RequestTimeout(
+                    f"no complete response from {url} within {self.settings.timeout_s:g}s", url=url)
+            except httpx.DecodingError as exc:
+                raise FetchFailed(f"could not decode the response body from {url}: {exc}", url=url) from None
+            except httpx.TransportError as exc:
+                error = FetchFailed(f"connection to {origin} failed: {_describe_transport_error(exc)}", url=url)
+            else:
+                if result.status != 429 and result.status < 500:
+                    return result
+                wait = parse_retry_after(result.headers.get("retry-after"))
+                if wait is not None and wait > self.settings.retry_after_cap_s:
+                    raise RetryDeferred(
+                        f"HTTP {result.status}{_reason(result.status)}: server asked to retry after {wait:.0f}s, "
+                        f"more than the {self.settings.retry_after_cap_s:.0f}s cap; deferred to the next run",
+                        url=url, http_status=result.status)
+                error = HTTPStatusFailure(f"HTTP {result.status}{_reason(result.status)} from {url}",
+                                          url=url, http_status=result.status)
+                delay = wait
+            if attempt == self.settings.retries:
+                if self.settings.retries:
+                    error.reason += f" (after {attempt + 1} attempts)"
+                raise error
+            if delay is None:
+                delay = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** attempt)
+                delay *= random.uniform(0.5, 1.5)
+            await self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _get_once(self, url, headers, allow_private, stats, max_bytes) -> FetchResult:
+        client = self._client(allow_private)
+        stats.requests += 1
+        async with client.stream("GET", url, headers=headers) as response:
+            result = FetchResult(url=url, status=response.status_code,
+                                 headers={k.lower(): v for k, v in response.headers.items()})
+            if response.status_code in REDIRECT_STATUSES or response.status_code == 304 \
+                    or response.status_code >= 400:
+                stats.bytes += response.num_bytes_downloaded
+                return result
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise BodyTooLarge(f"body of {url} is {int(declared):,} bytes, over the {max_bytes:,} byte cap",
+                                   url=url, http_status=response.status_code)
+            chunks: list[bytes] = []
+            received = 0
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+                if received > max_bytes:
+                    raise BodyTooLarge(f"body of {url} exceeds the {max_bytes:,} byte cap (decoded)",
+                                       url=url, http_status=response.status_code)
+                chunks.append(chunk)
+            stats.bytes += response.num_bytes_downloaded
+            result.body = b"".join(chunks)
+            return result
+
+    async def _robots_allow(self, url: str, allow_private: bool, stats: FetchStats) -> bool:
+        key = (origin_of(url), allow_private)
+        lock = self._robots_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._robots:
+                self._robots[key] = await self._load_robots(key[0], allow_private, stats)
+        rules = self._robots[key]
+        return rules is None or rules.can_fetch(url, self.settings.robots_token)
+
+    async def _load_robots(self, origin: str, allow_private: bool, stats: FetchStats) -> Protego | None:
+        """RFC 9309: 4xx means no rules; a 5xx answer means everything is disallowed."""
+        robots_url = origin + "/robots.txt"
+        try:
+            result = await self._follow(robots_url, {"Accept": "text/plain, */*;q=0.5"}, allow_private, stats,
+                                        ROBOTS_MAX_BYTES, check_robots=False)
+        except BodyTooLarge:
+            return None
+        except HTTPStatusFailure as exc:
+            if exc.http_status and exc.http_status >= 500:
+                raise BlockedByRobots(f"robots.txt of {origin} answered HTTP {exc.http_status}; "
+                                      "treated as disallow-all (RFC 9309)", url=robots_url) from None
+            raise
+        if 200 <= result.status < 300:
+            return Protego.parse(result.body.decode("utf-8", errors="replace"))
+        return None
+
+
+def _reason(status: int) -> str:
+    try:
+        from http import HTTPStatus
+
+        return f" {HTTPStatus(status).phrase}"
+    except ValueError:
+        return ""
+
+
+def _describe_transport_error(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]

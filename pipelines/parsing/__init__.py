@@ -1,0 +1,51 @@
+"""Turn a fetched body into raw records: detect the format, parse it, adapt it to RawRecord.
+
+Runs in worker processes (see pipelines.harvest), so everything here is a plain,
+picklable function of bytes in and dataclasses out, and never raises for bad input:
+problems come back in `ParsedDocument.error`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines.parsing.discovery import discover_feed_urls, looks_like_html
+from pipelines.parsing.entries import EntryFields, ParseOptions, build_records
+from pipelines.parsing.jsonfeed import looks_like_json, parse_json_feed
+from pipelines.parsing.xmlfeed import parse_xml_feed
+from pipelines.records import RawRecord
+
+__all__ = ["ParseOptions", "ParsedDocument", "parse_document", "EntryFields"]
+
+
+@dataclass
+class ParsedDocument:
+    format: str = ""                      # rss20, atom10, rss10, json11, html, …
+    title: str = ""
+    entries_read: int = 0                 # entries the format parser itself read
+    records: list[RawRecord] = field(default_factory=list)
+    discovered_feeds: list[str] = field(default_factory=list)  # when the body was an HTML page
+    warning: str | None = None            # recoverable problem (e.g. charset override)
+    error: str | None = None              # unusable body, in plain words
+
+
+def parse_document(body: bytes, url: str, content_type: str | None, options: ParseOptions) -> ParsedDocument:
+    if not body or not body.strip():
+        return ParsedDocument(error="empty response body")
+    try:
+        if looks_like_json(body, content_type):
+            feed = parse_json_feed(body, url)
+        elif looks_like_html(body, content_type):
+            return ParsedDocument(format="html", discovered_feeds=discover_feed_urls(body, url))
+        else:
+            feed = parse_xml_feed(body, url, content_type)
+    except ValueError as exc:  # the format parsers' one way of saying "this is not a feed"
+        return ParsedDocument(error=str(exc))
+    records = build_records(feed.entries, options, base_url=feed.link or url, language=feed.language)
+    return ParsedDocument(
+        format=feed.format,
+        title=feed.title,
+        entries_read=len(feed.entries),
+        records=records,
+        warning=feed.warning,
+    )

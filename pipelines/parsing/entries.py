@@ -1,0 +1,116 @@
+"""The adapter step: format-specific entries become RawRecords (sanitised, tagged, dated)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pipelines.records import RawRecord
+from pipelines.sanitize import html_to_text, sanitize_html, summarise
+from pipelines.tags import find_tag_matches, hashtags, merge_tags
+from pipelines.urls import canonical_url, item_id
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    source_id: str
+    tags: tuple[str, ...]
+    tagged_only: bool
+
+
+@dataclass
+class EntryFields:
+    """What every feed format can tell us about one entry, before cleaning."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    summary_html: str
+    content_html: str
+    author: str | None
+    published_at: datetime | None
+    updated_at: datetime | None
+    categories: list[str]
+    raw: dict
+    language: str | None = None
+
+
+@dataclass
+class FeedFields:
+    format: str
+    title: str
+    link: str | None
+    language: str | None
+    entries: list[EntryFields] = field(default_factory=list)
+    warning: str | None = None
+
+
+def build_records(entries: list[EntryFields], options: ParseOptions, *, base_url: str,
+                  language: str | None) -> list[RawRecord]:
+    records: list[RawRecord] = []
+    keys: dict[str, str] = {}
+    for entry in entries:
+        record = build_record(entry, options, base_url=base_url, language=language)
+        previous_hash = keys.get(record.entry_key)
+        if previous_hash == record.content_hash:
+            continue  # the feed repeats an entry verbatim
+        if previous_hash is not None:
+            # Same guid, different entry (seen in real FeedBurner feeds): keep both apart.
+            record.entry_key = f"{record.entry_key}#{record.content_hash[:12]}"
+            if not record.canonical_url:
+                record.item_id = item_id(None, options.source_id, record.entry_key)
+        keys[record.entry_key] = record.content_hash
+        records.append(record)
+    return records
+
+
+def build_record(entry: EntryFields, options: ParseOptions, *, base_url: str, language: str | None) -> RawRecord:
+    link = canonical_url(entry.link, base=base_url) if entry.link else None
+    if link is None and entry.guid and entry.guid.startswith(("http://", "https://")):
+        link = canonical_url(entry.guid)
+    title = html_to_text(entry.title) or "(untitled)"
+    content_source = entry.content_html or entry.summary_html
+    content_html = sanitize_html(content_source)
+    content_text = html_to_text(content_html)
+    summary_text = html_to_text(entry.summary_html) if entry.summary_html else ""
+    summary = summarise(summary_text or content_text)
+
+    reasons = find_tag_matches(options.tags, categories=entry.categories, title=title,
+                               summary=summary_text, content=content_text)
+    tags = merge_tags(entry.categories, hashtags(title), hashtags(summary_text), hashtags(content_text))
+    matched = bool(reasons) or not options.tagged_only
+    if not options.tagged_only:
+        reasons = reasons + ["source is on topic as a whole (tagged_only: false)"]
+
+    published = entry.published_at or entry.updated_at
+    guid = (entry.guid or "").strip() or None
+    entry_key = guid or link or _digest(title, content_text)[:24]
+    fingerprint = _digest(title, link or "", summary, content_html, entry.author or "",
+                          str(published), str(entry.updated_at), "|".join(tags))
+    return RawRecord(
+        source_id=options.source_id,
+        entry_key=entry_key,
+        item_id=item_id(link, options.source_id, entry_key),
+        url=link,
+        canonical_url=link,
+        title=title,
+        summary=summary,
+        content_html=content_html,
+        content_text=content_text,
+        author=(entry.author or "").strip() or None,
+        published_at=published,
+        updated_at=entry.updated_at,
+        date_missing=published is None,
+        tags=tags,
+        match_reasons=reasons,
+        matched=matched,
+        language=(entry.language or language or None),
+        raw_json=json.dumps(entry.raw, default=str, ensure_ascii=False),
+        content_hash=fingerprint,
+    )
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,65 @@
+"""RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 through feedparser."""
+
+from __future__ import annotations
+
+import re
+
+import feedparser
+
+from pipelines.dates import from_struct_time
+from pipelines.parsing.entries import EntryFields, FeedFields
+
+# Our own sanitiser (nh3) runs on every entry, so feedparser's slower one is switched off;
+# relative URIs are still resolved by feedparser against xml:base / the document URL.
+_ROOT_ELEMENT = re.compile(rb"<([A-Za-z][\w:.-]*)")
+_PARSE_ARGS = {"sanitize_html": False, "resolve_relative_uris": True}
+
+
+def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedFields:
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(body, response_headers=headers, **_PARSE_ARGS)
+    if not parsed.get("version") and not parsed.entries:
+        root = _ROOT_ELEMENT.search(body[:4096])
+        if root:
+            raise ValueError(f"not an RSS, Atom or JSON feed (root element <{root.group(1).decode('ascii', 'replace')}>)")
+        problem = parsed.get("bozo_exception")
+        raise ValueError(f"not an RSS, Atom or JSON feed: {problem or 'no XML element found'}")
+    feed = parsed.feed
+    warning = None
+    if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
+        warning = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
+    return FeedFields(
+        format=parsed.get("version") or "unknown",
+        title=feed.get("title", ""),
+        link=feed.get("link"),
+        language=feed.get("language"),
+        entries=[_entry_fields(e) for e in parsed.entries],
+        warning=warning,
+    )
+
+
+def _entry_fields(entry) -> EntryFields:
+    content = ""
+    if entry.get("content"):
+        # Prefer the HTML alternative when a feed offers several.
+        parts = sorted(entry.content, key=lambda c: "html" not in (c.get("type") or ""))
+        content = parts[0].get("value", "")
+    summary = entry.get("summary", "")
+    if content and content.strip() == summary.strip():
+        summary = ""
+    categories = [t.get("term") or t.get("label") for t in entry.get("tags", [])]
+    return EntryFields(
+        guid=entry.get("id"),
+        link=entry.get("link"),
+        title=entry.get("title", ""),
+        summary_html=summary,
+        content_html=content,
+        author=entry.get("author"),
+        published_at=from_struct_time(entry.get("published_parsed") or entry.get("created_parsed")),
+        updated_at=from_struct_time(entry.get("updated_parsed")),
+        categories=[c for c in categories if c],
+        raw=dict(entry),
+        language=(entry.get("language") or None),
+    )

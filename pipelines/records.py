@@ -1,0 +1,46 @@
+"""The one raw-record shape every source kind produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class RawRecord:
+    """One entry of one source, parsed, sanitised and matched against the hub's tags."""
+
+    source_id: str
+    entry_key: str          # unique within the source (guid, else link, else content hash)
+    item_id: str            # stable hub id (canonical URL, else guid + source)
+    url: str | None
+    canonical_url: str | None
+    title: str
+    summary: str
+    content_html: str       # sanitised
+    content_text: str
+    author: str | None
+    published_at: datetime | None
+    updated_at: datetime | None
+    date_missing: bool      # no usable date in the entry: first_seen_at stands in for it
+    tags: list[str] = field(default_factory=list)
+    match_reasons: list[str] = field(default_factory=list)
+    matched: bool = False   # carries a hub tag, or the source is on topic as a whole
+    language: str | None = None
+    raw_json: str = "{}"    # the entry as the source gave it, for re-normalising without refetching
+    content_hash: str = ""
+
+    def row(self) -> tuple:
+        return (
+            self.source_id, self.entry_key, self.item_id, self.url, self.canonical_url, self.title,
+            self.summary, self.content_html, self.content_text, self.author, self.published_at,
+            self.updated_at, self.date_missing, self.tags, self.match_reasons, self.matched,
+            self.language, self.raw_json, self.content_hash,
+        )
+
+
+RAW_COLUMNS = (
+    "source_id", "entry_key", "item_id", "url", "canonical_url", "title", "summary", "content_html",
+    "content_text", "author", "published_at", "updated_at", "date_missing", "tags", "match_reasons",
+    "matched", "language", "raw_json", "content_hash",
+)

@@ -1,0 +1,1 @@
+"""One module per source kind; each turns a configured source into a SourceOutcome."""

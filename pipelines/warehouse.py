@@ -1,0 +1,346 @@
+"""The DuckDB warehouse: opening it (with migrations and a write lock) and writing harvests.
+
+One process writes at a time (a lock file next to the database says which run holds
+it); within a run, one thread writes, one transaction per batch of whole sources, so a
+source's records land all together or not at all.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.dates import utc_now
+from pipelines.errors import HubError, WarehouseLockedError
+from pipelines.records import RAW_COLUMNS, RawRecord
+
+DEFAULT_WAREHOUSE_PATH = Path("warehouse/hub.duckdb")
+_MIGRATION_NAME = re.compile(r"^(\d+)_[\w-]+\.sql$")
+
+
+def resolve_warehouse_path(path: str | os.PathLike | None = None) -> Path:
+    if path:
+        return Path(path)
+    return Path(os.environ.get("OPENGOVTECH_WAREHOUSE") or DEFAULT_WAREHOUSE_PATH)
+
+
+def migrations_dir() -> Path:
+    packaged = Path(__file__).parent / "migrations"  # inside a built wheel
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[1] / "warehouse" / "migrations"
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that never tries to download extensions (these machines can't)."""
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseLockedError(f"warehouse {path} is open for writing by another process: {exc}") from None
+        raise HubError(f"cannot open warehouse {path}: {exc}") from None
+
+
+# --- the write lock -------------------------------------------------------------------
+
+_held_locks: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within a process
+
+
+@contextmanager
+def write_lock(db_path: Path, run_id: str, wait_s: float = 0.0) -> Iterator[None]:
+    """Hold `<db>.lock` while writing; wait up to `wait_s` for another run to finish."""
+    lock_path = str(db_path) + ".lock"
+    if lock_path in _held_locks:
+        fd, depth = _held_locks[lock_path]
+        _held_locks[lock_path] = (fd, depth + 1)
+        try:
+            yield
+        finally:
+            fd, depth = _held_locks[lock_path]
+            _held_locks[lock_path] = (fd, depth - 1)
+        return
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = _read_lock_holder(fd)
+                os.close(fd)
+                waited = f" after waiting {wait_s:.0f}s" if wait_s else ""
+                raise WarehouseLockedError(f"warehouse {db_path} is locked by {holder}{waited}") from None
+            time.sleep(0.2)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"run_id": run_id, "pid": os.getpid(), "since": utc_now().isoformat()}).encode(), 0)
+    _held_locks[lock_path] = (fd, 1)
+    try:
+        yield
+    finally:
+        depth = _held_locks[lock_path][1]
+        if depth <= 1:
+            del _held_locks[lock_path]
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def _read_lock_holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"run {info.get('run_id', '?')} (pid {info.get('pid', '?')}, since {info.get('since', '?')})"
+    except (OSError, ValueError):
+        return "another run"
+
+
+# --- opening and migrating --------------------------------------------------------------
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
+    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for path in sorted(migrations_dir().glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match or int(match.group(1)) in done:
+            continue
+        version = int(match.group(1))
+        con.begin()
+        try:
+            con.execute(path.read_text(encoding="utf-8"))
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, path.name, utc_now()])
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+        applied.append(version)
+    return applied
+
+
+@contextmanager
+def open_for_writing(path: Path, run_id: str, wait_s: float = 0.0) -> Iterator["Warehouse"]:
+    with write_lock(path, run_id, wait_s):
+        con = connect(path)
+        try:
+            apply_migrations(con)
+            yield Warehouse(con, path)
+        finally:
+            con.close()
+
+
+@contextmanager
+def open_for_reading(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    if not path.exists():
+        raise HubError(f"no warehouse at {path} yet: run `opengovtech run` first")
+    con = connect(path, read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+# --- writing harvests --------------------------------------------------------------------
+
+@dataclass
+class SourceOutcome:
+    """What harvesting one source produced, ready to be written."""
+
+    source_id: str
+    status: str                      # ok | not_modified | failed | blocked | deferred
+    http_status: int | None = None
+    error: str | None = None
+    records: list[RawRecord] = field(default_factory=list)
+    entries_read: int = 0
+    feed_url: str | None = None
+    validators: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # url, etag, last-modified
+    requests: int = 0
+    bytes: int = 0
+    duration_s: float = 0.0
+    warning: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in ("ok", "not_modified")
+
+
+@dataclass
+class SourceCounts:
+    source_id: str
+    status: str
+    error: str | None
+    http_status: int | None
+    fetched: int
+    new: int
+    updated: int
+    unchanged: int
+
+
+@dataclass
+class FetchState:
+    validators: dict[str, tuple[str | None, str | None]]
+    feed_urls: dict[str, str]
+
+
+_RAW_SCHEMA = pa.schema([
+    ("source_id", pa.string()), ("entry_key", pa.string()), ("item_id", pa.string()), ("url", pa.string()),
+    ("canonical_url", pa.string()), ("title", pa.string()), ("summary", pa.string()),
+    ("content_html", pa.string()), ("content_text", pa.string()), ("author", pa.string()),
+    ("published_at", pa.timestamp("us", tz="UTC")), ("updated_at", pa.timestamp("us", tz="UTC")),
+    ("date_missing", pa.bool_()), ("tags", pa.list_(pa.string())), ("match_reasons", pa.list_(pa.string())),
+    ("matched", pa.bool_()), ("language", pa.string()), ("raw_json", pa.string()), ("content_hash", pa.string()),
+])
+assert tuple(_RAW_SCHEMA.names) == RAW_COLUMNS
+_UTC = pa.timestamp("us", tz="UTC")
+_RUN_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("source_id", pa.string()), ("finished_at", _UTC), ("status", pa.string()),
+    ("http_status", pa.int32()), ("error", pa.string()), ("entries_read", pa.int32()), ("new", pa.int32()),
+    ("updated", pa.int32()), ("unchanged", pa.int32()), ("requests", pa.int32()), ("bytes", pa.int64()),
+    ("duration_s", pa.float64()),
+])
+_HEALTH_SCHEMA = pa.schema([
+    ("source_id", pa.string()), ("last_run_at", _UTC), ("last_run_id", pa.string()), ("status", pa.string()),
+    ("http_status", pa.int32()), ("error", pa.string()), ("items_seen", pa.int32()),
+    ("consecutive_failures", pa.int32()), ("last_success_at", _UTC), ("feed_url", pa.string()),
+])
+_CACHE_SCHEMA = pa.schema([
+    ("url", pa.string()), ("etag", pa.string()), ("last_modified", pa.string()), ("updated_at", _UTC),
+])
+
+
+class Warehouse:
+    """Write access to the warehouse; the only code that changes it during a harvest."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
+        self.con = con
+        self.path = path
+
+    def sync_sources(self, rows: list[dict]) -> None:
+        """Record the registry; sources no longer listed stay, marked inactive (their items are kept)."""
+        now = utc_now()
+        self.con.begin()
+        self.con.execute("UPDATE sources SET active = FALSE")
+        for row in rows:
+            self.con.execute(
+                """INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, TRUE, ?)
+                   ON CONFLICT (source_id) DO UPDATE SET kind = excluded.kind, url = excluded.url,
+                     org = excluded.org, tagged_only = excluded.tagged_only, config_json = excluded.config_json,
+                     line = excluded.line, active = TRUE, updated_at = excluded.updated_at""",
+                [row["source_id"], row["kind"], row.get("url"), row.get("org"), row.get("tagged_only"),
+                 row["config_json"], row.get("line"), now],
+            )
+        self.con.commit()
+
+    def fetch_state(self) -> FetchState:
+        validators = {url: (etag, lm) for url, etag, lm in self.con.execute(
+            "SELECT url, etag, last_modified FROM http_cache").fetchall()}
+        feed_urls = dict(self.con.execute(
+            "SELECT source_id, feed_url FROM source_health WHERE feed_url IS NOT NULL").fetchall())
+        return FetchState(validators=validators, feed_urls=feed_urls)
+
+    def write_outcomes(self, run_id: str, outcomes: list[SourceOutcome]) -> list[SourceCounts]:
+        """Write whole sources in one transaction; return per-source new/updated/unchanged counts."""
+        now = utc_now()
+        records = [r for o in outcomes if o.status == "ok" for r in o.records]
+        self.con.begin()
+        try:
+            counts = self._upsert_records(run_id, records, now) if records else {}
+            self._write_bookkeeping(run_id, outcomes, counts, now)
+            self.con.commit()
+        except Exception:
+            self.con.rollback()
+            raise
+        result = []
+        for o in outcomes:
+            new, updated, unchanged = counts.get(o.source_id, (0, 0, 0))
+            result.append(SourceCounts(o.source_id, o.status, o.error, o.http_status, o.entries_read,
+                                       new, updated, unchanged))
+        return result
+
+    def _upsert_records(self, run_id: str, records: list[RawRecord], now: datetime) -> dict[str, tuple[int, int, int]]:
+        self.con.register("staging_records", _arrow_table([r.row() for r in records], _RAW_SCHEMA))
+        try:
+            counts = {
+                source_id: (new, updated, unchanged)
+                for source_id, new, updated, unchanged in self.con.execute(
+                    """SELECT s.source_id,
+                              count(*) FILTER (WHERE r.entry_key IS NULL),
+                              count(*) FILTER (WHERE r.content_hash <> s.content_hash),
+                              count(*) FILTER (WHERE r.content_hash = s.content_hash)
+                       FROM staging_records s
+                       LEFT JOIN raw_entries r ON r.source_id = s.source_id AND r.entry_key = s.entry_key
+                       GROUP BY s.source_id""").fetchall()
+            }
+            cols = ", ".join(RAW_COLUMNS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in RAW_COLUMNS if c not in ("source_id", "entry_key"))
+            self.con.execute(
+                f"""INSERT INTO raw_entries ({cols}, first_seen_at, last_seen_at, changed_at, last_run_id)
+                    SELECT {cols}, $now, $now, $now, $run FROM staging_records
+                    ON CONFLICT (source_id, entry_key) DO UPDATE SET
+                      changed_at = CASE WHEN raw_entries.content_hash IS DISTINCT FROM excluded.content_hash
+                                        THEN excluded.changed_at ELSE raw_entries.changed_at END,
+                      {updates}, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id""",
+                {"now": now, "run": run_id},
+            )
+        finally:
+            self.con.unregister("staging_records")
+        return counts
+
+    def _write_bookkeeping(self, run_id, outcomes, counts, now) -> None:
+        runs, health, cache = [], [], []
+        for o in outcomes:
+            new, updated, unchanged = counts.get(o.source_id, (0, 0, 0))
+            runs.append((run_id, o.source_id, now, o.status, o.http_status, o.error, o.entries_read,
+                         new, updated, unchanged, o.requests, o.bytes, o.duration_s))
+            health.append((o.source_id, now, run_id, o.status, o.http_status, o.error,
+                           len(o.records) if o.status == "ok" else None,
+                           0 if o.succeeded else 1, now if o.succeeded else None, o.feed_url))
+            if o.status == "ok":
+                cache.extend((url, etag, lm, now) for url, etag, lm in o.validators)
+        self._insert_from_rows("INSERT OR REPLACE INTO source_runs SELECT * FROM {rows}", runs, _RUN_SCHEMA)
+        # A failed run keeps the last good item count and feed URL; failures in a row are counted.
+        self._insert_from_rows(
+            """INSERT INTO source_health SELECT * FROM {rows}
+               ON CONFLICT (source_id) DO UPDATE SET
+                 last_run_at = excluded.last_run_at, last_run_id = excluded.last_run_id,
+                 status = excluded.status, http_status = excluded.http_status, error = excluded.error,
+                 items_seen = coalesce(excluded.items_seen, source_health.items_seen),
+                 consecutive_failures = CASE WHEN excluded.consecutive_failures = 0 THEN 0
+                                             ELSE source_health.consecutive_failures + 1 END,
+                 last_success_at = coalesce(excluded.last_success_at, source_health.last_success_at),
+                 feed_url = coalesce(excluded.feed_url, source_health.feed_url)""",
+            health, _HEALTH_SCHEMA,
+        )
+        if cache:
+            self._insert_from_rows("INSERT OR REPLACE INTO http_cache SELECT * FROM {rows}", cache, _CACHE_SCHEMA)
+
+    def _insert_from_rows(self, sql: str, rows: list[tuple], schema: pa.Schema) -> None:
+        """Run `sql` over `rows` as an Arrow table: far faster than executemany in DuckDB."""
+        self.con.register("bookkeeping_rows", _arrow_table(rows, schema))
+        try:
+            self.con.execute(sql.format(rows="bookkeeping_rows"))
+        finally:
+            self.con.unregister("bookkeeping_rows")
+
+    def get_state(self, key: str) -> str | None:
+        row = self.con.execute("SELECT value FROM pipeline_state WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO pipeline_state VALUES (?, ?)", [key, value])
+
+
+def _arrow_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    columns = list(zip(*rows)) if rows else [[] for _ in schema]
+    return pa.Table.from_arrays([pa.array(col, type=schema.field(i).type) for i, col in enumerate(columns)],
+                                schema=schema)
