@@ -12,13 +12,16 @@ import os
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
-
+from pipelines.duck import connect, load_fts
 from pipelines.errors import HubError
 from pipelines.tags import normalise_tag
-from pipelines.warehouse import Warehouse, connect
 
+if TYPE_CHECKING:
+    from pipelines.warehouse import Warehouse
+
+INDEX_STATE_KEY = "search_index_built_from"
 TITLE_WEIGHT = 1.0  # added BM25 of the title and tags fields on top of the all-fields score
 
 
@@ -30,25 +33,28 @@ def index_path_for(warehouse_path: Path) -> Path:
     return warehouse_path.with_name(warehouse_path.stem + ".search.duckdb")
 
 
-def fts_extension_path() -> Path:
-    """The fts extension shipped in the duckdb-extension-fts wheel (it cannot be downloaded here)."""
-    import duckdb_extension_fts
-
-    root = Path(duckdb_extension_fts.__file__).parent / "extensions"
-    wanted = root / f"v{duckdb.__version__}" / "fts.duckdb_extension"
-    if wanted.exists():
-        return wanted
-    found = sorted(root.glob("*/fts.duckdb_extension"))
-    if not found:
-        raise HubError(f"fts extension not found under {root}: reinstall duckdb-extension-fts=={duckdb.__version__}")
-    return found[-1]
+@dataclass
+class IndexRefresh:
+    rebuilt: bool
+    documents: int
+    path: Path
 
 
-def load_fts(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"LOAD '{fts_extension_path()}'")
+def refresh_search_index(warehouse: "Warehouse") -> IndexRefresh:
+    """Rebuild the index only when hub_items changed since it was last built (or it is missing)."""
+    from pipelines.normalise import STATE_KEY as ITEMS_STATE_KEY
+
+    target = index_path_for(warehouse.path)
+    items_version = warehouse.get_state(ITEMS_STATE_KEY) or ""
+    if target.exists() and warehouse.get_state(INDEX_STATE_KEY) == items_version:
+        return IndexRefresh(rebuilt=False, path=target,
+                            documents=warehouse.con.execute("SELECT count(*) FROM hub_items").fetchone()[0])
+    documents = build_search_index(warehouse)
+    warehouse.set_state(INDEX_STATE_KEY, items_version)
+    return IndexRefresh(rebuilt=True, documents=documents, path=target)
 
 
-def build_search_index(warehouse: Warehouse) -> int:
+def build_search_index(warehouse: "Warehouse") -> int:
     """Copy hub_items into a fresh index file, index it, and swap it in; returns the document count."""
     target = index_path_for(warehouse.path)
     staging = target.with_name(target.name + ".building")

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.dates import utc_now
+from pipelines.duck import connect
 from pipelines.errors import HubError, WarehouseLockedError
 from pipelines.records import RAW_COLUMNS, RawRecord
 
@@ -38,17 +39,6 @@ def resolve_warehouse_path(path: str | os.PathLike | None = None) -> Path:
 def migrations_dir() -> Path:
     packaged = Path(__file__).parent / "migrations"  # inside a built wheel
     return packaged if packaged.is_dir() else Path(__file__).resolve().parents[1] / "warehouse" / "migrations"
-
-
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection that never tries to download extensions (these machines can't)."""
-    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    try:
-        return duckdb.connect(str(path), read_only=read_only, config=config)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseLockedError(f"warehouse {path} is open for writing by another process: {exc}") from None
-        raise HubError(f"cannot open warehouse {path}: {exc}") from None
 
 
 # --- the write lock -------------------------------------------------------------------

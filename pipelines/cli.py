@@ -1,0 +1,260 @@
+"""The `opengovtech` command.
+
+Kept light at import time: `opengovtech search` must start fast, so dagster (and the
+harvest machinery) is imported only inside the commands that need it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.config import resolve_sources_path
+from pipelines.errors import ConfigError, HubError, WarehouseLockedError
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_ALL_FAILED, EXIT_LOCKED = 0, 1, 2, 3, 4
+DEFAULT_WAREHOUSE = "warehouse/hub.duckdb"
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Harvest #OpenGovTech stories, techniques and assets into a searchable hub.")
+sources_app = typer.Typer(no_args_is_help=True, help="Check sources.yaml and how each source is doing.")
+app.add_typer(sources_app, name="sources")
+
+out = Console()
+err = Console(stderr=True)
+
+SourcesOption = typer.Option(None, "--sources", help="sources.yaml path [env: OPENGOVTECH_SOURCES]")
+WarehouseOption = typer.Option(None, "--warehouse", help=f"DuckDB file [env: OPENGOVTECH_WAREHOUSE; default {DEFAULT_WAREHOUSE}]")
+
+
+def _warehouse_path(value: Optional[Path]) -> Path:
+    from pipelines.warehouse import resolve_warehouse_path
+
+    return resolve_warehouse_path(value)
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+# --- run ----------------------------------------------------------------------------------
+
+@app.command()
+def run(
+    sources: Optional[Path] = SourcesOption,
+    warehouse: Optional[Path] = WarehouseOption,
+    wait: float = typer.Option(0.0, "--wait", help="Seconds to wait for another run's lock before giving up"),
+) -> None:
+    """Harvest every source, rebuild hub_items and the search index (the Dagster job, in process).
+
+    Exit codes: 0 completed (failed sources are listed), 1 unexpected error, 2 invalid
+    configuration, 3 every source failed, 4 warehouse locked by another run.
+    """
+    from pipelines.config import load_registry
+
+    sources_path = resolve_sources_path(sources)
+    warehouse_path = _warehouse_path(warehouse)
+    try:
+        registry = load_registry(sources_path)
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+
+    from pipelines.progress import set_reporter
+    from pipelines.runner import run_pipeline
+
+    progress = RichProgress(err)
+    set_reporter(progress)
+    try:
+        result = run_pipeline(sources_path, warehouse_path, wait)
+    except WarehouseLockedError as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    except Exception:
+        log = _write_crash_log(warehouse_path, traceback.format_exc())
+        _fail(f"unexpected error: {sys.exc_info()[1]} (traceback in {log})", EXIT_UNEXPECTED)
+    finally:
+        progress.finish()
+        set_reporter(None)
+    if not result.success:
+        log = _write_crash_log(warehouse_path, f"run {result.run_id} failed:\n{result.failure}")
+        _fail(f"run {result.run_id} failed: {(result.failure or '').splitlines()[0] if result.failure else 'see log'} "
+              f"(details in {log})", EXIT_UNEXPECTED)
+
+    rows = _run_summary(warehouse_path, result.run_id)
+    _print_summary(rows, warehouse_path, result.run_id)
+    enabled = len(registry.enabled())
+    if enabled and rows and all(r["status"] not in ("ok", "not_modified") for r in rows):
+        err.print(f"[red]every source failed[/red] ({len(rows)} of {enabled})")
+        raise typer.Exit(EXIT_ALL_FAILED)
+
+
+def _write_crash_log(warehouse_path: Path, text: str) -> Path:
+    logs = warehouse_path.parent / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / f"opengovtech-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _run_summary(warehouse_path: Path, run_id: str) -> list[dict]:
+    from pipelines.warehouse import open_for_reading
+
+    with open_for_reading(warehouse_path) as con:
+        cursor = con.execute(
+            """SELECT source_id, status, entries_read AS fetched, new, updated, unchanged, http_status, error
+               FROM source_runs WHERE run_id = ? ORDER BY status IN ('ok', 'not_modified'), source_id""", [run_id])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _print_summary(rows: list[dict], warehouse_path: Path, run_id: str) -> None:
+    table = Table(title=f"run {run_id}", title_justify="left")
+    for column in ("source", "status", "fetched", "new", "updated", "unchanged", "reason"):
+        table.add_column(column, justify="right" if column in ("fetched", "new", "updated", "unchanged") else "left",
+                         overflow="fold", no_wrap=column in ("source", "status"))
+    colours = {"ok": "green", "not_modified": "cyan", "deferred": "yellow"}
+    for r in rows:
+        colour = colours.get(r["status"], "red")
+        table.add_row(r["source_id"], f"[{colour}]{r['status']}[/{colour}]", str(r["fetched"]), str(r["new"]),
+                      str(r["updated"]), str(r["unchanged"]), r["error"] or "")
+    out.print(table)
+    failed = sum(r["status"] not in ("ok", "not_modified") for r in rows)
+    out.print(f"{len(rows)} sources: {len(rows) - failed} ok, {failed} failed; "
+              f"{sum(r['new'] for r in rows)} new, {sum(r['updated'] for r in rows)} updated entries. "
+              f"Warehouse: {warehouse_path}", highlight=False)
+
+
+class RichProgress:
+    """A progress bar on stderr for the harvest stage."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self._progress = None
+        self._task = None
+
+    def start(self, stage: str, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.finish()
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=self.console, transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task(stage, total=total)
+
+    def advance(self, label: str) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+# --- search -------------------------------------------------------------------------------
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="Words to look for; BM25-ranked"),
+    kind: Optional[str] = typer.Option(None, "--kind", help="story, technique, asset, event or community"),
+    tag: Optional[str] = typer.Option(None, "--tag", help="Only items carrying this tag"),
+    source: Optional[str] = typer.Option(None, "--source", help="Only items from this source id"),
+    since: Optional[datetime] = typer.Option(None, "--since", formats=["%Y-%m-%d"], help="Published on or after YYYY-MM-DD"),
+    until: Optional[datetime] = typer.Option(None, "--until", formats=["%Y-%m-%d"], help="Published on or before YYYY-MM-DD"),
+    limit: int = typer.Option(20, "--limit", min=1, max=1000),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array"),
+    warehouse: Optional[Path] = WarehouseOption,
+) -> None:
+    """Full-text search over the hub."""
+    from pipelines.search import SearchFilters, index_path_for
+    from pipelines.search import search as run_search
+
+    filters = SearchFilters(kind=kind, tag=tag, source=source,
+                            since=since.date() if since else None, until=until.date() if until else None)
+    try:
+        hits = run_search(index_path_for(_warehouse_path(warehouse)), query, filters, limit)
+    except HubError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    if as_json:
+        typer.echo(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        out.print(f"No items match {query!r}.")
+        return
+    for rank, hit in enumerate(hits, 1):
+        when = (hit.published_at or "")[:10]
+        org = f" · {hit.organisation}" if hit.organisation else ""
+        out.print(f"[bold]{rank}. {hit.title}[/bold]  [dim]{hit.kind}{org} · {when} · score {hit.score:.2f}[/dim]",
+                  highlight=False)
+        if hit.url:
+            out.print(f"   {hit.url}", highlight=False, soft_wrap=True)
+        if hit.summary:
+            out.print(f"   [dim]{hit.summary[:200]}[/dim]", highlight=False)
+
+
+# --- sources ------------------------------------------------------------------------------
+
+@sources_app.command("validate")
+def sources_validate(path: Optional[Path] = typer.Argument(None, help="sources.yaml [default: $OPENGOVTECH_SOURCES or ./sources.yaml]")) -> None:
+    """Check sources.yaml; every problem is printed as FILE:LINE source 'ID': what is wrong."""
+    from pipelines.config import load_registry
+
+    try:
+        registry = load_registry(resolve_sources_path(path))
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+    kinds: dict[str, int] = {}
+    for s in registry.sources:
+        kinds[s.kind] = kinds.get(s.kind, 0) + 1
+    detail = ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items()))
+    out.print(f"{registry.path}: {len(registry.sources)} sources OK ({detail}); "
+              f"{len(registry.enabled())} enabled", highlight=False)
+
+
+@sources_app.command("status")
+def sources_status(
+    warehouse: Optional[Path] = WarehouseOption,
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array"),
+) -> None:
+    """Last run, status, error and consecutive failures of every source."""
+    from pipelines.warehouse import open_for_reading
+
+    try:
+        with open_for_reading(_warehouse_path(warehouse)) as con:
+            cursor = con.execute(
+                """SELECT h.source_id, s.kind, s.active, strftime(h.last_run_at, '%Y-%m-%d %H:%M UTC') AS last_run,
+                          h.status, h.http_status, h.consecutive_failures, h.items_seen,
+                          strftime(h.last_success_at, '%Y-%m-%d %H:%M UTC') AS last_success, h.error
+                   FROM source_health h LEFT JOIN sources s USING (source_id)
+                   ORDER BY h.status IN ('ok', 'not_modified'), h.source_id""")
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    except HubError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return
+    table = Table()
+    for column in ("source", "status", "last run", "http", "failures in a row", "items", "error"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("source", "status"))
+    for r in rows:
+        name = r["source_id"] + ("" if r["active"] in (True, None) else " (removed)")
+        table.add_row(name, r["status"], r["last_run"] or "", str(r["http_status"] or ""),
+                      str(r["consecutive_failures"]), str(r["items_seen"] or ""), r["error"] or "")
+    out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Dagster definitions, one module per stage: harvest, normalise, publish, schedules, resources."""

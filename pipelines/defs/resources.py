@@ -1,0 +1,47 @@
+"""Resources shared by the stage assets: where the registry and the warehouse are."""
+
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import dagster as dg
+
+from pipelines.config import SourceRegistry, load_registry, resolve_sources_path
+from pipelines.errors import ConfigError
+from pipelines.warehouse import Warehouse, open_for_writing, resolve_warehouse_path
+
+
+class SourcesResource(dg.ConfigurableResource):
+    """sources.yaml; empty means $OPENGOVTECH_SOURCES or ./sources.yaml."""
+
+    path: str = ""
+
+    def file(self) -> Path:
+        return resolve_sources_path(self.path or None)
+
+    def load(self) -> SourceRegistry:
+        try:
+            return load_registry(self.file())
+        except ConfigError as exc:
+            raise dg.Failure(description=f"invalid configuration:\n{exc}", allow_retries=False) from None
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse; empty path means $OPENGOVTECH_WAREHOUSE or ./warehouse/hub.duckdb."""
+
+    path: str = ""
+    lock_wait_s: float = 0.0
+
+    def file(self) -> Path:
+        return resolve_warehouse_path(self.path or None)
+
+    @contextmanager
+    def open(self, run_id: str) -> Iterator[Warehouse]:
+        with open_for_writing(self.file(), run_id, self.lock_wait_s) as warehouse:
+            yield warehouse
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"sources": SourcesResource(), "warehouse": WarehouseResource()})

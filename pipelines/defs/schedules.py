@@ -1,0 +1,34 @@
+"""The harvest job and its daily schedule (cron and timezone from sources.yaml's `schedule:`)."""
+
+
+import dagster as dg
+
+from pipelines.config import ScheduleConfig, load_registry
+from pipelines.errors import ConfigError
+
+HARVEST_JOB_NAME = "harvest_job"
+
+harvest_job = dg.define_asset_job(
+    HARVEST_JOB_NAME,
+    selection=dg.AssetSelection.groups("harvest", "normalise", "publish"),
+    description="Harvest every source, rebuild hub_items and the search index.",
+)
+
+
+def _schedule_config() -> ScheduleConfig:
+    try:
+        return load_registry().schedule
+    except ConfigError:
+        # The registry asset reports the problem on the run; the code location still loads.
+        return ScheduleConfig()
+
+
+_config = _schedule_config()
+
+daily_harvest = dg.ScheduleDefinition(
+    name="daily_harvest",
+    job=harvest_job,
+    cron_schedule=_config.cron,
+    execution_timezone=_config.timezone,
+    description="Harvest all sources once a day.",
+)

@@ -1,0 +1,66 @@
+"""`opengovtech run`: materialise the harvest job in this process, on a persistent Dagster instance.
+
+The run is recorded under DAGSTER_HOME (default `warehouse/dagster/` beside the DuckDB
+file), so `dagster dev` shows its history afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.warehouse import write_lock
+
+DAGSTER_YAML = """# Local instance for `opengovtech run` and `dagster dev`; see docs for a PostgreSQL one.
+telemetry:
+  enabled: false
+"""
+
+
+def prepare_dagster_home(warehouse_path: Path) -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or warehouse_path.parent / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@dataclass
+class PipelineRun:
+    run_id: str
+    success: bool
+    failure: str | None   # the first step failure, in Dagster's words
+
+
+def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0) -> PipelineRun:
+    prepare_dagster_home(warehouse_path)
+    import dagster as dg
+
+    from pipelines.defs.schedules import HARVEST_JOB_NAME
+    from pipelines.definitions import defs
+
+    job = defs().resolve_job_def(HARVEST_JOB_NAME)
+    run_id = str(uuid.uuid4())
+    run_config = {
+        "resources": {
+            "sources": {"config": {"path": str(sources_path)}},
+            "warehouse": {"config": {"path": str(warehouse_path), "lock_wait_s": lock_wait_s}},
+        },
+        "loggers": {"console": {"config": {"log_level": "ERROR"}}},
+    }
+    # Hold the lock for the whole run (the assets re-enter it in this process), so a
+    # second `opengovtech run` is turned away before it starts any work.
+    with write_lock(warehouse_path, run_id, lock_wait_s), dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(run_config=run_config, instance=instance, run_id=run_id,
+                                        raise_on_error=False, tags={"opengovtech/trigger": "cli"})
+    failure = None
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure and event.step_failure_data:
+                failure = event.step_failure_data.error.message.strip() if event.step_failure_data.error else None
+                break
+    return PipelineRun(run_id=run_id, success=result.success, failure=failure)
