@@ -130,6 +130,14 @@ class SourceRegistry:
     def tags_for(self, source: SourceBase) -> list[str]:
         return source.tags or self.defaults.tags
 
+    def rows(self) -> list[dict]:
+        """The registry as rows of the warehouse's `sources` table."""
+        return [
+            {"source_id": s.id, "kind": s.kind, "url": getattr(s, "url", None), "org": s.org,
+             "tagged_only": s.tagged_only, "config_json": s.model_dump_json(), "line": self.lines.get(s.id)}
+            for s in self.sources
+        ]
+
     def allow_private_for(self, source: SourceBase) -> bool:
         if source.allow_private_networks is not None:
             return source.allow_private_networks

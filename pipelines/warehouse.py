@@ -194,14 +194,20 @@ assert tuple(_RAW_SCHEMA.names) == RAW_COLUMNS
 _UTC = pa.timestamp("us", tz="UTC")
 _RUN_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("source_id", pa.string()), ("finished_at", _UTC), ("status", pa.string()),
-    ("http_status", pa.int32()), ("error", pa.string()), ("entries_read", pa.int32()), ("new", pa.int32()),
+    ("http_status", pa.int32()), ("error", pa.string()), ("warning", pa.string()), ("entries_read", pa.int32()),
+    ("new", pa.int32()),
     ("updated", pa.int32()), ("unchanged", pa.int32()), ("requests", pa.int32()), ("bytes", pa.int64()),
     ("duration_s", pa.float64()),
 ])
 _HEALTH_SCHEMA = pa.schema([
     ("source_id", pa.string()), ("last_run_at", _UTC), ("last_run_id", pa.string()), ("status", pa.string()),
-    ("http_status", pa.int32()), ("error", pa.string()), ("items_seen", pa.int32()),
+    ("http_status", pa.int32()), ("error", pa.string()), ("warning", pa.string()), ("items_seen", pa.int32()),
     ("consecutive_failures", pa.int32()), ("last_success_at", _UTC), ("feed_url", pa.string()),
+])
+_SOURCES_SCHEMA = pa.schema([
+    ("source_id", pa.string()), ("kind", pa.string()), ("url", pa.string()), ("org", pa.string()),
+    ("tagged_only", pa.bool_()), ("config_json", pa.string()), ("line", pa.int32()), ("active", pa.bool_()),
+    ("updated_at", _UTC),
 ])
 _CACHE_SCHEMA = pa.schema([
     ("url", pa.string()), ("etag", pa.string()), ("last_modified", pa.string()), ("updated_at", _UTC),
@@ -218,18 +224,21 @@ class Warehouse:
     def sync_sources(self, rows: list[dict]) -> None:
         """Record the registry; sources no longer listed stay, marked inactive (their items are kept)."""
         now = utc_now()
+        table_rows = [(r["source_id"], r["kind"], r.get("url"), r.get("org"), r.get("tagged_only"),
+                       r["config_json"], r.get("line"), True, now) for r in rows]
         self.con.begin()
-        self.con.execute("UPDATE sources SET active = FALSE")
-        for row in rows:
-            self.con.execute(
-                """INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, TRUE, ?)
+        try:
+            self.con.execute("UPDATE sources SET active = FALSE")
+            self._insert_from_rows(
+                """INSERT INTO sources SELECT * FROM {rows}
                    ON CONFLICT (source_id) DO UPDATE SET kind = excluded.kind, url = excluded.url,
                      org = excluded.org, tagged_only = excluded.tagged_only, config_json = excluded.config_json,
                      line = excluded.line, active = TRUE, updated_at = excluded.updated_at""",
-                [row["source_id"], row["kind"], row.get("url"), row.get("org"), row.get("tagged_only"),
-                 row["config_json"], row.get("line"), now],
-            )
-        self.con.commit()
+                table_rows, _SOURCES_SCHEMA)
+            self.con.commit()
+        except Exception:
+            self.con.rollback()
+            raise
 
     def fetch_state(self) -> FetchState:
         validators = {url: (etag, lm) for url, etag, lm in self.con.execute(
@@ -290,9 +299,9 @@ class Warehouse:
         runs, health, cache = [], [], []
         for o in outcomes:
             new, updated, unchanged = counts.get(o.source_id, (0, 0, 0))
-            runs.append((run_id, o.source_id, now, o.status, o.http_status, o.error, o.entries_read,
+            runs.append((run_id, o.source_id, now, o.status, o.http_status, o.error, o.warning, o.entries_read,
                          new, updated, unchanged, o.requests, o.bytes, o.duration_s))
-            health.append((o.source_id, now, run_id, o.status, o.http_status, o.error,
+            health.append((o.source_id, now, run_id, o.status, o.http_status, o.error, o.warning,
                            len(o.records) if o.status == "ok" else None,
                            0 if o.succeeded else 1, now if o.succeeded else None, o.feed_url))
             if o.status == "ok":
@@ -304,7 +313,7 @@ class Warehouse:
                ON CONFLICT (source_id) DO UPDATE SET
                  last_run_at = excluded.last_run_at, last_run_id = excluded.last_run_id,
                  status = excluded.status, http_status = excluded.http_status, error = excluded.error,
-                 items_seen = coalesce(excluded.items_seen, source_health.items_seen),
+                 warning = excluded.warning, items_seen = coalesce(excluded.items_seen, source_health.items_seen),
                  consecutive_failures = CASE WHEN excluded.consecutive_failures = 0 THEN 0
                                              ELSE source_health.consecutive_failures + 1 END,
                  last_success_at = coalesce(excluded.last_success_at, source_health.last_success_at),

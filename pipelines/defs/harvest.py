@@ -12,11 +12,7 @@ def source_registry(context: dg.AssetExecutionContext, sources: SourcesResource,
                     warehouse: WarehouseResource) -> dg.MaterializeResult:
     registry = sources.load()
     with warehouse.open(context.run_id) as wh:
-        wh.sync_sources([
-            {"source_id": s.id, "kind": s.kind, "url": getattr(s, "url", None), "org": s.org,
-             "tagged_only": s.tagged_only, "config_json": s.model_dump_json(), "line": registry.lines.get(s.id)}
-            for s in registry.sources
-        ])
+        wh.sync_sources(registry.rows())
     kinds: dict[str, int] = {}
     for s in registry.enabled():
         kinds[s.kind] = kinds.get(s.kind, 0) + 1

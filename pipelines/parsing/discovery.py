@@ -15,16 +15,19 @@ FEED_TYPES = (
     "application/json",
 )
 _FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF)[\s>]", re.I)
-_HTML_ROOT = re.compile(rb"<(!doctype\s+html|html)[\s>]", re.I)
+_COMMENT_OR_PI = re.compile(rb"<!--.*?-->|<\?.*?\?>", re.S)
+_FIRST_TAG = re.compile(rb"<(!doctype\s+html|[A-Za-z][\w:.-]*)", re.I)
+HTML_ROOTS = {b"html", b"head", b"body"}
 
 
 def looks_like_html(body: bytes, content_type: str | None) -> bool:
-    head = body[:4096]
+    head = body[:8192]
     if _FEED_ROOT.search(head):
         return False  # a feed, whatever the server called it
     if content_type and "html" in content_type.lower() and "xhtml+xml" not in content_type.lower():
         return True
-    return bool(_HTML_ROOT.search(head))
+    first = _FIRST_TAG.search(_COMMENT_OR_PI.sub(b"", head))
+    return bool(first) and (first.group(1).lower().startswith(b"!doctype") or first.group(1).lower() in HTML_ROOTS)
 
 
 def discover_feed_urls(body: bytes, page_url: str) -> list[str]:

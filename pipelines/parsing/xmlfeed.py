@@ -11,6 +11,7 @@ from pipelines.parsing.entries import EntryFields, FeedFields
 
 # Our own sanitiser (nh3) runs on every entry, so feedparser's slower one is switched off;
 # relative URIs are still resolved by feedparser against xml:base / the document URL.
+_COMMENT = re.compile(rb"<!--.*?-->", re.S)
 _ROOT_ELEMENT = re.compile(rb"<([A-Za-z][\w:.-]*)")
 _PARSE_ARGS = {"sanitize_html": False, "resolve_relative_uris": True}
 
@@ -21,7 +22,7 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedField
         headers["content-type"] = content_type
     parsed = feedparser.parse(body, response_headers=headers, **_PARSE_ARGS)
     if not parsed.get("version") and not parsed.entries:
-        root = _ROOT_ELEMENT.search(body[:4096])
+        root = _ROOT_ELEMENT.search(_COMMENT.sub(b"", body[:8192]))
         if root:
             raise ValueError(f"not an RSS, Atom or JSON feed (root element <{root.group(1).decode('ascii', 'replace')}>)")
         problem = parsed.get("bozo_exception")

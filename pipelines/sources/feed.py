@@ -56,6 +56,8 @@ async def harvest_feed(source: FeedSource, ctx: HarvestContext) -> SourceOutcome
             outcome.records = document.records
             outcome.entries_read = document.entries_read
             outcome.warning = document.warning
+            if not document.records:
+                outcome.warning = "the feed lists no entries" + (f"; {document.warning}" if document.warning else "")
     finally:
         outcome.requests, outcome.bytes = stats.requests, stats.bytes
     return outcome

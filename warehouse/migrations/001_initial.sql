@@ -75,6 +75,7 @@ CREATE TABLE source_health (
     status                VARCHAR,      -- ok | not_modified | failed | blocked | deferred
     http_status           INTEGER,
     error                 VARCHAR,
+    warning               VARCHAR,      -- a problem that did not stop the harvest (e.g. no entries)
     items_seen            INTEGER,
     consecutive_failures  INTEGER NOT NULL DEFAULT 0,
     last_success_at       TIMESTAMPTZ,
@@ -88,6 +89,7 @@ CREATE TABLE source_runs (
     status        VARCHAR,
     http_status   INTEGER,
     error         VARCHAR,
+    warning       VARCHAR,
     entries_read  INTEGER,
     new           INTEGER,
     updated       INTEGER,

@@ -1,0 +1,136 @@
+"""Shared test harness: a real HTTP server on 127.0.0.1 serving ../shared/corpus files in place,
+and a hub (sources.yaml + DuckDB warehouse) in a temp dir that runs the real pipeline stages."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from pipelines.config import load_registry
+from pipelines.harvest import HarvestReport, harvest_kind
+from pipelines.normalise import build_items
+from pipelines.search import refresh_search_index
+from pipelines.warehouse import open_for_reading, open_for_writing
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("OPENGOVTECH_SHARED", REPO.parent / "shared"))
+CORPUS = SHARED / "corpus"
+
+CONTENT_TYPES = {
+    ".atom": "application/atom+xml",
+    ".json": "application/feed+json",
+    ".rdf": "application/rdf+xml",
+    ".html": "text/html; charset=utf-8",
+}
+
+
+def content_type_for(path: Path) -> str:
+    # application/xml (not text/xml) so the document's own encoding declaration is honoured.
+    return CONTENT_TYPES.get(path.suffix, "application/xml")
+
+
+def corpus_files(folder: str) -> list[Path]:
+    files = sorted((CORPUS / folder).glob("*"))
+    assert files, f"corpus folder {CORPUS / folder} is missing or empty"
+    return files
+
+
+@pytest.fixture(scope="session")
+def http_server():
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.no_handler_status_code = 404  # so robots.txt and unknown paths are plain 404s
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
+def loopback(http_server: HTTPServer) -> HTTPServer:
+    http_server.clear()
+    http_server.no_handler_status_code = 404
+    return http_server
+
+
+def serve_bytes(server: HTTPServer, path: str, body: bytes, content_type: str, *, etag: bool = True) -> str:
+    """Serve `body` at `path` with an ETag, answering a matching If-None-Match with 304."""
+    tag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+
+    def handler(request: Request) -> Response:
+        if etag and request.headers.get("If-None-Match") == tag:
+            return Response(status=304, headers={"ETag": tag})
+        headers = {"ETag": tag} if etag else {}
+        return Response(body, status=200, content_type=content_type, headers=headers)
+
+    server.expect_request(path).respond_with_handler(handler)
+    return server.url_for(path)
+
+
+def serve_file(server: HTTPServer, path: str, file: Path, **kwargs) -> str:
+    return serve_bytes(server, path, file.read_bytes(), content_type_for(file), **kwargs)
+
+
+@dataclass
+class Hub:
+    """A sources.yaml and a warehouse in a temp dir, driven through the real pipeline stages."""
+
+    root: Path
+
+    @property
+    def sources_path(self) -> Path:
+        return self.root / "sources.yaml"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / "warehouse" / "hub.duckdb"
+
+    def write_sources(self, sources: list[dict], **defaults) -> Path:
+        defaults = {"allow_private_networks": True, "retries": 1, "timeout_s": 5, **defaults}
+        self.sources_path.write_text(yaml.safe_dump({"defaults": defaults, "sources": sources}, sort_keys=False),
+                                     encoding="utf-8")
+        return self.sources_path
+
+    def harvest(self, run_id: str | None = None) -> HarvestReport:
+        """The same stages as the Dagster job: registry, harvest, hub_items, search index."""
+        registry = load_registry(self.sources_path)
+        run_id = run_id or f"test-{uuid.uuid4().hex[:8]}"
+        with open_for_writing(self.warehouse_path, run_id) as warehouse:
+            warehouse.sync_sources(registry.rows())
+            report = harvest_kind(registry, warehouse, kind="feed", run_id=run_id)
+            build_items(warehouse)
+            refresh_search_index(warehouse)
+        return report
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with open_for_reading(self.warehouse_path) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def health(self, source_id: str) -> dict:
+        with open_for_reading(self.warehouse_path) as con:
+            cursor = con.execute("SELECT * FROM source_health WHERE source_id = ?", [source_id])
+            names = [d[0] for d in cursor.description]
+            row = cursor.fetchone()
+        assert row is not None, f"no source_health row for {source_id}"
+        return dict(zip(names, row))
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Hub:
+    return Hub(tmp_path)
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the installed `opengovtech` entry point as a user would."""
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=timeout)
