@@ -42,7 +42,7 @@ def _warehouse_path(value: Optional[Path]) -> Path:
 
 
 def _fail(message: str, code: int) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -84,9 +84,9 @@ def run(
         progress.finish()
         set_reporter(None)
     if not result.success:
-        log = _write_crash_log(warehouse_path, f"run {result.run_id} failed:\n{result.failure}")
-        _fail(f"run {result.run_id} failed: {(result.failure or '').splitlines()[0] if result.failure else 'see log'} "
-              f"(details in {log})", EXIT_UNEXPECTED)
+        log = _write_crash_log(warehouse_path, f"run {result.run_id} failed:\n{result.failure_details}")
+        first_line = (result.failure or "see the log").strip().splitlines()[0]
+        _fail(f"run {result.run_id} failed: {first_line} (details in {log})", EXIT_UNEXPECTED)
 
     rows = _run_summary(warehouse_path, result.run_id)
     _print_summary(rows, warehouse_path, result.run_id)

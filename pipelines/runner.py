@@ -33,7 +33,8 @@ def prepare_dagster_home(warehouse_path: Path) -> Path:
 class PipelineRun:
     run_id: str
     success: bool
-    failure: str | None   # the first step failure, in Dagster's words
+    failure: str | None   # the root cause of the first step failure, one line
+    failure_details: str | None = None  # the full error chain with stack traces
 
 
 def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0) -> PipelineRun:
@@ -50,17 +51,22 @@ def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 
             "sources": {"config": {"path": str(sources_path)}},
             "warehouse": {"config": {"path": str(warehouse_path), "lock_wait_s": lock_wait_s}},
         },
-        "loggers": {"console": {"config": {"log_level": "ERROR"}}},
+        # The CLI prints its own summary and error line; Dagster's event log keeps the details.
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
     # Hold the lock for the whole run (the assets re-enter it in this process), so a
     # second `opengovtech run` is turned away before it starts any work.
     with write_lock(warehouse_path, run_id, lock_wait_s), dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(run_config=run_config, instance=instance, run_id=run_id,
                                         raise_on_error=False, tags={"opengovtech/trigger": "cli"})
-    failure = None
+    failure = details = None
     if not result.success:
         for event in result.all_events:
-            if event.is_step_failure and event.step_failure_data:
-                failure = event.step_failure_data.error.message.strip() if event.step_failure_data.error else None
+            if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+                error = event.step_failure_data.error
+                details = error.to_string()
+                while error.cause is not None:  # Dagster wraps the asset's exception; report the asset's
+                    error = error.cause
+                failure = f"step {event.step_key}: {error.message.strip()}"
                 break
-    return PipelineRun(run_id=run_id, success=result.success, failure=failure)
+    return PipelineRun(run_id=run_id, success=result.success, failure=failure, failure_details=details)

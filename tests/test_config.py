@@ -1,0 +1,113 @@
+"""sources.yaml validation: every problem is a line-numbered message naming the source."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.config import load_registry
+from pipelines.errors import ConfigError
+from tests.conftest import REPO, run_cli
+
+VALID_HEAD = """defaults:
+  tags: [opengovtech]
+sources:
+"""
+
+
+def problems_for(tmp_path, text: str) -> list[str]:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_registry(path)
+    return [p.replace(str(path), "sources.yaml") for p in caught.value.problems]
+
+
+def test_the_default_sources_file_is_valid():
+    registry = load_registry(REPO / "sources.yaml")
+    assert len(registry.sources) >= 8
+    assert all(s.kind == "feed" and s.org for s in registry.sources)
+
+
+def test_unknown_key_names_line_and_source(tmp_path):
+    problems = problems_for(tmp_path, VALID_HEAD + """  - id: essex-blog
+    kind: feed
+    url: https://insight.blog.essex.gov.uk/feed/
+    tagged: true
+""")
+    assert problems == ["sources.yaml:7 source 'essex-blog': unknown key 'tagged' (did you mean 'tagged_only'?)"]
+
+
+def test_duplicate_ids_point_at_the_first(tmp_path):
+    problems = problems_for(tmp_path, VALID_HEAD + """  - id: a
+    kind: feed
+    url: https://a.example/feed
+  - id: a
+    kind: feed
+    url: https://b.example/feed
+""")
+    assert problems == ["sources.yaml:7 source 'a': duplicate id (first defined on line 4)"]
+
+
+def test_unknown_kind_lists_the_allowed_ones(tmp_path):
+    problems = problems_for(tmp_path, VALID_HEAD + "  - id: x\n    kind: rss\n    url: https://x.example/\n")
+    assert problems == ["sources.yaml:5 source 'x': unknown kind 'rss' (allowed: feed)"]
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://example.org/feed", "https://", "javascript:alert(1)"])
+def test_bad_urls_are_errors(tmp_path, url):
+    problems = problems_for(tmp_path, VALID_HEAD + f"  - id: x\n    kind: feed\n    url: '{url}'\n")
+    assert len(problems) == 1
+    assert problems[0].startswith("sources.yaml:6 source 'x': 'url': invalid URL")
+
+
+def test_missing_url_and_bad_id_are_reported_together(tmp_path):
+    problems = problems_for(tmp_path, VALID_HEAD + """  - id: Bad_Id
+    kind: feed
+  - kind: feed
+    url: https://ok.example/
+""")
+    assert "sources.yaml:4 source 'Bad_Id': id 'Bad_Id' must be a slug: lower-case letters, digits and hyphens" in problems
+    assert "sources.yaml:4 source 'Bad_Id': missing required key 'url'" in problems
+    assert "sources.yaml:6 source #2: missing required key 'id'" in problems
+
+
+def test_yaml_syntax_error_has_a_line(tmp_path):
+    problems = problems_for(tmp_path, VALID_HEAD + "  - id: x\n    kind: [feed\n")
+    assert len(problems) == 1 and problems[0].startswith("sources.yaml:") and "YAML syntax error" in problems[0]
+
+
+def test_bad_defaults_and_schedule(tmp_path):
+    problems = problems_for(tmp_path, """defaults:
+  timeout_s: -1
+schedule:
+  timezone: Mars/Olympus
+sources: []
+""")
+    assert "sources.yaml:2 defaults: 'timeout_s': Input should be greater than 0" in problems
+    assert any(p.startswith("sources.yaml:4 schedule:") and "unknown timezone" in p for p in problems)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_registry(tmp_path / "nope.yaml")
+
+
+def test_validate_command_exit_codes(tmp_path):
+    good = run_cli("sources", "validate", str(REPO / "sources.yaml"))
+    assert good.returncode == 0, good.stderr
+    assert "sources OK" in good.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(VALID_HEAD + "  - id: x\n    kind: feed\n    url: https://x.example/\n    tagged: true\n")
+    result = run_cli("sources", "validate", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:7 source 'x': unknown key 'tagged'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_with_invalid_configuration_exits_2_before_any_work(tmp_path):
+    bad = tmp_path / "sources.yaml"
+    bad.write_text(VALID_HEAD + "  - id: x\n    kind: rss\n")
+    result = run_cli("run", "--sources", str(bad), "--warehouse", str(tmp_path / "wh" / "hub.duckdb"))
+    assert result.returncode == 2
+    assert "unknown kind 'rss'" in result.stderr
+    assert not (tmp_path / "wh" / "hub.duckdb").exists()

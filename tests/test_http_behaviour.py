@@ -1,0 +1,244 @@
+"""The HTTP layer through the real pipeline, against a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import time
+
+from werkzeug import Request, Response
+
+from tests.conftest import CORPUS, serve_bytes, serve_file
+
+ATOM = CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom"
+RSS = CORPUS / "feeds" / "wordpress_manton.rss"
+LARGE = CORPUS / "feeds" / "feedburner_blogger.atom"  # 146 KB
+
+
+def requests_to(server, path: str) -> list[Request]:
+    return [request for request, _ in server.log if request.path == path]
+
+
+def test_second_run_sends_conditional_headers_and_records_not_modified(loopback, hub):
+    url = serve_file(loopback, "/feed.rss", RSS)
+    hub.write_sources([{"id": "manton", "kind": "feed", "url": url, "tagged_only": False}])
+    first = hub.harvest()
+    assert first.counts[0].status == "ok" and first.counts[0].new == 10
+    (rows_before,) = hub.query("SELECT count(*) FROM raw_entries")[0]
+
+    second = hub.harvest()
+    counts = second.counts[0]
+    assert (counts.status, counts.new, counts.updated) == ("not_modified", 0, 0)
+    last = requests_to(loopback, "/feed.rss")[-1]
+    assert last.headers.get("If-None-Match")
+    assert hub.health("manton")["status"] == "not_modified"
+    assert hub.health("manton")["http_status"] == 304
+    assert hub.query("SELECT count(*) FROM raw_entries")[0][0] == rows_before
+
+
+def test_changed_entries_are_updated_not_duplicated(loopback, hub):
+    body = ATOM.read_bytes()
+    serve_bytes(loopback, "/feed.atom", body, "application/atom+xml")
+    hub.write_sources([{"id": "data-blog", "kind": "feed", "url": loopback.url_for("/feed.atom"), "tagged_only": False}])
+    hub.harvest()
+    loopback.clear()
+    loopback.no_handler_status_code = 404
+    changed = body.replace(b"What open government policy can learn from internet culture",
+                           b"What open government policy learned from internet culture")
+    serve_bytes(loopback, "/feed.atom", changed, "application/atom+xml")
+    report = hub.harvest()
+    assert (report.counts[0].new, report.counts[0].updated) == (0, 1)
+    titles = hub.query("SELECT title FROM hub_items")
+    assert titles == [("What open government policy learned from internet culture",)]
+
+
+def test_503_then_200_is_retried(loopback, hub):
+    loopback.expect_oneshot_request("/flaky.rss").respond_with_data("busy", status=503)
+    serve_file(loopback, "/flaky.rss", RSS)
+    hub.write_sources([{"id": "flaky", "kind": "feed", "url": loopback.url_for("/flaky.rss"), "tagged_only": False}],
+                      retries=2)
+    report = hub.harvest()
+    assert report.counts[0].status == "ok"
+    assert report.counts[0].new == 10
+    assert len(requests_to(loopback, "/flaky.rss")) == 2
+
+
+def test_429_with_retry_after_is_honoured(loopback, hub):
+    loopback.expect_oneshot_request("/limited.rss").respond_with_data("slow down", status=429,
+                                                                      headers={"Retry-After": "1"})
+    serve_file(loopback, "/limited.rss", RSS)
+    hub.write_sources([{"id": "limited", "kind": "feed", "url": loopback.url_for("/limited.rss"),
+                        "tagged_only": False}], retries=2)
+    started = time.monotonic()
+    report = hub.harvest()
+    assert report.counts[0].status == "ok"
+    first, second = [r for r, _ in loopback.log if r.path == "/limited.rss"]
+    assert second is not first
+    assert time.monotonic() - started >= 1.0  # waited as asked before the second request
+
+
+def test_retry_after_beyond_the_cap_defers_the_source(loopback, hub):
+    loopback.expect_request("/later.rss").respond_with_data("later", status=503, headers={"Retry-After": "7200"})
+    hub.write_sources([{"id": "later", "kind": "feed", "url": loopback.url_for("/later.rss")}],
+                      retries=3, retry_after_cap_s=30)
+    report = hub.harvest()
+    health = hub.health("later")
+    assert report.counts[0].status == "deferred"
+    assert health["status"] == "deferred"
+    assert "7200s" in health["error"] and "next run" in health["error"]
+    assert len(requests_to(loopback, "/later.rss")) == 1
+
+
+def test_timeout_is_reported(loopback, hub):
+    def slow(request: Request) -> Response:
+        time.sleep(3)
+        return Response(RSS.read_bytes(), content_type="application/rss+xml")
+
+    loopback.expect_request("/slow.rss").respond_with_handler(slow)
+    hub.write_sources([{"id": "slow", "kind": "feed", "url": loopback.url_for("/slow.rss")}], timeout_s=1, retries=0)
+    report = hub.harvest()
+    health = hub.health("slow")
+    assert report.counts[0].status == "failed"
+    assert "within 1s" in health["error"]
+
+
+def test_redirect_chain_is_followed(loopback, hub):
+    loopback.expect_request("/old").respond_with_data("", status=301, headers={"Location": "/older"})
+    loopback.expect_request("/older").respond_with_data("", status=302, headers={"Location": loopback.url_for("/feed")})
+    serve_file(loopback, "/feed", ATOM)
+    hub.write_sources([{"id": "moved", "kind": "feed", "url": loopback.url_for("/old"), "tagged_only": False}])
+    report = hub.harvest()
+    assert report.counts[0].status == "ok" and report.counts[0].new == 1
+
+
+def test_redirect_loop_stops_after_five(loopback, hub):
+    loopback.expect_request("/loop").respond_with_data("", status=302, headers={"Location": "/loop"})
+    hub.write_sources([{"id": "loop", "kind": "feed", "url": loopback.url_for("/loop")}])
+    hub.harvest()
+    health = hub.health("loop")
+    assert health["status"] == "failed"
+    assert "more than 5 redirects" in health["error"]
+    assert len(requests_to(loopback, "/loop")) == 6
+
+
+def test_redirect_to_a_non_http_url_is_refused(loopback, hub):
+    loopback.expect_request("/sneaky").respond_with_data("", status=302, headers={"Location": "file:///etc/passwd"})
+    hub.write_sources([{"id": "sneaky", "kind": "feed", "url": loopback.url_for("/sneaky")}])
+    hub.harvest()
+    health = hub.health("sneaky")
+    assert health["status"] == "blocked"
+    assert "non-http(s)" in health["error"]
+
+
+def test_robots_txt_disallow_blocks_the_source(loopback, hub):
+    loopback.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /private/\n",
+                                                             content_type="text/plain")
+    serve_file(loopback, "/private/feed.rss", RSS)
+    serve_file(loopback, "/public/feed.rss", RSS)
+    hub.write_sources([
+        {"id": "private", "kind": "feed", "url": loopback.url_for("/private/feed.rss")},
+        {"id": "public", "kind": "feed", "url": loopback.url_for("/public/feed.rss"), "tagged_only": False},
+    ])
+    report = hub.harvest()
+    statuses = {c.source_id: c.status for c in report.counts}
+    assert statuses == {"private": "blocked", "public": "ok"}
+    assert "robots.txt" in hub.health("private")["error"]
+    assert requests_to(loopback, "/private/feed.rss") == []
+    assert len(requests_to(loopback, "/robots.txt")) == 1  # cached per origin for the run
+
+
+def test_body_over_the_cap_is_refused(loopback, hub):
+    serve_file(loopback, "/big.atom", LARGE)
+    hub.write_sources([{"id": "big", "kind": "feed", "url": loopback.url_for("/big.atom")}], max_body_mb=0.05)
+    hub.harvest()
+    health = hub.health("big")
+    assert health["status"] == "failed"
+    assert "byte cap" in health["error"]
+
+
+def test_body_cap_applies_to_decoded_bytes(loopback, hub):
+    # 100 KB of gzip that inflates past the 1 MB cap: stopped while decoding.
+    bomb = gzip.compress(b"<rss>" + b" " * 5_000_000, compresslevel=9)
+    assert len(bomb) < 100_000
+
+    def gzipped(request: Request) -> Response:
+        return Response(bomb, content_type="application/rss+xml", headers={"Content-Encoding": "gzip"})
+
+    loopback.expect_request("/bomb.rss").respond_with_handler(gzipped)
+    hub.write_sources([{"id": "bomb", "kind": "feed", "url": loopback.url_for("/bomb.rss")}], max_body_mb=1)
+    hub.harvest()
+    health = hub.health("bomb")
+    assert health["status"] == "failed"
+    assert "(decoded)" in health["error"]
+
+
+def test_html_page_leads_to_its_feed_by_autodiscovery(loopback, hub):
+    page = CORPUS / "pages" / "readability_gitlab-blog.html"  # names /atom.xml in <link rel="alternate">
+    serve_file(loopback, "/blog/", page)
+    serve_file(loopback, "/atom.xml", ATOM)
+    hub.write_sources([{"id": "gitlab", "kind": "feed", "url": loopback.url_for("/blog/"), "tagged_only": False}])
+    report = hub.harvest()
+    assert report.counts[0].status == "ok" and report.counts[0].new == 1
+    assert hub.health("gitlab")["feed_url"] == loopback.url_for("/atom.xml")
+
+    # the next run reads the discovered feed directly, conditionally
+    second = hub.harvest()
+    assert second.counts[0].status == "not_modified"
+    assert len(requests_to(loopback, "/blog/")) == 1
+
+
+def test_html_page_without_a_feed_is_reported(loopback, hub):
+    serve_file(loopback, "/article.html", CORPUS / "pages" / "readability_bbc-1.html")
+    hub.write_sources([{"id": "bbc", "kind": "feed", "url": loopback.url_for("/article.html")}])
+    hub.harvest()
+    health = hub.health("bbc")
+    assert health["status"] == "failed"
+    assert "no <link rel=\"alternate\"> feed" in health["error"]
+
+
+def test_source_that_goes_404_keeps_its_items(loopback, hub):
+    serve_file(loopback, "/gone.rss", RSS)
+    hub.write_sources([{"id": "gone", "kind": "feed", "url": loopback.url_for("/gone.rss"), "tagged_only": False}])
+    hub.harvest()
+    (items_before,) = hub.query("SELECT count(*) FROM hub_items")[0]
+    assert items_before == 10
+
+    loopback.clear()
+    loopback.no_handler_status_code = 404
+    hub.harvest()
+    hub.harvest()
+    health = hub.health("gone")
+    assert (health["status"], health["http_status"], health["consecutive_failures"]) == ("failed", 404, 2)
+    assert health["items_seen"] == 10  # the last good count is kept
+    assert "HTTP 404" in health["error"]
+    assert hub.query("SELECT count(*) FROM hub_items")[0][0] == items_before
+
+
+def test_one_failing_source_never_fails_the_others(loopback, hub):
+    serve_file(loopback, "/good.rss", RSS)
+    loopback.expect_request("/bad.rss").respond_with_data("oops", status=500)
+    hub.write_sources([
+        {"id": "good", "kind": "feed", "url": loopback.url_for("/good.rss"), "tagged_only": False},
+        {"id": "bad", "kind": "feed", "url": loopback.url_for("/bad.rss")},
+    ], retries=0)
+    report = hub.harvest()
+    assert {c.source_id: c.status for c in report.counts} == {"good": "ok", "bad": "failed"}
+    assert hub.query("SELECT count(*) FROM hub_items")[0][0] == 10
+
+
+def test_loopback_source_without_allow_private_networks_is_refused_unsent(loopback, hub):
+    serve_file(loopback, "/internal.rss", RSS)
+    hub.write_sources([{"id": "internal", "kind": "feed", "url": loopback.url_for("/internal.rss"),
+                        "allow_private_networks": False}])
+    report = hub.harvest()
+    health = hub.health("internal")
+    assert report.counts[0].status == "blocked"
+    assert "non-public address 127.0.0.1" in health["error"]
+    assert loopback.log == []  # not even robots.txt was requested
+
+
+def test_user_agent_names_the_project(loopback, hub):
+    serve_file(loopback, "/ua.rss", RSS)
+    hub.write_sources([{"id": "ua", "kind": "feed", "url": loopback.url_for("/ua.rss"), "tagged_only": False}])
+    hub.harvest()
+    agent = requests_to(loopback, "/ua.rss")[0].headers["User-Agent"]
+    assert agent.startswith("OpenGovTechHub/") and "+http" in agent

@@ -1,0 +1,108 @@
+"""`opengovtech run` as a user runs it: the Dagster job in process, its summary and exit codes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from pipelines.warehouse import write_lock
+from tests.conftest import CORPUS, REPO, run_cli, serve_file
+
+
+def write_sources(path: Path, sources: list[dict], **defaults) -> Path:
+    defaults = {"allow_private_networks": True, "retries": 0, "timeout_s": 5, **defaults}
+    path.write_text(yaml.safe_dump({"defaults": defaults, "schedule": {"cron": "30 5 * * 1-5", "timezone": "UTC"},
+                                    "sources": sources}), encoding="utf-8")
+    return path
+
+
+def test_run_harvests_prints_a_summary_and_records_the_dagster_run(loopback, tmp_path):
+    serve_file(loopback, "/a.rss", CORPUS / "feeds" / "wordpress_manton.rss")
+    serve_file(loopback, "/b.json", CORPUS / "feeds" / "jsonfeed_inessential.json")
+    loopback.expect_request("/missing.xml").respond_with_data("no", status=404)
+    sources = write_sources(tmp_path / "sources.yaml", [
+        {"id": "manton", "kind": "feed", "url": loopback.url_for("/a.rss"), "tagged_only": False, "org": "Manton"},
+        {"id": "inessential", "kind": "feed", "url": loopback.url_for("/b.json"), "tagged_only": False},
+        {"id": "missing", "kind": "feed", "url": loopback.url_for("/missing.xml")},
+    ])
+    warehouse = tmp_path / "wh" / "hub.duckdb"
+    env = {"DAGSTER_HOME": ""}  # default: beside the warehouse
+    result = run_cli("run", "--sources", str(sources), "--warehouse", str(warehouse), env=env)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "manton" in result.stdout and "inessential" in result.stdout
+    assert "HTTP 404" in result.stdout
+    assert "3 sources: 2 ok, 1 failed" in result.stdout
+    assert (tmp_path / "wh" / "hub.search.duckdb").exists()
+
+    search = run_cli("search", "Brent", "--warehouse", str(warehouse), "--json")
+    assert search.returncode == 0 and '"inessential"' in search.stdout
+
+    status = run_cli("sources", "status", "--warehouse", str(warehouse), "--json")
+    assert status.returncode == 0
+    assert '"consecutive_failures": 1' in status.stdout and '"status": "failed"' in status.stdout
+
+    # run history is in the persistent instance that `dagster dev` would read
+    import subprocess
+    import sys
+    probe = ("import dagster as dg; i = dg.DagsterInstance.get(); "
+             "print([(r.job_name, r.status.value) for r in i.get_runs()])")
+    history = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                             env={**os.environ, "DAGSTER_HOME": str(tmp_path / "wh" / "dagster")})
+    assert "('harvest_job', 'SUCCESS')" in history.stdout, history.stderr
+
+    again = run_cli("run", "--sources", str(sources), "--warehouse", str(warehouse), env=env)
+    assert again.returncode == 0
+    assert "not_modified" in again.stdout and "0 new, 0 updated" in again.stdout
+
+
+def test_every_source_failing_exits_3(loopback, tmp_path):
+    loopback.expect_request("/down.xml").respond_with_data("no", status=503)
+    sources = write_sources(tmp_path / "sources.yaml", [{"id": "down", "kind": "feed", "url": loopback.url_for("/down.xml")}])
+    result = run_cli("run", "--sources", str(sources), "--warehouse", str(tmp_path / "hub.duckdb"))
+    assert result.returncode == 3, result.stderr
+    assert "every source failed" in result.stderr
+    assert "HTTP 503" in result.stdout
+
+
+def test_second_run_is_turned_away_while_the_warehouse_is_locked(loopback, tmp_path):
+    serve_file(loopback, "/a.rss", CORPUS / "feeds" / "wordpress_manton.rss")
+    sources = write_sources(tmp_path / "sources.yaml", [{"id": "a", "kind": "feed", "url": loopback.url_for("/a.rss")}])
+    warehouse = tmp_path / "hub.duckdb"
+    with write_lock(warehouse, "holder-run"):
+        result = run_cli("run", "--sources", str(sources), "--warehouse", str(warehouse), "--wait", "1")
+    assert result.returncode == 4
+    assert "locked by run holder-run" in result.stderr
+    assert "after waiting 1s" in result.stderr
+    assert loopback.log == []
+
+
+def test_unexpected_error_exits_1_with_a_log_file(loopback, tmp_path):
+    serve_file(loopback, "/a.rss", CORPUS / "feeds" / "wordpress_manton.rss")
+    sources = write_sources(tmp_path / "sources.yaml", [{"id": "a", "kind": "feed", "url": loopback.url_for("/a.rss")}])
+    warehouse = tmp_path / "wh" / "hub.duckdb"
+    warehouse.mkdir(parents=True)  # a directory where the DuckDB file should be
+    result = run_cli("run", "--sources", str(sources), "--warehouse", str(warehouse))
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) <= 2
+    logs = list((tmp_path / "wh" / "logs").glob("opengovtech-*.log"))
+    assert len(logs) == 1 and logs[0].read_text().strip()
+    assert str(logs[0]) in result.stderr.replace("\n", "")
+
+
+def test_code_location_has_the_stage_assets_job_and_schedule(tmp_path):
+    sources = write_sources(tmp_path / "sources.yaml", [])
+    import subprocess
+    import sys
+    probe = ("from pipelines.definitions import defs; d = defs(); "
+             "print(sorted(k.to_user_string() for k in d.resolve_all_asset_keys())); "
+             "j = d.resolve_job_def('harvest_job'); print(j.name); "
+             "s = d.resolve_schedule_def('daily_harvest'); print(s.cron_schedule, s.execution_timezone)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO,
+                         env={**os.environ, "OPENGOVTECH_SOURCES": str(sources)})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "['hub_items', 'raw_feed_entries', 'search_index', 'source_registry']"
+    assert lines[1] == "harvest_job"
+    assert lines[2] == "30 5 * * 1-5 UTC"

@@ -1,0 +1,114 @@
+"""Search over a harvest of real corpus feeds: ranking, filters and the --json contract."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from pipelines.search import SearchFilters, index_path_for, search
+from tests.conftest import CORPUS, Hub, run_cli, serve_file
+
+FEEDS = {
+    "data-blog": "data_blog_gov_uk_trimmed.atom",
+    "cloudblog": "google_cloudblog.rss",
+    "guardian": "guardian_us.rss",
+    "gov-scot": "news_gov_scot_trimmed.rss",
+    "npr": "jsonfeed_npr_technology.json",
+    "thoughtbot": "feedburner_thoughtbot_robots.atom",
+}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, http_server) -> Hub:
+    http_server.clear()
+    http_server.no_handler_status_code = 404
+    hub = Hub(tmp_path_factory.mktemp("search"))
+    hub.write_sources([{"id": sid, "kind": "feed", "tagged_only": False, "org": f"Org {sid}",
+                        "url": serve_file(http_server, f"/{name}", CORPUS / "feeds" / name)}
+                       for sid, name in FEEDS.items()])
+    report = hub.harvest()
+    assert all(c.status == "ok" for c in report.counts)
+    return hub
+
+
+def find(hub: Hub, query: str, **filters) -> list:
+    return search(index_path_for(hub.warehouse_path), query, SearchFilters(**filters), limit=50)
+
+
+def test_best_match_comes_first(hub):
+    hits = find(hub, "open government policy")
+    assert hits[0].title == "What open government policy can learn from internet culture"
+    assert hits[0].source_ids == ["data-blog"]
+    assert hits[0].organisation == "Org data-blog"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_stemming_finds_other_word_forms(hub):
+    titles = [h.title for h in find(hub, "forecast")]
+    assert any("forecasting" in t.lower() for t in titles)
+
+
+def test_no_match_is_an_empty_list(hub):
+    assert find(hub, "zzyzx qwertyuiop") == []
+
+
+def test_source_filter_narrows(hub):
+    everything = find(hub, "data")
+    only_cloud = find(hub, "data", source="cloudblog")
+    assert only_cloud and len(only_cloud) < len(everything)
+    assert all(h.source_ids == ["cloudblog"] for h in only_cloud)
+
+
+def test_tag_filter_matches_tags_case_insensitively(hub):
+    hits = find(hub, "data", tag="bigquery")
+    assert hits and all(any(t.lower() == "bigquery" for t in h.tags) for h in hits)
+
+
+def test_date_filters(hub):
+    all_hits = find(hub, "data")
+    since = find(hub, "data", since=date(2019, 8, 29))
+    until = find(hub, "data", until=date(2019, 8, 28))
+    assert since and until
+    assert all(h.published_at >= "2019-08-29" for h in since if h.published_at)
+    assert all(h.published_at < "2019-08-29" for h in until if h.published_at)
+    assert len(since) < len(all_hits) and len(until) < len(all_hits)
+
+
+def test_kind_filter(hub):
+    assert find(hub, "data", kind="story")
+    assert find(hub, "data", kind="asset") == []
+
+
+def test_cli_json_output(hub):
+    result = run_cli("search", "open government", "--json", "--limit", "3", "--warehouse", str(hub.warehouse_path))
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert 1 <= len(hits) <= 3
+    for key in ("id", "kind", "title", "url", "summary", "organisation", "published_at", "tags", "score"):
+        assert key in hits[0]
+    assert hits[0]["published_at"] == "2016-05-23T11:55:38Z"
+
+
+def test_cli_text_output_and_filters(hub):
+    result = run_cli("search", "bigquery", "--source", "cloudblog", "--limit", "2", "--warehouse", str(hub.warehouse_path))
+    assert result.returncode == 0, result.stderr
+    assert "1. " in result.stdout and "cloud.google.com" in result.stdout
+
+
+def test_search_does_not_import_dagster(hub):
+    code = ("import sys, pipelines.cli as c; from typer.testing import CliRunner; "
+            f"r = CliRunner().invoke(c.app, ['search', 'data', '--warehouse', {str(hub.warehouse_path)!r}]); "
+            "assert r.exit_code == 0, r.output; print('dagster' in sys.modules)")
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_search_without_an_index_says_what_to_do(tmp_path):
+    result = run_cli("search", "data", "--warehouse", str(tmp_path / "hub.duckdb"))
+    assert result.returncode == 2
+    assert "run `opengovtech run` first" in result.stderr
