@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
 from pipelines.errors import HubError, WarehouseLockedError
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+HARVEST_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_MEMORY_LIMIT", "64MB")
+# Building items and the search index runs after the parse workers have exited, and its
+# window functions and list aggregations need more room than the harvest writer.
+BUILD_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_BUILD_MEMORY_LIMIT", "256MB")
+
+
+def connect(path: Path, *, read_only: bool = False, memory_limit: str = HARVEST_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that never tries to download extensions (these machines can't)."""
-    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    # DuckDB's buffer pool defaults to 80% of RAM; the harvest must stay small next to its
+    # parse workers, and DuckDB spills to disk beyond the limit.
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+              "memory_limit": memory_limit}
     try:
         return duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
@@ -36,3 +48,13 @@ def fts_extension_path() -> Path:
 
 def load_fts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"LOAD '{fts_extension_path()}'")
+
+
+@contextmanager
+def build_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Raise a harvest connection's memory limit for a build step, then put it back."""
+    con.execute(f"SET memory_limit = '{BUILD_MEMORY_LIMIT}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{HARVEST_MEMORY_LIMIT}'")

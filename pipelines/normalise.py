@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipelines.duck import build_memory
 from pipelines.warehouse import Warehouse
 
 STATE_KEY = "items_built_from"
@@ -65,12 +66,13 @@ def build_items(warehouse: Warehouse, *, force: bool = False) -> ItemsBuild:
     fingerprint = con.execute(FINGERPRINT_SQL).fetchone()[0]
     if not force and warehouse.get_state(STATE_KEY) == fingerprint:
         return ItemsBuild(rebuilt=False, items=con.execute("SELECT count(*) FROM items").fetchone()[0])
-    con.begin()
-    try:
-        con.execute(BUILD_ITEMS_SQL)
-        warehouse.set_state(STATE_KEY, fingerprint)
-        con.commit()
-    except Exception:
-        con.rollback()
-        raise
+    with build_memory(con):
+        con.begin()
+        try:
+            con.execute(BUILD_ITEMS_SQL)
+            warehouse.set_state(STATE_KEY, fingerprint)
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
     return ItemsBuild(rebuilt=True, items=con.execute("SELECT count(*) FROM items").fetchone()[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urljoin
 
 import nh3
 
@@ -26,12 +27,24 @@ _SPACE = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
 
+URL_ATTRIBUTES = {"href", "src"}
+
+
 def sanitize_html(fragment: str | None, base_url: str | None = None) -> str:
-    """Keep structure and links; drop scripts, styles, event handlers and non-http(s) URLs."""
+    """Keep structure and links; drop scripts, styles, event handlers and non-http(s) URLs.
+
+    Relative href/src values are made absolute against `base_url` here, in nh3's attribute
+    pass, which is far cheaper than feedparser re-parsing every body to do it.
+    """
     if not fragment:
         return ""
+
+    def absolute(tag: str, attribute: str, value: str) -> str:
+        return urljoin(base_url, value.strip()) if attribute in URL_ATTRIBUTES else value
+
     return nh3.clean(
         fragment,
+        attribute_filter=absolute if base_url else None,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.duck import connect, load_fts
+from pipelines.duck import BUILD_MEMORY_LIMIT, build_memory, connect, load_fts
 from pipelines.errors import HubError
 from pipelines.tags import normalise_tag
 
@@ -62,18 +62,19 @@ def build_search_index(warehouse: "Warehouse") -> int:
         leftover.unlink(missing_ok=True)
     warehouse.con.execute(f"ATTACH '{staging}' AS search_build")
     try:
-        warehouse.con.execute(
-            """CREATE TABLE search_build.docs AS
-               SELECT id, kind, title, url, summary, organisation, published_at, first_seen_at,
-                      coalesce(published_at, first_seen_at) AS sort_date, tags, source_ids,
-                      array_to_string(tags, ' ') AS tags_text,
-                      list_transform(tags, t -> lower(regexp_replace(t, '[^[:alnum:]]', '', 'g'))) AS tag_keys,
-                      content_text
-               FROM hub_items""")
+        with build_memory(warehouse.con):
+            warehouse.con.execute(
+                """CREATE TABLE search_build.docs AS
+                   SELECT id, kind, title, url, summary, organisation, published_at, first_seen_at,
+                          coalesce(published_at, first_seen_at) AS sort_date, tags, source_ids,
+                          array_to_string(tags, ' ') AS tags_text,
+                          list_transform(tags, t -> lower(regexp_replace(t, '[^[:alnum:]]', '', 'g'))) AS tag_keys,
+                          content_text
+                   FROM hub_items""")
         count = warehouse.con.execute("SELECT count(*) FROM search_build.docs").fetchone()[0]
     finally:
         warehouse.con.execute("DETACH search_build")
-    con = connect(staging)
+    con = connect(staging, memory_limit=BUILD_MEMORY_LIMIT)
     try:
         load_fts(con)
         con.execute("PRAGMA create_fts_index('docs', 'id', 'title', 'tags_text', 'summary', 'content_text', "

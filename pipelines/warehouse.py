@@ -21,6 +21,10 @@ from typing import Iterator
 import duckdb
 import pyarrow as pa
 
+# Arrow's default (jemalloc) pool keeps freed batches mapped; the system allocator gives the
+# memory back between write batches, which keeps the harvest's peak RSS down.
+pa.set_memory_pool(pa.system_memory_pool())
+
 from pipelines.dates import utc_now
 from pipelines.duck import connect
 from pipelines.errors import HubError, WarehouseLockedError
@@ -158,6 +162,11 @@ class SourceOutcome:
     bytes: int = 0
     duration_s: float = 0.0
     warning: str | None = None
+
+    def text_bytes(self) -> int:
+        """Roughly what writing this outcome puts in memory (its records' text)."""
+        return sum(len(r.content_html) + len(r.content_text) + len(r.raw_json) + len(r.summary)
+                   for r in self.records)
 
     @property
     def succeeded(self) -> bool:

@@ -129,3 +129,12 @@ def test_hub_items_has_the_public_columns(harvested):
     assert orphans == 0
     (with_org,) = hub.query("SELECT count(*) FROM hub_items WHERE organisation = 'Corpus'")[0]
     assert with_org > 1000
+
+
+def test_relative_urls_inside_content_are_made_absolute(harvested):
+    hub, _ = harvested
+    # Sam Ruby's Atom feed uses xml:base with relative links inside its xhtml content.
+    rows = hub.query("SELECT content_html FROM raw_entries WHERE source_id = 'atom-samruby-xhtml-atom'")
+    hrefs = [h for (html,) in rows for h in html.split('href="')[1:]]
+    assert hrefs
+    assert all(h.startswith(("http://", "https://", "mailto:")) for h in hrefs), [h[:40] for h in hrefs if not h.startswith("http")][:5]

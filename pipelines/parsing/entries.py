@@ -35,6 +35,7 @@ class EntryFields:
     categories: list[str]
     raw: dict
     language: str | None = None
+    content_base: str | None = None   # xml:base of the content, for its relative URLs
 
 
 @dataclass
@@ -72,7 +73,7 @@ def build_record(entry: EntryFields, options: ParseOptions, *, base_url: str, la
         link = canonical_url(entry.guid)
     title = html_to_text(entry.title) or "(untitled)"
     content_source = entry.content_html or entry.summary_html
-    content_html = sanitize_html(content_source)
+    content_html = sanitize_html(content_source, base_url=entry.content_base or link or base_url)
     content_text = html_to_text(content_html)
     summary_text = html_to_text(entry.summary_html) if entry.summary_html else ""
     summary = summarise(summary_text or content_text)

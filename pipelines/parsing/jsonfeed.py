@@ -66,6 +66,7 @@ def _entry(item: dict, base: str, feed_authors: list[str]) -> EntryFields:
         categories=[str(t) for t in tags if t],
         raw=item,
         language=item.get("language"),
+        content_base=urljoin(base, link) if isinstance(link, str) else base,
     )
 
 

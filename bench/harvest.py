@@ -1,0 +1,203 @@
+"""Harvest benchmark: `opengovtech run` against the floor, measured in one run.
+
+Builds N feeds from the real corpus feeds (varied copies: every URL inside a copy is made
+unique, so items do not collapse), serves them from several loopback origins (one
+`python -m http.server` process per origin; it answers If-Modified-Since with 304), and
+measures:
+
+  (a) floor: plain httpx fetch of all URLs at the same global concurrency, then feedparser
+      parsing of every body in one process;
+  (b) `opengovtech run` on them (a fresh warehouse);
+  (c) the same command again, nothing changed;
+  and the peak RSS of the run (its process tree, sampled).
+
+Prints the figures and the ratios (b)/(a), (c)/(b). Targets: (b)/(a) <= 1.5, (c)/(b) <= 0.05,
+peak RSS <= 400 MB.
+
+    python bench/harvest.py --feeds 1000 --origins 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import feedparser
+import httpx
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("OPENGOVTECH_SHARED", REPO.parent / "shared")) / "corpus" / "feeds"
+
+
+def build_feeds(target: Path, count: int) -> list[str]:
+    """Write `count` feed files; copy k of corpus file f rewrites every http(s) URL host to be unique."""
+    sources = sorted(p for p in CORPUS.iterdir() if p.is_file())
+    names = []
+    for i in range(count):
+        original = sources[i % len(sources)]
+        body = original.read_bytes()
+        token = f"c{i}.".encode()
+        body = body.replace(b"http://", b"http://" + token).replace(b"https://", b"https://" + token)
+        body = body.replace(b"http:\\/\\/", b"http:\\/\\/" + token).replace(b"https:\\/\\/", b"https:\\/\\/" + token)
+        name = f"feed-{i:05d}{original.suffix if original.suffix in ('.json', '.atom', '.rdf') else '.xml'}"
+        (target / name).write_bytes(body)
+        names.append(name)
+    return names
+
+
+def start_origins(directory: Path, origins: int) -> tuple[list[subprocess.Popen], list[int]]:
+    processes, ports = [], []
+    for _ in range(origins):
+        port = free_port()
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        ports.append(port)
+    for port in ports:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+    return processes, ports
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measure_floor(urls: list[str], concurrency: int) -> tuple[float, int]:
+    async def fetch_all() -> list[tuple[bytes, str]]:
+        slots = asyncio.Semaphore(concurrency)
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+            async def one(url):
+                async with slots:
+                    r = await client.get(url)
+                    return r.content, r.headers.get("content-type", "")
+            return await asyncio.gather(*(one(u) for u in urls))
+
+    started = time.perf_counter()
+    bodies = asyncio.run(fetch_all())
+    entries = 0
+    for body, content_type in bodies:
+        if body.lstrip()[:1] == b"{":
+            import json
+
+            entries += len(json.loads(body.decode("utf-8-sig")).get("items", []))
+        else:
+            entries += len(feedparser.parse(body, response_headers={"content-type": content_type}).entries)
+    return time.perf_counter() - started, entries
+
+
+def run_command(args: list[str], env: dict) -> tuple[float, float, float, int]:
+    """Wall time, peak RSS (MB) of the main process and of its whole tree, exit code."""
+    started = time.perf_counter()
+    process = psutil.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = main_peak = 0
+    stop = threading.Event()
+
+    def sample():
+        nonlocal peak, main_peak
+        while not stop.is_set():
+            try:
+                main_peak = max(main_peak, process.memory_info().rss)
+                tree = [process] + process.children(recursive=True)
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    elapsed = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    if process.returncode != 0:
+        print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
+    return elapsed, main_peak / 1e6, peak / 1e6, process.returncode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--origins", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-harvest-"))
+    feeds_dir = work / "feeds"
+    feeds_dir.mkdir()
+    names = build_feeds(feeds_dir, args.feeds)
+    size_mb = sum(f.stat().st_size for f in feeds_dir.iterdir()) / 1e6
+    servers, ports = start_origins(feeds_dir, args.origins)
+    try:
+        urls = [f"http://127.0.0.1:{ports[i % len(ports)]}/{name}" for i, name in enumerate(names)]
+        sources = {
+            "defaults": {"allow_private_networks": True, "global_concurrency": args.concurrency,
+                         "per_origin_concurrency": max(2, args.concurrency // args.origins)},
+            "sources": [{"id": f"feed-{i:05d}", "kind": "feed", "url": url, "tagged_only": False}
+                        for i, url in enumerate(urls)],
+        }
+        sources_path = work / "sources.yaml"
+        sources_path.write_text(yaml.safe_dump(sources), encoding="utf-8")
+        warehouse = work / "warehouse" / "hub.duckdb"
+        env = {**os.environ, "DAGSTER_HOME": str(work / "warehouse" / "dagster")}
+        command = [sys.executable, "-m", "pipelines.cli", "run", "--sources", str(sources_path),
+                   "--warehouse", str(warehouse)]
+
+        floor_s, floor_entries = measure_floor(urls, args.concurrency)
+        run_s, run_main, run_peak, code_b = run_command(command, env)
+        rerun_s, rerun_main, rerun_peak, code_c = run_command(command, env)
+
+        import duckdb
+
+        con = duckdb.connect(str(warehouse), read_only=True)
+        stored = con.execute("SELECT count(*) FROM raw_entries").fetchone()[0]
+        items = con.execute("SELECT count(*) FROM hub_items").fetchone()[0]
+        harvest_s = con.execute(
+            "SELECT max(finished_at) - min(finished_at) FROM source_runs GROUP BY run_id ORDER BY 1 DESC LIMIT 1"
+        ).fetchone()[0]
+        con.close()
+        db_mb = warehouse.stat().st_size / 1e6
+
+        print(f"feeds: {args.feeds} ({size_mb:.1f} MB) from {args.origins} loopback origins, "
+              f"global concurrency {args.concurrency}, {os.cpu_count()} cores")
+        print(f"(a) floor: httpx fetch + feedparser, one process   {floor_s:8.2f} s   ({floor_entries} entries)")
+        print(f"(b) opengovtech run, fresh warehouse               {run_s:8.2f} s   exit {code_b}, "
+              f"{stored} entries stored, {items} items, DuckDB {db_mb:.1f} MB")
+        print(f"(c) opengovtech run, nothing changed               {rerun_s:8.2f} s   exit {code_c}")
+        print(f"    (writes of the first run spanned {harvest_s})")
+        print(f"(b)/(a) = {run_s / floor_s:.2f}   target <= 1.5")
+        print(f"(c)/(b) = {rerun_s / run_s:.3f}  target <= 0.05")
+        print(f"peak RSS, main process = {max(run_main, rerun_main):.0f} MB   target <= 400 MB")
+        print(f"peak RSS, process tree (+ parse workers, forkserver, Dagster helpers) = "
+              f"{max(run_peak, rerun_peak):.0f} MB")
+    finally:
+        for server in servers:
+            server.terminate()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+
+
+if __name__ == "__main__":
+    main()
