@@ -28,8 +28,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 sources_app = typer.Typer(no_args_is_help=True, help="Check sources.yaml and how each source is doing.")
 app.add_typer(sources_app, name="sources")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output (logs, CI) is not squeezed into 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 SourcesOption = typer.Option(None, "--sources", help="sources.yaml path [env: OPENGOVTECH_SOURCES]")
 WarehouseOption = typer.Option(None, "--warehouse", help=f"DuckDB file [env: OPENGOVTECH_WAREHOUSE; default {DEFAULT_WAREHOUSE}]")
@@ -157,6 +158,42 @@ class RichProgress:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+@app.command()
+def demo(
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Directory for the demo sources.yaml and warehouse "
+                                                           "[default: a new temp dir]"),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Exit after building instead of serving"),
+) -> None:
+    """Run the whole pipeline offline on bundled sample sources, then show how to search them."""
+    from pipelines.demo import prepare, start_sample_server, write_demo_sources
+    from pipelines.progress import set_reporter
+    from pipelines.runner import run_pipeline
+
+    directory, sources_path, warehouse_path = prepare(out_dir)
+    server = start_sample_server()
+    progress = RichProgress(err)
+    set_reporter(progress)
+    try:
+        write_demo_sources(directory, server.base_url)
+        out.print(f"Sample sources served at {server.base_url}; demo files in {directory}", highlight=False)
+        result = run_pipeline(sources_path, warehouse_path)
+    finally:
+        progress.finish()
+        set_reporter(None)
+        server.stop()
+    if not result.success:
+        _fail(f"demo run failed: {result.failure}", EXIT_UNEXPECTED)
+    _print_summary(_run_summary(warehouse_path, result.run_id), warehouse_path, result.run_id)
+    out.print("\nTry a search on the demo hub:", highlight=False)
+    out.print(f'  opengovtech search "open data" --warehouse {warehouse_path}', highlight=False, soft_wrap=True)
+    out.print(f"  opengovtech sources status --warehouse {warehouse_path}", highlight=False, soft_wrap=True)
+    if not no_serve:
+        # The hub site (issue #7) is not built yet: there is nothing to serve until it lands.
+        out.print("(The static hub site is not part of this version yet, so there is nothing to serve.)")
 
 
 # --- search -------------------------------------------------------------------------------

@@ -21,9 +21,10 @@ WITH kept AS (
     FROM raw_entries r LEFT JOIN sources s USING (source_id)
     WHERE r.matched
 ),
--- The representative record of an item is the one seen first (usually the original publisher).
+-- The representative record of an item is the earliest published one: the original, not a re-share.
 ranked AS (
-    SELECT *, row_number() OVER (PARTITION BY item_id ORDER BY first_seen_at, source_id, entry_key) AS rank
+    SELECT *, row_number() OVER (PARTITION BY item_id
+                                 ORDER BY published_at NULLS LAST, first_seen_at, source_id, entry_key) AS rank
     FROM kept
 ),
 merged AS (

@@ -1,0 +1,93 @@
+"""`opengovtech demo --no-serve`: the real pipeline on the bundled samples, offline."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from pipelines.demo import DEMO_SOURCES, SAMPLE_DIR
+from tests.conftest import REPO, run_cli
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    result = run_cli("demo", "--no-serve", "--out", str(out), cwd=REPO)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return out, result
+
+
+def query(out, sql):
+    con = duckdb.connect(str(out / "warehouse" / "hub.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_samples_ship_inside_the_package():
+    for _, path, _, _ in DEMO_SOURCES[:-1]:
+        assert (SAMPLE_DIR / path.lstrip("/")).is_file()
+    assert not (SAMPLE_DIR / "gone").exists()  # the broken source's URL really is missing
+
+
+def test_demo_writes_its_own_sources_and_warehouse(demo):
+    out, result = demo
+    assert (out / "sources.yaml").is_file()
+    assert (out / "warehouse" / "hub.duckdb").is_file()
+    assert (out / "warehouse" / "hub.search.duckdb").is_file()
+    assert (out / "warehouse" / "dagster" / "dagster.yaml").is_file()
+    assert f'opengovtech search "open data" --warehouse {out}/warehouse/hub.duckdb' in result.stdout
+
+
+def test_item_counts_per_source(demo):
+    out, _ = demo
+    read = dict(query(out, "SELECT source_id, entries_read FROM source_runs"))
+    assert read == {"northbridge-digital-blog": 5, "dale-civic-lab": 3, "riverside-data-coop": 3,
+                    "fenshire-insight": 3, "example-borough-news": 0}
+    published = dict(query(out, "SELECT s, count(*) FROM (SELECT unnest(source_ids) AS s FROM hub_items) GROUP BY s"))
+    assert published == {"northbridge-digital-blog": 3, "dale-civic-lab": 3, "riverside-data-coop": 2,
+                         "fenshire-insight": 3}
+    assert query(out, "SELECT count(*) FROM hub_items") == [(10,)]
+
+
+def test_tagged_only_source_keeps_only_tagged_posts(demo):
+    out, _ = demo
+    rows = query(out, """SELECT title, match_reasons FROM hub_items
+                         WHERE list_contains(source_ids, 'northbridge-digital-blog') ORDER BY title""")
+    titles = [t for t, _ in rows]
+    assert "Our new parking permit service is live" not in titles
+    assert "Council tax bills: what changes this year" not in titles
+    assert all(any("OpenGovTech" in r or "Open-Gov-Tech" in r for r in reasons) for _, reasons in rows)
+
+
+def test_a_reshare_merges_into_the_original_story(demo):
+    out, _ = demo
+    rows = query(out, """SELECT title, url, source_ids FROM hub_items
+                         WHERE url = 'http://northbridge.example/blog/2024/03/opening-bin-collection-data'""")
+    assert rows == [("How we opened up our bin collection data",
+                     "http://northbridge.example/blog/2024/03/opening-bin-collection-data",
+                     ["fenshire-insight", "northbridge-digital-blog"])]
+
+
+def test_broken_source_is_reported_with_its_reason(demo):
+    out, result = demo
+    (status, error), = query(out, "SELECT status, error FROM source_health WHERE source_id = 'example-borough-news'")
+    assert status == "failed" and "HTTP 404" in error
+    assert "example-borough-news" in result.stdout and "HTTP 404" in result.stdout
+
+
+def test_script_in_sample_content_is_not_stored(demo):
+    out, _ = demo
+    assert query(out, "SELECT count(*) FROM raw_entries WHERE content_html ILIKE '%<script%'") == [(0,)]
+
+
+def test_demo_hub_is_searchable(demo):
+    out, _ = demo
+    result = run_cli("search", "bin collection", "--json", "--warehouse", str(out / "warehouse" / "hub.duckdb"))
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert hits[0]["title"] == "How we opened up our bin collection data"
+    assert hits[0]["organisation"] == "Northbridge City Council"
