@@ -258,34 +258,51 @@ def sources_validate(path: Optional[Path] = typer.Argument(None, help="sources.y
 
 @sources_app.command("status")
 def sources_status(
+    sources: Optional[Path] = SourcesOption,
     warehouse: Optional[Path] = WarehouseOption,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array"),
 ) -> None:
-    """Last run, status, error and consecutive failures of every source."""
+    """Last run, status, error and consecutive failures of every source.
+
+    Sources listed in sources.yaml that have not been harvested yet show as 'never run';
+    sources harvested before but no longer listed are marked '(removed)'.
+    """
+    from pipelines.config import load_registry
     from pipelines.warehouse import open_for_reading
 
     try:
-        with open_for_reading(_warehouse_path(warehouse)) as con:
-            cursor = con.execute(
-                """SELECT h.source_id, s.kind, s.active, strftime(h.last_run_at, '%Y-%m-%d %H:%M UTC') AS last_run,
-                          h.status, h.http_status, h.consecutive_failures, h.items_seen,
-                          strftime(h.last_success_at, '%Y-%m-%d %H:%M UTC') AS last_success, h.error
-                   FROM source_health h LEFT JOIN sources s USING (source_id)
-                   ORDER BY h.status IN ('ok', 'not_modified'), h.source_id""")
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, r)) for r in cursor.fetchall()]
-    except HubError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+        configured = [s.id for s in load_registry(resolve_sources_path(sources)).sources]
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+    warehouse_path = _warehouse_path(warehouse)
+    rows: list[dict] = []
+    if warehouse_path.exists():
+        try:
+            with open_for_reading(warehouse_path) as con:
+                cursor = con.execute(
+                    """SELECT h.source_id, s.active, strftime(h.last_run_at, '%Y-%m-%d %H:%M UTC') AS last_run,
+                              h.status, h.http_status, h.consecutive_failures, h.items_seen,
+                              strftime(h.last_success_at, '%Y-%m-%d %H:%M UTC') AS last_success, h.error, h.warning
+                       FROM source_health h LEFT JOIN sources s USING (source_id)""")
+                names = [d[0] for d in cursor.description]
+                rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+        except HubError as exc:
+            _fail(str(exc), EXIT_CONFIG)
+    seen = {r["source_id"] for r in rows}
+    rows += [{"source_id": sid, "active": True, "last_run": None, "status": "never run", "http_status": None,
+              "consecutive_failures": 0, "items_seen": None, "last_success": None, "error": None, "warning": None}
+             for sid in configured if sid not in seen]
+    rows.sort(key=lambda r: (r["status"] in ("ok", "not_modified"), r["source_id"]))
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
         return
     table = Table()
-    for column in ("source", "status", "last run", "http", "failures in a row", "items", "error"):
+    for column in ("source", "status", "last run", "http", "failures in a row", "items", "error or warning"):
         table.add_column(column, overflow="fold", no_wrap=column in ("source", "status"))
     for r in rows:
         name = r["source_id"] + ("" if r["active"] in (True, None) else " (removed)")
         table.add_row(name, r["status"], r["last_run"] or "", str(r["http_status"] or ""),
-                      str(r["consecutive_failures"]), str(r["items_seen"] or ""), r["error"] or "")
+                      str(r["consecutive_failures"]), str(r["items_seen"] or ""), r["error"] or r["warning"] or "")
     out.print(table)
 
 

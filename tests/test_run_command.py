@@ -106,3 +106,12 @@ def test_code_location_has_the_stage_assets_job_and_schedule(tmp_path):
     assert lines[0] == "['hub_items', 'raw_feed_entries', 'search_index', 'source_registry']"
     assert lines[1] == "harvest_job"
     assert lines[2] == "30 5 * * 1-5 UTC"
+
+
+def test_status_lists_sources_that_have_never_run(tmp_path):
+    sources = write_sources(tmp_path / "sources.yaml", [
+        {"id": "brand-new", "kind": "feed", "url": "https://council.example/feed.xml"}])
+    result = run_cli("sources", "status", "--sources", str(sources), "--warehouse", str(tmp_path / "none.duckdb"),
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"status": "never run"' in result.stdout and '"brand-new"' in result.stdout
