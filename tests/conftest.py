@@ -111,6 +111,12 @@ class Hub:
             refresh_search_index(warehouse)
         return report
 
+    def harvest_source(self, source_id: str, url: str, defaults: dict | None = None, **options) -> dict:
+        """Harvest one feed source on its own and return its source_health row."""
+        self.write_sources([{"id": source_id, "kind": "feed", "url": url, **options}], **(defaults or {}))
+        self.harvest()
+        return self.health(source_id)
+
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         with open_for_reading(self.warehouse_path) as con:
             return con.execute(sql, params or []).fetchall()

@@ -112,9 +112,7 @@ def test_redirect_chain_is_followed(loopback, hub):
 
 def test_redirect_loop_stops_after_five(loopback, hub):
     loopback.expect_request("/loop").respond_with_data("", status=302, headers={"Location": "/loop"})
-    hub.write_sources([{"id": "loop", "kind": "feed", "url": loopback.url_for("/loop")}])
-    hub.harvest()
-    health = hub.health("loop")
+    health = hub.harvest_source("loop", loopback.url_for("/loop"))
     assert health["status"] == "failed"
     assert "more than 5 redirects" in health["error"]
     assert len(requests_to(loopback, "/loop")) == 6
@@ -122,9 +120,7 @@ def test_redirect_loop_stops_after_five(loopback, hub):
 
 def test_redirect_to_a_non_http_url_is_refused(loopback, hub):
     loopback.expect_request("/sneaky").respond_with_data("", status=302, headers={"Location": "file:///etc/passwd"})
-    hub.write_sources([{"id": "sneaky", "kind": "feed", "url": loopback.url_for("/sneaky")}])
-    hub.harvest()
-    health = hub.health("sneaky")
+    health = hub.harvest_source("sneaky", loopback.url_for("/sneaky"))
     assert health["status"] == "blocked"
     assert "non-http(s)" in health["error"]
 
@@ -148,9 +144,7 @@ def test_robots_txt_disallow_blocks_the_source(loopback, hub):
 
 def test_body_over_the_cap_is_refused(loopback, hub):
     serve_file(loopback, "/big.atom", LARGE)
-    hub.write_sources([{"id": "big", "kind": "feed", "url": loopback.url_for("/big.atom")}], max_body_mb=0.05)
-    hub.harvest()
-    health = hub.health("big")
+    health = hub.harvest_source("big", loopback.url_for("/big.atom"), defaults={"max_body_mb": 0.05})
     assert health["status"] == "failed"
     assert "byte cap" in health["error"]
 
@@ -164,9 +158,7 @@ def test_body_cap_applies_to_decoded_bytes(loopback, hub):
         return Response(bomb, content_type="application/rss+xml", headers={"Content-Encoding": "gzip"})
 
     loopback.expect_request("/bomb.rss").respond_with_handler(gzipped)
-    hub.write_sources([{"id": "bomb", "kind": "feed", "url": loopback.url_for("/bomb.rss")}], max_body_mb=1)
-    hub.harvest()
-    health = hub.health("bomb")
+    health = hub.harvest_source("bomb", loopback.url_for("/bomb.rss"), defaults={"max_body_mb": 1})
     assert health["status"] == "failed"
     assert "(decoded)" in health["error"]
 
@@ -188,9 +180,7 @@ def test_html_page_leads_to_its_feed_by_autodiscovery(loopback, hub):
 
 def test_html_page_without_a_feed_is_reported(loopback, hub):
     serve_file(loopback, "/article.html", CORPUS / "pages" / "readability_bbc-1.html")
-    hub.write_sources([{"id": "bbc", "kind": "feed", "url": loopback.url_for("/article.html")}])
-    hub.harvest()
-    health = hub.health("bbc")
+    health = hub.harvest_source("bbc", loopback.url_for("/article.html"))
     assert health["status"] == "failed"
     assert "no <link rel=\"alternate\"> feed" in health["error"]
 
