@@ -210,9 +210,10 @@ def parse_registry(text: str, path: Path) -> SourceRegistry:
             loc = loc[:-1]
         return 1
 
-    unknown_top = sorted(set(data) - {"defaults", "schedule", "sources"})
-    for key in unknown_top:
-        problems.append(f"{name}:{at((key,))}: unknown top-level key {key!r}{_suggest(key, ['defaults', 'schedule', 'sources'])}")
+    for key in data:
+        if key not in ("defaults", "schedule", "sources"):
+            problems.append(f"{name}:{at((key,))}: unknown top-level key {key!r}"
+                            f"{_suggest(key, ['defaults', 'schedule', 'sources'])}")
 
     defaults = _validate_section(Defaults, data.get("defaults") or {}, ("defaults",), at, name, problems)
     schedule = _validate_section(ScheduleConfig, data.get("schedule") or {}, ("schedule",), at, name, problems)
@@ -288,8 +289,8 @@ def _describe(err: dict, model: type[BaseModel]) -> str:
     return f"{field_path!r}: {message}" if field_path else message
 
 
-def _suggest(key: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(key, options, n=1)
+def _suggest(key: Any, options: list[str]) -> str:
+    close = difflib.get_close_matches(str(key), options, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -298,7 +299,8 @@ def _record_lines(node: yaml.Node, path: tuple, lines: dict, problems: list[str]
     if isinstance(node, yaml.MappingNode):
         keys_seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = key_node.value
+            # A key may itself be a list or mapping in YAML; only scalar keys can name anything.
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else f"<{key_node.tag}>"
             line = key_node.start_mark.line + 1
             if key in keys_seen:
                 problems.append(f"{name}:{line}: duplicate key {key!r} (first on line {keys_seen[key]})")
