@@ -54,6 +54,8 @@ def run(
     sources: Optional[Path] = SourcesOption,
     warehouse: Optional[Path] = WarehouseOption,
     wait: float = typer.Option(0.0, "--wait", help="Seconds to wait for another run's lock before giving up"),
+    prune: bool = typer.Option(False, "--prune", help="Delete the items of sources removed from sources.yaml "
+                                                      "(by default they are kept)"),
 ) -> None:
     """Harvest every source, rebuild hub_items and the search index (the Dagster job, in process).
 
@@ -75,7 +77,7 @@ def run(
     progress = RichProgress(err)
     set_reporter(progress)
     try:
-        result = run_pipeline(sources_path, warehouse_path, wait)
+        result = run_pipeline(sources_path, warehouse_path, wait, prune=prune)
     except WarehouseLockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     except Exception:

@@ -249,6 +249,22 @@ class Warehouse:
             self.con.rollback()
             raise
 
+    def prune_removed_sources(self) -> list[str]:
+        """Delete what sources no longer in sources.yaml left behind (only on `run --prune`)."""
+        removed = [r[0] for r in self.con.execute(
+            "SELECT source_id FROM sources WHERE NOT active ORDER BY source_id").fetchall()]
+        if not removed:
+            return []
+        self.con.begin()
+        try:
+            for table in ("raw_entries", "source_health", "sources"):
+                self.con.execute(f"DELETE FROM {table} WHERE source_id IN (SELECT unnest($ids))", {"ids": removed})
+            self.con.commit()
+        except Exception:
+            self.con.rollback()
+            raise
+        return removed
+
     def fetch_state(self) -> FetchState:
         validators = {url: (etag, lm) for url, etag, lm in self.con.execute(
             "SELECT url, etag, last_modified FROM http_cache").fetchall()}

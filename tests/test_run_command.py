@@ -115,3 +115,30 @@ def test_status_lists_sources_that_have_never_run(tmp_path):
                      "--json")
     assert result.returncode == 0, result.stderr
     assert '"status": "never run"' in result.stdout and '"brand-new"' in result.stdout
+
+
+def test_removed_source_keeps_its_items_unless_pruned(loopback, tmp_path):
+    serve_file(loopback, "/a.rss", CORPUS / "feeds" / "wordpress_manton.rss")
+    serve_file(loopback, "/b.atom", CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom")
+    both = [{"id": "manton", "kind": "feed", "url": loopback.url_for("/a.rss"), "tagged_only": False},
+            {"id": "data-blog", "kind": "feed", "url": loopback.url_for("/b.atom"), "tagged_only": False}]
+    sources = write_sources(tmp_path / "sources.yaml", both)
+    warehouse = tmp_path / "hub.duckdb"
+    assert run_cli("run", "--sources", str(sources), "--warehouse", str(warehouse)).returncode == 0
+
+    def sources_of_items() -> set:
+        import duckdb
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            return {s for (s,) in con.execute("SELECT DISTINCT unnest(source_ids) FROM hub_items").fetchall()}
+        finally:
+            con.close()
+
+    write_sources(sources, both[:1])
+    assert run_cli("run", "--sources", str(sources), "--warehouse", str(warehouse)).returncode == 0
+    assert sources_of_items() == {"manton", "data-blog"}
+    status = run_cli("sources", "status", "--sources", str(sources), "--warehouse", str(warehouse))
+    assert "data-blog (removed)" in status.stdout
+
+    assert run_cli("run", "--prune", "--sources", str(sources), "--warehouse", str(warehouse)).returncode == 0
+    assert sources_of_items() == {"manton"}

@@ -7,12 +7,19 @@ from pipelines.defs.resources import SourcesResource, WarehouseResource
 from pipelines.harvest import HarvestReport, harvest_kind
 
 
+class RegistryConfig(dg.Config):
+    prune: bool = False  # delete the raw entries of sources no longer in sources.yaml
+
+
 @dg.asset(group_name="harvest", description="sources.yaml, validated and recorded in the warehouse's `sources` table.")
-def source_registry(context: dg.AssetExecutionContext, sources: SourcesResource,
+def source_registry(context: dg.AssetExecutionContext, config: RegistryConfig, sources: SourcesResource,
                     warehouse: WarehouseResource) -> dg.MaterializeResult:
     registry = sources.load()
     with warehouse.open(context.run_id) as wh:
         wh.sync_sources(registry.rows())
+        pruned = wh.prune_removed_sources() if config.prune else []
+    if pruned:
+        context.log.info(f"pruned removed sources: {', '.join(pruned)}")
     kinds: dict[str, int] = {}
     for s in registry.enabled():
         kinds[s.kind] = kinds.get(s.kind, 0) + 1
@@ -20,6 +27,7 @@ def source_registry(context: dg.AssetExecutionContext, sources: SourcesResource,
         "path": str(registry.path),
         "sources": len(registry.sources),
         "enabled": len(registry.enabled()),
+        "pruned": len(pruned),
         **{f"kind:{k}": v for k, v in sorted(kinds.items())},
     })
 
