@@ -48,6 +48,7 @@ class Defaults(BaseModel):
     retry_after_cap_s: float = Field(60.0, ge=0, le=3600)
     obey_robots: bool = True
     parse_workers: int = Field(0, ge=0, le=64)  # 0: one per CPU core
+    run_deadline_s: float = Field(3600.0, gt=0, le=86400)  # a harvest of one kind ends by then, whatever hangs
 
     @field_validator("tags")
     @classmethod

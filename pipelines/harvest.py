@@ -114,17 +114,32 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher) -> Non
         try:
             async def one(source: SourceBase) -> None:
                 await in_flight.acquire()
-                outcome = await harvest_one(source, ctx)
+                try:
+                    outcome = await harvest_one(source, ctx)
+                except asyncio.CancelledError:  # the run deadline: nothing will be written for it
+                    in_flight.release()
+                    raise
                 report.outcomes_meta[source.id] = {"requests": outcome.requests, "bytes": outcome.bytes,
                                                    "duration_s": round(outcome.duration_s, 3)}
-                await queue.put(outcome)
+                await queue.put(outcome)  # the writer gives the slot back once it is written
 
-            await asyncio.gather(*(one(s) for s in sources))
+            tasks = {asyncio.create_task(one(s)): s for s in sources}
+            deadline = registry.defaults.run_deadline_s
+            _, unfinished = await asyncio.wait(tasks, timeout=deadline)
+            for task in unfinished:
+                task.cancel()
+            if unfinished:
+                await asyncio.wait(unfinished)
+            deferred = [SourceOutcome(source_id=tasks[t].id, status="deferred",
+                                      error=f"not finished within the run deadline of {deadline:g}s; "
+                                            "will be tried next run") for t in unfinished]
         finally:
             await queue.put(None)
             await writer_task
             if own_fetcher:
                 await active_fetcher.__aexit__(None, None, None)
+        if deferred:
+            report.counts.extend(await loop.run_in_executor(writer, warehouse.write_outcomes, run_id, deferred))
     progress.finish()
 
 

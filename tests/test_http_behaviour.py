@@ -232,3 +232,22 @@ def test_user_agent_names_the_project(loopback, hub):
     hub.harvest()
     agent = requests_to(loopback, "/ua.rss")[0].headers["User-Agent"]
     assert agent.startswith("OpenGovTechHub/") and "+http" in agent
+
+
+def test_run_deadline_defers_sources_still_hanging(loopback, hub):
+    def hang(request: Request) -> Response:
+        time.sleep(20)
+        return Response(RSS.read_bytes(), content_type="application/rss+xml")
+
+    loopback.expect_request("/hang.rss").respond_with_handler(hang)
+    serve_file(loopback, "/fine.rss", RSS)
+    hub.write_sources([
+        {"id": "hang", "kind": "feed", "url": loopback.url_for("/hang.rss")},
+        {"id": "fine", "kind": "feed", "url": loopback.url_for("/fine.rss"), "tagged_only": False},
+    ], timeout_s=60, run_deadline_s=2)
+    started = time.monotonic()
+    report = hub.harvest()
+    assert time.monotonic() - started < 10
+    assert {c.source_id: c.status for c in report.counts} == {"hang": "deferred", "fine": "ok"}
+    assert "run deadline of 2s" in hub.health("hang")["error"]
+    assert hub.query("SELECT count(*) FROM hub_items")[0][0] == 10
