@@ -8,6 +8,7 @@ the line without reading a traceback.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,20 @@ def check_http_url(value: str) -> str:
     return value.strip()
 
 
+PrivateNetworks = bool | list[str]
+
+
+def check_private_networks(value: PrivateNetworks | None) -> PrivateNetworks | None:
+    """true/false, or a list of networks (CIDR) that private addresses may be reached in."""
+    if isinstance(value, list):
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network such as 127.0.0.1/32 or 10.0.0.0/8") from None
+    return value
+
+
 class Defaults(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,7 +54,7 @@ class Defaults(BaseModel):
     user_agent: str = f"OpenGovTechHub/{__version__} (+{PROJECT_URL})"
     timeout_s: float = Field(20.0, gt=0, le=600)
     connect_timeout_s: float = Field(10.0, gt=0, le=120)
-    allow_private_networks: bool = False
+    allow_private_networks: PrivateNetworks = False
     per_origin_concurrency: int = Field(2, ge=1, le=64)
     global_concurrency: int = Field(32, ge=1, le=1024)
     max_body_mb: float = Field(10.0, gt=0, le=1024)
@@ -49,6 +64,11 @@ class Defaults(BaseModel):
     obey_robots: bool = True
     parse_workers: int = Field(0, ge=0, le=64)  # 0: one per CPU core
     run_deadline_s: float = Field(3600.0, gt=0, le=86400)  # a harvest of one kind ends by then, whatever hangs
+
+    @field_validator("allow_private_networks")
+    @classmethod
+    def _private_networks(cls, value: PrivateNetworks) -> PrivateNetworks:
+        return check_private_networks(value)
 
     @field_validator("tags")
     @classmethod
@@ -90,8 +110,13 @@ class SourceBase(BaseModel):
     org: str | None = None
     tags: list[str] | None = None
     tagged_only: bool = True
-    allow_private_networks: bool | None = None
+    allow_private_networks: PrivateNetworks | None = None
     enabled: bool = True
+
+    @field_validator("allow_private_networks")
+    @classmethod
+    def _private_networks(cls, value: PrivateNetworks | None) -> PrivateNetworks | None:
+        return check_private_networks(value)
 
 
 class FeedSource(SourceBase):
@@ -139,10 +164,12 @@ class SourceRegistry:
             for s in self.sources
         ]
 
-    def allow_private_for(self, source: SourceBase) -> bool:
-        if source.allow_private_networks is not None:
-            return source.allow_private_networks
-        return self.defaults.allow_private_networks
+    def allow_private_for(self, source: SourceBase) -> bool | tuple[str, ...]:
+        """True (any address), False (public only) or the private networks this source may reach."""
+        value = source.allow_private_networks
+        if value is None:
+            value = self.defaults.allow_private_networks
+        return tuple(value) if isinstance(value, list) else value
 
 
 def resolve_sources_path(path: str | os.PathLike | None = None) -> Path:

@@ -29,7 +29,7 @@ from pipelines.errors import (
     RetryDeferred,
     TooManyRedirects,
 )
-from pipelines.netguard import GuardedNetworkBackend, Resolver, system_resolver
+from pipelines.netguard import GuardedNetworkBackend, PrivateAccess, Resolver, system_resolver
 from pipelines.urls import origin_of
 
 FEED_ACCEPT = (
@@ -112,11 +112,11 @@ class Fetcher:
         self._resolver = resolver
         self._inner_backend = network_backend
         self._sleep = sleep
-        self._clients: dict[bool, httpx.AsyncClient] = {}
+        self._clients: dict[PrivateAccess, httpx.AsyncClient] = {}
         self._global = asyncio.Semaphore(settings.global_concurrency)
         self._origins: dict[str, asyncio.Semaphore] = {}
-        self._robots: dict[tuple[str, bool], Protego | None] = {}
-        self._robots_locks: dict[tuple[str, bool], asyncio.Lock] = {}
+        self._robots: dict[tuple[str, PrivateAccess], Protego | None] = {}
+        self._robots_locks: dict[tuple[str, PrivateAccess], asyncio.Lock] = {}
 
     async def __aenter__(self) -> "Fetcher":
         return self
@@ -126,9 +126,9 @@ class Fetcher:
             await client.aclose()
         self._clients.clear()
 
-    def _client(self, allow_private: bool) -> httpx.AsyncClient:
-        # Separate pools for guarded and unguarded sources, so a connection opened for a
-        # source allowed to reach private addresses is never reused by one that is not.
+    def _client(self, allow_private: PrivateAccess) -> httpx.AsyncClient:
+        # One pool per private-address policy, so a connection opened for a source allowed
+        # to reach private addresses is never reused by one that is not.
         if allow_private not in self._clients:
             transport = httpx.AsyncHTTPTransport(retries=0)
             # httpx has no public hook for the network backend: swap in a pool that uses ours.
@@ -148,7 +148,7 @@ class Fetcher:
             )
         return self._clients[allow_private]
 
-    async def fetch(self, url: str, *, allow_private: bool = False, etag: str | None = None,
+    async def fetch(self, url: str, *, allow_private: PrivateAccess = False, etag: str | None = None,
                     last_modified: str | None = None, accept: str = FEED_ACCEPT,
                     stats: FetchStats | None = None, max_bytes: int | None = None) -> FetchResult:
         """GET `url`, following redirects; a 304 comes back as `not_modified`, other non-2xx raise."""
@@ -254,7 +254,7 @@ class Fetcher:
             result.body = b"".join(chunks)
             return result
 
-    async def _robots_allow(self, url: str, allow_private: bool, stats: FetchStats) -> bool:
+    async def _robots_allow(self, url: str, allow_private: PrivateAccess, stats: FetchStats) -> bool:
         key = (origin_of(url), allow_private)
         lock = self._robots_locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -263,7 +263,7 @@ class Fetcher:
         rules = self._robots[key]
         return rules is None or rules.can_fetch(url, self.settings.robots_token)
 
-    async def _load_robots(self, origin: str, allow_private: bool, stats: FetchStats) -> Protego | None:
+    async def _load_robots(self, origin: str, allow_private: PrivateAccess, stats: FetchStats) -> Protego | None:
         """RFC 9309: 4xx means no rules; a 5xx answer means everything is disallowed."""
         robots_url = origin + "/robots.txt"
         try:

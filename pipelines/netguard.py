@@ -17,6 +17,7 @@ import httpcore
 from pipelines.errors import AddressRefused
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+PrivateAccess = bool | tuple[str, ...]  # any private address, none, or these networks only
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -42,8 +43,17 @@ def _ip_literal(host: str) -> str | None:
         return None
 
 
+def address_allowed(address: str, allow_private: PrivateAccess) -> bool:
+    if allow_private is True or is_public_address(address):
+        return True
+    if not allow_private:
+        return False
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return any(ip in ipaddress.ip_network(network, strict=False) for network in allow_private)
+
+
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, *, allow_private: bool, resolver: Resolver = system_resolver,
+    def __init__(self, *, allow_private: PrivateAccess, resolver: Resolver = system_resolver,
                  inner: httpcore.AsyncNetworkBackend | None = None):
         self.allow_private = allow_private
         self.resolver = resolver
@@ -56,13 +66,12 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         addresses = [literal] if literal else await self.resolver(host, port)
         if not addresses:
             raise httpcore.ConnectError(f"{host} has no addresses")
-        if not self.allow_private:
-            refused = [a for a in addresses if not is_public_address(a)]
-            if refused:
-                raise AddressRefused(
-                    f"{host} resolves to non-public address {refused[0]}: refused "
-                    "(set allow_private_networks: true on the source to allow it)"
-                )
+        refused = [a for a in addresses if not address_allowed(a, self.allow_private)]
+        if refused:
+            raise AddressRefused(
+                f"{host} resolves to non-public address {refused[0]}: refused "
+                "(allow it with allow_private_networks on the source)"
+            )
         last_error: Exception | None = None
         for address in addresses:
             try:

@@ -251,3 +251,24 @@ def test_run_deadline_defers_sources_still_hanging(loopback, hub):
     assert {c.source_id: c.status for c in report.counts} == {"hang": "deferred", "fine": "ok"}
     assert "run deadline of 2s" in hub.health("hang")["error"]
     assert hub.query("SELECT count(*) FROM hub_items")[0][0] == 10
+
+
+def test_redirect_to_a_loopback_address_outside_the_allowed_network_is_refused(loopback, hub):
+    # The source may reach 127.0.0.1 only; its server redirects to another loopback address.
+    loopback.expect_request("/feed").respond_with_data(
+        "", status=302, headers={"Location": f"http://127.0.0.2:{loopback.port}/internal-admin"})
+    health = hub.harvest_source("narrow", loopback.url_for("/feed"), allow_private_networks=["127.0.0.1/32"])
+    assert health["status"] == "blocked"
+    assert "non-public address 127.0.0.2" in health["error"]
+    assert requests_to(loopback, "/internal-admin") == []
+
+
+def test_private_networks_must_be_networks(hub):
+    import pytest
+
+    from pipelines.config import load_registry
+    from pipelines.errors import ConfigError
+
+    hub.write_sources([{"id": "x", "kind": "feed", "url": "https://x.example/", "allow_private_networks": ["intranet"]}])
+    with pytest.raises(ConfigError, match="'intranet' is not a network"):
+        load_registry(hub.sources_path)
