@@ -272,3 +272,36 @@ def test_private_networks_must_be_networks(hub):
     hub.write_sources([{"id": "x", "kind": "feed", "url": "https://x.example/", "allow_private_networks": ["intranet"]}])
     with pytest.raises(ConfigError, match="'intranet' is not a network"):
         load_registry(hub.sources_path)
+
+
+def test_gone_or_emptied_feeds_keep_their_items(loopback, hub):
+    serve_file(loopback, "/a.rss", RSS)
+    serve_file(loopback, "/b.atom", ATOM)
+    hub.write_sources([
+        {"id": "gone", "kind": "feed", "url": loopback.url_for("/a.rss"), "tagged_only": False},
+        {"id": "emptied", "kind": "feed", "url": loopback.url_for("/b.atom"), "tagged_only": False},
+    ])
+    hub.harvest()
+    before = hub.query("SELECT id, title FROM hub_items ORDER BY id")
+    assert len(before) == 11
+
+    loopback.clear()
+    loopback.no_handler_status_code = 404
+    loopback.expect_request("/a.rss").respond_with_data("Gone", status=410)
+    empty = ATOM.read_bytes().split(b"<entry")[0] + b"</feed>"
+    serve_bytes(loopback, "/b.atom", empty, "application/atom+xml")
+    hub.harvest()
+    assert hub.query("SELECT id, title FROM hub_items ORDER BY id") == before
+    gone, emptied = hub.health("gone"), hub.health("emptied")
+    assert (gone["status"], gone["http_status"]) == ("failed", 410)
+    assert emptied["status"] == "ok" and emptied["warning"] == "the feed lists no entries"
+
+
+def test_autodiscovered_feed_on_a_private_address_is_refused(loopback, hub):
+    page = b"""<!DOCTYPE html><html><head><title>Blog</title>
+<link rel="alternate" type="application/rss+xml" href="http://127.0.0.2:%d/feed.rss"></head><body></body></html>"""
+    serve_bytes(loopback, "/blog/", page % loopback.port, "text/html")
+    health = hub.harvest_source("discovers-private", loopback.url_for("/blog/"),
+                                allow_private_networks=["127.0.0.1/32"])
+    assert health["status"] == "blocked"
+    assert "non-public address 127.0.0.2" in health["error"]

@@ -142,3 +142,31 @@ def test_removed_source_keeps_its_items_unless_pruned(loopback, tmp_path):
 
     assert run_cli("run", "--prune", "--sources", str(sources), "--warehouse", str(warehouse)).returncode == 0
     assert sources_of_items() == {"manton"}
+
+
+def test_second_run_waits_for_the_lock_then_proceeds(loopback, tmp_path):
+    import threading
+
+    serve_file(loopback, "/a.rss", CORPUS / "feeds" / "wordpress_manton.rss")
+    sources = write_sources(tmp_path / "sources.yaml",
+                            [{"id": "a", "kind": "feed", "url": loopback.url_for("/a.rss"), "tagged_only": False}])
+    warehouse = tmp_path / "hub.duckdb"
+    held, release = threading.Event(), threading.Event()
+
+    def first_run():
+        with write_lock(warehouse, "first-run"):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=first_run)
+    holder.start()
+    held.wait(10)
+    import time
+
+    started = time.monotonic()
+    threading.Timer(8, release.set).start()
+    result = run_cli("run", "--wait", "60", "--sources", str(sources), "--warehouse", str(warehouse))
+    holder.join()
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 8  # it could only write once the first run let go
+    assert "1 sources: 1 ok" in result.stdout
