@@ -19,51 +19,21 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import duckdb
 import feedparser
-import psutil
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from measure import run_with_memory  # noqa: E402
 from tests.fault_server import CANARY, FAULTS, fault_sources, start_fault_server  # noqa: E402
 
 CORPUS = Path(os.environ.get("OPENGOVTECH_SHARED", REPO.parent / "shared")) / "corpus" / "feeds"
-
-
-def run_with_memory(command: list[str], env: dict) -> tuple[float, float, float, int]:
-    started = time.perf_counter()
-    process = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    main_peak = tree_peak = 0
-    done = threading.Event()
-
-    def sample():
-        nonlocal main_peak, tree_peak
-        while not done.is_set():
-            try:
-                main_peak = max(main_peak, process.memory_info().rss)
-                tree = [process] + process.children(recursive=True)
-                tree_peak = max(tree_peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, stderr = process.communicate()
-    done.set()
-    sampler.join()
-    if process.returncode not in (0, 3):
-        print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
-    return time.perf_counter() - started, main_peak / 1e6, tree_peak / 1e6, process.returncode
 
 
 def main() -> None:
@@ -86,7 +56,8 @@ def main() -> None:
         command = [sys.executable, "-m", "pipelines.cli", "run", "--sources", str(work / "sources.yaml"),
                    "--warehouse", str(warehouse)]
         env = {**os.environ, "DAGSTER_HOME": str(work / "warehouse" / "dagster")}
-        elapsed, main_mb, tree_mb, code = run_with_memory(command, env)
+        run = run_with_memory(command, env, ok_codes=(0, 3))
+        elapsed, main_mb, tree_mb, code = run.seconds, run.main_mb, run.tree_mb, run.returncode
 
         con = duckdb.connect(str(warehouse), read_only=True)
         health = {sid: (status, error) for sid, status, error in

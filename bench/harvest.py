@@ -26,14 +26,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import feedparser
 import httpx
-import psutil
 import yaml
+
+from measure import run_with_memory
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("OPENGOVTECH_SHARED", REPO.parent / "shared")) / "corpus" / "feeds"
@@ -105,35 +105,6 @@ def measure_floor(urls: list[str], concurrency: int) -> tuple[float, int]:
     return time.perf_counter() - started, entries
 
 
-def run_command(args: list[str], env: dict) -> tuple[float, float, float, int]:
-    """Wall time, peak RSS (MB) of the main process and of its whole tree, exit code."""
-    started = time.perf_counter()
-    process = psutil.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = main_peak = 0
-    stop = threading.Event()
-
-    def sample():
-        nonlocal peak, main_peak
-        while not stop.is_set():
-            try:
-                main_peak = max(main_peak, process.memory_info().rss)
-                tree = [process] + process.children(recursive=True)
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, stderr = process.communicate()
-    elapsed = time.perf_counter() - started
-    stop.set()
-    sampler.join()
-    if process.returncode != 0:
-        print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
-    return elapsed, main_peak / 1e6, peak / 1e6, process.returncode
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--feeds", type=int, default=1000)
@@ -164,8 +135,10 @@ def main() -> None:
                    "--warehouse", str(warehouse)]
 
         floor_s, floor_entries = measure_floor(urls, args.concurrency)
-        run_s, run_main, run_peak, code_b = run_command(command, env)
-        rerun_s, rerun_main, rerun_peak, code_c = run_command(command, env)
+        first = run_with_memory(command, env)
+        again = run_with_memory(command, env)
+        run_s, run_main, run_peak, code_b = first.seconds, first.main_mb, first.tree_mb, first.returncode
+        rerun_s, rerun_main, rerun_peak, code_c = again.seconds, again.main_mb, again.tree_mb, again.returncode
 
         import duckdb
 
