@@ -21,6 +21,7 @@ from pipelines.config import resolve_sources_path
 from pipelines.errors import ConfigError, HubError, WarehouseLockedError
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_ALL_FAILED, EXIT_LOCKED = 0, 1, 2, 3, 4
+FAILED_STATUSES = ("failed", "blocked", "deferred")
 DEFAULT_WAREHOUSE = "warehouse/hub.duckdb"
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -56,6 +57,8 @@ def run(
     wait: float = typer.Option(0.0, "--wait", help="Seconds to wait for another run's lock before giving up"),
     prune: bool = typer.Option(False, "--prune", help="Delete the items of sources removed from sources.yaml "
                                                       "(by default they are kept)"),
+    ignore_backoff: bool = typer.Option(False, "--ignore-backoff", help="Also try sources that are backing off "
+                                                                        "after failing several runs in a row"),
 ) -> None:
     """Harvest every source, rebuild hub_items and the search index (the Dagster job, in process).
 
@@ -77,7 +80,7 @@ def run(
     progress = RichProgress(err)
     set_reporter(progress)
     try:
-        result = run_pipeline(sources_path, warehouse_path, wait, prune=prune)
+        result = run_pipeline(sources_path, warehouse_path, wait, prune=prune, ignore_backoff=ignore_backoff)
     except WarehouseLockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     except Exception:
@@ -94,7 +97,8 @@ def run(
     rows = _run_summary(warehouse_path, result.run_id)
     _print_summary(rows, warehouse_path, result.run_id)
     enabled = len(registry.enabled())
-    if enabled and rows and all(r["status"] not in ("ok", "not_modified") for r in rows):
+    tried = [r for r in rows if r["status"] != "backoff"]
+    if enabled and tried and all(r["status"] in FAILED_STATUSES for r in tried):
         err.print(f"[red]every source failed[/red] ({len(rows)} of {enabled})")
         raise typer.Exit(EXIT_ALL_FAILED)
 
@@ -123,14 +127,15 @@ def _print_summary(rows: list[dict], warehouse_path: Path, run_id: str) -> None:
     for column in ("source", "status", "fetched", "new", "updated", "unchanged", "reason"):
         table.add_column(column, justify="right" if column in ("fetched", "new", "updated", "unchanged") else "left",
                          overflow="fold", no_wrap=column in ("source", "status"))
-    colours = {"ok": "green", "not_modified": "cyan", "deferred": "yellow"}
+    colours = {"ok": "green", "not_modified": "cyan", "deferred": "yellow", "backoff": "yellow"}
     for r in rows:
         colour = colours.get(r["status"], "red")
         table.add_row(r["source_id"], f"[{colour}]{r['status']}[/{colour}]", str(r["fetched"]), str(r["new"]),
                       str(r["updated"]), str(r["unchanged"]), r["error"] or "")
     out.print(table)
-    failed = sum(r["status"] not in ("ok", "not_modified") for r in rows)
-    out.print(f"{len(rows)} sources: {len(rows) - failed} ok, {failed} failed; "
+    failed = sum(r["status"] in FAILED_STATUSES for r in rows)
+    waiting = sum(r["status"] == "backoff" for r in rows)
+    out.print(f"{len(rows)} sources: {len(rows) - failed - waiting} ok, {failed} failed, {waiting} backing off; "
               f"{sum(r['new'] for r in rows)} new, {sum(r['updated'] for r in rows)} updated entries. "
               f"Warehouse: {warehouse_path}", highlight=False)
 
@@ -284,7 +289,8 @@ def sources_status(
                 cursor = con.execute(
                     """SELECT h.source_id, s.active, strftime(h.last_run_at, '%Y-%m-%d %H:%M UTC') AS last_run,
                               h.status, h.http_status, h.consecutive_failures, h.items_seen,
-                              strftime(h.last_success_at, '%Y-%m-%d %H:%M UTC') AS last_success, h.error, h.warning
+                              strftime(h.last_success_at, '%Y-%m-%d %H:%M UTC') AS last_success,
+                              strftime(h.next_attempt_at, '%Y-%m-%d %H:%M UTC') AS next_attempt, h.error, h.warning
                        FROM source_health h LEFT JOIN sources s USING (source_id)""")
                 names = [d[0] for d in cursor.description]
                 rows = [dict(zip(names, r)) for r in cursor.fetchall()]
@@ -292,19 +298,22 @@ def sources_status(
             _fail(str(exc), EXIT_CONFIG)
     seen = {r["source_id"] for r in rows}
     rows += [{"source_id": sid, "active": True, "last_run": None, "status": "never run", "http_status": None,
-              "consecutive_failures": 0, "items_seen": None, "last_success": None, "error": None, "warning": None}
+              "consecutive_failures": 0, "items_seen": None, "last_success": None, "next_attempt": None,
+              "error": None, "warning": None}
              for sid in configured if sid not in seen]
     rows.sort(key=lambda r: (r["status"] in ("ok", "not_modified"), r["source_id"]))
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
         return
     table = Table()
-    for column in ("source", "status", "last run", "http", "failures in a row", "items", "error or warning"):
+    for column in ("source", "status", "last run", "http", "failures in a row", "next attempt", "items",
+                   "error or warning"):
         table.add_column(column, overflow="fold", no_wrap=column in ("source", "status"))
     for r in rows:
         name = r["source_id"] + ("" if r["active"] in (True, None) else " (removed)")
         table.add_row(name, r["status"], r["last_run"] or "", str(r["http_status"] or ""),
-                      str(r["consecutive_failures"]), str(r["items_seen"] or ""), r["error"] or r["warning"] or "")
+                      str(r["consecutive_failures"]), r["next_attempt"] or "", str(r["items_seen"] or ""),
+                      r["error"] or r["warning"] or "")
     out.print(table)
 
 

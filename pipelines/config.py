@@ -64,6 +64,11 @@ class Defaults(BaseModel):
     obey_robots: bool = True
     parse_workers: int = Field(0, ge=0, le=64)  # 0: one per CPU core
     run_deadline_s: float = Field(3600.0, gt=0, le=86400)  # a harvest of one kind ends by then, whatever hangs
+    # A source failing `backoff_after_failures` runs in a row waits backoff_base_hours, then twice
+    # as long after each further failure, up to backoff_max_days; it is never dropped.
+    backoff_after_failures: int = Field(3, ge=1, le=100)
+    backoff_base_hours: float = Field(24.0, gt=0, le=24 * 365)
+    backoff_max_days: float = Field(30.0, gt=0, le=365)
 
     @field_validator("allow_private_networks")
     @classmethod

@@ -78,6 +78,10 @@ class RetryDeferred(HarvestError):
 
     status = "deferred"
 
+    def __init__(self, reason: str, *, retry_after_s: float | None = None, **kwargs):
+        super().__init__(reason, **kwargs)
+        self.retry_after_s = retry_after_s
+
 
 class FeedParseError(HarvestError):
     """The body is not a feed we can read (and names no feed we could follow)."""

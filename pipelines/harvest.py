@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import time
+from datetime import timedelta
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -22,7 +23,8 @@ from pipelines.http import Fetcher, HttpSettings
 from pipelines.parsing import ParseOptions, parse_document
 from pipelines.progress import reporter
 from pipelines.sources.feed import harvest_feed
-from pipelines.warehouse import SourceCounts, SourceOutcome, Warehouse
+from pipelines.dates import utc_now
+from pipelines.warehouse import BackoffPolicy, SourceCounts, SourceOutcome, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ class HarvestReport:
 
     @property
     def failed(self) -> list[SourceCounts]:
-        return [c for c in self.counts if c.status not in ("ok", "not_modified")]
+        return [c for c in self.counts if c.status not in ("ok", "not_modified", "backoff")]
 
     def total(self, attribute: str) -> int:
         return sum(getattr(c, attribute) for c in self.counts)
@@ -58,22 +60,27 @@ def parse_workers(registry: SourceRegistry) -> int:
 
 
 def harvest_kind(registry: SourceRegistry, warehouse: Warehouse, *, kind: str, run_id: str,
-                 fetcher: Fetcher | None = None) -> HarvestReport:
+                 fetcher: Fetcher | None = None, ignore_backoff: bool = False) -> HarvestReport:
     sources = registry.enabled(kind)
     report = HarvestReport(run_id=run_id, kind=kind)
     if not sources:
         return report
     started = time.monotonic()
-    asyncio.run(_harvest(registry, warehouse, sources, run_id, report, fetcher))
+    asyncio.run(_harvest(registry, warehouse, sources, run_id, report, fetcher, ignore_backoff))
     report.duration_s = time.monotonic() - started
     return report
 
 
-async def _harvest(registry, warehouse, sources, run_id, report, fetcher) -> None:
+async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore_backoff) -> None:
     loop = asyncio.get_running_loop()
     state = warehouse.fetch_state()
+    defaults = registry.defaults
+    backoff = BackoffPolicy(defaults.backoff_after_failures, defaults.backoff_base_hours, defaults.backoff_max_days)
+    # Sources failing run after run wait their turn; they are reported, never dropped.
+    waiting = {} if ignore_backoff else {s.id: state.next_attempts[s.id] for s in sources if s.id in state.next_attempts}
+    sources = [s for s in sources if s.id not in waiting]
     progress = reporter()
-    progress.start(f"harvest {sources[0].kind}", len(sources))
+    progress.start(f"harvest {report.kind}", len(sources))
     queue: asyncio.Queue[SourceOutcome | None] = asyncio.Queue()
     # Bounds how many fetched-but-unwritten sources are held, so memory stays flat in the
     # number of sources.
@@ -101,7 +108,7 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher) -> Non
                     done = True
                     batch = [o for o in batch if o is not None]
                 if batch:
-                    counts = await loop.run_in_executor(writer, warehouse.write_outcomes, run_id, batch)
+                    counts = await loop.run_in_executor(writer, warehouse.write_outcomes, run_id, batch, backoff)
                     report.counts.extend(counts)
                     for outcome in batch:
                         in_flight.release()
@@ -125,7 +132,8 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher) -> Non
 
             tasks = {asyncio.create_task(one(s)): s for s in sources}
             deadline = registry.defaults.run_deadline_s
-            _, unfinished = await asyncio.wait(tasks, timeout=deadline)
+            # asyncio.wait refuses an empty set (every source may be backing off)
+            _, unfinished = await asyncio.wait(tasks, timeout=deadline) if tasks else (set(), set())
             for task in unfinished:
                 task.cancel()
             if unfinished:
@@ -133,13 +141,18 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher) -> Non
             deferred = [SourceOutcome(source_id=tasks[t].id, status="deferred",
                                       error=f"not finished within the run deadline of {deadline:g}s; "
                                             "will be tried next run") for t in unfinished]
+            deferred += [SourceOutcome(source_id=source_id, status="backoff",
+                                       error=f"failing repeatedly: next attempt after {when:%Y-%m-%d %H:%M} UTC "
+                                             "(run with --ignore-backoff to try now)")
+                         for source_id, when in waiting.items()]
         finally:
             await queue.put(None)
             await writer_task
             if own_fetcher:
                 await active_fetcher.__aexit__(None, None, None)
         if deferred:
-            report.counts.extend(await loop.run_in_executor(writer, warehouse.write_outcomes, run_id, deferred))
+            report.counts.extend(await loop.run_in_executor(writer, warehouse.write_outcomes, run_id, deferred,
+                                                            backoff))
     progress.finish()
 
 
@@ -175,6 +188,9 @@ async def harvest_one(source: SourceBase, ctx: HarvestContext) -> SourceOutcome:
     except HarvestError as exc:
         outcome = SourceOutcome(source_id=source.id, status=exc.status, http_status=exc.http_status,
                                 error=exc.reason)
+        retry_after_s = getattr(exc, "retry_after_s", None)
+        if retry_after_s:
+            outcome.retry_at = utc_now() + timedelta(seconds=retry_after_s)
     except Exception as exc:  # a bug or an unforeseen input must not stop the other sources
         log.exception("unexpected error harvesting source %s", source.id)
         outcome = SourceOutcome(source_id=source.id, status="failed",

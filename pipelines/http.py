@@ -214,7 +214,7 @@ class Fetcher:
                     raise RetryDeferred(
                         f"HTTP {result.status}{_reason(result.status)}: server asked to retry after {wait:.0f}s, "
                         f"more than the {self.settings.retry_after_cap_s:.0f}s cap; deferred to the next run",
-                        url=url, http_status=result.status)
+                        url=url, http_status=result.status, retry_after_s=wait)
                 error = HTTPStatusFailure(f"HTTP {result.status}{_reason(result.status)} from {url}",
                                           url=url, http_status=result.status)
                 delay = wait

@@ -37,7 +37,8 @@ class PipelineRun:
     failure_details: str | None = None  # the full error chain with stack traces
 
 
-def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0, prune: bool = False) -> PipelineRun:
+def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0, prune: bool = False,
+                 ignore_backoff: bool = False) -> PipelineRun:
     prepare_dagster_home(warehouse_path)
     import dagster as dg
 
@@ -53,7 +54,8 @@ def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 
         },
         # The CLI prints its own summary and error line; Dagster's event log keeps the details.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-        "ops": {"source_registry": {"config": {"prune": prune}}},
+        "ops": {"source_registry": {"config": {"prune": prune}},
+                "raw_feed_entries": {"config": {"ignore_backoff": ignore_backoff}}},
     }
     # Hold the lock for the whole run (the assets re-enter it in this process), so a
     # second `opengovtech run` is turned away before it starts any work.

@@ -162,6 +162,7 @@ class SourceOutcome:
     bytes: int = 0
     duration_s: float = 0.0
     warning: str | None = None
+    retry_at: datetime | None = None   # the server's own Retry-After, when it named a time
 
     def text_bytes(self) -> int:
         """Roughly what writing this outcome puts in memory (its records' text)."""
@@ -189,6 +190,14 @@ class SourceCounts:
 class FetchState:
     validators: dict[str, tuple[str | None, str | None]]
     feed_urls: dict[str, str]
+    next_attempts: dict[str, datetime] = field(default_factory=dict)  # sources backing off
+
+
+@dataclass(frozen=True)
+class BackoffPolicy:
+    after_failures: int = 3
+    base_hours: float = 24.0
+    max_days: float = 30.0
 
 
 _RAW_SCHEMA = pa.schema([
@@ -212,6 +221,7 @@ _HEALTH_SCHEMA = pa.schema([
     ("source_id", pa.string()), ("last_run_at", _UTC), ("last_run_id", pa.string()), ("status", pa.string()),
     ("http_status", pa.int32()), ("error", pa.string()), ("warning", pa.string()), ("items_seen", pa.int32()),
     ("consecutive_failures", pa.int32()), ("last_success_at", _UTC), ("feed_url", pa.string()),
+    ("next_attempt_at", _UTC),
 ])
 _SOURCES_SCHEMA = pa.schema([
     ("source_id", pa.string()), ("kind", pa.string()), ("url", pa.string()), ("org", pa.string()),
@@ -270,16 +280,19 @@ class Warehouse:
             "SELECT url, etag, last_modified FROM http_cache").fetchall()}
         feed_urls = dict(self.con.execute(
             "SELECT source_id, feed_url FROM source_health WHERE feed_url IS NOT NULL").fetchall())
-        return FetchState(validators=validators, feed_urls=feed_urls)
+        next_attempts = dict(self.con.execute(
+            "SELECT source_id, next_attempt_at FROM source_health WHERE next_attempt_at > now()").fetchall())
+        return FetchState(validators=validators, feed_urls=feed_urls, next_attempts=next_attempts)
 
-    def write_outcomes(self, run_id: str, outcomes: list[SourceOutcome]) -> list[SourceCounts]:
+    def write_outcomes(self, run_id: str, outcomes: list[SourceOutcome],
+                       backoff: BackoffPolicy = BackoffPolicy()) -> list[SourceCounts]:
         """Write whole sources in one transaction; return per-source new/updated/unchanged counts."""
         now = utc_now()
         records = [r for o in outcomes if o.status == "ok" for r in o.records]
         self.con.begin()
         try:
             counts = self._upsert_records(run_id, records, now) if records else {}
-            self._write_bookkeeping(run_id, outcomes, counts, now)
+            self._write_bookkeeping(run_id, outcomes, counts, now, backoff)
             self.con.commit()
         except Exception:
             self.con.rollback()
@@ -320,21 +333,27 @@ class Warehouse:
             self.con.unregister("staging_records")
         return counts
 
-    def _write_bookkeeping(self, run_id, outcomes, counts, now) -> None:
+    def _write_bookkeeping(self, run_id, outcomes, counts, now, backoff: BackoffPolicy) -> None:
         runs, health, cache = [], [], []
         for o in outcomes:
             new, updated, unchanged = counts.get(o.source_id, (0, 0, 0))
             runs.append((run_id, o.source_id, now, o.status, o.http_status, o.error, o.warning, o.entries_read,
                          new, updated, unchanged, o.requests, o.bytes, o.duration_s))
+            if o.status == "backoff":
+                continue  # not tried this run: its health stays as the last attempt left it
             health.append((o.source_id, now, run_id, o.status, o.http_status, o.error, o.warning,
                            len(o.records) if o.status == "ok" else None,
-                           0 if o.succeeded else 1, now if o.succeeded else None, o.feed_url))
+                           0 if o.succeeded else 1, now if o.succeeded else None, o.feed_url, o.retry_at))
             if o.status == "ok":
                 cache.extend((url, etag, lm, now) for url, etag, lm in o.validators)
         self._insert_from_rows("INSERT OR REPLACE INTO source_runs SELECT * FROM {rows}", runs, _RUN_SCHEMA)
         # A failed run keeps the last good item count and feed URL; failures in a row are counted.
+        # failures in a row after this run: 1 for a new row, previous + 1 on conflict
         self._insert_from_rows(
-            """INSERT INTO source_health SELECT * FROM {rows}
+            f"""INSERT INTO source_health
+                SELECT * REPLACE ({_next_attempt('1', 'last_run_at', 'next_attempt_at', 'consecutive_failures')}
+                                  AS next_attempt_at)
+                FROM {{rows}}
                ON CONFLICT (source_id) DO UPDATE SET
                  last_run_at = excluded.last_run_at, last_run_id = excluded.last_run_id,
                  status = excluded.status, http_status = excluded.http_status, error = excluded.error,
@@ -342,17 +361,21 @@ class Warehouse:
                  consecutive_failures = CASE WHEN excluded.consecutive_failures = 0 THEN 0
                                              ELSE source_health.consecutive_failures + 1 END,
                  last_success_at = coalesce(excluded.last_success_at, source_health.last_success_at),
-                 feed_url = coalesce(excluded.feed_url, source_health.feed_url)""",
+                 feed_url = coalesce(excluded.feed_url, source_health.feed_url),
+                 next_attempt_at = {_next_attempt('source_health.consecutive_failures + 1', 'excluded.last_run_at',
+                                                  'excluded.next_attempt_at', 'excluded.consecutive_failures')}""",
             health, _HEALTH_SCHEMA,
+            {"after": backoff.after_failures, "base_s": backoff.base_hours * 3600,
+             "max_s": backoff.max_days * 86400},
         )
         if cache:
             self._insert_from_rows("INSERT OR REPLACE INTO http_cache SELECT * FROM {rows}", cache, _CACHE_SCHEMA)
 
-    def _insert_from_rows(self, sql: str, rows: list[tuple], schema: pa.Schema) -> None:
+    def _insert_from_rows(self, sql: str, rows: list[tuple], schema: pa.Schema, params: dict | None = None) -> None:
         """Run `sql` over `rows` as an Arrow table: far faster than executemany in DuckDB."""
         self.con.register("bookkeeping_rows", _arrow_table(rows, schema))
         try:
-            self.con.execute(sql.format(rows="bookkeeping_rows"))
+            self.con.execute(sql.format(rows="bookkeeping_rows"), params or {})
         finally:
             self.con.unregister("bookkeeping_rows")
 
@@ -362,6 +385,16 @@ class Warehouse:
 
     def set_state(self, key: str, value: str) -> None:
         self.con.execute("INSERT OR REPLACE INTO pipeline_state VALUES (?, ?)", [key, value])
+
+
+def _next_attempt(failures: str, run_at: str, server_retry_at: str, this_run_failed: str) -> str:
+    """SQL for source_health.next_attempt_at: none after a success; after `$after` failures in a
+    row, `$base_s` seconds doubling with each further failure up to `$max_s`; never earlier than
+    a time the server itself asked for (Retry-After)."""
+    return f"""CASE WHEN {this_run_failed} = 0 THEN NULL
+                    WHEN {failures} >= $after THEN greatest({server_retry_at}, {run_at} + to_seconds(
+                         cast(least($base_s * pow(2, {failures} - $after), $max_s) AS BIGINT)))
+                    ELSE {server_retry_at} END"""
 
 
 def _arrow_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:

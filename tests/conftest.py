@@ -100,13 +100,13 @@ class Hub:
                                      encoding="utf-8")
         return self.sources_path
 
-    def harvest(self, run_id: str | None = None) -> HarvestReport:
+    def harvest(self, run_id: str | None = None, ignore_backoff: bool = False) -> HarvestReport:
         """The same stages as the Dagster job: registry, harvest, hub_items, search index."""
         registry = load_registry(self.sources_path)
         run_id = run_id or f"test-{uuid.uuid4().hex[:8]}"
         with open_for_writing(self.warehouse_path, run_id) as warehouse:
             warehouse.sync_sources(registry.rows())
-            report = harvest_kind(registry, warehouse, kind="feed", run_id=run_id)
+            report = harvest_kind(registry, warehouse, kind="feed", run_id=run_id, ignore_backoff=ignore_backoff)
             build_items(warehouse)
             refresh_search_index(warehouse)
         return report

@@ -32,13 +32,17 @@ def source_registry(context: dg.AssetExecutionContext, config: RegistryConfig, s
     })
 
 
+class HarvestConfig(dg.Config):
+    ignore_backoff: bool = False  # try sources that are backing off after repeated failures
+
+
 @dg.asset(group_name="harvest", deps=[source_registry],
           description="Entries of every `kind: feed` source, fetched concurrently into raw_entries.")
-def raw_feed_entries(context: dg.AssetExecutionContext, sources: SourcesResource,
+def raw_feed_entries(context: dg.AssetExecutionContext, config: HarvestConfig, sources: SourcesResource,
                      warehouse: WarehouseResource) -> dg.MaterializeResult:
     registry = sources.load()
     with warehouse.open(context.run_id) as wh:
-        report = harvest_kind(registry, wh, kind="feed", run_id=context.run_id)
+        report = harvest_kind(registry, wh, kind="feed", run_id=context.run_id, ignore_backoff=config.ignore_backoff)
     for failed in report.failed:
         context.log.warning(f"source {failed.source_id}: {failed.status}: {failed.error}")
     return dg.MaterializeResult(metadata=harvest_metadata(report))
@@ -56,6 +60,7 @@ def harvest_metadata(report: HarvestReport) -> dict:
         "sources": len(report.counts),
         "failed": len(report.failed),
         "not_modified": sum(c.status == "not_modified" for c in report.counts),
+        "backing_off": sum(c.status == "backoff" for c in report.counts),
         "entries_fetched": report.total("fetched"),
         "new": report.total("new"),
         "updated": report.total("updated"),
