@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pipelines.config import SourceBase, SourceRegistry
 from pipelines.errors import HarvestError
 from pipelines.harvest_context import HarvestContext
-from pipelines.http import Fetcher, HttpSettings
+from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.parsing import ParseOptions, parse_document
 from pipelines.progress import reporter
 from pipelines.sources.feed import harvest_feed
@@ -183,8 +183,9 @@ class LazyProcessPool:
 async def harvest_one(source: SourceBase, ctx: HarvestContext) -> SourceOutcome:
     """Never raises: every failure becomes an outcome with a status and a plain reason."""
     started = time.monotonic()
+    stats = FetchStats()  # owned here so a source that fails still reports what it cost
     try:
-        outcome = await HARVESTERS[source.kind](source, ctx)
+        outcome = await HARVESTERS[source.kind](source, ctx, stats)
     except HarvestError as exc:
         outcome = SourceOutcome(source_id=source.id, status=exc.status, http_status=exc.http_status,
                                 error=exc.reason)
@@ -196,4 +197,5 @@ async def harvest_one(source: SourceBase, ctx: HarvestContext) -> SourceOutcome:
         outcome = SourceOutcome(source_id=source.id, status="failed",
                                 error=f"unexpected error: {type(exc).__name__}: {exc}")
     outcome.duration_s = time.monotonic() - started
+    outcome.requests, outcome.bytes = stats.requests, stats.bytes
     return outcome

@@ -13,9 +13,12 @@ from pathlib import Path
 
 from pipelines.warehouse import write_lock
 
-DAGSTER_YAML = """# Local instance for `opengovtech run` and `dagster dev`; see docs for a PostgreSQL one.
+DAGSTER_YAML = """# Local instance for `opengovtech run` and `dagster dev` (docs/deploy.md).
 telemetry:
   enabled: false
+run_retries:
+  enabled: true      # the daemon retries harvest_job runs whose process died (see its tags)
+  max_retries: 2
 """
 
 

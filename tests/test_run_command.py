@@ -47,10 +47,18 @@ def test_run_harvests_prints_a_summary_and_records_the_dagster_run(loopback, tmp
     import subprocess
     import sys
     probe = ("import dagster as dg; i = dg.DagsterInstance.get(); "
-             "print([(r.job_name, r.status.value) for r in i.get_runs()])")
+             "print([(r.job_name, r.status.value) for r in i.get_runs()]); "
+             "m = i.get_latest_materialization_event(dg.AssetKey('raw_feed_entries')).asset_materialization.metadata; "
+             "print({k: getattr(v, 'value', v) for k, v in m.items() if k != 'per_source'}); "
+             "print(m['per_source'].value.splitlines()[0])")
     history = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                              env={**os.environ, "DAGSTER_HOME": str(tmp_path / "wh" / "dagster")})
-    assert "('harvest_job', 'SUCCESS')" in history.stdout, history.stderr
+    runs, metrics, table_head = history.stdout.strip().splitlines()[-3:]
+    assert "('harvest_job', 'SUCCESS')" in runs, history.stderr
+    # 2 feeds + robots.txt + the failing source's one request (retries: 0)
+    assert "'sources': 3" in metrics and "'failed': 1" in metrics and "'requests': 4" in metrics
+    assert "'bytes':" in metrics and "'duration_s':" in metrics and "'new': 30" in metrics
+    assert table_head.startswith("| source | status | fetched | new | updated | unchanged | requests | bytes | seconds")
 
     again = run_cli("run", "--sources", str(sources), "--warehouse", str(warehouse), env=env)
     assert again.returncode == 0

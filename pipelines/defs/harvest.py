@@ -49,13 +49,15 @@ def raw_feed_entries(context: dg.AssetExecutionContext, config: HarvestConfig, s
 
 
 def harvest_metadata(report: HarvestReport) -> dict:
-    rows = "\n".join(
-        f"| {c.source_id} | {c.status} | {c.fetched} | {c.new} | {c.updated} | {c.unchanged} | "
-        f"{report.outcomes_meta.get(c.source_id, {}).get('requests', 0)} | {(c.error or '').replace('|', '/')} |"
-        for c in sorted(report.counts, key=lambda c: c.source_id)
-    )
-    table = ("| source | status | fetched | new | updated | unchanged | requests | reason |\n"
-             "|---|---|---|---|---|---|---|---|\n" + rows)
+    def row(c) -> str:
+        meta = report.outcomes_meta.get(c.source_id, {})
+        return (f"| {c.source_id} | {c.status} | {c.fetched} | {c.new} | {c.updated} | {c.unchanged} | "
+                f"{meta.get('requests', 0)} | {meta.get('bytes', 0)} | {meta.get('duration_s', 0)} | "
+                f"{(c.error or '').replace('|', '/')} |")
+
+    table = ("| source | status | fetched | new | updated | unchanged | requests | bytes | seconds | reason |\n"
+             "|---|---|---|---|---|---|---|---|---|---|\n"
+             + "\n".join(row(c) for c in sorted(report.counts, key=lambda c: c.source_id)))
     return {
         "sources": len(report.counts),
         "failed": len(report.failed),

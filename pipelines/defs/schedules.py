@@ -12,6 +12,11 @@ harvest_job = dg.define_asset_job(
     HARVEST_JOB_NAME,
     selection=dg.AssetSelection.groups("harvest", "normalise", "publish"),
     description="Harvest every source, rebuild hub_items and the search index.",
+    # Retry a run whose process died (a transient failure: OOM kill, host restart), from the
+    # failed step; a step that raised is a bug or bad data, and retrying it would only repeat it.
+    # Needs `run_retries: enabled: true` in dagster.yaml (the default one written for you has it).
+    tags={"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE",
+          "dagster/retry_on_asset_or_op_failure": "false"},
 )
 
 
