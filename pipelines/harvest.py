@@ -60,8 +60,9 @@ def parse_workers(registry: SourceRegistry) -> int:
 
 
 def harvest_kind(registry: SourceRegistry, warehouse: Warehouse, *, kind: str, run_id: str,
-                 fetcher: Fetcher | None = None, ignore_backoff: bool = False) -> HarvestReport:
-    sources = registry.enabled(kind)
+                 fetcher: Fetcher | None = None, ignore_backoff: bool = False,
+                 only: set[str] | None = None) -> HarvestReport:
+    sources = [s for s in registry.enabled(kind) if only is None or s.id in only]
     report = HarvestReport(run_id=run_id, kind=kind)
     if not sources:
         return report

@@ -58,6 +58,7 @@ def test_dagster_dev_serves_the_code_location(tmp_path: Path):
             time.sleep(1)
         assert data is not None, f"dagster dev did not answer: {process.stderr.read(2000) if process.poll() is not None else ''}"
         assert "harvest_job" in {j["name"] for j in data["jobs"]}
+        assert {"name": "sources_changed"} in data["sensors"]
         assert {"name": "daily_harvest", "cronSchedule": "15 4 * * *", "executionTimezone": "Europe/London"} in data["schedules"]
         assets = {tuple(a["assetKey"]["path"]): a["groupName"] for a in data["assetNodes"]}
         assert assets == {("source_registry",): "harvest", ("raw_feed_entries",): "harvest",

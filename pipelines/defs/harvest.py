@@ -34,6 +34,7 @@ def source_registry(context: dg.AssetExecutionContext, config: RegistryConfig, s
 
 class HarvestConfig(dg.Config):
     ignore_backoff: bool = False  # try sources that are backing off after repeated failures
+    only_sources: list[str] = []  # harvest just these source ids (the sources_changed sensor sets it)
 
 
 @dg.asset(group_name="harvest", deps=[source_registry],
@@ -42,7 +43,8 @@ def raw_feed_entries(context: dg.AssetExecutionContext, config: HarvestConfig, s
                      warehouse: WarehouseResource) -> dg.MaterializeResult:
     registry = sources.load()
     with warehouse.open(context.run_id) as wh:
-        report = harvest_kind(registry, wh, kind="feed", run_id=context.run_id, ignore_backoff=config.ignore_backoff)
+        report = harvest_kind(registry, wh, kind="feed", run_id=context.run_id, ignore_backoff=config.ignore_backoff,
+                              only=set(config.only_sources) or None)
     for failed in report.failed:
         context.log.warning(f"source {failed.source_id}: {failed.status}: {failed.error}")
     return dg.MaterializeResult(metadata=harvest_metadata(report))

@@ -1,0 +1,55 @@
+"""The sources_changed sensor: a changed sources.yaml leads to a run of just the new or changed sources."""
+
+from __future__ import annotations
+
+import dagster as dg
+import yaml
+
+from pipelines.defs.sensors import sources_changed
+from tests.conftest import CORPUS, serve_file
+
+
+def write(path, sources):
+    path.write_text(yaml.safe_dump({"defaults": {"allow_private_networks": True}, "sources": sources}))
+
+
+def test_sensor_requests_a_run_of_only_added_and_changed_sources(tmp_path, monkeypatch):
+    path = tmp_path / "sources.yaml"
+    monkeypatch.setenv("OPENGOVTECH_SOURCES", str(path))
+    a = {"id": "a", "kind": "feed", "url": "https://a.example/feed"}
+    b = {"id": "b", "kind": "feed", "url": "https://b.example/feed"}
+    write(path, [a, b])
+    with dg.instance_for_test() as instance:
+        first = dg.build_sensor_context(instance=instance)
+        assert isinstance(sources_changed(first), dg.SkipReason)  # the first look only records
+        cursor = first.cursor
+
+        unchanged = dg.build_sensor_context(instance=instance, cursor=cursor)
+        assert "no source added or changed" in sources_changed(unchanged).skip_message
+
+        write(path, [a, {**b, "org": "B Council"}, {"id": "c", "kind": "feed", "url": "https://c.example/feed"}])
+        changed = dg.build_sensor_context(instance=instance, cursor=cursor)
+        request = sources_changed(changed)
+        assert isinstance(request, dg.RunRequest)
+        assert request.run_config["ops"]["raw_feed_entries"]["config"]["only_sources"] == ["b", "c"]
+
+        path.write_text("sources:\n  - id: x\n    kind: rss\n")
+        broken = dg.build_sensor_context(instance=instance, cursor=changed.cursor)
+        assert "unknown kind 'rss'" in sources_changed(broken).skip_message
+
+
+def test_only_sources_harvests_just_those(loopback, hub):
+    serve_file(loopback, "/a.rss", CORPUS / "feeds" / "wordpress_manton.rss")
+    serve_file(loopback, "/b.atom", CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom")
+    hub.write_sources([{"id": "a", "kind": "feed", "url": loopback.url_for("/a.rss"), "tagged_only": False},
+                       {"id": "b", "kind": "feed", "url": loopback.url_for("/b.atom"), "tagged_only": False}])
+    from pipelines.config import load_registry
+    from pipelines.harvest import harvest_kind
+    from pipelines.warehouse import open_for_writing
+
+    registry = load_registry(hub.sources_path)
+    with open_for_writing(hub.warehouse_path, "only-b") as warehouse:
+        warehouse.sync_sources(registry.rows())
+        report = harvest_kind(registry, warehouse, kind="feed", run_id="only-b", only={"b"})
+    assert [c.source_id for c in report.counts] == ["b"]
+    assert [r.path for r, _ in loopback.log if r.path.endswith((".rss", ".atom"))] == ["/b.atom"]
