@@ -93,7 +93,19 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
         async def parse(body: bytes, url: str, content_type: str | None, options: ParseOptions):
             return await loop.run_in_executor(parse_pool.get(), parse_document, body, url, content_type, options)
 
+        source_tasks: dict[asyncio.Task, SourceBase] = {}
+
         async def write_loop() -> None:
+            try:
+                await drain_queue()
+            except BaseException:
+                # A write that fails must stop the run now, not leave sources waiting for
+                # slots that will never be given back until the run deadline.
+                for task in source_tasks:
+                    task.cancel()
+                raise
+
+        async def drain_queue() -> None:
             done = False
             while not done:
                 batch = [await queue.get()]
@@ -131,28 +143,29 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
                                                    "duration_s": round(outcome.duration_s, 3)}
                 await queue.put(outcome)  # the writer gives the slot back once it is written
 
-            tasks = {asyncio.create_task(one(s)): s for s in sources}
+            source_tasks.update({asyncio.create_task(one(s)): s for s in sources})
             deadline = registry.defaults.run_deadline_s
             # asyncio.wait refuses an empty set (every source may be backing off)
-            _, unfinished = await asyncio.wait(tasks, timeout=deadline) if tasks else (set(), set())
+            _, unfinished = await asyncio.wait(source_tasks, timeout=deadline) if source_tasks else (set(), set())
             for task in unfinished:
                 task.cancel()
             if unfinished:
                 await asyncio.wait(unfinished)
-            deferred = [SourceOutcome(source_id=tasks[t].id, status="deferred",
-                                      error=f"not finished within the run deadline of {deadline:g}s; "
-                                            "will be tried next run") for t in unfinished]
-            deferred += [SourceOutcome(source_id=source_id, status="backoff",
-                                       error=f"failing repeatedly: next attempt after {when:%Y-%m-%d %H:%M} UTC "
-                                             "(run with --ignore-backoff to try now)")
-                         for source_id, when in waiting.items()]
+            # Sources the run did not harvest: out of time, or waiting out a backoff.
+            not_harvested = [SourceOutcome(source_id=source_tasks[t].id, status="deferred",
+                                           error=f"not finished within the run deadline of {deadline:g}s; "
+                                                 "will be tried next run") for t in unfinished]
+            not_harvested += [SourceOutcome(source_id=source_id, status="backoff",
+                                            error=f"failing repeatedly: next attempt after {when:%Y-%m-%d %H:%M} UTC "
+                                                  "(run with --ignore-backoff to try now)")
+                              for source_id, when in waiting.items()]
         finally:
             await queue.put(None)
             await writer_task
             if own_fetcher:
                 await active_fetcher.__aexit__(None, None, None)
-        if deferred:
-            report.counts.extend(await loop.run_in_executor(writer, warehouse.write_outcomes, run_id, deferred,
+        if not_harvested:
+            report.counts.extend(await loop.run_in_executor(writer, warehouse.write_outcomes, run_id, not_harvested,
                                                             backoff))
     progress.finish()
 

@@ -305,3 +305,25 @@ def test_autodiscovered_feed_on_a_private_address_is_refused(loopback, hub):
                                 allow_private_networks=["127.0.0.1/32"])
     assert health["status"] == "blocked"
     assert "non-public address 127.0.0.2" in health["error"]
+
+
+def test_a_failing_write_stops_the_run_at_once(loopback, hub, monkeypatch):
+    import pytest
+
+    from pipelines.warehouse import Warehouse
+
+    # More sources than the run holds in flight (2 x global_concurrency + 100 = 102), so without
+    # the writer cancelling them the rest would wait for slots until the run deadline.
+    for i in range(110):
+        serve_file(loopback, f"/f{i}.rss", RSS)
+    hub.write_sources([{"id": f"f{i}", "kind": "feed", "url": loopback.url_for(f"/f{i}.rss"), "tagged_only": False}
+                       for i in range(110)], run_deadline_s=600, global_concurrency=1)
+
+    def broken_write(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Warehouse, "write_outcomes", broken_write)
+    started = time.monotonic()
+    with pytest.raises(OSError, match="disk full"):
+        hub.harvest()
+    assert time.monotonic() - started < 30  # not the 600 s run deadline
