@@ -9,6 +9,11 @@ value written to `source_health.status` and whose `reason` is written to
 from __future__ import annotations
 
 
+# source_health.status values: a harvest that worked, and the HarvestError statuses.
+SUCCEEDED_STATUSES = ("ok", "not_modified")
+FAILED_STATUSES = ("failed", "blocked", "deferred")
+
+
 class HubError(Exception):
     """Base class of every error the hub raises on purpose."""
 
@@ -31,11 +36,12 @@ class HarvestError(HubError):
     status = "failed"
 
     def __init__(self, reason: str, *, url: str | None = None, source_id: str | None = None,
-                 http_status: int | None = None):
+                 http_status: int | None = None, retry_after_s: float | None = None):
         self.reason = reason
         self.url = url
         self.source_id = source_id
         self.http_status = http_status
+        self.retry_after_s = retry_after_s  # when the server named a time to come back
         super().__init__(reason)
 
     def __str__(self) -> str:
@@ -77,10 +83,6 @@ class RetryDeferred(HarvestError):
     """The server asked us to come back later than we are willing to wait in this run."""
 
     status = "deferred"
-
-    def __init__(self, reason: str, *, retry_after_s: float | None = None, **kwargs):
-        super().__init__(reason, **kwargs)
-        self.retry_after_s = retry_after_s
 
 
 class FeedParseError(HarvestError):

@@ -12,18 +12,18 @@ import logging
 import multiprocessing
 import os
 import time
-from datetime import timedelta
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from pipelines.config import SourceBase, SourceRegistry
-from pipelines.errors import HarvestError
+from pipelines.dates import utc_now
+from pipelines.errors import FAILED_STATUSES, HarvestError
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.parsing import ParseOptions, parse_document
 from pipelines.progress import reporter
 from pipelines.sources.feed import harvest_feed
-from pipelines.dates import utc_now
 from pipelines.warehouse import BackoffPolicy, SourceCounts, SourceOutcome, Warehouse
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class HarvestReport:
 
     @property
     def failed(self) -> list[SourceCounts]:
-        return [c for c in self.counts if c.status not in ("ok", "not_modified", "backoff")]
+        return [c for c in self.counts if c.status in FAILED_STATUSES]
 
     def total(self, attribute: str) -> int:
         return sum(getattr(c, attribute) for c in self.counts)
@@ -203,9 +203,8 @@ async def harvest_one(source: SourceBase, ctx: HarvestContext) -> SourceOutcome:
     except HarvestError as exc:
         outcome = SourceOutcome(source_id=source.id, status=exc.status, http_status=exc.http_status,
                                 error=exc.reason)
-        retry_after_s = getattr(exc, "retry_after_s", None)
-        if retry_after_s:
-            outcome.retry_at = utc_now() + timedelta(seconds=retry_after_s)
+        if exc.retry_after_s:
+            outcome.retry_at = utc_now() + timedelta(seconds=exc.retry_after_s)
     except Exception as exc:  # a bug or an unforeseen input must not stop the other sources
         log.exception("unexpected error harvesting source %s", source.id)
         outcome = SourceOutcome(source_id=source.id, status="failed",

@@ -27,7 +27,7 @@ pa.set_memory_pool(pa.system_memory_pool())
 
 from pipelines.dates import utc_now
 from pipelines.duck import connect
-from pipelines.errors import HubError, WarehouseLockedError
+from pipelines.errors import SUCCEEDED_STATUSES, HubError, WarehouseLockedError
 from pipelines.records import RAW_COLUMNS, RawRecord
 
 DEFAULT_WAREHOUSE_PATH = Path("warehouse/hub.duckdb")
@@ -171,7 +171,7 @@ class SourceOutcome:
 
     @property
     def succeeded(self) -> bool:
-        return self.status in ("ok", "not_modified")
+        return self.status in SUCCEEDED_STATUSES
 
 
 @dataclass
