@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from datetime import date, datetime, timezone
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -18,10 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.config import resolve_sources_path
-from pipelines.errors import ConfigError, HubError, WarehouseLockedError
+from pipelines.errors import FAILED_STATUSES, SUCCEEDED_STATUSES, ConfigError, HubError, WarehouseLockedError
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_ALL_FAILED, EXIT_LOCKED = 0, 1, 2, 3, 4
-FAILED_STATUSES = ("failed", "blocked", "deferred")
 DEFAULT_WAREHOUSE = "warehouse/hub.duckdb"
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -74,21 +74,16 @@ def run(
     except ConfigError as exc:
         _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
 
-    from pipelines.progress import set_reporter
     from pipelines.runner import run_pipeline
 
-    progress = RichProgress(err)
-    set_reporter(progress)
     try:
-        result = run_pipeline(sources_path, warehouse_path, wait, prune=prune, ignore_backoff=ignore_backoff)
+        with progress_bar():
+            result = run_pipeline(sources_path, warehouse_path, wait, prune=prune, ignore_backoff=ignore_backoff)
     except WarehouseLockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     except Exception:
         log = _write_crash_log(warehouse_path, traceback.format_exc())
         _fail(f"unexpected error: {sys.exc_info()[1]} (traceback in {log})", EXIT_UNEXPECTED)
-    finally:
-        progress.finish()
-        set_reporter(None)
     if not result.success:
         log = _write_crash_log(warehouse_path, f"run {result.run_id} failed:\n{result.failure_details}")
         first_line = (result.failure or "see the log").strip().splitlines()[0]
@@ -167,6 +162,20 @@ class RichProgress:
             self._progress = None
 
 
+@contextmanager
+def progress_bar():
+    """Show the harvest's progress on stderr while the pipeline runs in this process."""
+    from pipelines.progress import set_reporter
+
+    progress = RichProgress(err)
+    set_reporter(progress)
+    try:
+        yield
+    finally:
+        progress.finish()
+        set_reporter(None)
+
+
 # --- demo ---------------------------------------------------------------------------------
 
 @app.command()
@@ -177,20 +186,16 @@ def demo(
 ) -> None:
     """Run the whole pipeline offline on bundled sample sources, then show how to search them."""
     from pipelines.demo import prepare, start_sample_server, write_demo_sources
-    from pipelines.progress import set_reporter
     from pipelines.runner import run_pipeline
 
     directory, sources_path, warehouse_path = prepare(out_dir)
     server = start_sample_server()
-    progress = RichProgress(err)
-    set_reporter(progress)
     try:
         write_demo_sources(directory, server.base_url)
         out.print(f"Sample sources served at {server.base_url}; demo files in {directory}", highlight=False)
-        result = run_pipeline(sources_path, warehouse_path)
+        with progress_bar():
+            result = run_pipeline(sources_path, warehouse_path)
     finally:
-        progress.finish()
-        set_reporter(None)
         server.stop()
     if not result.success:
         _fail(f"demo run failed: {result.failure}", EXIT_UNEXPECTED)
@@ -255,10 +260,7 @@ def sources_validate(path: Optional[Path] = typer.Argument(None, help="sources.y
         registry = load_registry(resolve_sources_path(path))
     except ConfigError as exc:
         _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
-    kinds: dict[str, int] = {}
-    for s in registry.sources:
-        kinds[s.kind] = kinds.get(s.kind, 0) + 1
-    detail = ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items()))
+    detail = ", ".join(f"{k}: {n}" for k, n in registry.count_by_kind().items())
     out.print(f"{registry.path}: {len(registry.sources)} sources OK ({detail}); "
               f"{len(registry.enabled())} enabled", highlight=False)
 
@@ -301,7 +303,7 @@ def sources_status(
               "consecutive_failures": 0, "items_seen": None, "last_success": None, "next_attempt": None,
               "error": None, "warning": None}
              for sid in configured if sid not in seen]
-    rows.sort(key=lambda r: (r["status"] in ("ok", "not_modified"), r["source_id"]))
+    rows.sort(key=lambda r: (r["status"] in SUCCEEDED_STATUSES, r["source_id"]))
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
         return

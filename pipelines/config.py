@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -160,6 +161,10 @@ class SourceRegistry:
 
     def tags_for(self, source: SourceBase) -> list[str]:
         return source.tags or self.defaults.tags
+
+    def count_by_kind(self, sources: list[SourceBase] | None = None) -> dict[str, int]:
+        counts = Counter(s.kind for s in (self.sources if sources is None else sources))
+        return dict(sorted(counts.items()))
 
     def rows(self) -> list[dict]:
         """The registry as rows of the warehouse's `sources` table."""

@@ -20,15 +20,13 @@ def source_registry(context: dg.AssetExecutionContext, config: RegistryConfig, s
         pruned = wh.prune_removed_sources() if config.prune else []
     if pruned:
         context.log.info(f"pruned removed sources: {', '.join(pruned)}")
-    kinds: dict[str, int] = {}
-    for s in registry.enabled():
-        kinds[s.kind] = kinds.get(s.kind, 0) + 1
+    kinds = registry.count_by_kind(registry.enabled())
     return dg.MaterializeResult(metadata={
         "path": str(registry.path),
         "sources": len(registry.sources),
         "enabled": len(registry.enabled()),
         "pruned": len(pruned),
-        **{f"kind:{k}": v for k, v in sorted(kinds.items())},
+        **{f"kind:{k}": v for k, v in kinds.items()},
     })
 
 

@@ -29,11 +29,12 @@ def sources_changed(context: dg.SensorEvaluationContext):
         return dg.SkipReason(f"recorded {len(current)} sources; will harvest the ones added or changed from now on")
     previous = json.loads(context.cursor)
     changed = sorted(sid for sid, digest in current.items() if previous.get(sid) != digest)
-    context.update_cursor(json.dumps(current, sort_keys=True))
+    cursor = json.dumps(current, sort_keys=True)
+    context.update_cursor(cursor)
     if not changed:
         return dg.SkipReason("no source added or changed")
     return dg.RunRequest(
-        run_key=hashlib.sha1(json.dumps(current, sort_keys=True).encode()).hexdigest(),
+        run_key=hashlib.sha1(cursor.encode()).hexdigest(),
         run_config={"ops": {"raw_feed_entries": {"config": {"only_sources": changed}}}},
         tags={"opengovtech/trigger": "sources-changed", "opengovtech/sources": ",".join(changed)[:200]},
     )

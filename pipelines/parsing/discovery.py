@@ -7,6 +7,8 @@ from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup
 
+from pipelines.parsing.sniff import first_tag
+
 FEED_TYPES = (
     "application/rss+xml",
     "application/atom+xml",
@@ -15,9 +17,7 @@ FEED_TYPES = (
     "application/json",
 )
 _FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF)[\s>]", re.I)
-_COMMENT_OR_PI = re.compile(rb"<!--.*?-->|<\?.*?\?>", re.S)
-_FIRST_TAG = re.compile(rb"<(!doctype\s+html|[A-Za-z][\w:.-]*)", re.I)
-HTML_ROOTS = {b"html", b"head", b"body"}
+HTML_ROOTS = {"html", "head", "body"}
 
 
 def looks_like_html(body: bytes, content_type: str | None) -> bool:
@@ -26,8 +26,8 @@ def looks_like_html(body: bytes, content_type: str | None) -> bool:
         return False  # a feed, whatever the server called it
     if content_type and "html" in content_type.lower() and "xhtml+xml" not in content_type.lower():
         return True
-    first = _FIRST_TAG.search(_COMMENT_OR_PI.sub(b"", head))
-    return bool(first) and (first.group(1).lower().startswith(b"!doctype") or first.group(1).lower() in HTML_ROOTS)
+    first = (first_tag(head) or "").lower()
+    return first.startswith("!doctype") or first in HTML_ROOTS
 
 
 def discover_feed_urls(body: bytes, page_url: str) -> list[str]:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import feedparser
 
 from pipelines.dates import from_struct_time
 from pipelines.parsing.entries import EntryFields, FeedFields
+from pipelines.parsing.sniff import first_tag
 
-_COMMENT = re.compile(rb"<!--.*?-->", re.S)
-_ROOT_ELEMENT = re.compile(rb"<([A-Za-z][\w:.-]*)")
 # Our own sanitiser (nh3) runs on every entry and makes content URLs absolute, so feedparser's
 # slower passes over the HTML are switched off (together about 50% of its parse time). Entry
 # links are still resolved by feedparser against xml:base and the document URL.
@@ -25,9 +22,9 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedField
         headers["content-type"] = content_type
     parsed = feedparser.parse(body, response_headers=headers, **_PARSE_ARGS)
     if not parsed.get("version") and not parsed.entries:
-        root = _ROOT_ELEMENT.search(_COMMENT.sub(b"", body[:8192]))
+        root = first_tag(body)
         if root:
-            raise ValueError(f"not an RSS, Atom or JSON feed (root element <{root.group(1).decode('ascii', 'replace')}>)")
+            raise ValueError(f"not an RSS, Atom or JSON feed (root element <{root}>)")
         problem = parsed.get("bozo_exception")
         raise ValueError(f"not an RSS, Atom or JSON feed: {problem or 'no XML element found'}")
     feed = parsed.feed
