@@ -16,6 +16,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.config import resolve_sources_path
@@ -212,41 +213,58 @@ def demo(
 
 @app.command()
 def search(
-    query: str = typer.Argument(..., help="Words to look for; BM25-ranked"),
+    query: str = typer.Argument(..., help='Words to look for (all must appear); "quoted phrases" match in order'),
     kind: Optional[str] = typer.Option(None, "--kind", help="story, technique, asset, event or community"),
     tag: Optional[str] = typer.Option(None, "--tag", help="Only items carrying this tag"),
+    org: Optional[str] = typer.Option(None, "--org", help="Only items of this organisation (any case)"),
     source: Optional[str] = typer.Option(None, "--source", help="Only items from this source id"),
     since: Optional[datetime] = typer.Option(None, "--since", formats=["%Y-%m-%d"], help="Published on or after YYYY-MM-DD"),
     until: Optional[datetime] = typer.Option(None, "--until", formats=["%Y-%m-%d"], help="Published on or before YYYY-MM-DD"),
+    language: Optional[str] = typer.Option(None, "--language", help="Language code, e.g. en (also matches en-GB)"),
+    facets: bool = typer.Option(False, "--facets", help="Also count matches by kind, tag, organisation and year"),
     limit: int = typer.Option(20, "--limit", min=1, max=1000),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON array"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: an array of hits, or with --facets an object "
+                                                        "{hits, total, facets}"),
     warehouse: Optional[Path] = WarehouseOption,
 ) -> None:
-    """Full-text search over the hub."""
-    from pipelines.search import SearchFilters, index_path_for
-    from pipelines.search import search as run_search
+    """Full-text search over the hub (BM25; title and tags weigh more; English stemming)."""
+    from pipelines.search import SearchFilters, index_path_for, search_with_facets
 
-    filters = SearchFilters(kind=kind, tag=tag, source=source,
+    filters = SearchFilters(kind=kind, tag=tag, org=org, source=source, language=language,
                             since=since.date() if since else None, until=until.date() if until else None)
     try:
-        hits = run_search(index_path_for(_warehouse_path(warehouse)), query, filters, limit)
+        result = search_with_facets(index_path_for(_warehouse_path(warehouse)), query, filters, limit, facets=facets)
     except HubError as exc:
         _fail(str(exc), EXIT_CONFIG)
     if as_json:
-        typer.echo(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2))
+        hits = [h.as_dict() for h in result.hits]
+        payload = {"hits": hits, "total": result.total, "facets": result.facets} if facets else hits
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
-    if not hits:
-        out.print(f"No items match {query!r}.")
-        return
-    for rank, hit in enumerate(hits, 1):
+    if not result.hits:
+        out.print(f"No items match {query!r}.", highlight=False)
+    for rank, hit in enumerate(result.hits, 1):
         when = (hit.published_at or "")[:10]
-        org = f" · {hit.organisation}" if hit.organisation else ""
-        out.print(f"[bold]{rank}. {hit.title}[/bold]  [dim]{hit.kind}{org} · {when} · score {hit.score:.2f}[/dim]",
-                  highlight=False)
+        org_name = f" · {hit.organisation}" if hit.organisation else ""
+        out.print(f"[bold]{rank}. {escape(hit.title)}[/bold]  [dim]{hit.kind}{escape(org_name)} · {when} · "
+                  f"score {hit.score:.2f}[/dim]", highlight=False)
         if hit.url:
-            out.print(f"   {hit.url}", highlight=False, soft_wrap=True)
-        if hit.summary:
-            out.print(f"   [dim]{hit.summary[:200]}[/dim]", highlight=False)
+            out.print(f"   {escape(hit.url)}", highlight=False, soft_wrap=True)
+        if hit.snippet:
+            out.print("   " + _marked(hit.snippet), highlight=False)
+    if result.facets is not None:
+        out.print(f"\n{result.total} matching item(s)", highlight=False)
+        for name, counts in result.facets.items():
+            shown = ", ".join(f"{escape(value)} ({n})" for value, n in counts) or "none"
+            out.print(f"[bold]{name}[/bold]: {shown}", highlight=False, soft_wrap=True)
+
+
+def _marked(snippet: str) -> str:
+    """Show the search index's **marked** terms in bold, everything else as literal text."""
+    from pipelines.search import MARK_CLOSE, MARK_OPEN
+
+    pieces = snippet.split(MARK_OPEN) if MARK_OPEN == MARK_CLOSE else [snippet]
+    return "".join(f"[bold yellow]{escape(p)}[/bold yellow]" if i % 2 else escape(p) for i, p in enumerate(pieces))
 
 
 # --- sources ------------------------------------------------------------------------------

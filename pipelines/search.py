@@ -1,20 +1,26 @@
-"""Full-text search over hub_items: BM25 through DuckDB's fts extension.
+"""Full-text search over hub_items: BM25 through SQLite FTS5.
 
-The index lives in its own DuckDB file next to the warehouse (`hub.search.duckdb`),
-built into a temporary file and swapped in atomically, so searching never waits for
-(or blocks) a harvest that holds the warehouse open for writing. This module must
-not import dagster: `opengovtech search` starts cold.
+The index lives in its own SQLite file next to the warehouse (`hub.search.sqlite`), built
+into a temporary file and swapped in atomically, so searching never waits for (or blocks)
+a harvest that holds the warehouse open for writing. SQLite FTS5 replaced DuckDB's fts
+extension on measured figures: at 100,000 items DuckDB's `match_bm25` scores every
+document for every query (see `bench/search.py` and the README's benchmark section).
+
+This module must not import dagster or duckdb at module level: `opengovtech search`
+starts cold, and reading the index needs only the standard library.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
+import re
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
-from pipelines.duck import BUILD_MEMORY_LIMIT, build_memory, connect, load_fts
 from pipelines.errors import HubError
 from pipelines.tags import normalise_tag
 
@@ -22,15 +28,61 @@ if TYPE_CHECKING:
     from pipelines.warehouse import Warehouse
 
 INDEX_STATE_KEY = "search_index_built_from"
-TITLE_WEIGHT = 1.0  # added BM25 of the title and tags fields on top of the all-fields score
+INDEX_FORMAT = "fts5-1"  # bump when the index schema changes, so old files are rebuilt
+# BM25 column weights for (title, tags, summary, content): a word in the title or the tags
+# says more about what an item is than the same word deep in its body.
+COLUMN_WEIGHTS = (10.0, 6.0, 3.0, 1.0)
+SNIPPET_TOKENS = 24
+MARK_OPEN, MARK_CLOSE = "**", "**"
+FACET_LIMIT = 15
+
+SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE docs (
+    rowid        INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    url          TEXT,
+    summary      TEXT,
+    organisation TEXT,
+    org_key      TEXT,
+    published_at TEXT,
+    sort_date    TEXT,
+    year         INTEGER,
+    language     TEXT,
+    tags         TEXT,      -- JSON array, as shown
+    source_ids   TEXT       -- JSON array
+);
+CREATE TABLE doc_tags (rowid INTEGER NOT NULL, tag_key TEXT NOT NULL, tag TEXT NOT NULL);
+CREATE TABLE doc_sources (rowid INTEGER NOT NULL, source_id TEXT NOT NULL);
+-- porter over unicode61: English stemming; names still match because the query is stemmed the same way.
+CREATE VIRTUAL TABLE docs_fts USING fts5(
+    title, tags, summary, content,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+INSERT INTO docs_fts(docs_fts, rank) VALUES ('rank', 'bm25({", ".join(map(str, COLUMN_WEIGHTS))})');
+"""
+
+INDEXES = """
+CREATE INDEX doc_tags_by_key ON doc_tags (tag_key, rowid);
+CREATE INDEX doc_tags_by_row ON doc_tags (rowid);
+CREATE INDEX doc_sources_by_id ON doc_sources (source_id, rowid);
+CREATE INDEX docs_by_kind ON docs (kind);
+CREATE INDEX docs_by_date ON docs (sort_date);
+"""
 
 
 class SearchIndexMissing(HubError):
     pass
 
 
+class InvalidQuery(HubError):
+    pass
+
+
 def index_path_for(warehouse_path: Path) -> Path:
-    return warehouse_path.with_name(warehouse_path.stem + ".search.duckdb")
+    return warehouse_path.with_name(warehouse_path.stem + ".search.sqlite")
 
 
 @dataclass
@@ -45,45 +97,122 @@ def refresh_search_index(warehouse: "Warehouse") -> IndexRefresh:
     from pipelines.normalise import STATE_KEY as ITEMS_STATE_KEY
 
     target = index_path_for(warehouse.path)
-    items_version = warehouse.get_state(ITEMS_STATE_KEY) or ""
-    if target.exists() and warehouse.get_state(INDEX_STATE_KEY) == items_version:
+    built_from = f"{INDEX_FORMAT}|{warehouse.get_state(ITEMS_STATE_KEY) or ''}"
+    if target.exists() and warehouse.get_state(INDEX_STATE_KEY) == built_from:
         return IndexRefresh(rebuilt=False, path=target,
                             documents=warehouse.con.execute("SELECT count(*) FROM hub_items").fetchone()[0])
     documents = build_search_index(warehouse)
-    warehouse.set_state(INDEX_STATE_KEY, items_version)
+    # The index was a DuckDB file before it moved to SQLite FTS5; don't leave a stale copy behind.
+    warehouse.path.with_name(warehouse.path.stem + ".search.duckdb").unlink(missing_ok=True)
+    warehouse.set_state(INDEX_STATE_KEY, built_from)
     return IndexRefresh(rebuilt=True, documents=documents, path=target)
+
+
+HUB_ITEMS_FOR_INDEX = """
+SELECT id, kind, title, url, summary, organisation,
+       strftime(published_at, '%Y-%m-%dT%H:%M:%SZ') AS published_at,
+       strftime(coalesce(published_at, first_seen_at), '%Y-%m-%dT%H:%M:%SZ') AS sort_date,
+       language, tags, source_ids, content_text
+FROM hub_items
+"""
 
 
 def build_search_index(warehouse: "Warehouse") -> int:
     """Copy hub_items into a fresh index file, index it, and swap it in; returns the document count."""
-    target = index_path_for(warehouse.path)
+    warehouse.con.execute("SET TimeZone = 'UTC'")
+    reader = warehouse.con.execute(HUB_ITEMS_FOR_INDEX).fetch_record_batch(5_000)
+    rows = (row for batch in reader for row in batch.to_pylist())
+    return write_index(index_path_for(warehouse.path), rows)
+
+
+@dataclass
+class IndexDocument:
+    """One row of hub_items as the index needs it (also what bench/search.py generates)."""
+    id: str
+    kind: str
+    title: str
+    url: str | None = None
+    summary: str | None = None
+    organisation: str | None = None
+    published_at: str | None = None
+    sort_date: str | None = None
+    language: str | None = None
+    tags: list[str] = field(default_factory=list)
+    source_ids: list[str] = field(default_factory=list)
+    content_text: str | None = None
+
+
+def write_index(target: Path, rows: Iterable[dict]) -> int:
+    """Write documents (dicts with IndexDocument's fields) to a new index file and swap it in atomically."""
     staging = target.with_name(target.name + ".building")
-    for leftover in (staging, Path(str(staging) + ".wal")):
+    for leftover in (staging, Path(f"{staging}-journal")):
         leftover.unlink(missing_ok=True)
-    warehouse.con.execute(f"ATTACH '{staging}' AS search_build")
+    con = sqlite3.connect(staging)
     try:
-        with build_memory(warehouse.con):
-            warehouse.con.execute(
-                """CREATE TABLE search_build.docs AS
-                   SELECT id, kind, title, url, summary, organisation, published_at, first_seen_at,
-                          coalesce(published_at, first_seen_at) AS sort_date, tags, source_ids,
-                          array_to_string(tags, ' ') AS tags_text,
-                          list_transform(tags, t -> lower(regexp_replace(t, '[^[:alnum:]]', '', 'g'))) AS tag_keys,
-                          content_text
-                   FROM hub_items""")
-        count = warehouse.con.execute("SELECT count(*) FROM search_build.docs").fetchone()[0]
-    finally:
-        warehouse.con.execute("DETACH search_build")
-    con = connect(staging, memory_limit=BUILD_MEMORY_LIMIT)
-    try:
-        load_fts(con)
-        con.execute("PRAGMA create_fts_index('docs', 'id', 'title', 'tags_text', 'summary', 'content_text', "
-                    "stemmer = 'porter', stopwords = 'english', strip_accents = 1, lower = 1, overwrite = 1)")
-        con.execute("CHECKPOINT")
+        con.execute("PRAGMA journal_mode = OFF")
+        con.execute("PRAGMA synchronous = OFF")
+        con.executescript(SCHEMA)
+        count = 0
+        docs, tags, sources, texts = [], [], [], []
+        for rowid, row in enumerate(rows, 1):
+            count = rowid
+            row_tags = list(row.get("tags") or [])
+            row_sources = list(row.get("source_ids") or [])
+            sort_date = row.get("sort_date") or row.get("published_at")
+            organisation = row.get("organisation")
+            docs.append((rowid, row["id"], row["kind"], row["title"], row.get("url"), row.get("summary"),
+                         organisation, organisation.casefold() if organisation else None,
+                         row.get("published_at"), sort_date, int(sort_date[:4]) if sort_date else None,
+                         (row.get("language") or "").lower() or None,
+                         json.dumps(row_tags, ensure_ascii=False), json.dumps(row_sources, ensure_ascii=False)))
+            tags.extend((rowid, normalise_tag(t), t) for t in dict.fromkeys(row_tags) if normalise_tag(t))
+            sources.extend((rowid, s) for s in row_sources)
+            texts.append((rowid, row["title"], " ".join(row_tags), row.get("summary") or "", row.get("content_text") or ""))
+            if len(docs) >= 2_000:
+                _flush(con, docs, tags, sources, texts)
+        _flush(con, docs, tags, sources, texts)
+        con.executescript(INDEXES)
+        con.execute("INSERT INTO docs_fts(docs_fts) VALUES ('optimize')")
+        con.execute("INSERT INTO meta VALUES ('format', ?), ('documents', ?)", (INDEX_FORMAT, str(count)))
+        con.commit()
     finally:
         con.close()
     os.replace(staging, target)
     return count
+
+
+def _flush(con: sqlite3.Connection, docs: list, tags: list, sources: list, texts: list) -> None:
+    con.executemany("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", docs)
+    con.executemany("INSERT INTO doc_tags VALUES (?,?,?)", tags)
+    con.executemany("INSERT INTO doc_sources VALUES (?,?)", sources)
+    con.executemany("INSERT INTO docs_fts(rowid, title, tags, summary, content) VALUES (?,?,?,?,?)", texts)
+    for batch in (docs, tags, sources, texts):
+        batch.clear()
+
+
+# --- querying -------------------------------------------------------------------------------
+
+_PHRASE = re.compile(r'"([^"]*)"')
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """Turn what a person typed into an FTS5 expression: every word required, "quoted phrases" kept.
+
+    Punctuation is never passed through, so no input can be an FTS5 syntax error.
+    """
+    parts = []
+    for index, piece in enumerate(_PHRASE.split(text)):
+        words = _WORD.findall(piece)
+        if not words:
+            continue
+        if index % 2:  # inside quotes
+            parts.append('"' + " ".join(words) + '"')
+        else:
+            parts.extend(f'"{w}"' for w in words)
+    if not parts:
+        raise InvalidQuery(f"nothing to search for in {text!r}: give at least one word")
+    return " ".join(parts)
 
 
 @dataclass
@@ -98,6 +227,7 @@ class SearchHit:
     tags: list[str]
     source_ids: list[str]
     score: float
+    snippet: str
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -107,51 +237,130 @@ class SearchHit:
 class SearchFilters:
     kind: str | None = None
     tag: str | None = None
+    org: str | None = None
     source: str | None = None
     since: date | None = None
     until: date | None = None
+    language: str | None = None
+
+
+@dataclass
+class SearchResult:
+    hits: list[SearchHit]
+    total: int
+    facets: dict[str, list[tuple[str, int]]] | None = None
+
+
+def _filter_sql(filters: SearchFilters) -> tuple[list[str], dict]:
+    where, params = [], {}
+    if filters.kind:
+        where.append("d.kind = :kind")
+        params["kind"] = filters.kind
+    if filters.tag:
+        where.append("d.rowid IN (SELECT rowid FROM doc_tags WHERE tag_key = :tag)")
+        params["tag"] = normalise_tag(filters.tag)
+    if filters.org:
+        where.append("d.org_key = :org")
+        params["org"] = filters.org.casefold()
+    if filters.source:
+        where.append("d.rowid IN (SELECT rowid FROM doc_sources WHERE source_id = :source)")
+        params["source"] = filters.source
+    if filters.since:
+        where.append("d.sort_date >= :since")
+        params["since"] = filters.since.isoformat()
+    if filters.until:
+        where.append("d.sort_date < :until_next")
+        params["until_next"] = date.fromordinal(filters.until.toordinal() + 1).isoformat()
+    if filters.language:
+        where.append("(d.language = :language OR d.language LIKE :language_prefix)")
+        params["language"] = filters.language.lower()
+        params["language_prefix"] = filters.language.lower() + "-%"
+    return where, params
+
+
+def open_index(index_path: Path) -> sqlite3.Connection:
+    if not index_path.exists():
+        raise SearchIndexMissing(f"no search index at {index_path}: run `opengovtech run` first")
+    # Read-only URI: a search never creates or locks the file the pipeline swaps in.
+    return sqlite3.connect(f"file:{index_path}?mode=ro", uri=True, check_same_thread=False)
+
+
+class SearchIndex:
+    """An open index file, for callers that run many searches (the site build, benchmarks)."""
+
+    def __init__(self, index_path: Path):
+        self.path = index_path
+        self.con = open_index(index_path)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "SearchIndex":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def search(self, query: str, filters: SearchFilters | None = None, limit: int = 20,
+               *, facets: bool = False) -> SearchResult:
+        match = fts_query(query)
+        where, params = _filter_sql(filters or SearchFilters())
+        params["q"] = match
+        filter_clause = "".join(f" AND {w}" for w in where)
+        try:
+            # Rank first on rowids alone (FTS5's own ORDER BY rank path), then fetch and snippet only the page.
+            join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
+            top = self.con.execute(f"SELECT f.rowid, f.rank FROM docs_fts f{join} WHERE docs_fts MATCH :q"
+                                   f"{filter_clause} ORDER BY f.rank LIMIT {int(limit)}", params).fetchall()
+            hits = self._page(match, top)
+            if not facets:
+                return SearchResult(hits=hits, total=len(hits))
+            return _with_facets(self.con, hits, filter_clause, params)
+        except sqlite3.OperationalError as exc:
+            raise HubError(f"search index {self.path} cannot be read ({exc}): "
+                           "run `opengovtech run` to rebuild it") from None
+
+    def _page(self, match: str, top: list[tuple[int, float]]) -> list[SearchHit]:
+        if not top:
+            return []
+        rank_of = dict(top)
+        marks = ",".join("?" * len(top))
+        rows = self.con.execute(f"""
+            SELECT d.rowid, d.id, d.kind, d.title, d.url, d.summary, d.organisation, d.published_at, d.tags,
+                   d.source_ids, snippet(docs_fts, -1, '{MARK_OPEN}', '{MARK_CLOSE}', '…', {SNIPPET_TOKENS})
+            FROM docs_fts f JOIN docs d ON d.rowid = f.rowid
+            WHERE docs_fts MATCH ? AND f.rowid IN ({marks})""", (match, *rank_of)).fetchall()
+        hits = sorted(rows, key=lambda r: rank_of[r[0]])
+        return [SearchHit(id=r[1], kind=r[2], title=r[3], url=r[4], summary=r[5] or "", organisation=r[6],
+                          published_at=r[7], tags=json.loads(r[8]), source_ids=json.loads(r[9]),
+                          score=round(-rank_of[r[0]], 4), snippet=r[10] or "") for r in hits]
 
 
 def search(index_path: Path, query: str, filters: SearchFilters | None = None, limit: int = 20) -> list[SearchHit]:
-    if not index_path.exists():
-        raise SearchIndexMissing(f"no search index at {index_path}: run `opengovtech run` first")
-    filters = filters or SearchFilters()
-    where, params = ["score IS NOT NULL"], {"q": query, "limit": limit}
-    if filters.kind:
-        where.append("kind = $kind")
-        params["kind"] = filters.kind
-    if filters.tag:
-        where.append("list_contains(tag_keys, $tag)")
-        params["tag"] = normalise_tag(filters.tag)
-    if filters.source:
-        where.append("list_contains(source_ids, $source)")
-        params["source"] = filters.source
-    if filters.since:
-        where.append("sort_date >= $since")
-        params["since"] = datetime.combine(filters.since, datetime.min.time())
-    if filters.until:
-        where.append("sort_date < $until + INTERVAL 1 DAY")
-        params["until"] = datetime.combine(filters.until, datetime.min.time())
-    sql = f"""
-        SELECT id, kind, title, url, summary, organisation, strftime(published_at, '%Y-%m-%dT%H:%M:%SZ'),
-               tags, source_ids, score
-        FROM (
-            SELECT *,
-                   fts_main_docs.match_bm25(id, $q)
-                   + {TITLE_WEIGHT} * coalesce(fts_main_docs.match_bm25(id, $q, fields := 'title,tags_text'), 0)
-                   AS score
-            FROM docs
-        )
-        WHERE {' AND '.join(where)}
-        ORDER BY score DESC, sort_date DESC NULLS LAST
-        LIMIT $limit"""
-    con = connect(index_path, read_only=True)
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        load_fts(con)
-        rows = con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-    return [SearchHit(id=r[0], kind=r[1], title=r[2], url=r[3], summary=r[4] or "", organisation=r[5],
-                      published_at=r[6], tags=list(r[7] or []), source_ids=list(r[8] or []), score=round(r[9], 4))
-            for r in rows]
+    return search_with_facets(index_path, query, filters, limit, facets=False).hits
+
+
+def search_with_facets(index_path: Path, query: str, filters: SearchFilters | None = None, limit: int = 20,
+                       *, facets: bool = False) -> SearchResult:
+    fts_query(query)  # a query with no words is the caller's mistake, even before an index exists
+    with SearchIndex(index_path) as index:
+        return index.search(query, filters, limit, facets=facets)
+
+
+def _with_facets(con: sqlite3.Connection, hits: list[SearchHit], filter_clause: str, params: dict) -> SearchResult:
+    """Counts by kind, tag, organisation and year over every match, not only the page shown."""
+    con.execute("DROP TABLE IF EXISTS temp.matched")
+    con.execute("CREATE TEMP TABLE matched AS SELECT d.rowid AS rowid, d.kind, d.organisation, d.year "
+                f"FROM docs_fts f JOIN docs d ON d.rowid = f.rowid WHERE docs_fts MATCH :q{filter_clause}",
+                params)
+    total = con.execute("SELECT count(*) FROM matched").fetchone()[0]
+    facet_sql = {
+        "kind": "SELECT kind, count(*) FROM matched GROUP BY 1",
+        "tag": "SELECT min(t.tag), count(*) FROM matched m JOIN doc_tags t ON t.rowid = m.rowid GROUP BY t.tag_key",
+        "organisation": "SELECT organisation, count(*) FROM matched WHERE organisation IS NOT NULL GROUP BY 1",
+        "year": "SELECT CAST(year AS TEXT), count(*) FROM matched WHERE year IS NOT NULL GROUP BY 1",
+    }
+    facets = {name: [(str(value), n) for value, n in
+                     con.execute(f"{sql} ORDER BY 2 DESC, 1 LIMIT {FACET_LIMIT}").fetchall()]
+              for name, sql in facet_sql.items()}
+    return SearchResult(hits=hits, total=total, facets=facets)

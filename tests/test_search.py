@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from pipelines.search import SearchFilters, index_path_for, search
+from pipelines.search import InvalidQuery, SearchFilters, index_path_for, search, search_with_facets
 from tests.conftest import CORPUS, Hub, run_cli, serve_file
 
 FEEDS = {
@@ -112,3 +112,67 @@ def test_search_without_an_index_says_what_to_do(tmp_path):
     result = run_cli("search", "data", "--warehouse", str(tmp_path / "hub.duckdb"))
     assert result.returncode == 2
     assert "run `opengovtech run` first" in result.stderr
+
+
+def test_phrase_query_needs_the_words_in_order(hub):
+    phrase = find(hub, '"open government"')
+    assert phrase and all("open government" in (h.title + " " + h.snippet).lower().replace("**", "")
+                          or "open government" in h.summary.lower() for h in phrase[:3])
+    reversed_words = find(hub, '"government open"')
+    assert len(reversed_words) < len(find(hub, "government open"))
+
+
+def test_exact_names_are_found_despite_stemming(hub):
+    hits = find(hub, "BigQuery")
+    assert hits and any("bigquery" in h.title.lower() for h in hits)
+
+
+def test_punctuation_is_never_a_query_syntax_error(hub):
+    assert isinstance(find(hub, 'data: "open" -(AND) OR* NEAR/2 ^x'), list)
+    with pytest.raises(InvalidQuery, match="nothing to search for"):
+        find(hub, '"" -- ??')
+
+
+def test_organisation_filter_ignores_case(hub):
+    hits = find(hub, "data", org="org CLOUDBLOG")
+    assert hits and {h.organisation for h in hits} == {"Org cloudblog"}
+
+
+def test_language_filter_matches_the_primary_subtag(hub):
+    languages = {lang for (lang,) in hub.query("SELECT DISTINCT language FROM hub_items WHERE language IS NOT NULL")}
+    assert any(lang.lower().startswith("en") for lang in languages)
+    english_ids = {i for (i,) in hub.query("SELECT id FROM hub_items WHERE lower(language) = 'en' "
+                                           "OR lower(language) LIKE 'en-%'")}
+    english = find(hub, "data", language="en")
+    assert english and {h.id for h in english} <= english_ids
+    assert {h.id for h in find(hub, "data")} & english_ids == {h.id for h in english}
+    assert find(hub, "data", language="de") == []
+
+
+def test_snippet_marks_the_matched_terms(hub):
+    hit = find(hub, "bigquery")[0]
+    assert "**" in hit.snippet
+    marked = hit.snippet.split("**")[1::2]
+    assert marked and all(m.lower().startswith("bigquery") for m in marked)
+
+
+def test_facets_count_every_match_not_only_the_page(hub):
+    result = search_with_facets(index_path_for(hub.warehouse_path), "data", limit=2, facets=True)
+    assert len(result.hits) == 2 and result.total > 2
+    assert dict(result.facets["kind"]) == {"story": result.total}
+    assert sum(n for _, n in result.facets["organisation"]) == result.total
+    assert sum(n for _, n in result.facets["year"]) <= result.total
+    tag_counts = dict(result.facets["tag"])
+    assert list(tag_counts.values()) == sorted(tag_counts.values(), reverse=True)
+    assert tag_counts["BigQuery"] == len(find(hub, "data", tag="bigquery"))
+
+
+def test_cli_facets_json_is_an_object_with_hits_and_counts(hub):
+    result = run_cli("search", "data", "--facets", "--json", "--limit", "1", "--warehouse", str(hub.warehouse_path))
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"hits", "total", "facets"}
+    assert len(payload["hits"]) == 1 and "snippet" in payload["hits"][0]
+    assert set(payload["facets"]) == {"kind", "tag", "organisation", "year"}
+    text = run_cli("search", "data", "--facets", "--limit", "1", "--warehouse", str(hub.warehouse_path))
+    assert "matching item(s)" in text.stdout and "organisation:" in text.stdout

@@ -9,7 +9,7 @@ from pipelines.search import refresh_search_index
 
 
 @dg.asset(group_name="publish", deps=[hub_items],
-          description="BM25 index of hub_items in its own DuckDB file, swapped in atomically.")
+          description="BM25 index of hub_items (SQLite FTS5) in its own file, swapped in atomically.")
 def search_index(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.open(context.run_id) as wh:
         refresh = refresh_search_index(wh)
