@@ -29,6 +29,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Harvest #OpenGovTech stories, techniques and assets into a searchable hub.")
 sources_app = typer.Typer(no_args_is_help=True, help="Check sources.yaml and how each source is doing.")
 app.add_typer(sources_app, name="sources")
+site_app = typer.Typer(no_args_is_help=True, help="Build the static hub site.")
+app.add_typer(site_app, name="site")
 
 # Piped output (logs, CI) is not squeezed into 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -265,6 +267,68 @@ def _marked(snippet: str) -> str:
 
     pieces = snippet.split(MARK_OPEN) if MARK_OPEN == MARK_CLOSE else [snippet]
     return "".join(f"[bold yellow]{escape(p)}[/bold yellow]" if i % 2 else escape(p) for i, p in enumerate(pieces))
+
+
+# --- site -----------------------------------------------------------------------------------
+
+SiteDirOption = typer.Option(None, "--out", help="Directory for the site [default: site/ beside the warehouse]")
+
+
+@site_app.command("build")
+def site_build(
+    out_dir: Optional[Path] = SiteDirOption,
+    sources: Optional[Path] = SourcesOption,
+    warehouse: Optional[Path] = WarehouseOption,
+    no_search: bool = typer.Option(False, "--no-search", help="Skip the Pagefind index (pages and feeds only)"),
+) -> None:
+    """Build the hub site (pages, Pagefind search, feeds, data export) from the warehouse."""
+    from pipelines.config import SiteConfig, load_registry
+    from pipelines.site import build_site_from_file
+
+    sources_path = resolve_sources_path(sources)
+    site_config = SiteConfig()  # no sources.yaml here: a warehouse copied elsewhere still builds
+    if sources_path.exists():
+        try:
+            site_config = load_registry(sources_path).site
+        except ConfigError as exc:
+            _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+    try:
+        built = build_site_from_file(_warehouse_path(warehouse), out_dir, site_config, search=not no_search)
+    except WarehouseLockedError as exc:
+        _fail(f"{exc}\n(the pipeline builds the site itself at the end of each run)", EXIT_LOCKED)
+    except HubError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    out.print(f"Built {built.pages} pages for {built.items} items in {built.seconds:.1f} s "
+              f"({built.bytes / 1e6:.1f} MB) at {built.path}", highlight=False, soft_wrap=True)
+    if built.search_index:
+        out.print(f"Search index: {built.search_index}", highlight=False)
+    out.print(f"Serve it with: opengovtech serve --dir {built.path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    site_dir: Optional[Path] = typer.Option(None, "--dir", help="The built site [default: site/ beside the warehouse]"),
+    warehouse: Optional[Path] = WarehouseOption,
+    port: int = typer.Option(8000, "--port", min=0, max=65535),
+) -> None:
+    """Serve the built hub site on 127.0.0.1 (Ctrl-C to stop)."""
+    from pipelines.site import default_site_dir
+    from pipelines.site.serve import SiteServer
+
+    directory = site_dir or default_site_dir(_warehouse_path(warehouse))
+    if not (directory / "index.html").exists():
+        _fail(f"no built site at {directory}: run `opengovtech run` or `opengovtech site build` first", EXIT_CONFIG)
+    try:
+        server = SiteServer(directory, port=port)
+    except OSError as exc:
+        _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror} (choose another with --port)", EXIT_CONFIG)
+    out.print(f"Serving {directory} at {server.url} (Ctrl-C to stop)", highlight=False, soft_wrap=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 # --- sources ------------------------------------------------------------------------------

@@ -137,6 +137,23 @@ class FeedSource(SourceBase):
         return check_http_url(url)
 
 
+class SiteConfig(BaseModel):
+    """The published hub site: where it will live (for feeds and the sitemap) and what it is called."""
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = "http://127.0.0.1:8000/"
+    title: str = "OpenGovTech Hub"
+    description: str = "Stories, techniques and assets of public-sector technology work, tagged #OpenGovTech."
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"base_url {url!r} must be an absolute http(s) URL")
+        return url if url.endswith("/") else url + "/"
+
+
 SOURCE_MODELS: dict[str, type[SourceBase]] = {
     "feed": FeedSource,
 }
@@ -148,6 +165,7 @@ class SourceRegistry:
     defaults: Defaults
     schedule: ScheduleConfig
     sources: list[SourceBase]
+    site: SiteConfig = field(default_factory=SiteConfig)
     lines: dict[str, int] = field(default_factory=dict)  # source id -> line in the file
 
     def enabled(self, kind: str | None = None) -> list[SourceBase]:
@@ -249,12 +267,13 @@ def parse_registry(text: str, path: Path) -> SourceRegistry:
         return 1
 
     for key in data:
-        if key not in ("defaults", "schedule", "sources"):
+        if key not in ("defaults", "schedule", "site", "sources"):
             problems.append(f"{name}:{at((key,))}: unknown top-level key {key!r}"
-                            f"{_suggest(key, ['defaults', 'schedule', 'sources'])}")
+                            f"{_suggest(key, ['defaults', 'schedule', 'site', 'sources'])}")
 
     defaults = _validate_section(Defaults, data.get("defaults") or {}, ("defaults",), at, name, problems)
     schedule = _validate_section(ScheduleConfig, data.get("schedule") or {}, ("schedule",), at, name, problems)
+    site = _validate_section(SiteConfig, data.get("site") or {}, ("site",), at, name, problems)
 
     raw_sources = data.get("sources")
     if raw_sources is None:
@@ -298,7 +317,8 @@ def parse_registry(text: str, path: Path) -> SourceRegistry:
 
     if problems:
         raise ConfigError(problems)
-    return SourceRegistry(path=path, defaults=defaults, schedule=schedule, sources=sources, lines=id_lines)
+    return SourceRegistry(path=path, defaults=defaults, schedule=schedule, site=site, sources=sources,
+                          lines=id_lines)
 
 
 def _validate_section(model, raw, loc, at, name, problems):

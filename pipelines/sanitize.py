@@ -73,3 +73,20 @@ def summarise(text: str, limit: int = 280) -> str:
         return text
     cut = text[:limit].rsplit(" ", 1)[0]
     return cut.rstrip(",;:-") + "…"
+
+
+SITE_TAGS = ALLOWED_TAGS - {"img"}
+
+
+def sanitize_for_site(fragment: str | None) -> str:
+    """Stored content cleaned again as the hub site renders it, with images dropped.
+
+    The stored HTML is already clean; cleaning again at the last step means a warehouse
+    written by an older or buggier version can never put script on the site. Images are
+    dropped because the site loads nothing from other hosts (its Content-Security-Policy
+    would block them anyway).
+    """
+    if not fragment:
+        return ""
+    return nh3.clean(fragment, tags=SITE_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"http", "https", "mailto"},
+                     link_rel="noopener noreferrer nofollow", strip_comments=True)

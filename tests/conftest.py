@@ -140,3 +140,11 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def corpus_site(tmp_path_factory, http_server):
+    """Real corpus feeds and hostile input harvested, then built into the hub site (see site_fixture)."""
+    from tests.site_fixture import build_corpus_site
+
+    return build_corpus_site(tmp_path_factory.mktemp("corpus-site"), http_server)

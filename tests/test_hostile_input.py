@@ -20,7 +20,7 @@ def test_external_entity_never_reads_a_local_file(loopback, hub, tmp_path):
     hub.harvest()
     dump = repr(hub.query("SELECT * FROM raw_entries")) + repr(hub.query("SELECT * FROM hub_items"))
     assert "CANARY-7f3a" not in dump
-    assert "CANARY-7f3a" not in (hub.warehouse_path.read_bytes() + hub.warehouse_path.with_name("hub.search.duckdb").read_bytes()).decode("latin-1")
+    assert "CANARY-7f3a" not in (hub.warehouse_path.read_bytes() + hub.warehouse_path.with_name("hub.search.sqlite").read_bytes()).decode("latin-1")
 
 
 def test_billion_laughs_is_not_expanded(loopback, hub):

@@ -1,0 +1,275 @@
+"""Build the static hub site from the warehouse: pages, feeds out, data export, Pagefind index.
+
+The site is written to a staging directory next to the target and swapped in at the end,
+so a server pointed at the target never shows a half-built site.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+from urllib.parse import urljoin, urlsplit
+
+import duckdb
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from pipelines.config import SiteConfig
+from pipelines.sanitize import sanitize_for_site
+from pipelines.site import feeds
+from pipelines.site.content import KIND_PLURALS, HubContent, ItemCard, iter_item_content, read_hub
+from pipelines.site.pagefind import index_site
+
+PAGE_SIZE = 50
+RELATED_LIMIT = 6
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Inline script is forbidden; Pagefind's search runs as WebAssembly, hence 'wasm-unsafe-eval', and its
+# stylesheet draws icons as data: SVG (local, no request leaves the page).
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+                           "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+                           "base-uri 'self'; form-action 'self'")
+
+
+@dataclass
+class SiteBuild:
+    path: Path
+    pages: int
+    items: int
+    bytes: int
+    seconds: float
+    search_index: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    items: list[ItemCard]
+    number: int
+    count: int
+    previous: str | None
+    next: str | None
+
+
+def safe_href(url: str | None) -> str:
+    """A URL fit for href: absolute http(s) only; anything else (javascript:, data:, …) becomes ''."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def json_for_script(data: object) -> str:
+    """JSON that cannot end the <script> element it sits in."""
+    return (json.dumps(data, ensure_ascii=False)
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+SCHEMA_TYPES = {"story": "Article", "technique": "TechArticle", "asset": "CreativeWork", "event": "Event",
+                "community": "Organization"}
+
+
+class SiteWriter:
+    def __init__(self, root: Path, hub: HubContent, site: SiteConfig):
+        self.root = root
+        self.hub = hub
+        self.site = site
+        self.base_path = urlsplit(site.base_url).path or "/"
+        self.pages = 0
+        self.env = Environment(loader=PackageLoader("pipelines.site", "templates"),
+                               autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
+                               trim_blocks=True, lstrip_blocks=True)
+        self.env.filters["safe_href"] = safe_href
+        self.env.globals.update(
+            site=site, url=self.url, absolute=self.absolute, csp=CONTENT_SECURITY_POLICY,
+            generated_at=hub.generated_at, plurals=KIND_PLURALS,
+            nav_kinds=[(kind, KIND_PLURALS.get(kind, kind.title())) for kind in hub.by_kind()],
+            counts={"sources": sum(1 for s in hub.sources if s.active), "organisations": len(hub.organisations),
+                    "items": len(hub.items)})
+
+    def url(self, path: str) -> str:
+        return self.base_path + path
+
+    def absolute(self, path: str) -> str:
+        return urljoin(self.site.base_url, path)
+
+    def write(self, path: str, data: bytes | str) -> None:
+        target = self.root / (path + "index.html" if path.endswith("/") or path == "" else path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        if target.suffix == ".html":
+            self.pages += 1
+
+    def render(self, template: str, path: str, **context) -> None:
+        self.write(path, self.env.get_template(template).render(page_path=path, **context))
+
+    def paginate(self, base: str, items: list[ItemCard]) -> Iterable[tuple[str, Page]]:
+        count = max(1, -(-len(items) // PAGE_SIZE))
+        def path_of(number: int) -> str:
+            return base if number == 1 else f"{base}page/{number}/"
+        for number in range(1, count + 1):
+            yield path_of(number), Page(items=items[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], number=number,
+                                        count=count, previous=path_of(number - 1) if number > 1 else None,
+                                        next=path_of(number + 1) if number < count else None)
+
+    def listing(self, base: str, heading: str, items: list[ItemCard], *, intro: str = "", homepage: str | None = None,
+                feed_title: str | None = None) -> None:
+        feed_path = json_path = None
+        if feed_title:
+            feed_path, json_path = f"{base}feed.atom", f"{base}feed.json"
+            self.feeds(feed_path, json_path, feed_title, base, items)
+        for path, page in self.paginate(base, items):
+            self.render("listing.html", path, heading=heading, intro=intro, homepage=homepage, page=page,
+                        total=len(items), feed=feed_path, json_feed=json_path)
+
+    def feeds(self, atom_path: str, json_path: str, title: str, html_path: str, items: list[ItemCard]) -> None:
+        updated = items[0].sort_date if items and items[0].sort_date else self.hub.generated_at
+        self.write(atom_path, feeds.atom_feed(title=title, feed_url=self.absolute(atom_path),
+                                              site_url=self.absolute(html_path), items=items,
+                                              absolute=self.absolute, updated=updated))
+        self.write(json_path, feeds.json_feed(title=title, feed_url=self.absolute(json_path),
+                                              site_url=self.absolute(html_path), description=self.site.description,
+                                              items=items, absolute=self.absolute))
+
+
+def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig | None = None, *,
+               search: bool = True) -> SiteBuild:
+    """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there)."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    site = site or SiteConfig()
+    out_dir = Path(out_dir)
+    staging = out_dir.with_name(out_dir.name + ".building")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+
+    hub = read_hub(con)
+    writer = SiteWriter(staging, hub, site)
+    shutil.copytree(STATIC_DIR, staging / "static")
+    timings["read"] = time.perf_counter() - started
+
+    by_kind = hub.by_kind()
+    writer.render("home.html", "", by_kind=by_kind)
+    for kind, items in by_kind.items():
+        label = KIND_PLURALS.get(kind, kind.title())
+        writer.listing(f"kinds/{kind}/", label, items, feed_title=f"{site.title}: {label.lower()}")
+    for tag in hub.tags:
+        writer.listing(tag.path, f"Tagged “{tag.label}”", tag.items, feed_title=f"{site.title}: tagged {tag.label}")
+    writer.render("index_list.html", "tags/", heading="Tags",
+                  entries=[{"path": t.path, "label": t.label, "count": len(t.items)} for t in hub.tags])
+    for org in hub.organisations:
+        writer.listing(org.path, org.name, org.items, homepage=org.homepage,
+                       intro=f"Harvested from {len(org.source_ids)} source{'' if len(org.source_ids) == 1 else 's'}.")
+    writer.render("index_list.html", "organisations/", heading="Organisations",
+                  entries=[{"path": o.path, "label": o.name, "count": len(o.items)} for o in hub.organisations])
+    writer.render("sources.html", "sources/", sources=hub.sources, healthy=sum(1 for s in hub.sources if s.healthy))
+    writer.render("search.html", "search/")
+    writer.render("get_listed.html", "get-listed/")
+    writer.render("about.html", "about/")
+    writer.render("not_found.html", "404.html")
+    timings["listings"] = time.perf_counter() - started - sum(timings.values())
+
+    _write_item_pages(con, writer, hub)
+    timings["items"] = time.perf_counter() - started - sum(timings.values())
+
+    writer.feeds("feed.atom", "feed.json", site.title, "", hub.items)
+    writer.write("sources.opml", feeds.sources_opml(title=f"{site.title}: sources", sources=hub.sources,
+                                                    generated=hub.generated_at))
+    writer.write("sitemap.xml", feeds.sitemap(_sitemap_urls(writer, hub)))
+    writer.write("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {writer.absolute('sitemap.xml')}\n")
+    _export_data(con, staging / "data")
+    timings["feeds_and_data"] = time.perf_counter() - started - sum(timings.values())
+
+    summary = index_site(staging) if search else ""
+    timings["pagefind"] = time.perf_counter() - started - sum(timings.values())
+
+    _swap_in(staging, out_dir)
+    size = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
+    return SiteBuild(path=out_dir, pages=writer.pages, items=len(hub.items), bytes=size,
+                     seconds=time.perf_counter() - started, search_index=summary, timings=timings)
+
+
+def _write_item_pages(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent) -> None:
+    cards = {item.id: item for item in hub.items}
+    for item_id, content_html, content_text in iter_item_content(con):
+        item = cards[item_id]
+        organisation = hub.organisation_of(item)
+        original = safe_href(item.url)
+        related = [other for other in (organisation.items if organisation else []) if other.id != item.id]
+        writer.render(
+            "item.html", item.path, item=item, organisation=organisation, original=original,
+            original_host=urlsplit(original).hostname if original else None,
+            content_html=sanitize_for_site(content_html) if content_html else "",
+            tags=[tag for tag in (hub.tag(label) for label in dict.fromkeys(item.tags)) if tag],
+            shared_in=[hub.source(s) for s in item.source_ids if hub.source(s)],
+            related=related[:RELATED_LIMIT], json_ld=json_for_script(_json_ld(writer, item, original)))
+
+
+def _json_ld(writer: SiteWriter, item: ItemCard, original: str) -> dict:
+    data: dict = {"@context": "https://schema.org", "@type": SCHEMA_TYPES.get(item.kind, "CreativeWork"),
+                  "mainEntityOfPage": writer.absolute(item.path)}
+    if item.kind == "community":
+        data["name"] = item.title
+    else:
+        data["headline"] = item.title[:110]
+        data["name"] = item.title
+    if original:
+        data["url"] = original
+    if item.summary:
+        data["description"] = item.summary
+    if item.published_at:
+        data["datePublished"] = item.published_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if item.updated_at:
+        data["dateModified"] = item.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if item.author:
+        data["author"] = {"@type": "Person", "name": item.author}
+    if item.organisation:
+        data["publisher"] = {"@type": "Organization", "name": item.organisation}
+    if item.tags:
+        data["keywords"] = item.tags
+    if item.language:
+        data["inLanguage"] = item.language
+    return data
+
+
+def _sitemap_urls(writer: SiteWriter, hub: HubContent):
+    yield writer.absolute(""), hub.generated_at
+    for path in ("search/", "organisations/", "tags/", "sources/", "get-listed/", "about/"):
+        yield writer.absolute(path), None
+    for kind in hub.by_kind():
+        yield writer.absolute(f"kinds/{kind}/"), None
+    for org in hub.organisations:
+        yield writer.absolute(org.path), None
+    for tag in hub.tags:
+        yield writer.absolute(tag.path), None
+    for item in hub.items:
+        yield writer.absolute(item.path), item.updated_at or item.sort_date
+
+
+EXPORT_SQL = """
+SELECT id, kind, title, url, summary, author, organisation, published_at, updated_at, language, tags,
+       source_ids, match_reasons, first_seen_at, last_seen_at, content_text
+FROM hub_items ORDER BY coalesce(published_at, first_seen_at) DESC NULLS LAST, id
+"""
+
+
+def _export_data(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"COPY ({EXPORT_SQL}) TO '{data_dir / 'items.json'}' (FORMAT json, ARRAY true)")
+    con.execute(f"COPY ({EXPORT_SQL}) TO '{data_dir / 'items.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    old = out_dir.with_name(out_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out_dir.exists():
+        out_dir.rename(old)
+    staging.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,115 @@
+"""Feeds out of the hub: Atom 1.0, JSON Feed 1.1, OPML of the sources, and the sitemap.
+
+Built with ElementTree and json so escaping is the libraries' job, never string pasting.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from pipelines.site.content import ItemCard, SourceStatus
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+FEED_LENGTH = 50
+
+
+def _iso(moment: datetime | None) -> str:
+    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def atom_feed(*, title: str, feed_url: str, site_url: str, items: Iterable[ItemCard],
+              absolute: Callable[[str], str], updated: datetime) -> bytes:
+    """An Atom 1.0 feed; each entry links to the original and to its page on the hub."""
+    def sub(parent, tag, text=None, **attrs):
+        element = ET.SubElement(parent, tag, attrs)
+        if text is not None:
+            element.text = text
+        return element
+
+    # Plain tag names under a literal default namespace: ElementTree would otherwise write "ns0:" prefixes.
+    feed = ET.Element("feed", xmlns=ATOM_NS)
+    sub(feed, "id", feed_url)
+    sub(feed, "title", title)
+    sub(feed, "updated", _iso(updated))
+    sub(feed, "link", rel="self", href=feed_url, type="application/atom+xml")
+    sub(feed, "link", rel="alternate", href=site_url, type="text/html")
+    sub(feed, "generator", "OpenGovTech Hub")
+    author = sub(feed, "author")
+    sub(author, "name", "OpenGovTech Hub")
+    for item in list(items)[:FEED_LENGTH]:
+        entry = sub(feed, "entry")
+        hub_page = absolute(item.path)
+        sub(entry, "id", hub_page)
+        sub(entry, "title", item.title)
+        sub(entry, "updated", _iso(item.updated_at or item.sort_date))
+        if item.published_at:
+            sub(entry, "published", _iso(item.published_at))
+        sub(entry, "link", rel="alternate", href=item.url or hub_page, type="text/html")
+        sub(entry, "link", rel="related", href=hub_page, type="text/html")
+        entry_author = sub(entry, "author")
+        sub(entry_author, "name", item.author or item.organisation or "Unknown")
+        if item.summary:
+            sub(entry, "summary", item.summary)
+        sub(entry, "category", term=item.kind, label=item.kind.title())
+        for tag in item.tags:
+            sub(entry, "category", term=tag)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def json_feed(*, title: str, feed_url: str, site_url: str, description: str, items: Iterable[ItemCard],
+              absolute: Callable[[str], str]) -> bytes:
+    """A JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/)."""
+    entries = []
+    for item in list(items)[:FEED_LENGTH]:
+        entry = {"id": absolute(item.path), "url": item.url or absolute(item.path),
+                 "external_url": absolute(item.path), "title": item.title,
+                 "content_text": item.summary or item.title, "tags": [item.kind, *item.tags]}
+        if item.summary:
+            entry["summary"] = item.summary
+        if item.published_at:
+            entry["date_published"] = _iso(item.published_at)
+        if item.updated_at:
+            entry["date_modified"] = _iso(item.updated_at)
+        if item.author or item.organisation:
+            entry["authors"] = [{"name": item.author or item.organisation}]
+        if item.language:
+            entry["language"] = item.language
+        entries.append(entry)
+    document = {"version": "https://jsonfeed.org/version/1.1", "title": title, "home_page_url": site_url,
+                "feed_url": feed_url, "description": description, "language": "en", "items": entries}
+    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def sources_opml(*, title: str, sources: Iterable[SourceStatus], generated: datetime) -> bytes:
+    opml = ET.Element("opml", version="2.0")
+    head = ET.SubElement(opml, "head")
+    ET.SubElement(head, "title").text = title
+    ET.SubElement(head, "dateCreated").text = generated.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    body = ET.SubElement(opml, "body")
+    for source in sources:
+        if not source.active:
+            continue
+        feed = source.feed_url or source.url
+        attrs = {"text": source.org or source.source_id, "title": source.source_id}
+        if source.kind == "feed" and feed:
+            attrs.update(type="rss", xmlUrl=feed)
+            if source.url and source.url != feed:
+                attrs["htmlUrl"] = source.url
+        elif feed:
+            attrs.update(type="link", url=feed)
+        ET.SubElement(body, "outline", attrs)
+    return ET.tostring(opml, encoding="utf-8", xml_declaration=True)
+
+
+def sitemap(urls: Iterable[tuple[str, datetime | None]]) -> bytes:
+    urlset = ET.Element("urlset", xmlns=SITEMAP_NS)
+    for loc, modified in urls:
+        url = ET.SubElement(urlset, "url")
+        ET.SubElement(url, "loc").text = loc
+        if modified:
+            ET.SubElement(url, "lastmod").text = modified.strftime("%Y-%m-%d")
+    return ET.tostring(urlset, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,256 @@
+"""The hub site's files: pages, feeds out, data export, CSP and the server, built from real corpus feeds."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import duckdb
+from bs4 import BeautifulSoup
+import feedparser
+
+from pipelines.config import SiteConfig
+from pipelines.site import build_site_from_file
+from pipelines.site.build import CONTENT_SECURITY_POLICY, safe_href
+from pipelines.site.serve import SiteServer
+from tests.conftest import Hub, run_cli, serve_bytes
+from tests.site_fixture import DIRECT_HOSTILE, HOSTILE_ITEM_ID, KNOWN_TITLE, SITE_FEEDS, jsonld_of
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def html_pages(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*.html") if "pagefind" not in p.parts]
+
+
+def test_every_item_has_a_page_linking_to_its_original(corpus_site):
+    items = corpus_site.hub.query("SELECT id, url FROM hub_items")
+    assert len(items) > 40
+    for item_id, url in items:
+        page = corpus_site.read(f"items/{item_id}/index.html")
+        if url and url.startswith(("http://", "https://")):
+            assert f'class="original" href="{url.replace("&", "&amp;")}"' in page
+
+
+def test_item_page_shows_organisation_tags_sources_and_json_ld(corpus_site):
+    item_id = corpus_site.item_id(KNOWN_TITLE)
+    page = corpus_site.read(f"items/{item_id}/index.html")
+    assert "<h1 data-pagefind-meta=\"title\">What open government policy can learn from internet culture</h1>" in page
+    assert 'href="/organisations/government-digital-service/"' in page
+    assert "source <code>data-blog</code>" in page
+    data = jsonld_of(page)
+    assert data["@type"] == "Article" and data["headline"] == KNOWN_TITLE
+    assert data["datePublished"] == "2016-05-23T11:55:38Z"
+    assert data["publisher"]["name"] == "Government Digital Service"
+
+
+def test_home_lists_latest_items_and_counts(corpus_site):
+    home = corpus_site.read("index.html")
+    (stories,), = corpus_site.hub.query("SELECT count(*) FROM hub_items WHERE kind = 'story'")
+    assert f"<strong>{stories}</strong> stories" in home
+    assert home.count('class="card"') == 6  # latest six of the one kind the foundation assigns
+
+
+def test_listings_are_paginated_and_complete(corpus_site):
+    (total,), = corpus_site.hub.query("SELECT count(*) FROM hub_items")
+    listed = set()
+    page = corpus_site.root / "kinds" / "story" / "index.html"
+    while True:
+        html = page.read_text(encoding="utf-8")
+        listed.update(re.findall(r'<h3><a href="/items/([^/]+)/">', html))
+        match = re.search(r'<a rel="next" href="/([^"]+)">', html)
+        if not match:
+            break
+        page = corpus_site.root / match.group(1) / "index.html"
+    assert len(listed) == total
+
+
+def test_organisation_and_tag_pages(corpus_site):
+    orgs = corpus_site.read("organisations/index.html")
+    for _, org in SITE_FEEDS.values():
+        assert org in orgs
+    scot = corpus_site.read("organisations/scottish-government/index.html")
+    (count,), = corpus_site.hub.query("SELECT count(*) FROM hub_items WHERE organisation = 'Scottish Government'")
+    assert f"{count} items" in scot
+    tags = corpus_site.read("tags/index.html")
+    assert 'href="/tags/bigquery/"' in tags
+    assert "BigQuery" in corpus_site.read("tags/bigquery/index.html")
+
+
+def test_source_health_page_says_why_a_source_fails(corpus_site):
+    page = corpus_site.read("sources/index.html")
+    row = page[page.index('id="source-gone"'):page.index("</tr>", page.index('id="source-gone"'))]
+    assert 'class="failing"' in row and "HTTP 404" in row and "never" in row
+    assert 'id="source-data-blog" class="ok"' in page
+    assert f"{len(SITE_FEEDS) + 1} of {len(SITE_FEEDS) + 2} sources healthy" in page
+
+
+def test_every_page_forbids_inline_script(corpus_site):
+    pages = html_pages(corpus_site.root)
+    assert len(pages) == corpus_site.build.pages
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
+        assert policy and unescape(policy.group(1)) == CONTENT_SECURITY_POLICY, page
+        for tag in re.findall(r"<script\b[^>]*>", html, re.I):
+            assert 'type="application/ld+json"' in tag or "src=" in tag, (page, tag)
+        soup = BeautifulSoup(html, "html.parser")
+        loaded = [t["src"] for t in soup.find_all(src=True)] + \
+            [t["href"] for t in soup.find_all("link") if set(t.get("rel", [])) & {"stylesheet", "icon", "preload"}]
+        assert all(u.startswith("/") and not u.startswith("//") for u in loaded), (page, loaded)  # nothing from elsewhere
+
+
+def test_hostile_content_is_inert_in_the_html(corpus_site):
+    page = corpus_site.read(f"items/{HOSTILE_ITEM_ID}/index.html")
+    soup = BeautifulSoup(page, "html.parser")
+    for element in soup.find_all(True):
+        assert not [a for a in element.attrs if a.lower().startswith("on")], element
+        for attribute in ("href", "src", "action", "data"):
+            value = str(element.get(attribute, "")).strip().lower()
+            assert not value.startswith(("javascript:", "data:", "vbscript:")), element
+    for script in soup.find_all("script"):
+        assert script.get("type") == "application/ld+json" or script.get("src"), script
+    assert not soup.find_all(["iframe", "svg", "object", "embed", "form", "img"])
+    assert "Read the original" not in page  # its URL is javascript:, so no link at all
+    assert soup.h1.get_text() == DIRECT_HOSTILE["title"]  # shown as text, not markup
+    data = jsonld_of(page)  # the JSON-LD block survives a title that tries to close it
+    assert data["headline"] == DIRECT_HOSTILE["title"][:110]
+    assert "url" not in data
+
+
+def test_safe_href_allows_only_absolute_http():
+    assert safe_href("https://council.example/a?b=1") == "https://council.example/a?b=1"
+    for bad in ("javascript:alert(1)", " JaVaScRiPt:alert(1)", "data:text/html,x", "//evil.example/", "/relative",
+                "vbscript:x", "http://[::1", None, ""):
+        assert safe_href(bad) == "", bad
+
+
+def test_atom_and_json_feeds_validate(corpus_site):
+    atom = feedparser.parse(corpus_site.read("feed.atom"))
+    assert not atom.bozo, atom.get("bozo_exception")
+    assert atom.version == "atom10" and len(atom.entries) == 50
+    root = ET.fromstring(corpus_site.read("feed.atom").encode())
+    assert root.tag == f"{ATOM}feed"
+    for required in ("id", "title", "updated"):
+        assert root.find(f"{ATOM}{required}") is not None
+    for entry in root.findall(f"{ATOM}entry"):
+        for required in ("id", "title", "updated"):
+            assert (entry.findtext(f"{ATOM}{required}") or "").strip(), required
+        assert entry.find(f"{ATOM}link[@rel='alternate']") is not None
+    dates = [e.updated_parsed for e in atom.entries]
+    assert dates == sorted(dates, reverse=True) or len({tuple(d) for d in dates}) > 1
+
+    feed = json.loads(corpus_site.read("feed.json"))
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert feed["title"] and feed["feed_url"].endswith("/feed.json")
+    assert len(feed["items"]) == 50
+    for item in feed["items"]:
+        assert item["id"] and ("content_text" in item or "content_html" in item)
+        assert isinstance(item.get("tags", []), list)
+
+
+def test_feeds_per_kind_and_per_tag(corpus_site):
+    kind_feed = feedparser.parse(corpus_site.read("kinds/story/feed.atom"))
+    assert not kind_feed.bozo and kind_feed.entries
+    tag_feed = feedparser.parse(corpus_site.read("tags/bigquery/feed.atom"))
+    (tagged,), = corpus_site.hub.query("SELECT count(*) FROM hub_items WHERE list_contains(tags, 'BigQuery')")
+    assert len(tag_feed.entries) == min(tagged, 50)
+    assert all(any(t.term == "BigQuery" for t in e.tags) for e in tag_feed.entries)
+    assert json.loads(corpus_site.read("tags/bigquery/feed.json"))["items"]
+
+
+def test_the_hubs_own_feed_harvests_back_into_a_hub(corpus_site, loopback, tmp_path):
+    """Feeds out are real feeds: another hub can harvest ours with the same pipeline."""
+    url = serve_bytes(loopback, "/hub/feed.json", (corpus_site.root / "feed.json").read_bytes(), "application/feed+json")
+    atom_url = serve_bytes(loopback, "/hub/feed.atom", (corpus_site.root / "feed.atom").read_bytes(),
+                           "application/atom+xml")
+    downstream = Hub(tmp_path)
+    downstream.write_sources([{"id": "hub-json", "kind": "feed", "url": url, "tagged_only": False},
+                              {"id": "hub-atom", "kind": "feed", "url": atom_url, "tagged_only": False}])
+    report = downstream.harvest()
+    assert {c.source_id: c.status for c in report.counts} == {"hub-json": "ok", "hub-atom": "ok"}
+    titles = {t for (t,) in downstream.query("SELECT title FROM hub_items")}
+    assert KNOWN_TITLE in titles or len(titles) >= 45
+
+
+def test_opml_sitemap_and_data_export(corpus_site):
+    opml = ET.fromstring(corpus_site.read("sources.opml").encode())
+    outlines = opml.findall("./body/outline")
+    assert {o.get("title") for o in outlines} == set(SITE_FEEDS) | {"hostile-feed", "gone"}
+    assert all(o.get("type") == "rss" and o.get("xmlUrl", "").startswith("http://127.0.0.1") for o in outlines)
+
+    sitemap = ET.fromstring(corpus_site.read("sitemap.xml").encode())
+    locs = {loc.text for loc in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")}
+    ids = [i for (i,) in corpus_site.hub.query("SELECT id FROM hub_items")]
+    assert all(f"http://127.0.0.1:8000/items/{i}/" in locs for i in ids)
+
+    exported = json.loads(corpus_site.read("data/items.json"))
+    assert len(exported) == len(ids) and {e["id"] for e in exported} == set(ids)
+    parquet = corpus_site.root / "data" / "items.parquet"
+    (rows, kinds), = duckdb.sql(f"SELECT count(*), count(DISTINCT kind) FROM '{parquet}'").fetchall()
+    assert rows == len(ids) and kinds >= 1
+
+
+def test_base_url_sets_absolute_links_and_paths(corpus_site, tmp_path):
+    site = SiteConfig(base_url="https://hub.example.org/opengovtech")
+    build = build_site_from_file(corpus_site.hub.warehouse_path, tmp_path / "site", site, search=False)
+    home = (build.path / "index.html").read_text(encoding="utf-8")
+    assert '<link rel="canonical" href="https://hub.example.org/opengovtech/">' in home
+    assert 'href="/opengovtech/search/"' in home
+    atom = feedparser.parse((build.path / "feed.atom").read_bytes())
+    assert atom.entries[0].id.startswith("https://hub.example.org/opengovtech/items/")
+
+
+def test_a_rebuild_replaces_the_site_whole(corpus_site, tmp_path):
+    out = tmp_path / "site"
+    build_site_from_file(corpus_site.hub.warehouse_path, out, search=False)
+    stale = out / "items" / "no-longer-there" / "index.html"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old")
+    build_site_from_file(corpus_site.hub.warehouse_path, out, search=False)
+    assert not stale.exists() and (out / "index.html").exists()
+    assert not out.with_name("site.building").exists() and not out.with_name("site.old").exists()
+
+
+def test_pagefind_indexed_every_item_page(corpus_site):
+    (count,), = corpus_site.hub.query("SELECT count(*) FROM hub_items")
+    assert f"Indexed {count} pages" in corpus_site.build.search_index
+    assert (corpus_site.root / "pagefind" / "pagefind-ui.js").exists()
+    assert list((corpus_site.root / "pagefind").glob("*.pf_meta"))
+
+
+def test_server_sends_security_headers_and_a_real_404(corpus_site):
+    server = SiteServer(corpus_site.root, port=0, quiet=True).start()
+    try:
+        with urllib.request.urlopen(server.url) as response:
+            assert response.headers["Content-Security-Policy"].startswith(CONTENT_SECURITY_POLICY)
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+        with urllib.request.urlopen(server.url + "pagefind/pagefind-ui.js") as response:
+            assert response.headers["Content-Type"].startswith("text/javascript")
+        with urllib.request.urlopen(server.url + "feed.atom") as response:
+            assert response.headers["Content-Type"].startswith("application/atom+xml")
+        try:
+            urllib.request.urlopen(server.url + "no/such/page/")
+            raise AssertionError("expected a 404")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404 and b"Page not found" in exc.read()
+    finally:
+        server.stop()
+
+
+def test_site_build_and_serve_commands(corpus_site, tmp_path):
+    out = tmp_path / "cli-site"
+    result = run_cli("site", "build", "--out", str(out), "--no-search", "--warehouse", str(corpus_site.hub.warehouse_path),
+                     "--sources", str(corpus_site.hub.sources_path))
+    assert result.returncode == 0, result.stderr
+    assert "Built " in result.stdout and (out / "index.html").exists()
+    missing = run_cli("serve", "--dir", str(tmp_path / "nothing-here"))
+    assert missing.returncode == 2 and "no built site" in missing.stderr
+    no_warehouse = run_cli("site", "build", "--warehouse", str(tmp_path / "none.duckdb"))
+    assert no_warehouse.returncode == 2 and "run `opengovtech run` first" in no_warehouse.stderr
