@@ -185,9 +185,10 @@ def progress_bar():
 def demo(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Directory for the demo sources.yaml and warehouse "
                                                            "[default: a new temp dir]"),
-    no_serve: bool = typer.Option(False, "--no-serve", help="Exit after building instead of serving"),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Exit after building instead of serving the hub site"),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port for serving the hub site on 127.0.0.1"),
 ) -> None:
-    """Run the whole pipeline offline on bundled sample sources, then show how to search them."""
+    """Run the whole pipeline offline on bundled sample sources, then serve the hub site built from them."""
     from pipelines.demo import prepare, start_sample_server, write_demo_sources
     from pipelines.runner import run_pipeline
 
@@ -203,12 +204,29 @@ def demo(
     if not result.success:
         _fail(f"demo run failed: {result.failure}", EXIT_UNEXPECTED)
     _print_summary(_run_summary(warehouse_path, result.run_id), warehouse_path, result.run_id)
+    from pipelines.site import default_site_dir
+
+    site_dir = default_site_dir(warehouse_path)
     out.print("\nTry a search on the demo hub:", highlight=False)
     out.print(f'  opengovtech search "open data" --warehouse {warehouse_path}', highlight=False, soft_wrap=True)
     out.print(f"  opengovtech sources status --warehouse {warehouse_path}", highlight=False, soft_wrap=True)
-    if not no_serve:
-        # The hub site (issue #7) is not built yet: there is nothing to serve until it lands.
-        out.print("(The static hub site is not part of this version yet, so there is nothing to serve.)")
+    out.print(f"The hub site is built in {site_dir}", highlight=False, soft_wrap=True)
+    if no_serve:
+        out.print(f"  opengovtech serve --dir {site_dir}", highlight=False, soft_wrap=True)
+        return
+    from pipelines.site.serve import SiteServer
+
+    try:
+        server = SiteServer(site_dir, port=port)
+    except OSError:
+        server = SiteServer(site_dir, port=0)  # the port is taken: any free one will do for a demo
+    out.print(f"\nServing the demo hub at {server.url} (Ctrl-C to stop)", highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 # --- search -------------------------------------------------------------------------------

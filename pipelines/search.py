@@ -195,24 +195,61 @@ def _flush(con: sqlite3.Connection, docs: list, tags: list, sources: list, texts
 _PHRASE = re.compile(r'"([^"]*)"')
 _WORD = re.compile(r"\w+", re.UNICODE)
 
+# PostgreSQL's English full-text stop list (Snowball's). A word such as "with" is in most items, says
+# nothing about any of them, and costs a BM25 score for each: it is dropped from a query unless the
+# query has nothing else (or it sits inside a quoted phrase).
+STOPWORDS = frozenset("""
+i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
+herself it its itself they them their theirs themselves what which who whom this that these those am is
+are was were be been being have has had having do does did doing a an the and but if or because as until
+while of at by for with about against between into through during before after above below to from up
+down in out on off over under again further then once here there when where why how all any both each
+few more most other some such no nor not only own same so than too very s t can will just don should now
+""".split())
 
-def fts_query(text: str) -> str:
-    """Turn what a person typed into an FTS5 expression: every word required, "quoted phrases" kept.
+
+@dataclass
+class ParsedQuery:
+    terms: list[str]  # FTS5 strings: "word" or "a phrase"
+
+    @property
+    def match(self) -> str:
+        """Every term required."""
+        return " ".join(self.terms)
+
+    @property
+    def in_title_or_tags(self) -> str:
+        """Every term required, and at least one of them in the title or the tags."""
+        if len(self.terms) == 1:
+            return f"{{title tags}} : {self.terms[0]}"
+        return f"({self.match}) AND ({{title tags}} : ({' OR '.join(self.terms)}))"
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """What a person typed, as FTS5 terms: every word required, "quoted phrases" kept in order.
 
     Punctuation is never passed through, so no input can be an FTS5 syntax error.
     """
-    parts = []
+    phrases, words = [], []
     for index, piece in enumerate(_PHRASE.split(text)):
-        words = _WORD.findall(piece)
-        if not words:
+        found = _WORD.findall(piece)
+        if not found:
             continue
         if index % 2:  # inside quotes
-            parts.append('"' + " ".join(words) + '"')
+            phrases.append('"' + " ".join(found) + '"')
         else:
-            parts.extend(f'"{w}"' for w in words)
-    if not parts:
+            words.extend(found)
+    content_words = [w for w in words if w.lower() not in STOPWORDS]
+    if content_words or phrases:
+        words = content_words
+    terms = phrases + [f'"{w}"' for w in dict.fromkeys(words)]
+    if not terms:
         raise InvalidQuery(f"nothing to search for in {text!r}: give at least one word")
-    return " ".join(parts)
+    return ParsedQuery(terms)
+
+
+def fts_query(text: str) -> str:
+    return parse_query(text).match
 
 
 @dataclass
@@ -303,22 +340,36 @@ class SearchIndex:
 
     def search(self, query: str, filters: SearchFilters | None = None, limit: int = 20,
                *, facets: bool = False) -> SearchResult:
-        match = fts_query(query)
+        """Matches in the title or tags first, then the rest; BM25 (title and tags weighted) within each.
+
+        With these weights BM25 nearly always ranks a title or tag match above a body-only one;
+        making that the rule lets a common word be answered from its (few) title matches without
+        scoring every body it appears in.
+        """
+        parsed = parse_query(query)
         where, params = _filter_sql(filters or SearchFilters())
-        params["q"] = match
         filter_clause = "".join(f" AND {w}" for w in where)
+        join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
         try:
-            # Rank first on rowids alone (FTS5's own ORDER BY rank path), then fetch and snippet only the page.
-            join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
-            top = self.con.execute(f"SELECT f.rowid, f.rank FROM docs_fts f{join} WHERE docs_fts MATCH :q"
-                                   f"{filter_clause} ORDER BY f.rank LIMIT {int(limit)}", params).fetchall()
-            hits = self._page(match, top)
+            top = self._ranked(parsed.in_title_or_tags, join, filter_clause, params, limit, exclude=[])
+            if len(top) < limit:
+                top += self._ranked(parsed.match, join, filter_clause, params, limit - len(top),
+                                    exclude=[rowid for rowid, _ in top])
+            hits = self._page(parsed.match, top)
             if not facets:
                 return SearchResult(hits=hits, total=len(hits))
-            return _with_facets(self.con, hits, filter_clause, params)
+            return _with_facets(self.con, hits, filter_clause, {**params, "q": parsed.match})
         except sqlite3.OperationalError as exc:
             raise HubError(f"search index {self.path} cannot be read ({exc}): "
                            "run `opengovtech run` to rebuild it") from None
+
+    def _ranked(self, match: str, join: str, filter_clause: str, params: dict, limit: int,
+                exclude: list[int]) -> list[tuple[int, float]]:
+        # FTS5's own ORDER BY rank path, on rowids alone; the page's columns are fetched afterwards.
+        skip = f" AND f.rowid NOT IN ({','.join(map(str, exclude))})" if exclude else ""
+        return self.con.execute(f"SELECT f.rowid, f.rank FROM docs_fts f{join} WHERE docs_fts MATCH :q"
+                                f"{filter_clause}{skip} ORDER BY f.rank LIMIT {int(limit)}",
+                                {**params, "q": match}).fetchall()
 
     def _page(self, match: str, top: list[tuple[int, float]]) -> list[SearchHit]:
         if not top:

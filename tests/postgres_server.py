@@ -16,16 +16,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.debian_packages import apt_install
+
 
 def postgres_bin() -> Path:
     found = shutil.which("pg_ctl")
     if found:
         return Path(os.path.realpath(found)).parent
     versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not versions and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    if not versions:
+        apt_install("postgresql")
         versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if not versions:
         raise RuntimeError("PostgreSQL is not installed and could not be installed (apt-get install postgresql)")

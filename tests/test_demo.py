@@ -37,7 +37,8 @@ def test_demo_writes_its_own_sources_and_warehouse(demo):
     out, result = demo
     assert (out / "sources.yaml").is_file()
     assert (out / "warehouse" / "hub.duckdb").is_file()
-    assert (out / "warehouse" / "hub.search.duckdb").is_file()
+    assert (out / "warehouse" / "hub.search.sqlite").is_file()
+    assert (out / "warehouse" / "site" / "index.html").is_file()
     assert (out / "warehouse" / "dagster" / "dagster.yaml").is_file()
     assert f'opengovtech search "open data" --warehouse {out}/warehouse/hub.duckdb' in result.stdout
 
@@ -91,3 +92,36 @@ def test_demo_hub_is_searchable(demo):
     hits = json.loads(result.stdout)
     assert hits[0]["title"] == "How we opened up our bin collection data"
     assert hits[0]["organisation"] == "Northbridge City Council"
+
+
+def test_demo_serves_the_hub_site_it_built(tmp_path):
+    """Without --no-serve the demo serves its site on 127.0.0.1 until interrupted."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "demo", "--out", str(tmp_path), "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 240
+        url = None
+        while url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                raise AssertionError(f"demo exited early: {process.stderr.read()}")
+            match = re.search(r"Serving the demo hub at (http://127\.0\.0\.1:\d+/)", line)
+            url = match.group(1) if match else None
+        assert url, "the demo never said where it serves the site"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            home = response.read().decode()
+        assert "Northbridge City Council" in home and "Latest stories" in home
+        with urllib.request.urlopen(url + "sources/", timeout=10) as response:
+            assert "example-borough-news" in response.read().decode()
+        with urllib.request.urlopen(url + "pagefind/pagefind-ui.js", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0

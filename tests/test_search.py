@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from pipelines.search import InvalidQuery, SearchFilters, index_path_for, search, search_with_facets
+from pipelines.search import (InvalidQuery, SearchFilters, index_path_for, parse_query, search, search_with_facets,
+                               write_index)
 from tests.conftest import CORPUS, Hub, run_cli, serve_file
 
 FEEDS = {
@@ -176,3 +177,32 @@ def test_cli_facets_json_is_an_object_with_hits_and_counts(hub):
     assert set(payload["facets"]) == {"kind", "tag", "organisation", "year"}
     text = run_cli("search", "data", "--facets", "--limit", "1", "--warehouse", str(hub.warehouse_path))
     assert "matching item(s)" in text.stdout and "organisation:" in text.stdout
+
+
+def _index(tmp_path, docs: list[dict]):
+    path = tmp_path / "hub.search.sqlite"
+    write_index(path, [{"kind": "story", "tags": [], "source_ids": ["s"], **d} for d in docs])
+    return path
+
+
+def test_title_and_tag_matches_rank_above_body_only_matches(tmp_path):
+    path = _index(tmp_path, [
+        {"id": "body", "title": "Council minutes", "content_text": "recycling " * 30},
+        {"id": "title", "title": "Recycling rates in Leeds", "content_text": "A short note."},
+        {"id": "tag", "title": "Bins", "tags": ["recycling"], "content_text": "Collections."},
+        {"id": "none", "title": "Parking", "content_text": "Nothing relevant."},
+    ])
+    assert [h.id for h in search(path, "recycling")] == ["title", "tag", "body"]
+    assert [h.id for h in search(path, "recycling", limit=1)] == ["title"]
+
+
+def test_stopwords_are_dropped_unless_they_are_all_there_is(tmp_path):
+    path = _index(tmp_path, [
+        {"id": "a", "title": "Open data with the council", "content_text": "with the people"},
+        {"id": "b", "title": "Open roads", "content_text": "data"},
+    ])
+    assert parse_query("data with the council").terms == ['"data"', '"council"']
+    assert parse_query("with the").terms == ['"with"', '"the"']
+    assert parse_query('"with the council" data').terms == ['"with the council"', '"data"']
+    assert {h.id for h in search(path, "the open data")} == {"a", "b"}
+    assert [h.id for h in search(path, '"data with the"')] == ["a"]

@@ -1,0 +1,203 @@
+"""The hub site in real headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
+
+The site is built from real corpus feeds plus hostile input (tests/site_fixture.py) and served
+from 127.0.0.1. Every request the browser makes is checked: anything not to the loopback site
+is aborted and recorded, and the tests fail if there was one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect, sync_playwright
+
+from pipelines.site.serve import SiteServer
+from tests.conftest import REPO
+from tests.debian_packages import apt_install
+from tests.site_fixture import HOSTILE_ITEM_ID, KNOWN_PHRASE, KNOWN_TITLE
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-default-apps", "--disable-extensions"]
+ARTIFACTS = Path(os.environ.get("OPENGOVTECH_TEST_ARTIFACTS", REPO / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def site_url(corpus_site):
+    server = SiteServer(corpus_site.root, port=0, quiet=True).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        apt_install("chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+class WatchedPage:
+    """A page that records console errors, uncaught exceptions, dialogs and off-site requests."""
+
+    def __init__(self, page: Page, site_url: str):
+        self.page = page
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.offsite: list[str] = []
+        site_host = urlsplit(site_url).netloc
+        page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text} at {m.location.get('url')}")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+
+        def on_dialog(dialog):
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+        page.on("dialog", on_dialog)
+
+        def guard(route):
+            url = route.request.url
+            if urlsplit(url).netloc == site_host or url.startswith(("data:", "blob:")):
+                route.continue_()
+            else:
+                self.offsite.append(url)
+                route.abort()
+        page.route("**/*", guard)
+
+    def assert_clean(self) -> None:
+        assert self.errors == []
+        assert self.dialogs == []
+        assert self.offsite == []
+
+
+@pytest.fixture
+def watched(browser, site_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = WatchedPage(context.new_page(), site_url)
+    yield page
+    context.close()
+
+
+def run_search(page: Page, site_url: str, query: str) -> None:
+    page.goto(site_url + "search/")
+    box = page.locator(".pagefind-ui__search-input")
+    box.fill(query)
+    expect(page.locator(".pagefind-ui__message")).to_contain_text(re.compile(r"\d+ results? for"), timeout=15_000)
+
+
+def result_count(page: Page) -> int:
+    return int(re.search(r"(\d+) results?", page.locator(".pagefind-ui__message").inner_text()).group(1))
+
+
+def test_search_finds_a_phrase_from_the_corpus_and_the_item_links_to_its_original(watched, site_url, corpus_site):
+    page = watched.page
+    run_search(page, site_url, KNOWN_PHRASE)
+    result = page.locator(".pagefind-ui__result-link", has_text=KNOWN_TITLE)
+    expect(result).to_be_visible()
+    result.click()
+    expect(page.locator("h1")).to_have_text(KNOWN_TITLE)
+    (url,), = corpus_site.hub.query("SELECT url FROM hub_items WHERE title = ?", [KNOWN_TITLE])
+    expect(page.locator("a.original")).to_have_attribute("href", url)
+    watched.assert_clean()
+
+
+def test_an_organisation_filter_narrows_the_results(watched, site_url):
+    page = watched.page
+    run_search(page, site_url, "data")
+    everything = result_count(page)
+    page.locator(".pagefind-ui__filter-name", has_text="Organisation").click()
+    page.locator("label.pagefind-ui__filter-label", has_text="Government Digital Service").click()
+    expect(page.locator(".pagefind-ui__message")).not_to_have_text(re.compile(rf"^{everything} results?"))
+    narrowed = result_count(page)
+    assert 0 < narrowed < everything
+    watched.assert_clean()
+
+
+def test_keyboard_alone_reaches_search_and_a_result(watched, site_url):
+    page = watched.page
+    page.goto(site_url)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    for _ in range(40):  # through the skip link and the navigation to the home page's search box
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "home-q":
+            break
+    else:
+        raise AssertionError("Tab never reached the search box")
+    page.keyboard.type(KNOWN_PHRASE)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/search/\?q=internet\+culture"))
+    expect(page.locator(".pagefind-ui__result-link", has_text=KNOWN_TITLE)).to_be_visible(timeout=15_000)
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == KNOWN_TITLE:
+            break
+    else:
+        raise AssertionError("Tab never reached the result")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text(KNOWN_TITLE)
+    watched.assert_clean()
+
+
+def test_no_console_errors_on_any_kind_of_page(watched, site_url, corpus_site):
+    page = watched.page
+    item = corpus_site.item_id(KNOWN_TITLE)
+    for path in ("", "kinds/story/", f"items/{item}/", "organisations/",
+                 "organisations/scottish-government/", "tags/", "tags/bigquery/", "sources/", "get-listed/", "about/",
+                 "search/?q=open+data"):
+        page.goto(site_url + path)
+        page.wait_for_load_state("networkidle")
+    watched.assert_clean()
+
+
+@pytest.mark.parametrize("path", ["", "search/?q=open+government", "item"])
+def test_axe_finds_no_serious_or_critical_violations(watched, site_url, corpus_site, path):
+    page = watched.page
+    if path == "item":
+        path = f"items/{corpus_site.item_id(KNOWN_TITLE)}/"
+    page.goto(site_url + path)
+    if path.startswith("search/"):
+        expect(page.locator(".pagefind-ui__result").first).to_be_visible(timeout=15_000)
+    results = Axe().run(page)
+    serious = [(v["id"], v["impact"], v["help"]) for v in results.response["violations"]
+               if v["impact"] in ("serious", "critical")]
+    assert serious == []
+    watched.assert_clean()
+
+
+def test_hostile_content_runs_nothing(watched, site_url, corpus_site):
+    page = watched.page
+    (harvested,), = corpus_site.hub.query("SELECT id FROM hub_items WHERE title = 'Harvested hostile post'")
+    for path in (f"items/{HOSTILE_ITEM_ID}/", f"items/{harvested}/", "tags/hostile/", "kinds/story/"):
+        page.goto(site_url + path)
+        page.wait_for_load_state("networkidle")
+        for link in page.locator("main a").all():
+            href = (link.get_attribute("href") or "").strip().lower()
+            assert not href.startswith(("javascript:", "data:")), href
+        page.locator("main").hover()
+    run_search(page, site_url, "hostile")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    watched.assert_clean()
+
+
+def test_screenshots_of_home_and_search(watched, site_url):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = watched.page
+    page.goto(site_url)
+    page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)
+    run_search(page, site_url, "open government")
+    page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
+    for name in ("home.png", "search.png"):
+        data = (ARTIFACTS / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    watched.assert_clean()
+
