@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from pipelines.site import build_site_from_file
 from tests.conftest import CORPUS, serve_file
 
 RSS = CORPUS / "feeds" / "wordpress_manton.rss"
@@ -32,6 +33,10 @@ def test_repeated_failures_back_off_then_recover(loopback, hub):
     assert feed_requests(loopback, "/down.rss") == before  # not contacted while backing off
     assert hub.health("down")["consecutive_failures"] == 2  # skipping is not another failure
     assert hub.health("down")["status"] == "failed"         # the last real outcome stays visible
+    site = build_site_from_file(hub.warehouse_path, hub.root / "site", search=False)
+    row = (site.path / "sources" / "index.html").read_text(encoding="utf-8").split('id="source-down"')[1].split("</tr>")[0]
+    assert "failed 2 runs in a row" in row
+    assert f"backing off</strong>: next try after {health['next_attempt_at'].astimezone(timezone.utc):%Y-%m-%d %H:%M}" in row
 
     # The operator can force a try; a success clears the backoff.
     loopback.clear()

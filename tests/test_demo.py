@@ -39,6 +39,7 @@ def test_demo_writes_its_own_sources_and_warehouse(demo):
     assert (out / "warehouse" / "hub.duckdb").is_file()
     assert (out / "warehouse" / "hub.search.sqlite").is_file()
     assert (out / "warehouse" / "site" / "index.html").is_file()
+    assert list((out / "warehouse" / "site" / "pagefind").glob("*.pf_meta"))  # the site's search index
     assert (out / "warehouse" / "dagster" / "dagster.yaml").is_file()
     assert f'opengovtech search "open data" --warehouse {out}/warehouse/hub.duckdb' in result.stdout
 

@@ -73,7 +73,7 @@ def test_the_run_ends_within_its_deadline(faulty_run):
 def test_no_private_address_and_no_local_file_was_read(faulty_run):
     hub, _, server, _ = faulty_run
     assert server.requested["/secret"] == 0
-    for path in (hub.warehouse_path, hub.warehouse_path.with_name("hub.search.duckdb")):
+    for path in (hub.warehouse_path, hub.warehouse_path.with_name("hub.search.sqlite")):
         assert CANARY.encode() not in path.read_bytes()
     assert hub.query(f"SELECT count(*) FROM raw_entries WHERE raw_json LIKE '%{CANARY}%'") == [(0,)]
 

@@ -34,7 +34,7 @@ def test_run_harvests_prints_a_summary_and_records_the_dagster_run(loopback, tmp
     assert "manton" in result.stdout and "inessential" in result.stdout
     assert "HTTP 404" in result.stdout
     assert "3 sources: 2 ok, 1 failed" in result.stdout
-    assert (tmp_path / "wh" / "hub.search.duckdb").exists()
+    assert (tmp_path / "wh" / "hub.search.sqlite").exists()
 
     search = run_cli("search", "Brent", "--warehouse", str(warehouse), "--json")
     assert search.returncode == 0 and '"inessential"' in search.stdout
@@ -111,7 +111,7 @@ def test_code_location_has_the_stage_assets_job_and_schedule(tmp_path):
                          env={**os.environ, "OPENGOVTECH_SOURCES": str(sources)})
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert lines[0] == "['hub_items', 'raw_feed_entries', 'search_index', 'source_registry']"
+    assert lines[0] == "['hub_items', 'hub_site', 'raw_feed_entries', 'search_index', 'source_registry']"
     assert lines[1] == "harvest_job"
     assert lines[2] == "30 5 * * 1-5 UTC"
 

@@ -103,7 +103,12 @@ class SourceStatus:
     last_run_at: datetime | None
     last_success_at: datetime | None
     feed_url: str | None
+    next_attempt_at: datetime | None = None
     items_in_hub: int = 0
+
+    @property
+    def backing_off(self) -> bool:
+        return bool(self.next_attempt_at and self.next_attempt_at > datetime.now(timezone.utc))
 
     @property
     def healthy(self) -> bool:
@@ -208,12 +213,13 @@ def _tags(items: list[ItemCard]) -> list[Tag]:
 def _read_sources(con: duckdb.DuckDBPyConnection, items: list[ItemCard]) -> list[SourceStatus]:
     rows = con.execute("""
         SELECT s.source_id, s.kind, s.url, s.org, s.active, h.status, h.http_status, h.error, h.warning,
-               h.items_seen, coalesce(h.consecutive_failures, 0), h.last_run_at, h.last_success_at, h.feed_url
+               h.items_seen, coalesce(h.consecutive_failures, 0), h.last_run_at, h.last_success_at, h.feed_url,
+               h.next_attempt_at
         FROM sources s LEFT JOIN source_health h USING (source_id)
         ORDER BY s.source_id""").fetchall()
     counts = Counter(source_id for item in items for source_id in item.source_ids)
     return [SourceStatus(source_id=r[0], kind=r[1], url=r[2], org=r[3], active=bool(r[4]), status=r[5],
                          http_status=r[6], error=r[7], warning=r[8], items_seen=r[9], consecutive_failures=r[10],
                          last_run_at=_utc(r[11]), last_success_at=_utc(r[12]), feed_url=r[13],
-                         items_in_hub=counts.get(r[0], 0))
+                         next_attempt_at=_utc(r[14]), items_in_hub=counts.get(r[0], 0))
             for r in rows]
