@@ -214,19 +214,7 @@ def demo(
     if no_serve:
         out.print(f"  opengovtech serve --dir {site_dir}", highlight=False, soft_wrap=True)
         return
-    from pipelines.site.serve import SiteServer
-
-    try:
-        server = SiteServer(site_dir, port=port)
-    except OSError:
-        server = SiteServer(site_dir, port=0)  # the port is taken: any free one will do for a demo
-    out.print(f"\nServing the demo hub at {server.url} (Ctrl-C to stop)", highlight=False)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    _serve_site(site_dir, port, "\nServing the demo hub at {url} (Ctrl-C to stop)", any_free_port=True)
 
 
 # --- search -------------------------------------------------------------------------------
@@ -331,16 +319,24 @@ def serve(
 ) -> None:
     """Serve the built hub site on 127.0.0.1 (Ctrl-C to stop)."""
     from pipelines.site import default_site_dir
-    from pipelines.site.serve import SiteServer
 
     directory = site_dir or default_site_dir(_warehouse_path(warehouse))
     if not (directory / "index.html").exists():
         _fail(f"no built site at {directory}: run `opengovtech run` or `opengovtech site build` first", EXIT_CONFIG)
+    _serve_site(directory, port, f"Serving {directory} at {{url}} (Ctrl-C to stop)")
+
+
+def _serve_site(directory: Path, port: int, announcement: str, *, any_free_port: bool = False) -> None:
+    """Serve a built site on 127.0.0.1 until Ctrl-C; `announcement` names the URL as {url}."""
+    from pipelines.site.serve import SiteServer
+
     try:
         server = SiteServer(directory, port=port)
     except OSError as exc:
-        _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror} (choose another with --port)", EXIT_CONFIG)
-    out.print(f"Serving {directory} at {server.url} (Ctrl-C to stop)", highlight=False, soft_wrap=True)
+        if not any_free_port:
+            _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror} (choose another with --port)", EXIT_CONFIG)
+        server = SiteServer(directory, port=0)  # the port is taken: any free one will do for a demo
+    out.print(announcement.format(url=server.url), highlight=False, soft_wrap=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
@@ -125,25 +125,12 @@ def build_search_index(warehouse: "Warehouse") -> int:
     return write_index(index_path_for(warehouse.path), rows)
 
 
-@dataclass
-class IndexDocument:
-    """One row of hub_items as the index needs it (also what bench/search.py generates)."""
-    id: str
-    kind: str
-    title: str
-    url: str | None = None
-    summary: str | None = None
-    organisation: str | None = None
-    published_at: str | None = None
-    sort_date: str | None = None
-    language: str | None = None
-    tags: list[str] = field(default_factory=list)
-    source_ids: list[str] = field(default_factory=list)
-    content_text: str | None = None
-
-
 def write_index(target: Path, rows: Iterable[dict]) -> int:
-    """Write documents (dicts with IndexDocument's fields) to a new index file and swap it in atomically."""
+    """Write documents to a new index file and swap it in atomically.
+
+    Each document is a dict with hub_items' `id, kind, title` and optionally `url, summary,
+    organisation, published_at, sort_date` (ISO strings), `language, tags, source_ids, content_text`.
+    """
     staging = target.with_name(target.name + ".building")
     for leftover in (staging, Path(f"{staging}-journal")):
         leftover.unlink(missing_ok=True)

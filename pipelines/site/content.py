@@ -160,12 +160,11 @@ def read_hub(con: duckdb.DuckDBPyConnection) -> HubContent:
                       generated_at=datetime.now(timezone.utc))
 
 
-def iter_item_content(con: duckdb.DuckDBPyConnection, batch_size: int = 2_000) -> Iterator[tuple[str, str, str]]:
-    """(id, content_html, content_text) for every item, streamed so 10,000s of bodies never sit in memory."""
-    reader = con.execute("SELECT id, content_html, content_text FROM hub_items").fetch_record_batch(batch_size)
+def iter_item_content(con: duckdb.DuckDBPyConnection, batch_size: int = 2_000) -> Iterator[tuple[str, str | None]]:
+    """(id, content_html) for every item, streamed so 10,000s of bodies never sit in memory."""
+    reader = con.execute("SELECT id, content_html FROM hub_items").fetch_record_batch(batch_size)
     for batch in reader:
-        ids, htmls, texts = (batch.column(i).to_pylist() for i in range(3))
-        yield from zip(ids, htmls, texts)
+        yield from zip(batch.column(0).to_pylist(), batch.column(1).to_pylist())
 
 
 def _utc(value: datetime | None) -> datetime | None:
