@@ -269,9 +269,9 @@ def search(
 
 def _marked(snippet: str) -> str:
     """Show the search index's **marked** terms in bold, everything else as literal text."""
-    from pipelines.search import MARK_CLOSE, MARK_OPEN
+    from pipelines.search import MARK
 
-    pieces = snippet.split(MARK_OPEN) if MARK_OPEN == MARK_CLOSE else [snippet]
+    pieces = snippet.split(MARK)  # odd pieces sit between a pair of marks
     return "".join(f"[bold yellow]{escape(p)}[/bold yellow]" if i % 2 else escape(p) for i, p in enumerate(pieces))
 
 

@@ -30,7 +30,7 @@ _BLANK_LINES = re.compile(r"\n\s*\n+")
 URL_ATTRIBUTES = {"href", "src"}
 
 
-def sanitize_html(fragment: str | None, base_url: str | None = None) -> str:
+def sanitize_html(fragment: str | None, base_url: str | None = None, *, tags: set[str] = ALLOWED_TAGS) -> str:
     """Keep structure and links; drop scripts, styles, event handlers and non-http(s) URLs.
 
     Relative href/src values are made absolute against `base_url` here, in nh3's attribute
@@ -45,7 +45,7 @@ def sanitize_html(fragment: str | None, base_url: str | None = None) -> str:
     return nh3.clean(
         fragment,
         attribute_filter=absolute if base_url else None,
-        tags=ALLOWED_TAGS,
+        tags=tags,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
@@ -86,7 +86,4 @@ def sanitize_for_site(fragment: str | None) -> str:
     dropped because the site loads nothing from other hosts (its Content-Security-Policy
     would block them anyway).
     """
-    if not fragment:
-        return ""
-    return nh3.clean(fragment, tags=SITE_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"http", "https", "mailto"},
-                     link_rel="noopener noreferrer nofollow", strip_comments=True)
+    return sanitize_html(fragment, tags=SITE_TAGS)

@@ -33,7 +33,7 @@ INDEX_FORMAT = "fts5-1"  # bump when the index schema changes, so old files are 
 # says more about what an item is than the same word deep in its body.
 COLUMN_WEIGHTS = (10.0, 6.0, 3.0, 1.0)
 SNIPPET_TOKENS = 24
-MARK_OPEN, MARK_CLOSE = "**", "**"
+MARK = "**"  # around each matched word in a snippet
 FACET_LIMIT = 15
 
 SCHEMA = f"""
@@ -152,7 +152,7 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
                          row.get("published_at"), sort_date, int(sort_date[:4]) if sort_date else None,
                          (row.get("language") or "").lower() or None,
                          json.dumps(row_tags, ensure_ascii=False), json.dumps(row_sources, ensure_ascii=False)))
-            tags.extend((rowid, normalise_tag(t), t) for t in dict.fromkeys(row_tags) if normalise_tag(t))
+            tags.extend((rowid, key, t) for t in dict.fromkeys(row_tags) if (key := normalise_tag(t)))
             sources.extend((rowid, s) for s in row_sources)
             texts.append((rowid, row["title"], " ".join(row_tags), row.get("summary") or "", row.get("content_text") or ""))
             if len(docs) >= 2_000:
@@ -310,7 +310,7 @@ def open_index(index_path: Path) -> sqlite3.Connection:
 
 
 class SearchIndex:
-    """An open index file, for callers that run many searches (the site build, benchmarks)."""
+    """An open index file, for callers that run many searches (bench/search.py); `search()` opens one per call."""
 
     def __init__(self, index_path: Path):
         self.path = index_path
@@ -365,7 +365,7 @@ class SearchIndex:
         marks = ",".join("?" * len(top))
         rows = self.con.execute(f"""
             SELECT d.rowid, d.id, d.kind, d.title, d.url, d.summary, d.organisation, d.published_at, d.tags,
-                   d.source_ids, snippet(docs_fts, -1, '{MARK_OPEN}', '{MARK_CLOSE}', '…', {SNIPPET_TOKENS})
+                   d.source_ids, snippet(docs_fts, -1, '{MARK}', '{MARK}', '…', {SNIPPET_TOKENS})
             FROM docs_fts f JOIN docs d ON d.rowid = f.rowid
             WHERE docs_fts MATCH ? AND f.rowid IN ({marks})""", (match, *rank_of)).fetchall()
         hits = sorted(rows, key=lambda r: rank_of[r[0]])

@@ -89,7 +89,7 @@ class SiteWriter:
         self.env.globals.update(
             site=site, url=self.url, absolute=self.absolute, csp=CONTENT_SECURITY_POLICY,
             generated_at=hub.generated_at, plurals=KIND_PLURALS,
-            nav_kinds=[(kind, KIND_PLURALS.get(kind, kind.title())) for kind in hub.by_kind()],
+            nav_kinds=[(kind, KIND_PLURALS.get(kind, kind.title())) for kind in hub.by_kind],
             counts={"sources": sum(1 for s in hub.sources if s.active), "organisations": len(hub.organisations),
                     "items": len(hub.items)})
 
@@ -143,6 +143,9 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there)."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
+
+    def lap(phase: str) -> None:  # seconds since the previous phase ended
+        timings[phase] = time.perf_counter() - started - sum(timings.values())
     site = site or SiteConfig()
     out_dir = Path(out_dir)
     staging = out_dir.with_name(out_dir.name + ".building")
@@ -152,11 +155,10 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     hub = read_hub(con)
     writer = SiteWriter(staging, hub, site)
     shutil.copytree(STATIC_DIR, staging / "static")
-    timings["read"] = time.perf_counter() - started
+    lap("read")
 
-    by_kind = hub.by_kind()
-    writer.render("home.html", "", by_kind=by_kind)
-    for kind, items in by_kind.items():
+    writer.render("home.html", "", by_kind=hub.by_kind)
+    for kind, items in hub.by_kind.items():
         label = KIND_PLURALS.get(kind, kind.title())
         writer.listing(f"kinds/{kind}/", label, items, feed_title=f"{site.title}: {label.lower()}")
     for tag in hub.tags:
@@ -173,10 +175,10 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     writer.render("get_listed.html", "get-listed/")
     writer.render("about.html", "about/")
     writer.render("not_found.html", "404.html")
-    timings["listings"] = time.perf_counter() - started - sum(timings.values())
+    lap("listings")
 
     _write_item_pages(con, writer, hub)
-    timings["items"] = time.perf_counter() - started - sum(timings.values())
+    lap("items")
 
     writer.feeds("feed.atom", "feed.json", site.title, "", hub.items)
     writer.write("sources.opml", feeds.sources_opml(title=f"{site.title}: sources", sources=hub.sources,
@@ -184,10 +186,10 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     writer.write("sitemap.xml", feeds.sitemap(_sitemap_urls(writer, hub)))
     writer.write("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {writer.absolute('sitemap.xml')}\n")
     _export_data(con, staging / "data")
-    timings["feeds_and_data"] = time.perf_counter() - started - sum(timings.values())
+    lap("feeds_and_data")
 
     summary = index_site(staging) if search else ""
-    timings["pagefind"] = time.perf_counter() - started - sum(timings.values())
+    lap("pagefind")
 
     _swap_in(staging, out_dir)
     size = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
@@ -242,7 +244,7 @@ def _sitemap_urls(writer: SiteWriter, hub: HubContent):
     yield writer.absolute(""), hub.generated_at
     for path in ("search/", "organisations/", "tags/", "sources/", "get-listed/", "about/"):
         yield writer.absolute(path), None
-    for kind in hub.by_kind():
+    for kind in hub.by_kind:
         yield writer.absolute(f"kinds/{kind}/"), None
     for org in hub.organisations:
         yield writer.absolute(org.path), None

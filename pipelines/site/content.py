@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -123,6 +124,7 @@ class HubContent:
     sources: list[SourceStatus]
     generated_at: datetime
 
+    @cached_property
     def by_kind(self) -> dict[str, list[ItemCard]]:
         grouped: dict[str, list[ItemCard]] = defaultdict(list)
         for item in self.items:

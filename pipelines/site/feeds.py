@@ -6,6 +6,7 @@ Built with ElementTree and json so escaping is the libraries' job, never string 
 from __future__ import annotations
 
 import json
+from itertools import islice
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from typing import Callable, Iterable
@@ -40,7 +41,7 @@ def atom_feed(*, title: str, feed_url: str, site_url: str, items: Iterable[ItemC
     sub(feed, "generator", "OpenGovTech Hub")
     author = sub(feed, "author")
     sub(author, "name", "OpenGovTech Hub")
-    for item in list(items)[:FEED_LENGTH]:
+    for item in islice(items, FEED_LENGTH):
         entry = sub(feed, "entry")
         hub_page = absolute(item.path)
         sub(entry, "id", hub_page)
@@ -64,7 +65,7 @@ def json_feed(*, title: str, feed_url: str, site_url: str, description: str, ite
               absolute: Callable[[str], str]) -> bytes:
     """A JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/)."""
     entries = []
-    for item in list(items)[:FEED_LENGTH]:
+    for item in islice(items, FEED_LENGTH):
         entry = {"id": absolute(item.path), "url": item.url or absolute(item.path),
                  "external_url": absolute(item.path), "title": item.title,
                  "content_text": item.summary or item.title, "tags": [item.kind, *item.tags]}
