@@ -10,15 +10,16 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines import PROJECT_URL, __version__
 from pipelines.errors import ConfigError
@@ -137,6 +138,78 @@ class FeedSource(SourceBase):
         return check_http_url(url)
 
 
+GITHUB_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$"
+GITHUB_REPO_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$"
+
+
+class GitHubSource(SourceBase):
+    """GitHub repositories: every repo of an `org` or `user`, one `repo`, a `topic`, or a `search` query.
+
+    The API is `$GITHUB_API_URL` (default https://api.github.com); `$GITHUB_TOKEN` is optional.
+    """
+
+    kind: Literal["github"]
+    org: str | None = None    # the organisation's login; also names the organisation on its items
+    organisation: str | None = None  # display name for the items, when the login is not it
+    user: str | None = None
+    repo: str | None = None   # owner/name
+    topic: str | None = None
+    search: str | None = Field(None, min_length=1, max_length=256)
+    include_forks: bool = False
+    include_archived: bool = False
+    readme: bool = True       # read each repository's README (one request per changed repository)
+    publiccode: bool = True   # look for publiccode.yml (one request per changed repository)
+
+    @field_validator("org", "user")
+    @classmethod
+    def _login(cls, login: str | None) -> str | None:
+        if login is not None and not re.match(GITHUB_NAME_PATTERN, login):
+            raise ValueError(f"{login!r} is not a GitHub login (letters, digits and hyphens, up to 39)")
+        return login
+
+    @field_validator("repo")
+    @classmethod
+    def _owner_name(cls, repo: str | None) -> str | None:
+        if repo is not None and not re.match(GITHUB_REPO_PATTERN, repo):
+            raise ValueError(f"{repo!r} is not owner/name, e.g. odileeds/OpenGovTech")
+        return repo
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, topic: str | None) -> str | None:
+        if topic is not None and not re.match(r"^[a-z0-9][a-z0-9-]{0,49}$", topic):
+            raise ValueError(f"{topic!r} is not a GitHub topic (lower-case letters, digits and hyphens)")
+        return topic
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "GitHubSource":
+        chosen = [name for name in ("org", "user", "repo", "topic", "search") if getattr(self, name)]
+        if len(chosen) != 1:
+            raise ValueError("a github source needs exactly one of org, user, repo, topic or search"
+                             + (f" (it has {', '.join(chosen)})" if chosen else ""))
+        return self
+
+    @property
+    def url(self) -> str:
+        """Where a person sees what this source reads, on github.com."""
+        if self.org or self.user:
+            return f"https://github.com/{self.org or self.user}"
+        if self.repo:
+            return f"https://github.com/{self.repo}"
+        if self.topic:
+            return f"https://github.com/topics/{self.topic}"
+        return "https://github.com/search?" + urlencode({"q": self.search, "type": "repositories"})
+
+    @property
+    def target(self) -> str:
+        """What the source reads, in words: 'org leedsdatamill', 'search "…"'."""
+        for name in ("org", "user", "repo", "topic", "search"):
+            value = getattr(self, name)
+            if value:
+                return f"{name} {value}" if name != "search" else f'search "{value}"'
+        raise AssertionError("validated: one target")
+
+
 class SiteConfig(BaseModel):
     """The published hub site: where it will live (for feeds and the sitemap) and what it is called."""
     model_config = ConfigDict(extra="forbid")
@@ -156,6 +229,7 @@ class SiteConfig(BaseModel):
 
 SOURCE_MODELS: dict[str, type[SourceBase]] = {
     "feed": FeedSource,
+    "github": GitHubSource,
 }
 
 
@@ -187,7 +261,8 @@ class SourceRegistry:
     def rows(self) -> list[dict]:
         """The registry as rows of the warehouse's `sources` table."""
         return [
-            {"source_id": s.id, "kind": s.kind, "url": getattr(s, "url", None), "org": s.org,
+            {"source_id": s.id, "kind": s.kind, "url": getattr(s, "url", None),
+             "org": getattr(s, "organisation", None) or s.org,
              "tagged_only": s.tagged_only, "config_json": s.model_dump_json(), "line": self.lines.get(s.id)}
             for s in self.sources
         ]

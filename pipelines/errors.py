@@ -87,3 +87,13 @@ class RetryDeferred(HarvestError):
 
 class FeedParseError(HarvestError):
     """The body is not a feed we can read (and names no feed we could follow)."""
+
+
+class RateLimited(HarvestError):
+    """An API's request budget is spent until a known time; the rest waits for the next run."""
+
+    status = "deferred"
+
+
+class APIResponseError(HarvestError):
+    """An API answered with something that is not the JSON its documentation promises."""

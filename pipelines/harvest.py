@@ -24,13 +24,17 @@ from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.parsing import ParseOptions, parse_document
 from pipelines.progress import reporter
 from pipelines.sources.feed import harvest_feed
+from pipelines.sources.github import harvest_github
 from pipelines.warehouse import BackoffPolicy, SourceCounts, SourceOutcome, Warehouse
 
 log = logging.getLogger(__name__)
 
 HARVESTERS = {
     "feed": harvest_feed,
+    "github": harvest_github,
 }
+# Kinds that reuse what they stored last time (a repository's README until it is pushed to).
+REUSES_DETAILS = {"github"}
 # Each DuckDB transaction has a fixed cost that grows under CPU contention from the parse
 # workers, so the writer collects whole sources for up to a second; it stops earlier at 100
 # sources or ~8 MB of text, because DuckDB holds a transaction's rows in memory until commit.
@@ -74,7 +78,7 @@ def harvest_kind(registry: SourceRegistry, warehouse: Warehouse, *, kind: str, r
 
 async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore_backoff) -> None:
     loop = asyncio.get_running_loop()
-    state = warehouse.fetch_state()
+    state = warehouse.fetch_state(detail_kinds=(report.kind,) if report.kind in REUSES_DETAILS else ())
     defaults = registry.defaults
     backoff = BackoffPolicy(defaults.backoff_after_failures, defaults.backoff_base_hours, defaults.backoff_max_days)
     # Sources failing run after run wait their turn; they are reported, never dropped.

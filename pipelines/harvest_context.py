@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from pipelines.config import SourceRegistry
 from pipelines.http import Fetcher
@@ -19,3 +20,5 @@ class HarvestContext:
     fetcher: Fetcher
     state: FetchState
     parse: ParseFn   # runs pipelines.parsing.parse_document in a worker process
+    # What the sources of one kind share during a run (GitHub's one rate-limit budget), by name.
+    shared: dict[str, Any] = field(default_factory=dict)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -38,6 +39,8 @@ FEED_ACCEPT = (
 )
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 ROBOTS_MAX_BYTES = 512_000
+ERROR_BODY_MAX_BYTES = 64_000
+CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 
 
 @dataclass(frozen=True)
@@ -150,24 +153,36 @@ class Fetcher:
 
     async def fetch(self, url: str, *, allow_private: PrivateAccess = False, etag: str | None = None,
                     last_modified: str | None = None, accept: str = FEED_ACCEPT,
-                    stats: FetchStats | None = None, max_bytes: int | None = None) -> FetchResult:
-        """GET `url`, following redirects; a 304 comes back as `not_modified`, other non-2xx raise."""
+                    stats: FetchStats | None = None, max_bytes: int | None = None,
+                    headers: dict[str, str] | None = None, robots: bool = True,
+                    raise_for_status: bool = True, before_send: Callable[[], None] | None = None) -> FetchResult:
+        """GET `url`, following redirects; a 304 comes back as `not_modified`, other non-2xx raise
+        unless `raise_for_status` is false (an API client reading its own error responses).
+
+        `headers` may carry credentials: they are sent to `url`'s origin only, never to another
+        origin a redirect points at. `robots=False` is for documented APIs, whose robots.txt
+        addresses crawlers (api.github.com's disallows everything). `before_send` runs just before
+        each request goes out, once a connection slot is held, and may raise to stop it (an API
+        budget spent while the request waited for its slot)."""
         stats = stats if stats is not None else FetchStats()
-        headers = {"Accept": accept}
+        request_headers = {"Accept": accept, **(headers or {})}
         if etag:
-            headers["If-None-Match"] = etag
+            request_headers["If-None-Match"] = etag
         if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        result = await self._follow(url, headers, allow_private, stats, max_bytes or self.settings.max_body_bytes,
-                                    check_robots=self.settings.obey_robots)
+            request_headers["If-Modified-Since"] = last_modified
+        result = await self._follow(url, request_headers, allow_private, stats,
+                                    max_bytes or self.settings.max_body_bytes,
+                                    check_robots=self.settings.obey_robots and robots,
+                                    error_body=not raise_for_status, before_send=before_send)
         if result.status == 304:
             result.not_modified = True
-        elif not 200 <= result.status < 300:
+        elif raise_for_status and not 200 <= result.status < 300:
             raise HTTPStatusFailure(f"HTTP {result.status}{_reason(result.status)} from {result.url}",
                                     url=result.url, http_status=result.status)
         return result
 
-    async def _follow(self, url, headers, allow_private, stats, max_bytes, *, check_robots) -> FetchResult:
+    async def _follow(self, url, headers, allow_private, stats, max_bytes, *, check_robots,
+                      error_body: bool = False, before_send=None) -> FetchResult:
         current = url
         chain: list[str] = []
         for _ in range(self.settings.max_redirects + 1):
@@ -177,7 +192,8 @@ class Fetcher:
             if check_robots and not await self._robots_allow(current, allow_private, stats):
                 raise BlockedByRobots(f"robots.txt of {origin_of(current)} disallows {current} for "
                                       f"{self.settings.robots_token}", url=current)
-            result = await self._get_with_retries(current, headers, allow_private, stats, max_bytes)
+            result = await self._get_with_retries(current, headers, allow_private, stats, max_bytes, error_body,
+                                                  before_send)
             if result.status not in REDIRECT_STATUSES:
                 result.redirects = chain
                 return result
@@ -186,10 +202,14 @@ class Fetcher:
                 raise FetchFailed(f"HTTP {result.status} redirect without a Location header from {current}",
                                   url=current, http_status=result.status)
             chain.append(current)
-            current = urljoin(current, location.strip())
+            following = urljoin(current, location.strip())
+            if origin_of(following) != origin_of(current):
+                headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+            current = following
         raise TooManyRedirects(f"more than {self.settings.max_redirects} redirects (last to {current})", url=url)
 
-    async def _get_with_retries(self, url, headers, allow_private, stats, max_bytes) -> FetchResult:
+    async def _get_with_retries(self, url, headers, allow_private, stats, max_bytes, error_body,
+                                before_send=None) -> FetchResult:
         origin = origin_of(url)
         origin_slots = self._origins.setdefault(origin, asyncio.Semaphore(self.settings.per_origin_concurrency))
         for attempt in range(self.settings.retries + 1):
@@ -197,8 +217,10 @@ class Fetcher:
             try:
                 # Origin first, then a global slot: waiting on a busy origin never holds a global slot.
                 async with origin_slots, self._global:
+                    if before_send is not None:
+                        before_send()
                     async with asyncio.timeout(self.settings.timeout_s):
-                        result = await self._get_once(url, headers, allow_private, stats, max_bytes)
+                        result = await self._get_once(url, headers, allow_private, stats, max_bytes, error_body)
             except (TimeoutError, httpx.TimeoutException):
                 error: FetchFailed = RequestTimeout(
                     f"no complete response from {url} within {self.settings.timeout_s:g}s", url=url)
@@ -228,13 +250,16 @@ class Fetcher:
             await self._sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _get_once(self, url, headers, allow_private, stats, max_bytes) -> FetchResult:
+    async def _get_once(self, url, headers, allow_private, stats, max_bytes, error_body=False) -> FetchResult:
         client = self._client(allow_private)
         stats.requests += 1
         async with client.stream("GET", url, headers=headers) as response:
             result = FetchResult(url=url, status=response.status_code,
                                  headers={k.lower(): v for k, v in response.headers.items()})
-            if response.status_code in REDIRECT_STATUSES or response.status_code == 304 \
+            if response.status_code >= 400 and error_body:
+                # An API explains its errors in the body; a short one is enough to report.
+                max_bytes = min(max_bytes, ERROR_BODY_MAX_BYTES)
+            elif response.status_code in REDIRECT_STATUSES or response.status_code == 304 \
                     or response.status_code >= 400:
                 stats.bytes += response.num_bytes_downloaded
                 return result

@@ -37,13 +37,14 @@ merged AS (
     FROM kept GROUP BY item_id
 )
 SELECT k.item_id AS id,
-       'story' AS kind,
+       coalesce(k.kind_hint, 'story') AS kind,
        k.title,
        coalesce(k.canonical_url, k.url) AS url,
        k.summary, k.content_html, k.content_text, k.author,
-       k.org AS organisation,
+       coalesce(k.org, k.organisation) AS organisation,
        k.published_at, k.date_missing, k.updated_at, k.language,
-       m.tags, m.source_ids, m.match_reasons, m.first_seen_at, m.last_seen_at
+       m.tags, m.source_ids, m.match_reasons, m.first_seen_at, m.last_seen_at,
+       k.asset_type, k.details
 FROM ranked k JOIN merged m USING (item_id)
 WHERE k.rank = 1
 """

@@ -29,18 +29,23 @@ class RawRecord:
     language: str | None = None
     raw_json: str = "{}"    # the entry as the source gave it, for re-normalising without refetching
     content_hash: str = ""
+    kind_hint: str | None = None     # what the source kind knows the record is (a repository: asset)
+    asset_type: str | None = None    # repo | dataset | tool | standard | other, for assets
+    organisation: str | None = None  # who the record itself says published it (a repository's owner)
+    details: str | None = None       # JSON object of typed facts (a repository's licence, stars, …)
 
     def row(self) -> tuple:
         return (
             self.source_id, self.entry_key, self.item_id, self.url, self.canonical_url, self.title,
             self.summary, self.content_html, self.content_text, self.author, self.published_at,
             self.updated_at, self.date_missing, self.tags, self.match_reasons, self.matched,
-            self.language, self.raw_json, self.content_hash,
+            self.language, self.raw_json, self.content_hash, self.kind_hint, self.asset_type,
+            self.organisation, self.details,
         )
 
 
 RAW_COLUMNS = (
     "source_id", "entry_key", "item_id", "url", "canonical_url", "title", "summary", "content_html",
     "content_text", "author", "published_at", "updated_at", "date_missing", "tags", "match_reasons",
-    "matched", "language", "raw_json", "content_hash",
+    "matched", "language", "raw_json", "content_hash", "kind_hint", "asset_type", "organisation", "details",
 )

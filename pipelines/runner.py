@@ -45,7 +45,9 @@ def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 
     prepare_dagster_home(warehouse_path)
     import dagster as dg
 
+    from pipelines.defs.harvest import harvest_asset_name
     from pipelines.defs.schedules import HARVEST_JOB_NAME
+    from pipelines.harvest import HARVESTERS
     from pipelines.definitions import defs
 
     job = defs().resolve_job_def(HARVEST_JOB_NAME)
@@ -58,7 +60,7 @@ def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 
         # The CLI prints its own summary and error line; Dagster's event log keeps the details.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
         "ops": {"source_registry": {"config": {"prune": prune}},
-                "raw_feed_entries": {"config": {"ignore_backoff": ignore_backoff}}},
+                **{harvest_asset_name(kind): {"config": {"ignore_backoff": ignore_backoff}} for kind in HARVESTERS}},
     }
     # Hold the lock for the whole run (the assets re-enter it in this process), so a
     # second `opengovtech run` is turned away before it starts any work.

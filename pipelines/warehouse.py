@@ -163,11 +163,12 @@ class SourceOutcome:
     duration_s: float = 0.0
     warning: str | None = None
     retry_at: datetime | None = None   # the server's own Retry-After, when it named a time
+    state: dict | None = None          # carried to the source's next run (source_state), when set
 
     def text_bytes(self) -> int:
         """Roughly what writing this outcome puts in memory (its records' text)."""
         return sum(len(r.content_html) + len(r.content_text) + len(r.raw_json) + len(r.summary)
-                   for r in self.records)
+                   + len(r.details or "") for r in self.records)
 
     @property
     def succeeded(self) -> bool:
@@ -191,6 +192,10 @@ class FetchState:
     validators: dict[str, tuple[str | None, str | None]]
     feed_urls: dict[str, str]
     next_attempts: dict[str, datetime] = field(default_factory=dict)  # sources backing off
+    source_state: dict[str, dict] = field(default_factory=dict)  # what each source's last run left for this one
+    # source id -> entry key -> the `details` JSON stored for it, for kinds that reuse what
+    # they fetched before (a repository's README is read again only when it was pushed to).
+    previous_details: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,7 @@ _RAW_SCHEMA = pa.schema([
     ("published_at", pa.timestamp("us", tz="UTC")), ("updated_at", pa.timestamp("us", tz="UTC")),
     ("date_missing", pa.bool_()), ("tags", pa.list_(pa.string())), ("match_reasons", pa.list_(pa.string())),
     ("matched", pa.bool_()), ("language", pa.string()), ("raw_json", pa.string()), ("content_hash", pa.string()),
+    ("kind_hint", pa.string()), ("asset_type", pa.string()), ("organisation", pa.string()), ("details", pa.string()),
 ])
 assert tuple(_RAW_SCHEMA.names) == RAW_COLUMNS
 _UTC = pa.timestamp("us", tz="UTC")
@@ -228,6 +234,7 @@ _SOURCES_SCHEMA = pa.schema([
     ("tagged_only", pa.bool_()), ("config_json", pa.string()), ("line", pa.int32()), ("active", pa.bool_()),
     ("updated_at", _UTC),
 ])
+_STATE_SCHEMA = pa.schema([("source_id", pa.string()), ("state_json", pa.string()), ("updated_at", _UTC)])
 _CACHE_SCHEMA = pa.schema([
     ("url", pa.string()), ("etag", pa.string()), ("last_modified", pa.string()), ("updated_at", _UTC),
 ])
@@ -267,7 +274,7 @@ class Warehouse:
             return []
         self.con.begin()
         try:
-            for table in ("raw_entries", "source_health", "sources"):
+            for table in ("raw_entries", "source_health", "source_state", "sources"):
                 self.con.execute(f"DELETE FROM {table} WHERE source_id IN (SELECT unnest($ids))", {"ids": removed})
             self.con.commit()
         except Exception:
@@ -275,20 +282,31 @@ class Warehouse:
             raise
         return removed
 
-    def fetch_state(self) -> FetchState:
+    def fetch_state(self, detail_kinds: tuple[str, ...] = ()) -> FetchState:
         validators = {url: (etag, lm) for url, etag, lm in self.con.execute(
             "SELECT url, etag, last_modified FROM http_cache").fetchall()}
         feed_urls = dict(self.con.execute(
             "SELECT source_id, feed_url FROM source_health WHERE feed_url IS NOT NULL").fetchall())
         next_attempts = dict(self.con.execute(
             "SELECT source_id, next_attempt_at FROM source_health WHERE next_attempt_at > now()").fetchall())
-        return FetchState(validators=validators, feed_urls=feed_urls, next_attempts=next_attempts)
+        source_state = {source_id: json.loads(text) for source_id, text in self.con.execute(
+            "SELECT source_id, state_json FROM source_state").fetchall()}
+        previous_details: dict[str, dict[str, str]] = {}
+        if detail_kinds:
+            for source_id, entry_key, details in self.con.execute(
+                    """SELECT r.source_id, r.entry_key, r.details FROM raw_entries r JOIN sources s USING (source_id)
+                       WHERE s.kind IN (SELECT unnest($kinds)) AND r.details IS NOT NULL""",
+                    {"kinds": list(detail_kinds)}).fetchall():
+                previous_details.setdefault(source_id, {})[entry_key] = details
+        return FetchState(validators=validators, feed_urls=feed_urls, next_attempts=next_attempts,
+                          source_state=source_state, previous_details=previous_details)
 
     def write_outcomes(self, run_id: str, outcomes: list[SourceOutcome],
                        backoff: BackoffPolicy = BackoffPolicy()) -> list[SourceCounts]:
         """Write whole sources in one transaction; return per-source new/updated/unchanged counts."""
         now = utc_now()
-        records = [r for o in outcomes if o.status == "ok" for r in o.records]
+        # A source stopped part way (a GitHub rate limit) still carries what it fetched: kept.
+        records = [r for o in outcomes for r in o.records]
         self.con.begin()
         try:
             counts = self._upsert_records(run_id, records, now) if records else {}
@@ -334,7 +352,7 @@ class Warehouse:
         return counts
 
     def _write_bookkeeping(self, run_id, outcomes, counts, now, backoff: BackoffPolicy) -> None:
-        runs, health, cache = [], [], []
+        runs, health, cache, states = [], [], [], []
         for o in outcomes:
             new, updated, unchanged = counts.get(o.source_id, (0, 0, 0))
             runs.append((run_id, o.source_id, now, o.status, o.http_status, o.error, o.warning, o.entries_read,
@@ -344,8 +362,10 @@ class Warehouse:
             health.append((o.source_id, now, run_id, o.status, o.http_status, o.error, o.warning,
                            len(o.records) if o.status == "ok" else None,
                            0 if o.succeeded else 1, now if o.succeeded else None, o.feed_url, o.retry_at))
-            if o.status == "ok":
-                cache.extend((url, etag, lm, now) for url, etag, lm in o.validators)
+            # Validators come only with a body that was read and kept, so a 304 next time is safe.
+            cache.extend((url, etag, lm, now) for url, etag, lm in o.validators)
+            if o.state is not None:
+                states.append((o.source_id, json.dumps(o.state, sort_keys=True), now))
         self._insert_from_rows("INSERT OR REPLACE INTO source_runs SELECT * FROM {rows}", runs, _RUN_SCHEMA)
         # A failed run keeps the last good item count and feed URL; failures in a row are counted.
         # failures in a row after this run: 1 for a new row, previous + 1 on conflict
@@ -370,6 +390,8 @@ class Warehouse:
         )
         if cache:
             self._insert_from_rows("INSERT OR REPLACE INTO http_cache SELECT * FROM {rows}", cache, _CACHE_SCHEMA)
+        if states:
+            self._insert_from_rows("INSERT OR REPLACE INTO source_state SELECT * FROM {rows}", states, _STATE_SCHEMA)
 
     def _insert_from_rows(self, sql: str, rows: list[tuple], schema: pa.Schema, params: dict | None = None) -> None:
         """Run `sql` over `rows` as an Arrow table: far faster than executemany in DuckDB."""

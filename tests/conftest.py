@@ -17,7 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from pipelines.config import load_registry
-from pipelines.harvest import HarvestReport, harvest_kind
+from pipelines.harvest import HARVESTERS, HarvestReport, harvest_kind
 from pipelines.normalise import build_items
 from pipelines.search import refresh_search_index
 from pipelines.warehouse import open_for_reading, open_for_writing
@@ -101,12 +101,18 @@ class Hub:
         return self.sources_path
 
     def harvest(self, run_id: str | None = None, ignore_backoff: bool = False) -> HarvestReport:
-        """The same stages as the Dagster job: registry, harvest, hub_items, search index."""
+        """The same stages as the Dagster job: registry, every kind's harvest, hub_items, search index.
+        Returns one report covering every kind."""
         registry = load_registry(self.sources_path)
         run_id = run_id or f"test-{uuid.uuid4().hex[:8]}"
+        report = HarvestReport(run_id=run_id, kind="all")
         with open_for_writing(self.warehouse_path, run_id) as warehouse:
             warehouse.sync_sources(registry.rows())
-            report = harvest_kind(registry, warehouse, kind="feed", run_id=run_id, ignore_backoff=ignore_backoff)
+            for kind in HARVESTERS:
+                part = harvest_kind(registry, warehouse, kind=kind, run_id=run_id, ignore_backoff=ignore_backoff)
+                report.counts += part.counts
+                report.outcomes_meta.update(part.outcomes_meta)
+                report.duration_s += part.duration_s
             build_items(warehouse)
             refresh_search_index(warehouse)
         return report

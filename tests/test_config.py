@@ -50,7 +50,7 @@ def test_duplicate_ids_point_at_the_first(tmp_path):
 
 def test_unknown_kind_lists_the_allowed_ones(tmp_path):
     problems = problems_for(tmp_path, VALID_HEAD + "  - id: x\n    kind: rss\n    url: https://x.example/\n")
-    assert problems == ["sources.yaml:5 source 'x': unknown kind 'rss' (allowed: feed)"]
+    assert problems == ["sources.yaml:5 source 'x': unknown kind 'rss' (allowed: feed, github)"]
 
 
 @pytest.mark.parametrize("url", ["notaurl", "ftp://example.org/feed", "https://", "javascript:alert(1)"])

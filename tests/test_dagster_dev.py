@@ -62,7 +62,7 @@ def test_dagster_dev_serves_the_code_location(tmp_path: Path):
         assert {"name": "daily_harvest", "cronSchedule": "15 4 * * *", "executionTimezone": "Europe/London"} in data["schedules"]
         assets = {tuple(a["assetKey"]["path"]): a["groupName"] for a in data["assetNodes"]}
         assert assets == {("source_registry",): "harvest", ("raw_feed_entries",): "harvest",
-                          ("hub_items",): "normalise", ("search_index",): "publish",
+                          ("raw_github_entries",): "harvest", ("hub_items",): "normalise", ("search_index",): "publish",
                           ("hub_site",): "publish"}
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from pipelines.defs.resources import SourcesResource, WarehouseResource
-from pipelines.harvest import HarvestReport, harvest_kind
+from pipelines.harvest import HARVESTERS, HarvestReport, harvest_kind
 
 
 class RegistryConfig(dg.Config):
@@ -35,17 +35,29 @@ class HarvestConfig(dg.Config):
     only_sources: list[str] = []  # harvest just these source ids (the sources_changed sensor sets it)
 
 
-@dg.asset(group_name="harvest", deps=[source_registry],
-          description="Entries of every `kind: feed` source, fetched concurrently into raw_entries.")
-def raw_feed_entries(context: dg.AssetExecutionContext, config: HarvestConfig, sources: SourcesResource,
-                     warehouse: WarehouseResource) -> dg.MaterializeResult:
-    registry = sources.load()
-    with warehouse.open(context.run_id) as wh:
-        report = harvest_kind(registry, wh, kind="feed", run_id=context.run_id, ignore_backoff=config.ignore_backoff,
-                              only=set(config.only_sources) or None)
-    for failed in report.failed:
-        context.log.warning(f"source {failed.source_id}: {failed.status}: {failed.error}")
-    return dg.MaterializeResult(metadata=harvest_metadata(report))
+def harvest_asset_name(kind: str) -> str:
+    return f"raw_{kind}_entries"
+
+
+def build_harvest_asset(kind: str) -> dg.AssetsDefinition:
+    """One asset per source kind: its sources harvested concurrently, in one run, into raw_entries."""
+
+    @dg.asset(name=harvest_asset_name(kind), group_name="harvest", deps=[source_registry],
+              description=f"Entries of every `kind: {kind}` source, fetched concurrently into raw_entries.")
+    def raw_entries(context: dg.AssetExecutionContext, config: HarvestConfig, sources: SourcesResource,
+                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+        registry = sources.load()
+        with warehouse.open(context.run_id) as wh:
+            report = harvest_kind(registry, wh, kind=kind, run_id=context.run_id,
+                                  ignore_backoff=config.ignore_backoff, only=set(config.only_sources) or None)
+        for failed in report.failed:
+            context.log.warning(f"source {failed.source_id}: {failed.status}: {failed.error}")
+        return dg.MaterializeResult(metadata=harvest_metadata(report))
+
+    return raw_entries
+
+
+harvest_assets = [build_harvest_asset(kind) for kind in HARVESTERS]
 
 
 def harvest_metadata(report: HarvestReport) -> dict:

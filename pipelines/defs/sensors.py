@@ -6,7 +6,9 @@ import json
 import dagster as dg
 
 from pipelines.config import load_registry
+from pipelines.defs.harvest import harvest_asset_name
 from pipelines.defs.schedules import harvest_job
+from pipelines.harvest import HARVESTERS
 from pipelines.errors import ConfigError
 
 
@@ -35,6 +37,6 @@ def sources_changed(context: dg.SensorEvaluationContext):
         return dg.SkipReason("no source added or changed")
     return dg.RunRequest(
         run_key=hashlib.sha1(cursor.encode()).hexdigest(),
-        run_config={"ops": {"raw_feed_entries": {"config": {"only_sources": changed}}}},
+        run_config={"ops": {harvest_asset_name(kind): {"config": {"only_sources": changed}} for kind in HARVESTERS}},
         tags={"opengovtech/trigger": "sources-changed", "opengovtech/sources": ",".join(changed)[:200]},
     )
