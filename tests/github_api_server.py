@@ -14,6 +14,7 @@ import ast
 import copy
 import hashlib
 import json
+import os
 import re
 import threading
 import time
@@ -25,8 +26,8 @@ from urllib.parse import parse_qs, urlencode
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.conftest import CORPUS
-
+# Not imported from conftest: bench/github.py serves this API outside pytest.
+CORPUS = Path(os.environ.get("OPENGOVTECH_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "corpus"
 GITHUB = CORPUS / "github"
 RECORDED_TRANSFER_HEADERS = {"content-encoding", "transfer-encoding", "content-length", "status", "connection",
                              "content-type"}

@@ -344,3 +344,19 @@ def test_the_token_is_sent_to_the_api_only_and_never_written_anywhere(github, tm
     assert any(p.suffix == ".duckdb" for p in files) and any("dagster" in p.parts for p in files)
     leaked = [str(p) for p in files if CANARY.encode() in p.read_bytes()]
     assert leaked == []
+
+
+def test_a_repository_page_on_the_site_lists_its_facts(github, hub, tmp_path):
+    github.add_owner("github3py", recorded_org_repos())
+    hub.write_sources([github_source(org="github3py", tagged_only=False, include_forks=True)])
+    hub.harvest()
+    from pipelines.site import build_site_from_file
+
+    build_site_from_file(hub.warehouse_path, tmp_path / "site", search=False)
+    item_id = hub.query("SELECT id FROM hub_items WHERE title = 'github3py/github3.py'")[0][0]
+    page = (tmp_path / "site" / "items" / item_id / "index.html").read_text(encoding="utf-8")
+    assert "<dt>Licence</dt><dd>BSD-3-Clause</dd>" in page
+    assert "<dt>Language</dt><dd>Python</dd>" in page
+    assert 'href="https://github.com/github3py/github3.py"' in page
+    assets = (tmp_path / "site" / "kinds" / "asset" / "index.html").read_text(encoding="utf-8")
+    assert "github3py/github3.py" in assets

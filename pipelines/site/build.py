@@ -199,7 +199,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
 
 def _write_item_pages(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent) -> None:
     cards = {item.id: item for item in hub.items}
-    for item_id, content_html in iter_item_content(con):
+    for item_id, content_html, asset in iter_item_content(con):
         item = cards[item_id]
         organisation = hub.organisation_of(item)
         original = safe_href(item.url)
@@ -208,6 +208,7 @@ def _write_item_pages(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: H
             "item.html", item.path, item=item, organisation=organisation, original=original,
             original_host=urlsplit(original).hostname if original else None,
             content_html=sanitize_for_site(content_html) if content_html else "",
+            facts=asset.get("facts", {}), homepage=safe_href(asset.get("homepage")),
             tags=[tag for tag in (hub.tag(label) for label in dict.fromkeys(item.tags)) if tag],
             shared_in=[source for s in item.source_ids if (source := hub.source(s))],
             related=related[:RELATED_LIMIT], json_ld=json_for_script(_json_ld(writer, item, original)))

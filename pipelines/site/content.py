@@ -6,6 +6,7 @@ contract, not on how items were built.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -162,11 +163,35 @@ def read_hub(con: duckdb.DuckDBPyConnection) -> HubContent:
                       generated_at=datetime.now(timezone.utc))
 
 
-def iter_item_content(con: duckdb.DuckDBPyConnection, batch_size: int = 2_000) -> Iterator[tuple[str, str | None]]:
-    """(id, content_html) for every item, streamed so 10,000s of bodies never sit in memory."""
-    reader = con.execute("SELECT id, content_html FROM hub_items").fetch_record_batch(batch_size)
+def iter_item_content(con: duckdb.DuckDBPyConnection,
+                      batch_size: int = 2_000) -> Iterator[tuple[str, str | None, dict]]:
+    """(id, content_html, facts) for every item, streamed so 10,000s of bodies never sit in memory."""
+    reader = con.execute("SELECT id, content_html, asset_type, details FROM hub_items").fetch_record_batch(batch_size)
     for batch in reader:
-        yield from zip(batch.column(0).to_pylist(), batch.column(1).to_pylist())
+        for item_id, content_html, asset_type, details in zip(*(batch.column(i).to_pylist() for i in range(4))):
+            yield item_id, content_html, item_facts(asset_type, details)
+
+
+def item_facts(asset_type: str | None, details: str | None) -> dict:
+    """What the item page lists about an asset (a repository's licence, language, stars …)."""
+    try:
+        data = json.loads(details) if details else {}
+    except ValueError:
+        data = {}
+    if asset_type != "repo" or not isinstance(data, dict):
+        return {}
+    publiccode = data.get("publiccode") or {}
+    facts = {
+        "Licence": data.get("license") if data.get("license") not in (None, "NOASSERTION") else None,
+        "Language": data.get("language"),
+        "Stars": data.get("stars"),
+        "Forks": data.get("forks"),
+        "Open issues": data.get("open_issues"),
+        "Last pushed": (data.get("pushed_at") or "")[:10] or None,
+        "Archived": "yes" if data.get("archived") else None,
+        "Maintenance (publiccode.yml)": (publiccode.get("maintenance") or {}).get("type") or None,
+    }
+    return {"facts": {k: v for k, v in facts.items() if v not in (None, "")}, "homepage": data.get("homepage")}
 
 
 def _utc(value: datetime | None) -> datetime | None:
