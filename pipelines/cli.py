@@ -189,13 +189,14 @@ def demo(
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port for serving the hub site on 127.0.0.1"),
 ) -> None:
     """Run the whole pipeline offline on bundled sample sources, then serve the hub site built from them."""
-    from pipelines.demo import prepare, start_sample_server, write_demo_sources
+    from pipelines.demo import point_github_at, prepare, start_sample_server, write_demo_sources
     from pipelines.runner import run_pipeline
 
     directory, sources_path, warehouse_path = prepare(out_dir)
     server = start_sample_server()
     try:
         write_demo_sources(directory, server.base_url)
+        point_github_at(server)
         out.print(f"Sample sources served at {server.base_url}; demo files in {directory}", highlight=False)
         with progress_bar():
             result = run_pipeline(sources_path, warehouse_path)

@@ -48,11 +48,26 @@ def test_item_counts_per_source(demo):
     out, _ = demo
     read = dict(query(out, "SELECT source_id, entries_read FROM source_runs"))
     assert read == {"northbridge-digital-blog": 5, "dale-civic-lab": 3, "riverside-data-coop": 3,
-                    "fenshire-insight": 3, "example-borough-news": 0}
+                    "fenshire-insight": 3, "example-borough-news": 0, "northbridge-github": 6}
     published = dict(query(out, "SELECT s, count(*) FROM (SELECT unnest(source_ids) AS s FROM hub_items) GROUP BY s"))
     assert published == {"northbridge-digital-blog": 3, "dale-civic-lab": 3, "riverside-data-coop": 2,
-                         "fenshire-insight": 3}
-    assert query(out, "SELECT count(*) FROM hub_items") == [(10,)]
+                         "fenshire-insight": 3, "northbridge-github": 3}
+    assert query(out, "SELECT count(*) FROM hub_items") == [(13,)]
+    assert dict(query(out, "SELECT kind, count(*) FROM hub_items GROUP BY kind")) == {"story": 10, "asset": 3}
+
+
+def test_demo_github_org_gives_tagged_repositories_as_assets(demo):
+    """The sample org served as the GitHub API would: a fork, an archived and an untagged repo are left out."""
+    out, _ = demo
+    rows = query(out, "SELECT full_name, license, organisation FROM hub_repositories ORDER BY full_name")
+    assert rows == [("northbridge-digital/bin-collection-api", "MIT", "Northbridge City Council"),
+                    ("northbridge-digital/planning-applications-data", "OGL-UK-3.0", "Northbridge City Council"),
+                    ("northbridge-digital/ward-hexmap", "MIT", "Northbridge City Council")]
+    assert query(out, "SELECT warning FROM source_health WHERE source_id = 'northbridge-github'") == [
+        ("skipped 1 archived, 1 forks, 1 untagged",)]
+    name = query(out, "SELECT json_extract_string(publiccode, '$.name') FROM hub_repositories "
+                      "WHERE full_name LIKE '%bin-collection-api'")
+    assert name == [("Bin collection API",)]
 
 
 def test_tagged_only_source_keeps_only_tagged_posts(demo):

@@ -28,6 +28,12 @@ DEMO_SOURCES = [
     ("fenshire-insight", "/county-insight.html", "Fenshire County Council", False),  # a page: autodiscovery
     ("example-borough-news", "/gone/feed.xml", "Example Borough Council", False),     # broken on purpose: 404
 ]
+# A GitHub organisation, served as files shaped like the GitHub REST API's answers.
+DEMO_GITHUB_API_PATH = "/github"
+DEMO_GITHUB_SOURCES = [
+    {"id": "northbridge-github", "kind": "github", "org": "northbridge-digital",
+     "organisation": "Northbridge City Council"},
+]
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -69,7 +75,7 @@ def write_demo_sources(directory: Path, base_url: str) -> Path:
          # the sample server is on loopback; only these demo sources may reach it
          "allow_private_networks": True}
         for source_id, path, org, tagged_only in DEMO_SOURCES
-    ]
+    ] + [{**source, "allow_private_networks": True} for source in DEMO_GITHUB_SOURCES]
     document = {
         "defaults": {"tags": ["opengovtech"], "retries": 0, "timeout_s": 10},
         "sources": sources,
@@ -85,4 +91,9 @@ def prepare(out: Path | None) -> tuple[Path, Path, Path]:
     directory = demo_directory(out)
     warehouse = directory / "warehouse" / "hub.duckdb"
     os.environ["DAGSTER_HOME"] = str(warehouse.parent / "dagster")  # never the user's own instance
+    os.environ.pop("GITHUB_TOKEN", None)  # the user's token has no business with the sample server
     return directory, directory / "sources.yaml", warehouse
+
+
+def point_github_at(server: "SampleServer") -> None:
+    os.environ["GITHUB_API_URL"] = server.base_url + DEMO_GITHUB_API_PATH

@@ -227,12 +227,27 @@ class GitHubReader:
             readme_excerpt, publiccode = previous.get("readme_excerpt", ""), previous.get("publiccode")
             readme_sha = previous["readme_markdown_sha"]
         else:
-            readme, publiccode_text = await asyncio.gather(self.read_file(repo, "readme"),
-                                                           self.read_file(repo, "publiccode.yml"))
+            readme = await self.read_file(repo, "readme")
             readme_excerpt = markdown_excerpt(readme, README_EXCERPT_CHARS) if readme else ""
             readme_sha = hashlib.sha1((readme or "").encode()).hexdigest()
-            publiccode = parse_publiccode(publiccode_text) if publiccode_text is not None else None
+            publiccode = None
+            if self.match_reasons(repo, readme_excerpt) or not self.source.tagged_only:
+                # Only a repository the hub keeps is worth a request for its publiccode.yml.
+                publiccode_text = await self.read_file(repo, "publiccode.yml")
+                publiccode = parse_publiccode(publiccode_text) if publiccode_text is not None else None
         return self.build_record(repo, entry_key, readme_excerpt, readme_sha, publiccode)
+
+    def match_reasons(self, repo: dict, readme_excerpt: str) -> list[str]:
+        """Where the hub's tag was found: a topic, or a hashtag in the description or README."""
+        topics = [t for t in repo.get("topics") or [] if isinstance(t, str)]
+        reasons = [f"repo topic '{t}'" for t in topics if normalise_tag(t) in self.wanted_tags]
+        for place, text in (("description", repo.get("description") or ""), ("README", readme_excerpt)):
+            tag = next((t for t in hashtags(text) if normalise_tag(t) in self.wanted_tags), None)
+            if tag:
+                reasons.append(f"hashtag #{tag} in {place}")
+        if self.source.topic and not reasons:
+            reasons.append(f"GitHub search for topic:{self.source.topic}")
+        return reasons
 
     async def read_file(self, repo: dict, name: str) -> str | None:
         if (name == "readme" and not self.source.readme) or (name == "publiccode.yml" and not self.source.publiccode):
@@ -250,13 +265,7 @@ class GitHubReader:
         topics = [t for t in repo.get("topics") or [] if isinstance(t, str)]
         owner = (repo.get("owner") or {}).get("login") or full_name.split("/")[0]
         url = canonical_url(repo["html_url"])
-        reasons = [f"repo topic '{t}'" for t in topics if normalise_tag(t) in self.wanted_tags]
-        for place, text in (("description", description), ("README", readme_excerpt)):
-            tag = next((t for t in hashtags(text) if normalise_tag(t) in self.wanted_tags), None)
-            if tag:
-                reasons.append(f"hashtag #{tag} in {place}")
-        if source.topic and not reasons:
-            reasons.append(f"GitHub search for topic:{source.topic}")
+        reasons = self.match_reasons(repo, readme_excerpt)
         if not source.tagged_only:
             reasons.append("source is on topic as a whole (tagged_only: false)")
         licence = repo.get("license") or {}
