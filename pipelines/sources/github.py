@@ -226,16 +226,18 @@ class GitHubReader:
             # Not pushed to since the last run: its README and publiccode.yml are as we read them.
             readme_excerpt, publiccode = previous.get("readme_excerpt", ""), previous.get("publiccode")
             readme_sha = previous["readme_markdown_sha"]
+            reasons = self.match_reasons(repo, readme_excerpt)
         else:
             readme = await self.read_file(repo, "readme")
             readme_excerpt = markdown_excerpt(readme, README_EXCERPT_CHARS) if readme else ""
             readme_sha = hashlib.sha1((readme or "").encode()).hexdigest()
+            reasons = self.match_reasons(repo, readme_excerpt)
             publiccode = None
-            if self.match_reasons(repo, readme_excerpt) or not self.source.tagged_only:
+            if reasons or not self.source.tagged_only:
                 # Only a repository the hub keeps is worth a request for its publiccode.yml.
                 publiccode_text = await self.read_file(repo, "publiccode.yml")
                 publiccode = parse_publiccode(publiccode_text) if publiccode_text is not None else None
-        return self.build_record(repo, entry_key, readme_excerpt, readme_sha, publiccode)
+        return self.build_record(repo, entry_key, readme_excerpt, readme_sha, publiccode, reasons)
 
     def match_reasons(self, repo: dict, readme_excerpt: str) -> list[str]:
         """Where the hub's tag was found: a topic, or a hashtag in the description or README."""
@@ -258,16 +260,15 @@ class GitHubReader:
         return response.text if response is not None else None
 
     def build_record(self, repo: dict, entry_key: str, readme_excerpt: str, readme_sha: str,
-                     publiccode: dict | None) -> RawRecord:
+                     publiccode: dict | None, reasons: list[str]) -> RawRecord:
         source = self.source
         full_name = repo["full_name"]
         description = (repo.get("description") or "").strip()
         topics = [t for t in repo.get("topics") or [] if isinstance(t, str)]
         owner = (repo.get("owner") or {}).get("login") or full_name.split("/")[0]
         url = canonical_url(repo["html_url"])
-        reasons = self.match_reasons(repo, readme_excerpt)
         if not source.tagged_only:
-            reasons.append("source is on topic as a whole (tagged_only: false)")
+            reasons = reasons + ["source is on topic as a whole (tagged_only: false)"]
         licence = repo.get("license") or {}
         details = {
             "full_name": full_name,
