@@ -25,7 +25,9 @@ def problems_for(tmp_path, text: str) -> list[str]:
 def test_the_default_sources_file_is_valid():
     registry = load_registry(REPO / "sources.yaml")
     assert len(registry.sources) >= 8
-    assert all(s.kind == "feed" and s.org for s in registry.sources)
+    assert {s.kind for s in registry.sources} == {"feed", "github"}
+    assert all(s.org for s in registry.sources if s.kind == "feed")  # every feed names its organisation
+    assert {s.target for s in registry.sources if s.kind == "github"} == {"topic opengovtech", "org odileeds"}
 
 
 def test_unknown_key_names_line_and_source(tmp_path):
