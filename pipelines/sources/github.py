@@ -14,6 +14,7 @@ import hashlib
 import html
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -63,7 +64,7 @@ class RepoListing:
     validators: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     pages: dict[str, dict] = field(default_factory=dict)   # page URL -> {"next": url|None, "total": n}
     repos_listed: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)  # why -> how many (fork, archived, untagged)
+    skipped: Counter[str] = field(default_factory=Counter)  # why -> how many (forks, archived, untagged)
     warnings: list[str] = field(default_factory=list)
     pages_unchanged: int = 0
 
@@ -112,7 +113,7 @@ class GitHubReader:
     async def read(self) -> None:
         source, api = self.source, self.api
         if source.repo:
-            await self.read_pages(api.url(f"/repos/{source.repo}"), single=True)
+            await self.read_pages(api.url(f"/repos/{source.repo}"))
         elif source.org:
             await self.read_pages(api.url(f"/orgs/{source.org}/repos", type="public", per_page=PER_PAGE))
         elif source.user:
@@ -140,7 +141,7 @@ class GitHubReader:
             await self.read_search(query, first, middle)
             await self.read_search(query, middle + timedelta(days=1), last)
 
-    async def read_pages(self, url: str | None, *, single: bool = False, stop_if_over: int | None = None) -> int | None:
+    async def read_pages(self, url: str | None, *, stop_if_over: int | None = None) -> int | None:
         """Follow a listing from `url`; return the search total of its first page (None otherwise).
 
         With `stop_if_over`, a first page reporting more results than that is not read further
@@ -149,45 +150,44 @@ class GitHubReader:
         first = True
         while url:
             page = await self.get_page(url)
+            repos = None
             if page is None:  # 304: unchanged since the last run, as are the repositories on it
                 self.listing.pages_unchanged += 1
-                known = self.previous_pages.get(url, {})
-                total, url_next = known.get("total"), known.get("next")
-                if first:
-                    first_total = total
-                    if stop_if_over is not None and total is not None and total > stop_if_over:
-                        self.listing.pages[url] = known
-                        return total
-                self.listing.pages[url] = known
-                url, first = url_next, False
-                continue
-            body = page.json()
-            total = None
-            if single:
-                repos = [body] if isinstance(body, dict) else []
-            elif isinstance(body, dict) and isinstance(body.get("items"), list):  # search
-                total = body.get("total_count")
-                repos = body["items"]
-                if body.get("incomplete_results"):
-                    self.listing.warnings.append("GitHub search timed out and reported incomplete results; "
-                                                 "some repositories may be missing until the next run")
-            elif isinstance(body, list):
-                repos = body
+                entry = self.previous_pages.get(url, {})
             else:
-                raise HarvestError(f"GitHub API returned {type(body).__name__} where a list of repositories "
-                                   f"was expected, from {page.url}", url=page.url, http_status=page.status)
+                total, repos = self.repos_on(page)
+                entry = {"next": page.links.get("next"), "total": total}
             if first:
-                first_total = total
-                if stop_if_over is not None and isinstance(total, int) and total > stop_if_over:
-                    self.listing.pages[url] = {"next": None, "total": total}
-                    self.listing.validators.append((url, page.etag, page.last_modified))
-                    return total
-            await self.add_repos(repos)
-            # Only now, with every repository on it stored, may the page be skipped next time.
-            self.listing.validators.append((url, page.etag, page.last_modified))
-            self.listing.pages[url] = {"next": page.links.get("next"), "total": total}
-            url, first = page.links.get("next"), False
+                first_total = entry.get("total")
+                if stop_if_over is not None and isinstance(first_total, int) and first_total > stop_if_over:
+                    # The caller splits the query; the slices read these results.
+                    if page is not None:
+                        self.listing.validators.append((url, page.etag, page.last_modified))
+                    self.listing.pages[url] = {"next": None, "total": first_total}
+                    return first_total
+            if page is not None:
+                await self.add_repos(repos)
+                # Only now, with every repository on it stored, may the page be skipped next time.
+                self.listing.validators.append((url, page.etag, page.last_modified))
+            self.listing.pages[url] = entry
+            url, first = entry.get("next"), False
         return first_total
+
+    def repos_on(self, page: APIResponse) -> tuple[int | None, list[Any]]:
+        """The repositories on one page (a listing, a search page or one repository), and the
+        search's total count when it is a search."""
+        body = page.json()
+        if self.source.repo:
+            return None, [body] if isinstance(body, dict) else []
+        if isinstance(body, dict) and isinstance(body.get("items"), list):  # search
+            if body.get("incomplete_results"):
+                self.listing.warnings.append("GitHub search timed out and reported incomplete results; "
+                                             "some repositories may be missing until the next run")
+            return body.get("total_count"), body["items"]
+        if isinstance(body, list):
+            return None, body
+        raise HarvestError(f"GitHub API returned {type(body).__name__} where a list of repositories "
+                           f"was expected, from {page.url}", url=page.url, http_status=page.status)
 
     async def get_page(self, url: str) -> APIResponse | None:
         # A validator without the page chain it belongs to cannot be used: the 304 would leave
@@ -200,16 +200,16 @@ class GitHubReader:
         kept = []
         for repo in repos:
             if not isinstance(repo, dict) or not repo.get("full_name") or not repo.get("html_url"):
-                self.listing.skipped["malformed entries"] = self.listing.skipped.get("malformed entries", 0) + 1
+                self.listing.skipped["malformed entries"] += 1
                 continue
             self.listing.repos_listed += 1
             if repo.get("private"):
                 continue
             if repo.get("fork") and not self.source.include_forks and not self.source.repo:
-                self.listing.skipped["forks"] = self.listing.skipped.get("forks", 0) + 1
+                self.listing.skipped["forks"] += 1
                 continue
             if repo.get("archived") and not self.source.include_archived and not self.source.repo:
-                self.listing.skipped["archived"] = self.listing.skipped.get("archived", 0) + 1
+                self.listing.skipped["archived"] += 1
                 continue
             kept.append(repo)
         records = await asyncio.gather(*(self.repo_record(repo) for repo in kept))
@@ -217,7 +217,7 @@ class GitHubReader:
             if record.matched:
                 self.listing.records.append(record)
             else:
-                self.listing.skipped["untagged"] = self.listing.skipped.get("untagged", 0) + 1
+                self.listing.skipped["untagged"] += 1
 
     async def repo_record(self, repo: dict) -> RawRecord:
         entry_key = f"repo:{repo.get('id') or repo['full_name'].lower()}"
