@@ -82,8 +82,6 @@ class GitHubAPI:
     allow_private: PrivateAccess = False
     sleep: Any = asyncio.sleep
     budgets: dict[str, RateBudget] = field(default_factory=dict)
-    requests: int = 0
-    conditional_requests: int = 0
 
     def url(self, path: str, **params: Any) -> str:
         query = urlencode({k: v for k, v in params.items() if v is not None})
@@ -113,12 +111,10 @@ class GitHubAPI:
                 raise RateLimited(f"GitHub API rate limit reached; rate limited until {until:%H:%M} UTC "
                                   f"({until:%Y-%m-%d})", url=url, http_status=403,
                                   retry_after_s=(until - datetime.now(timezone.utc)).total_seconds())
-            self.requests += 1
-            self.conditional_requests += bool(etag or last_modified)
 
         for attempt in range(SECONDARY_LIMIT_RETRIES + 1):
-            # Checked again once the request holds its connection slot: many may be waiting for
-            # one, and the budget can run out meanwhile.
+            # The budget is checked once the request holds its connection slot, not before: many
+            # may be waiting for one, and the budget can run out meanwhile.
             result = await self.fetcher.fetch(url, allow_private=self.allow_private, etag=etag,
                                               last_modified=last_modified, accept=accept, stats=stats,
                                               headers=headers, robots=False, raise_for_status=False,
