@@ -210,6 +210,242 @@ class GitHubSource(SourceBase):
         raise AssertionError("validated: one target")
 
 
+HASHTAG_PATTERN = r"^[^\W_][\w]*$"
+
+
+def check_hashtag(tag: str | None) -> str | None:
+    """'#OpenGovTech' and 'OpenGovTech' are the same hashtag; store it without the '#'."""
+    if tag is None:
+        return None
+    tag = tag.strip().lstrip("#")
+    if not re.match(HASHTAG_PATTERN, tag):
+        raise ValueError(f"{tag!r} is not a hashtag (letters, digits and underscores, no spaces)")
+    return tag
+
+
+def check_origin(value: str) -> str:
+    """An API's base URL: absolute http(s), no trailing slash."""
+    return check_http_url(value).rstrip("/")
+
+
+class MastodonSource(SourceBase):
+    """Posts from a Mastodon server: a `hashtag`'s timeline on `instance`, or one `account`'s posts
+    (`@user@instance`) that carry the hub's tags."""
+
+    kind: Literal["mastodon"]
+    instance: str | None = None   # https://mastodon.social (or just the host name)
+    hashtag: str | None = None
+    account: str | None = None    # @user@instance
+    max_pages: int = Field(10, ge=1, le=1000)   # how far back the first run reads (40 posts a page)
+    follow_links: bool = True     # read the pages posts link to, as the stories they share
+
+    @field_validator("instance")
+    @classmethod
+    def _instance(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if "://" not in value:
+            value = "https://" + value
+        return check_origin(value)
+
+    @field_validator("hashtag")
+    @classmethod
+    def _hashtag(cls, value: str | None) -> str | None:
+        return check_hashtag(value)
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^@?[A-Za-z0-9_]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$", value.strip()):
+            raise ValueError(f"{value!r} is not a Mastodon account such as @user@mastodon.social")
+        return value.strip().lstrip("@") if value else value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "MastodonSource":
+        if bool(self.hashtag) == bool(self.account):
+            raise ValueError("a mastodon source needs either hashtag (with instance) or account, not both")
+        if self.hashtag and not self.instance:
+            raise ValueError("a mastodon hashtag source needs the instance whose timeline to read")
+        return self
+
+    @property
+    def server(self) -> str:
+        """The server the API calls go to."""
+        if self.instance:
+            return self.instance
+        return "https://" + (self.account or "").split("@", 1)[1]
+
+    @property
+    def url(self) -> str:
+        if self.hashtag:
+            return f"{self.server}/tags/{self.hashtag}"
+        return f"{self.server}/@{(self.account or '').split('@', 1)[0]}"
+
+
+class BlueskySource(SourceBase):
+    """Bluesky posts carrying a hashtag, found with app.bsky.feed.searchPosts on `service`.
+
+    When the service wants a signed-in client, set BLUESKY_HANDLE and BLUESKY_APP_PASSWORD;
+    the session is made at `auth_service`."""
+
+    kind: Literal["bluesky"]
+    hashtag: str
+    service: str = "https://public.api.bsky.app"
+    auth_service: str = "https://bsky.social"
+    max_pages: int = Field(10, ge=1, le=1000)   # 100 posts a page
+    follow_links: bool = True
+
+    @field_validator("hashtag")
+    @classmethod
+    def _hashtag(cls, value: str) -> str:
+        return check_hashtag(value)
+
+    @field_validator("service", "auth_service")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        return check_origin(value)
+
+    @property
+    def url(self) -> str:
+        return f"https://bsky.app/hashtag/{self.hashtag}"
+
+
+class DevtoSource(SourceBase):
+    """dev.to (Forem) articles by `tag`, by `username`, or both (articles of that user with that tag)."""
+
+    kind: Literal["devto"]
+    tag: str | None = None
+    username: str | None = None
+    api_url: str = "https://dev.to"
+    max_pages: int = Field(5, ge=1, le=100)   # 100 articles a page
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        value = check_hashtag(value)
+        return value.lower() if value else value
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z0-9_]{1,60}$", value):
+            raise ValueError(f"{value!r} is not a dev.to username")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        return check_origin(value)
+
+    @model_validator(mode="after")
+    def _something(self) -> "DevtoSource":
+        if not (self.tag or self.username):
+            raise ValueError("a devto source needs a tag, a username, or both")
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"{self.api_url}/t/{self.tag}" if self.tag and not self.username else f"{self.api_url}/{self.username}"
+
+
+class DiscourseSource(SourceBase):
+    """A Discourse forum's topics with a tag; each new topic's first post is read."""
+
+    kind: Literal["discourse"]
+    base_url: str
+    tag: str
+    max_pages: int = Field(5, ge=1, le=100)   # 30 topics a page
+
+    @field_validator("base_url")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        return check_origin(value)
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str) -> str:
+        if not re.match(r"^[\w-]+$", value.strip()):
+            raise ValueError(f"{value!r} is not a Discourse tag")
+        return value.strip()
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/tag/{self.tag}"
+
+
+class BlogSource(SourceBase):
+    """A blog's home page and a tag: the platform is detected and its tag feed found
+    (WordPress, Ghost, Medium, Blogger, Hugo, Jekyll), else the site feed is filtered by the tag."""
+
+    kind: Literal["blog"]
+    url: str
+    tag: str | None = None   # default: the hub's first tag
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        return check_http_url(url)
+
+
+class MarkdownSource(SourceBase):
+    """Markdown files with YAML front matter: a GitHub `repo` (optional `path`, `branch`) or a local
+    `directory`. Jekyll collections map to kinds: _posts stories, _assets assets, _contributors
+    organisations (community)."""
+
+    kind: Literal["markdown"]
+    repo: str | None = None
+    directory: str | None = None   # relative to sources.yaml
+    path: str = ""                 # folder inside the repository or directory
+    branch: str | None = None      # default: the repository's default branch
+    site_url: str | None = None    # where the site is published, for item URLs (Jekyll permalinks)
+
+    @field_validator("repo")
+    @classmethod
+    def _owner_name(cls, repo: str | None) -> str | None:
+        if repo is not None and not re.match(GITHUB_REPO_PATTERN, repo):
+            raise ValueError(f"{repo!r} is not owner/name, e.g. odileeds/OpenGovTech")
+        return repo
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        value = value.strip().strip("/")
+        if ".." in value.split("/"):
+            raise ValueError(f"path {value!r} may not contain '..'")
+        return value
+
+    @field_validator("site_url")
+    @classmethod
+    def _site(cls, value: str | None) -> str | None:
+        return check_http_url(value).rstrip("/") + "/" if value else value
+
+    @model_validator(mode="after")
+    def _one_place(self) -> "MarkdownSource":
+        if bool(self.repo) == bool(self.directory):
+            raise ValueError("a markdown source needs either repo (owner/name) or directory, not both")
+        return self
+
+    @property
+    def url(self) -> str:
+        if self.repo:
+            tail = f"/tree/{self.branch or 'HEAD'}/{self.path}" if self.path or self.branch else ""
+            return f"https://github.com/{self.repo}{tail}"
+        return self.site_url or f"file:{self.directory}"
+
+
+class PageSource(SourceBase):
+    """One web page to track; it counts when it carries the hub's tags (or tagged_only is false)."""
+
+    kind: Literal["page"]
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        return check_http_url(url)
+
+
 class SiteConfig(BaseModel):
     """The published hub site: where it will live (for feeds and the sitemap) and what it is called."""
     model_config = ConfigDict(extra="forbid")
@@ -230,6 +466,13 @@ class SiteConfig(BaseModel):
 SOURCE_MODELS: dict[str, type[SourceBase]] = {
     "feed": FeedSource,
     "github": GitHubSource,
+    "mastodon": MastodonSource,
+    "bluesky": BlueskySource,
+    "devto": DevtoSource,
+    "discourse": DiscourseSource,
+    "blog": BlogSource,
+    "markdown": MarkdownSource,
+    "page": PageSource,
 }
 
 

@@ -97,3 +97,7 @@ class RateLimited(HarvestError):
 
 class APIResponseError(HarvestError):
     """An API answered with something that is not the JSON its documentation promises."""
+
+
+class AuthenticationRequired(HarvestError):
+    """The service answers only signed-in clients and the credentials it needs are not set."""

@@ -25,6 +25,8 @@ from pipelines.parsing import ParseOptions, parse_document
 from pipelines.progress import reporter
 from pipelines.sources.feed import harvest_feed
 from pipelines.sources.github import harvest_github
+from pipelines.sources.mastodon import harvest_mastodon
+from pipelines.sources.page import harvest_page
 from pipelines.warehouse import BackoffPolicy, SourceCounts, SourceOutcome, Warehouse
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 HARVESTERS = {
     "feed": harvest_feed,
     "github": harvest_github,
+    "mastodon": harvest_mastodon,
+    "page": harvest_page,
 }
 # Kinds that reuse what they stored last time (a repository's README until it is pushed to).
 REUSES_DETAILS = {"github"}

@@ -22,9 +22,11 @@ WITH kept AS (
     WHERE r.matched
 ),
 -- The representative record of an item is the earliest published one: the original, not a re-share.
+-- A record read from the page or feed itself beats one made from a social post sharing it.
 ranked AS (
     SELECT *, row_number() OVER (PARTITION BY item_id
-                                 ORDER BY published_at NULLS LAST, first_seen_at, source_id, entry_key) AS rank
+                                 ORDER BY mention IS NOT NULL, published_at NULLS LAST, first_seen_at,
+                                          source_id, entry_key) AS rank
     FROM kept
 ),
 merged AS (
@@ -33,7 +35,9 @@ merged AS (
            list_sort(list_distinct(list(source_id))) AS source_ids,
            list_distinct(flatten(list(match_reasons))) AS match_reasons,
            min(first_seen_at) AS first_seen_at,
-           max(last_seen_at) AS last_seen_at
+           max(last_seen_at) AS last_seen_at,
+           list(mention ORDER BY json_extract_string(mention, '$.posted_at'), mention)
+               FILTER (WHERE mention IS NOT NULL) AS mentions
     FROM kept GROUP BY item_id
 )
 SELECT k.item_id AS id,
@@ -44,7 +48,7 @@ SELECT k.item_id AS id,
        coalesce(k.org, k.organisation) AS organisation,
        k.published_at, k.date_missing, k.updated_at, k.language,
        m.tags, m.source_ids, m.match_reasons, m.first_seen_at, m.last_seen_at,
-       k.asset_type, k.details
+       k.asset_type, k.details, coalesce(m.mentions, []) AS mentions
 FROM ranked k JOIN merged m USING (item_id)
 WHERE k.rank = 1
 """

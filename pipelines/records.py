@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A social post that shared a story: who, where, when. Stored as JSON on the story's record."""
+
+    platform: str            # mastodon | bluesky
+    url: str                 # the post's public URL
+    author: str              # @user@instance, or a Bluesky handle
+    posted_at: datetime | None
+    text: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"platform": self.platform, "url": self.url, "author": self.author,
+                           "posted_at": self.posted_at.isoformat() if self.posted_at else None,
+                           "text": self.text[:500]}, ensure_ascii=False)
 
 
 @dataclass
@@ -33,6 +50,7 @@ class RawRecord:
     asset_type: str | None = None    # repo | dataset | tool | standard | other, for assets
     organisation: str | None = None  # who the record itself says published it (a repository's owner)
     details: str | None = None       # JSON object of typed facts (a repository's licence, stars, …)
+    mention: str | None = None       # JSON: the social post that shared this story (see Mention)
 
     def row(self) -> tuple:
         return (
@@ -40,7 +58,7 @@ class RawRecord:
             self.summary, self.content_html, self.content_text, self.author, self.published_at,
             self.updated_at, self.date_missing, self.tags, self.match_reasons, self.matched,
             self.language, self.raw_json, self.content_hash, self.kind_hint, self.asset_type,
-            self.organisation, self.details,
+            self.organisation, self.details, self.mention,
         )
 
 
@@ -48,4 +66,5 @@ RAW_COLUMNS = (
     "source_id", "entry_key", "item_id", "url", "canonical_url", "title", "summary", "content_html",
     "content_text", "author", "published_at", "updated_at", "date_missing", "tags", "match_reasons",
     "matched", "language", "raw_json", "content_hash", "kind_hint", "asset_type", "organisation", "details",
+    "mention",
 )

@@ -168,7 +168,7 @@ class SourceOutcome:
     def text_bytes(self) -> int:
         """Roughly what writing this outcome puts in memory (its records' text)."""
         return sum(len(r.content_html) + len(r.content_text) + len(r.raw_json) + len(r.summary)
-                   + len(r.details or "") for r in self.records)
+                   + len(r.details or "") + len(r.mention or "") for r in self.records)
 
     @property
     def succeeded(self) -> bool:
@@ -213,6 +213,7 @@ _RAW_SCHEMA = pa.schema([
     ("date_missing", pa.bool_()), ("tags", pa.list_(pa.string())), ("match_reasons", pa.list_(pa.string())),
     ("matched", pa.bool_()), ("language", pa.string()), ("raw_json", pa.string()), ("content_hash", pa.string()),
     ("kind_hint", pa.string()), ("asset_type", pa.string()), ("organisation", pa.string()), ("details", pa.string()),
+    ("mention", pa.string()),
 ])
 assert tuple(_RAW_SCHEMA.names) == RAW_COLUMNS
 _UTC = pa.timestamp("us", tz="UTC")
