@@ -23,6 +23,9 @@ from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.parsing import ParseOptions, parse_document
 from pipelines.progress import reporter
+from pipelines.sources.bluesky import harvest_bluesky
+from pipelines.sources.devto import harvest_devto
+from pipelines.sources.discourse import harvest_discourse
 from pipelines.sources.feed import harvest_feed
 from pipelines.sources.github import harvest_github
 from pipelines.sources.mastodon import harvest_mastodon
@@ -35,6 +38,9 @@ HARVESTERS = {
     "feed": harvest_feed,
     "github": harvest_github,
     "mastodon": harvest_mastodon,
+    "bluesky": harvest_bluesky,
+    "devto": harvest_devto,
+    "discourse": harvest_discourse,
     "page": harvest_page,
 }
 # Kinds that reuse what they stored last time (a repository's README until it is pushed to).

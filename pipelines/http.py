@@ -181,6 +181,30 @@ class Fetcher:
                                     url=result.url, http_status=result.status)
         return result
 
+    async def post_json(self, url: str, payload: dict, *, allow_private: PrivateAccess = False,
+                        stats: FetchStats | None = None, headers: dict[str, str] | None = None) -> FetchResult:
+        """POST a JSON body once (signing in to an API): no redirects followed, no retries, an
+        error status comes back with its body for the caller to explain. Same address guard
+        and connection slots as every GET."""
+        stats = stats if stats is not None else FetchStats()
+        origin = origin_of(url)
+        origin_slots = self._origins.setdefault(origin, asyncio.Semaphore(self.settings.per_origin_concurrency))
+        client = self._client(allow_private)
+        try:
+            async with origin_slots, self._global, asyncio.timeout(self.settings.timeout_s):
+                stats.requests += 1
+                response = await client.post(url, json=payload, headers={"Accept": "application/json",
+                                                                         **(headers or {})})
+        except (TimeoutError, httpx.TimeoutException):
+            raise RequestTimeout(f"no complete response from {url} within {self.settings.timeout_s:g}s",
+                                 url=url) from None
+        except httpx.TransportError as exc:
+            raise FetchFailed(f"connection to {origin} failed: {_describe_transport_error(exc)}", url=url) from None
+        stats.bytes += response.num_bytes_downloaded
+        return FetchResult(url=url, status=response.status_code,
+                           headers={k.lower(): v for k, v in response.headers.items()},
+                           body=response.content[:ERROR_BODY_MAX_BYTES * 16])
+
     async def _follow(self, url, headers, allow_private, stats, max_bytes, *, check_robots,
                       error_body: bool = False, before_send=None) -> FetchResult:
         current = url

@@ -155,3 +155,81 @@ class MastodonTimeline:
 
 def corpus_page(name: str) -> Path:
     return CORPUS / "pages" / name
+
+
+def recorded_bluesky_post() -> dict:
+    """The post view of MarshalX/atproto's recorded getPostThread response."""
+    return json.loads((SOCIAL / "bluesky_getPostThread_recordWithMedia.json").read_text(encoding="utf-8"))["thread"]["post"]
+
+
+def bluesky_post(n: int, text: str, *, tags: list[str] = (), link: str | None = None,
+                 external: dict | None = None, handle: str = "council.example") -> dict:
+    """A searchPosts post view: the recorded post with its text, facets, embed and ids changed.
+
+    No searchPosts response or hashtag facet was recorded; facets follow the
+    app.bsky.richtext.facet lexicon (byte offsets into the UTF-8 text)."""
+    post = copy.deepcopy(recorded_bluesky_post())
+    encoded = text.encode("utf-8")
+    facets = []
+    for tag in tags:
+        start = encoded.find(f"#{tag}".encode())
+        facets.append({"index": {"byteStart": start, "byteEnd": start + len(tag) + 1},
+                       "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}]})
+    if link:
+        start = encoded.find(link.encode())
+        facets.append({"index": {"byteStart": start, "byteEnd": start + len(link.encode())},
+                       "features": [{"$type": "app.bsky.richtext.facet#link", "uri": link}]})
+    rkey = f"3kah{n:09d}"
+    post["uri"] = f"at://{post['author']['did']}/app.bsky.feed.post/{rkey}"
+    post["author"]["handle"] = handle
+    post["record"] = {"$type": "app.bsky.feed.post", "createdAt": f"2026-09-{1 + n % 28:02d}T12:00:00.000Z",
+                      "langs": ["en"], "text": text, "facets": facets}
+    post["indexedAt"] = f"2026-09-{1 + n % 28:02d}T12:00:0{n % 10}.000Z"
+    post["embed"] = {"$type": "app.bsky.embed.external#view", "external": external} if external else None
+    if post["embed"] is None:
+        del post["embed"]
+    return post
+
+
+@dataclass
+class BlueskySearch:
+    """app.bsky.feed.searchPosts (newest first, cursor paging) and createSession on 127.0.0.1."""
+
+    server: HTTPServer
+    posts: list[dict] = field(default_factory=list)   # newest first
+    requires_auth: bool = False
+    handle: str = "hub.example"
+    password: str = "app-pass-word-1234"
+    page_size: int = 100
+    requests: list[str] = field(default_factory=list)
+    sessions: int = 0
+
+    def __post_init__(self):
+        self.base = self.server.url_for("").rstrip("/")
+        self.server.expect_request("/xrpc/app.bsky.feed.searchPosts").respond_with_handler(self.search)
+        self.server.expect_request("/xrpc/com.atproto.server.createSession", method="POST") \
+            .respond_with_handler(self.create_session)
+
+    def create_session(self, request: Request) -> Response:
+        body = json.loads(request.data)
+        if body.get("identifier") != self.handle or body.get("password") != self.password:
+            return Response(json.dumps({"error": "AuthenticationRequired", "message": "Invalid identifier or password"}),
+                            status=401, content_type="application/json")
+        self.sessions += 1
+        return Response(json.dumps({"accessJwt": "jwt-token-abc", "refreshJwt": "r", "handle": self.handle,
+                                    "did": "did:plc:hub"}), content_type="application/json")
+
+    def search(self, request: Request) -> Response:
+        self.requests.append(request.full_path)
+        if self.requires_auth and request.headers.get("Authorization") != "Bearer jwt-token-abc":
+            return Response(json.dumps({"error": "AuthMissing", "message": "Authentication Required"}),
+                            status=403, content_type="application/json")
+        query = parse_qs(request.query_string.decode())
+        start = int(query.get("cursor", ["0"])[0])
+        limit = min(int(query.get("limit", ["25"])[0]), self.page_size)
+        page = self.posts[start:start + limit]
+        body = {"posts": page, "hitsTotal": len(self.posts)}
+        if start + limit < len(self.posts):
+            body["cursor"] = str(start + limit)
+        return Response(json.dumps(body), content_type="application/json",
+                        headers={"RateLimit-Limit": "3000", "RateLimit-Remaining": "2999"})
