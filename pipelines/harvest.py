@@ -8,6 +8,7 @@ taking whole sources in batches as they finish.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -23,11 +24,13 @@ from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.parsing import ParseOptions, parse_document
 from pipelines.progress import reporter
+from pipelines.sources.blog import harvest_blog
 from pipelines.sources.bluesky import harvest_bluesky
 from pipelines.sources.devto import harvest_devto
 from pipelines.sources.discourse import harvest_discourse
 from pipelines.sources.feed import harvest_feed
 from pipelines.sources.github import harvest_github
+from pipelines.sources.markdown import harvest_markdown
 from pipelines.sources.mastodon import harvest_mastodon
 from pipelines.sources.page import harvest_page
 from pipelines.warehouse import BackoffPolicy, SourceCounts, SourceOutcome, Warehouse
@@ -41,6 +44,8 @@ HARVESTERS = {
     "bluesky": harvest_bluesky,
     "devto": harvest_devto,
     "discourse": harvest_discourse,
+    "blog": harvest_blog,
+    "markdown": harvest_markdown,
     "page": harvest_page,
 }
 # Kinds that reuse what they stored last time (a repository's README until it is pushed to).
@@ -212,6 +217,12 @@ async def harvest_one(source: SourceBase, ctx: HarvestContext) -> SourceOutcome:
     """Never raises: every failure becomes an outcome with a status and a plain reason."""
     started = time.monotonic()
     stats = FetchStats()  # owned here so a source that fails still reports what it cost
+    # What a source's last run left (a cursor, the files already read) holds only for the
+    # configuration it was made under: an edited source starts afresh.
+    config_key = hashlib.sha1(source.model_dump_json().encode()).hexdigest()[:16]
+    stored = ctx.state.source_state.get(source.id)
+    if stored is not None and stored.get("_config") not in (None, config_key):
+        ctx.state.source_state.pop(source.id)
     try:
         outcome = await HARVESTERS[source.kind](source, ctx, stats)
     except HarvestError as exc:
@@ -225,4 +236,6 @@ async def harvest_one(source: SourceBase, ctx: HarvestContext) -> SourceOutcome:
                                 error=f"unexpected error: {type(exc).__name__}: {exc}")
     outcome.duration_s = time.monotonic() - started
     outcome.requests, outcome.bytes = stats.requests, stats.bytes
+    if outcome.state is not None:
+        outcome.state["_config"] = config_key
     return outcome

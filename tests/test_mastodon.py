@@ -24,7 +24,7 @@ def test_recorded_tag_timeline_is_read_back_to_the_last_seen_post_only(hub, loop
     assert rows[0][2][0].startswith(f"hashtag #{RECORDED_TAG} on the Mastodon post ")
     assert rows[0][3].startswith(api.base + "/@mastodonpy_test_2/")
     state = json.loads(hub.query("SELECT state_json FROM source_state WHERE source_id = 'toots'")[0][0])
-    assert state == {"last_id": "117020581413876942"}  # the newest recorded post
+    assert state["last_id"] == "117020581413876942"  # the newest recorded post
 
     api.requests.clear()
     hub.harvest()
@@ -68,7 +68,7 @@ def test_spent_rate_limit_stops_the_source_keeps_what_was_read_and_rereads_next_
     assert hub.query("SELECT count(*) FROM hub_items WHERE list_contains(source_ids, 'toots')")[0][0] == 60
     assert hub.health("other")["status"] == "ok"  # another source is not held up
     state = json.loads(hub.query("SELECT state_json FROM source_state WHERE source_id = 'toots'")[0][0])
-    assert state == {"last_id": None}  # not finished: the next run reads from the top again
+    assert state["last_id"] is None  # not finished: the next run reads from the top again
 
 
 def test_boost_and_original_become_one_item(hub, loopback):

@@ -1,0 +1,328 @@
+"""`kind: markdown`: Markdown files with YAML front matter, from a GitHub repository or a local
+directory — Jekyll sites such as opengovtech.org (odileeds/OpenGovTech) among them.
+
+Jekyll collections say what a file is: `_posts` are stories (dated by their file name),
+`_assets` assets (opengovtech.org's catalogue: originator, external_url, date_added,
+date_checked), `_contributors` organisations (kind community). From a repository, the tree is
+read in one request and only files whose blob changed since the last run are fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+import frontmatter
+import yaml
+
+from pipelines.config import MarkdownSource
+from pipelines.dates import parse_datetime
+from pipelines.errors import APIResponseError, FeedParseError, RateLimited, RetryDeferred
+from pipelines.harvest_context import HarvestContext
+from pipelines.http import FetchStats
+from pipelines.parsing.markdown import markdown_to_html
+from pipelines.records import RawRecord
+from pipelines.sanitize import html_to_text, summarise
+from pipelines.sources.github import shared_api
+from pipelines.sources.github_api import RAW_ACCEPT
+from pipelines.tags import merge_tags, normalise_tag
+from pipelines.urls import canonical_url, item_id
+from pipelines.warehouse import SourceOutcome
+
+EXTENSIONS = (".md", ".markdown", ".mdown", ".txt")
+COLLECTION_KINDS = {"_posts": "story", "_assets": "asset", "_contributors": "community"}
+# Jekyll folders that are not content, and drafts, which are not published.
+NOT_CONTENT = {"_drafts", "_layouts", "_includes", "_sass", "_site", "_data", "_plugins", "node_modules",
+               ".github", "vendor"}
+ASSET_TYPES = {"repo", "dataset", "tool", "standard", "other"}
+POST_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(.+)$")
+MAX_FILE_BYTES = 1_000_000
+
+
+@dataclass
+class FileListing:
+    """What a repository or directory holds: the files to read this run, every file's blob id,
+    and the Jekyll site's _config.yml (with the blob it was read from)."""
+
+    files: list["MarkdownFile"]
+    blobs: dict[str, str]
+    config: dict | None = None
+    config_sha: str | None = None
+    branch: str = ""
+
+
+@dataclass
+class MarkdownFile:
+    path: str          # relative to the repository or directory root, with '/'
+    text: str
+    blob: str          # git blob sha, or a content hash for local files
+
+
+def collection_of(path: str) -> str | None:
+    for part in PurePosixPath(path).parts[:-1]:
+        if part.startswith("_"):
+            return part
+    return None
+
+
+def wanted_file(path: str, *, jekyll_site: bool, under: str) -> bool:
+    parts = PurePosixPath(path).parts
+    if not path.lower().endswith(EXTENSIONS) or (under and not path.startswith(under + "/")):
+        return False
+    if any(p in NOT_CONTENT or p.startswith(".") for p in parts[:-1]):
+        return False
+    if PurePosixPath(path).name.lower() in ("readme.md", "license.md", "contributing.md", "changelog.md"):
+        return False
+    # In a Jekyll site, pages outside collections (index, about, 404) are the site, not its content.
+    return not jekyll_site or collection_of(path) is not None
+
+
+async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: FetchStats) -> SourceOutcome:
+    outcome = SourceOutcome(source_id=source.id, status="ok")
+    previous: dict[str, str] = ctx.state.source_state.get(source.id, {}).get("blobs", {})
+    try:
+        listing = await read_repository(source, ctx, stats, previous) if source.repo else read_directory(source, ctx)
+    except (RateLimited, RetryDeferred) as exc:
+        outcome.status, outcome.http_status, outcome.error = exc.status, exc.http_status, exc.reason
+        return outcome
+    files, blobs, config = listing.files, listing.blobs, listing.config
+    permalink = config.get("permalink") if isinstance(config, dict) else None
+    records, problems = [], []
+    wanted = ctx.registry.tags_for(source)
+    for file in files:
+        try:
+            records.append(file_record(source, file, wanted, permalink=permalink, branch=listing.branch))
+        except ValueError as exc:
+            problems.append(f"{file.path}: {exc}")
+    outcome.records = records
+    outcome.entries_read = len(files)
+    # Files that could not be read keep their old blob id out of the state, so they are tried again.
+    failed = {p.split(":", 1)[0] for p in problems}
+    outcome.state = {"blobs": {path: blob for path, blob in blobs.items() if path not in failed}}
+    if listing.config_sha:
+        outcome.state["site_config"] = {"sha": listing.config_sha, "config": config}
+    unchanged = len(blobs) - len(files)
+    notes = problems[:5] + ([f"{unchanged} files unchanged since the last run"] if unchanged and files else [])
+    outcome.warning = "; ".join(notes) or None
+    if not files and blobs:
+        outcome.status = "not_modified"
+    elif not blobs:
+        outcome.warning = f"no Markdown files found in {source.url}" + (f" under {source.path}/" if source.path else "")
+    return outcome
+
+
+async def read_repository(source: MarkdownSource, ctx: HarvestContext, stats: FetchStats,
+                          previous: dict[str, str]) -> FileListing:
+    api = shared_api(ctx, source)
+    branch = source.branch
+    if branch is None:
+        repo = (await api.get(api.url(f"/repos/{source.repo}"), stats=stats)).json()
+        branch = repo.get("default_branch") or "main"
+    tree = (await api.get(api.url(f"/repos/{source.repo}/git/trees/{quote(branch, safe='')}", recursive=1),
+                          stats=stats)).json()
+    if not isinstance(tree, dict) or not isinstance(tree.get("tree"), list):
+        raise APIResponseError(f"GitHub sent no file tree for {source.repo}@{branch}")
+    entries = {e["path"]: e for e in tree["tree"] if isinstance(e, dict) and e.get("type") == "blob" and "path" in e}
+    jekyll_site = "_config.yml" in entries and not source.path
+    config, config_sha = None, None
+    if jekyll_site:
+        # _config.yml is read again only when its blob changed.
+        known = ctx.state.source_state.get(source.id, {}).get("site_config") or {}
+        config_sha = entries["_config.yml"].get("sha")
+        if known.get("sha") == config_sha:
+            config = known.get("config")
+        else:
+            config = _yaml(await _raw(api, source.repo, "_config.yml", branch, stats) or "")
+    blobs = {path: e.get("sha", "") for path, e in entries.items()
+             if wanted_file(path, jekyll_site=jekyll_site, under=source.path)
+             and (e.get("size") or 0) <= MAX_FILE_BYTES}
+    changed = [path for path, sha in blobs.items() if previous.get(path) != sha]
+
+    async def fetch(path: str) -> MarkdownFile | None:
+        text = await _raw(api, source.repo, path, branch, stats)
+        return MarkdownFile(path, text, blobs[path]) if text is not None else None
+
+    files = [f for f in await asyncio.gather(*(fetch(p) for p in changed)) if f is not None]
+    return FileListing(files, blobs, config, config_sha, branch)
+
+
+async def _raw(api, repo: str, path: str, branch: str, stats: FetchStats) -> str | None:
+    response = await api.get(api.url(f"/repos/{repo}/contents/{quote(path)}", ref=branch), stats=stats,
+                             accept=RAW_ACCEPT, missing_ok=True)
+    return response.text if response is not None else None
+
+
+def read_directory(source: MarkdownSource, ctx: HarvestContext) -> FileListing:
+    root = Path(source.directory or "")
+    if not root.is_absolute():
+        root = ctx.registry.path.resolve().parent / root
+    if not root.is_dir():
+        raise FeedParseError(f"directory {root} does not exist", url=str(root))
+    previous = ctx.state.source_state.get(source.id, {}).get("blobs", {})
+    jekyll_site = (root / "_config.yml").is_file() and not source.path
+    config = _yaml((root / "_config.yml").read_text(encoding="utf-8", errors="replace")) if jekyll_site else None
+    files, blobs = [], {}
+    for file in sorted(root.rglob("*")):
+        path = file.relative_to(root).as_posix()
+        if not file.is_file() or not wanted_file(path, jekyll_site=jekyll_site, under=source.path):
+            continue
+        data = file.read_bytes()[:MAX_FILE_BYTES]
+        blob = hashlib.sha1(data).hexdigest()
+        blobs[path] = blob
+        if previous.get(path) != blob:
+            files.append(MarkdownFile(path, data.decode("utf-8", errors="replace"), blob))
+    return FileListing(files, blobs, config)
+
+
+def _yaml(text: str) -> dict | None:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None,
+                branch: str) -> RawRecord:
+    try:
+        post = frontmatter.loads(file.text)
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ValueError(f"front matter is not valid YAML: {str(exc).splitlines()[0]}") from None
+    meta = {str(k): v for k, v in post.metadata.items()}
+    name = PurePosixPath(file.path).stem
+    collection = collection_of(file.path)
+    kind = COLLECTION_KINDS.get(collection or "")
+    name_match = POST_NAME.match(name)
+    slug = name_match.group(4) if name_match else name
+
+    published = _date(meta.get("date")) or _date(meta.get("date_added"))
+    if published is None and name_match:
+        published = datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc)
+    title = _text(meta.get("title")) or _text(meta.get("name")) or _first_heading(post.content) or slug
+    body_html = markdown_to_html(post.content)
+    body_text = html_to_text(body_html)
+    description = _text(meta.get("description")) or _text(meta.get("summary")) or _text(meta.get("excerpt"))
+
+    tags = _strings(meta.get("tags")) + _strings(meta.get("categories")) + _strings(meta.get("category"))
+    targets = {normalise_tag(t) for t in wanted}
+    reasons = [f"front matter tag '{t}' in {file.path}" for t in tags if normalise_tag(t) in targets][:1]
+    matched = bool(reasons) or not source.tagged_only
+    if not source.tagged_only:
+        reasons.append("source is on topic as a whole (tagged_only: false)")
+
+    # Jekyll dates a post's URL by its file name (in the site's time zone), not by UTC.
+    url_date = datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc) if name_match else published
+    page_url = _page_url(source, file.path, collection, slug, url_date, meta, permalink, branch)
+    external = canonical_url(_text(meta.get("external_url")) or "")
+    url = external or page_url
+    originator = _strings(meta.get("originator"))
+    details = {k: v for k, v in {
+        "path": file.path, "collection": collection, "page_url": page_url if external else None,
+        "external_url": external, "originator": originator or None,
+        "date_added": _iso(meta.get("date_added")), "date_checked": _iso(meta.get("date_checked")),
+        "location": _text(meta.get("location")) or None, "website": _text(meta.get("website") or meta.get("homepage")) or None,
+        "logo_url": _text(meta.get("logo_url") or meta.get("logo")) or None,
+        "social": meta.get("social") if isinstance(meta.get("social"), dict) else None,
+    }.items() if v}
+    asset_type = None
+    if kind == "asset":
+        declared = _text(meta.get("asset_type") or meta.get("type")).lower()
+        asset_type = declared if declared in ASSET_TYPES else "other"
+    organisation = _text(meta.get("organisation") or meta.get("organization")) or None
+    if kind == "community":
+        organisation = title
+    raw = {"path": file.path, "front_matter": _plain(meta)}
+    raw_json = json.dumps(raw, ensure_ascii=False, default=str)
+    return RawRecord(
+        source_id=source.id,
+        entry_key=f"file:{file.path}",
+        item_id=item_id(url, source.id, file.path),
+        url=url,
+        canonical_url=url,
+        title=html_to_text(title),
+        summary=summarise(description or body_text),
+        content_html=body_html,
+        content_text=body_text,
+        author=_text(meta.get("author")) or None,
+        published_at=published,
+        updated_at=_date(meta.get("last_modified_at") or meta.get("date_checked")),
+        date_missing=published is None,
+        tags=merge_tags(tags),
+        match_reasons=reasons,
+        matched=matched,
+        language=_text(meta.get("lang") or meta.get("language")) or None,
+        raw_json=raw_json,
+        content_hash=hashlib.sha1("|".join([raw_json, body_html, url or "", *reasons, str(matched)]).encode()).hexdigest(),
+        kind_hint=kind,
+        asset_type=asset_type,
+        organisation=organisation,
+        details=json.dumps(details, ensure_ascii=False, default=str),
+    )
+
+
+def _page_url(source: MarkdownSource, path: str, collection: str | None, slug: str, published: datetime | None,
+              meta: dict, permalink: str | None, branch: str) -> str | None:
+    """Where the file is published: Jekyll's permalink on `site_url`, else the file on GitHub."""
+    if source.site_url:
+        own = _text(meta.get("permalink"))
+        if own:
+            return canonical_url(own.lstrip("/"), base=source.site_url)
+        if collection == "_posts" and published:
+            pattern = permalink if permalink and permalink.startswith("/") else "/:categories/:year/:month/:day/:title:output_ext"
+            categories = "/".join(quote(c.lower().replace(" ", "-")) for c in _strings(meta.get("categories")))
+            url = (pattern.replace(":categories", categories).replace(":year", f"{published:%Y}")
+                   .replace(":month", f"{published:%m}").replace(":day", f"{published:%d}")
+                   .replace(":title", slug).replace(":output_ext", ".html"))
+            return canonical_url(re.sub(r"/+", "/", url).lstrip("/"), base=source.site_url)
+        if collection:
+            return canonical_url(f"{collection.lstrip('_')}/{slug}/", base=source.site_url)
+        return canonical_url(str(PurePosixPath(path).with_suffix(".html")), base=source.site_url)
+    if source.repo:
+        return f"https://github.com/{source.repo}/blob/{quote(branch)}/{quote(path)}"
+    return None
+
+
+def _date(value) -> datetime | None:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, time.min, timezone.utc)
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        # Jekyll writes '2019-10-08 00:00:00 +01:00' and '2024-06-04 09:11:00 Z'.
+        text = re.sub(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}(?::\d{2})?)\s*", r"\1T\2", text)
+        return parse_datetime(text.replace(" ", ""))
+    return None
+
+
+def _iso(value) -> str | None:
+    parsed = _date(value)
+    return parsed.isoformat() if parsed else None
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()] if "," in value else ([value.strip()] if value.strip() else [])
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if v is not None and str(v).strip()]
+    return []
+
+
+def _text(value) -> str:
+    return value.strip() if isinstance(value, str) else (str(value) if isinstance(value, (int, float)) else "")
+
+
+def _first_heading(markdown: str) -> str:
+    match = re.search(r"^#{1,3}\s+(.+)$", markdown, re.M)
+    return match.group(1).strip() if match else ""
+
+
+def _plain(meta: dict) -> dict:
+    return json.loads(json.dumps(meta, default=str))
+
