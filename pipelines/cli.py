@@ -346,6 +346,47 @@ def _serve_site(directory: Path, port: int, announcement: str, *, any_free_port:
         server.stop()
 
 
+# --- check --------------------------------------------------------------------------------
+
+@app.command()
+def check(
+    url: str = typer.Argument(..., help="A blog post, feed, toot, Bluesky post, dev.to article or GitHub repo URL"),
+    sources: Optional[Path] = SourcesOption,
+    warehouse: Optional[Path] = WarehouseOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+) -> None:
+    """Would the hub pick this URL up? Says which source covers it (or the sources.yaml entry to
+    add), whether it is reachable and allowed by robots.txt, where the tag was found or where it
+    was looked for, the kind it would get and whether it is already in the hub.
+
+    Exit status: 0 picked up or would be, 1 would not be (reasons printed), 2 error."""
+    from pipelines.check import EXIT_ERROR, check_url, format_report
+    from pipelines.config import check_http_url, load_registry
+
+    try:
+        check_http_url(url)
+    except ValueError as exc:
+        _fail(str(exc), EXIT_ERROR)
+    path = resolve_sources_path(sources)
+    registry = None
+    if path.exists():
+        try:
+            registry = load_registry(path)
+        except ConfigError as exc:
+            _fail(f"invalid configuration:\n{exc}", EXIT_ERROR)
+    else:
+        err.print(f"note: {path} not found; checking against no sources", highlight=False)
+    try:
+        report = check_url(url, registry, _warehouse_path(warehouse))
+    except HubError as exc:
+        _fail(str(exc), EXIT_ERROR)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        out.print(format_report(report), highlight=False, soft_wrap=True, markup=False)
+    raise typer.Exit(report.exit_code)
+
+
 # --- sources ------------------------------------------------------------------------------
 
 @sources_app.command("validate")

@@ -1,0 +1,368 @@
+"""`opengovtech check URL`: would the hub pick this post up, and if not, why not.
+
+For the person tagging a post: which source in sources.yaml covers the URL (or the entry to
+propose), whether it can be fetched and robots.txt allows it, where the tag was found or
+which places were looked at and lacked it, the kind it would get, and whether it is already
+in the hub. Every request goes through the harvest's own HTTP layer and its address guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from pipelines.config import (BlogSource, BlueskySource, DevtoSource, DiscourseSource, FeedSource, GitHubSource,
+                              MarkdownSource, MastodonSource, PageSource, SourceBase, SourceRegistry)
+from pipelines.errors import BlockedByRobots, HarvestError
+from pipelines.harvest_context import HarvestContext
+from pipelines.http import Fetcher, FetchStats, HttpSettings
+from pipelines.parsing import ParseOptions, parse_document
+from pipelines.parsing.discovery import looks_like_html
+from pipelines.parsing.page import TAG_PLACES, parse_page_metadata
+from pipelines.sources.api import get_json
+from pipelines.sources.devto import article_tags
+from pipelines.sources.github_api import api_url_from_env
+from pipelines.tags import hashtags, normalise_tag
+from pipelines.urls import canonical_url
+from pipelines.warehouse import FetchState
+
+EXIT_PICKED_UP, EXIT_NOT_PICKED_UP, EXIT_ERROR = 0, 1, 2
+MASTODON_POST = re.compile(r"^/@([\w.]+)(?:@[\w.-]+)?/(\d+)/?$")
+BLUESKY_POST = re.compile(r"^/profile/([^/]+)/post/([\w~.-]+)/?$")
+GITHUB_REPO = re.compile(r"^/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?$")
+DEFAULT_BLUESKY_SERVICE = "https://public.api.bsky.app"
+
+
+@dataclass
+class CheckReport:
+    url: str
+    what: str = "web page"                       # web page, feed, Mastodon post, Bluesky post, …
+    covered_by: list[str] = field(default_factory=list)   # "id (kind)"
+    proposed_source: str | None = None           # a sources.yaml entry, when nothing covers it
+    reachable: bool | None = None
+    http_status: int | None = None
+    robots_allowed: bool | None = None
+    tag_found: list[str] = field(default_factory=list)    # where, in words
+    looked_at: list[str] = field(default_factory=list)    # places checked that lacked the tag
+    kind: str | None = None
+    in_hub: dict | None = None                   # {id, title, url, sources}
+    reasons: list[str] = field(default_factory=list)      # why it would not be picked up
+    verdict: str = ""
+    exit_code: int = EXIT_NOT_PICKED_UP
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Found:
+    """What reading the URL told us."""
+
+    what: str
+    canonical: str | None = None
+    tags_found: list[str] = field(default_factory=list)
+    looked_at: list[str] = field(default_factory=list)
+    kind: str = "story"
+    owner: str | None = None          # account, user or org the post or repo belongs to
+    owner_type: str | None = None     # github: Organization | User
+    feeds: list[str] = field(default_factory=list)
+
+
+def check_url(url: str, registry: SourceRegistry | None, warehouse_path: Path | None,
+              fetcher: Fetcher | None = None) -> CheckReport:
+    return asyncio.run(_check(url, registry, warehouse_path, fetcher))
+
+
+async def _check(url: str, registry, warehouse_path, fetcher) -> CheckReport:
+    report = CheckReport(url=url)
+    wanted = list(registry.defaults.tags) if registry else ["opengovtech"]
+    own_fetcher = fetcher is None
+    if fetcher is None:
+        from pipelines.config import Defaults
+
+        fetcher = Fetcher(HttpSettings.from_defaults(registry.defaults if registry else Defaults()))
+    allow_private = registry.allow_private_for(_probe(url)) if registry else False
+    try:
+        found = await read_url(url, registry, fetcher, allow_private, wanted, report)
+    finally:
+        if own_fetcher:
+            await fetcher.__aexit__(None, None, None)
+    if found is not None:
+        report.what = found.what
+        report.tag_found = found.tags_found
+        report.looked_at = found.looked_at
+        report.kind = found.kind
+    covering = covering_sources(registry, url, found) if registry else []
+    report.covered_by = [f"{s.id} ({s.kind})" for s in covering]
+    report.in_hub = lookup_in_hub(warehouse_path, url, found.canonical if found else None)
+    on_topic_source = any(not s.tagged_only for s in covering)
+
+    if report.in_hub:
+        report.verdict = "already in the hub"
+        report.exit_code = EXIT_PICKED_UP
+        return report
+    if not covering:
+        report.proposed_source = propose_source(url, found, wanted)
+        report.reasons.append("no source in sources.yaml covers this URL" +
+                              ("; add the entry below (or ask the hub's maintainers to)" if report.proposed_source else ""))
+    if found is not None and not found.tags_found and not on_topic_source:
+        report.reasons.append(f"the tag {' or '.join('#' + t for t in wanted)} was not found "
+                              f"(looked at: {', '.join(found.looked_at) or 'nothing readable'})")
+    if report.reasons:
+        report.verdict = "would not be picked up"
+        report.exit_code = EXIT_NOT_PICKED_UP
+    else:
+        report.verdict = "would be picked up on the next run"
+        report.exit_code = EXIT_PICKED_UP
+    return report
+
+
+def _probe(url: str) -> SourceBase:
+    return PageSource(id="check", kind="page", url=url)
+
+
+async def read_url(url: str, registry, fetcher: Fetcher, allow_private, wanted: list[str],
+                   report: CheckReport) -> Found | None:
+    ctx = HarvestContext(registry=registry, fetcher=fetcher, state=FetchState({}, {}), parse=None)  # type: ignore[arg-type]
+    stats = FetchStats()
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        if host in ("github.com", "www.github.com") and GITHUB_REPO.match(parts.path):
+            return await read_github_repo(ctx, parts.path, stats, allow_private, wanted, report)
+        if host == "bsky.app" and BLUESKY_POST.match(parts.path):
+            return await read_bluesky_post(ctx, registry, parts.path, stats, allow_private, wanted, report)
+        devto = _devto_source_for(registry, url)
+        if (host == "dev.to" or devto) and parts.path.count("/") == 2 and parts.path != "/":
+            api = devto.api_url if devto else "https://dev.to"
+            return await read_devto_article(ctx, api, parts.path, stats, allow_private, wanted, report)
+        if MASTODON_POST.match(parts.path):
+            return await read_mastodon_post(ctx, url, stats, allow_private, wanted, report)
+        return await read_web(ctx, url, stats, allow_private, wanted, report)
+    except BlockedByRobots as exc:
+        report.robots_allowed = False
+        report.reachable = True
+        report.reasons.append(f"robots.txt forbids the hub to read it: {exc.reason}")
+    except HarvestError as exc:
+        report.reachable = False
+        report.http_status = exc.http_status
+        report.reasons.append(f"not reachable: {exc.reason}")
+    return None
+
+
+async def read_web(ctx, url, stats, allow_private, wanted, report) -> Found:
+    result = await ctx.fetcher.fetch(url, allow_private=allow_private, stats=stats,
+                                     accept="text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.5")
+    report.reachable, report.robots_allowed, report.http_status = True, True, result.status
+    if looks_like_html(result.body, result.content_type):
+        meta = await asyncio.to_thread(parse_page_metadata, result.body, result.url)
+        found_places = meta.tag_matches(wanted)
+        looked = [p for p in TAG_PLACES if not any(f.startswith(p + " ") for f in found_places)]
+        kind = "event" if "Event" in meta.schema_types else "story"
+        return Found(what="web page", canonical=meta.best_url(), tags_found=found_places, looked_at=looked,
+                     kind=kind, feeds=meta.feeds)
+    document = parse_document(result.body, result.url, result.content_type, ParseOptions("check", tuple(wanted), True))
+    if document.error:
+        raise HarvestError(f"{url} is neither a web page nor a feed: {document.error}", url=url,
+                           http_status=result.status)
+    tagged = [r for r in document.records if r.matched]
+    places = [f"{len(tagged)} of {len(document.records)} entries carry the tag"] if tagged else []
+    if tagged:
+        example = tagged[0]
+        places.append(f"e.g. '{example.title}': {', '.join(example.match_reasons)}")
+    return Found(what=f"feed ({document.format})", canonical=canonical_url(url), tags_found=places,
+                 looked_at=[] if tagged else ["entry categories", "hashtags in titles, summaries and content"],
+                 feeds=[result.url])
+
+
+async def read_mastodon_post(ctx, url, stats, allow_private, wanted, report) -> Found:
+    parts = urlsplit(url)
+    user, status_id = MASTODON_POST.match(parts.path).groups()
+    origin = f"{parts.scheme}://{parts.netloc}"
+    page = await get_json(ctx, f"{origin}/api/v1/statuses/{status_id}", stats, service="Mastodon",
+                          allow_private=allow_private)
+    report.reachable, report.http_status = True, page.status
+    status = page.data.get("reblog") or page.data
+    tags = [t.get("name", "") for t in status.get("tags") or []]
+    targets = {normalise_tag(t) for t in wanted}
+    found = [f"hashtag #{t} on the post" for t in tags if normalise_tag(t) in targets]
+    acct = (status.get("account") or {}).get("acct") or user
+    return Found(what="Mastodon post", canonical=canonical_url(status.get("url") or url), tags_found=found[:1],
+                 looked_at=[] if found else ["the post's hashtags"],
+                 owner="@" + (acct if "@" in acct else f"{acct}@{parts.hostname}"))
+
+
+async def read_bluesky_post(ctx, registry, path, stats, allow_private, wanted, report) -> Found:
+    handle, rkey = BLUESKY_POST.match(path).groups()
+    services = [s.service for s in (registry.enabled("bluesky") if registry else [])] or [DEFAULT_BLUESKY_SERVICE]
+    service = services[0]
+    did = handle
+    if not handle.startswith("did:"):
+        resolved = await get_json(ctx, f"{service}/xrpc/com.atproto.identity.resolveHandle?handle={quote(handle)}",
+                                  stats, service="Bluesky", allow_private=allow_private)
+        did = resolved.data.get("did", handle)
+    uri = f"at://{did}/app.bsky.feed.post/{rkey}"
+    thread = await get_json(ctx, f"{service}/xrpc/app.bsky.feed.getPostThread?uri={quote(uri)}&depth=0",
+                            stats, service="Bluesky", allow_private=allow_private)
+    report.reachable, report.http_status = True, thread.status
+    record = ((thread.data.get("thread") or {}).get("post") or {}).get("record") or {}
+    tags = [f.get("tag") for facet in record.get("facets") or [] for f in facet.get("features") or []
+            if f.get("$type") == "app.bsky.richtext.facet#tag"] + list(record.get("tags") or [])
+    targets = {normalise_tag(t) for t in wanted}
+    found = [f"hashtag #{t} on the post" for t in tags if t and normalise_tag(t) in targets][:1]
+    if not found and any(normalise_tag(t) in targets for t in hashtags(record.get("text") or "")):
+        found = ["hashtag in the post's text (not a tag facet: post it from an app that links hashtags)"]
+    return Found(what="Bluesky post", canonical=f"https://bsky.app{path}", tags_found=found,
+                 looked_at=[] if found else ["the post's tag facets", "its text"], owner=handle)
+
+
+async def read_devto_article(ctx, api, path, stats, allow_private, wanted, report) -> Found:
+    user, slug = path.strip("/").split("/", 1)
+    page = await get_json(ctx, f"{api}/api/articles/{quote(user)}/{quote(slug)}", stats, service="dev.to",
+                          allow_private=allow_private)
+    report.reachable, report.http_status = True, page.status
+    tags = article_tags(page.data)
+    targets = {normalise_tag(t) for t in wanted}
+    found = [f"dev.to tag '{t}'" for t in tags if normalise_tag(t) in targets][:1]
+    canonical = canonical_url(page.data.get("canonical_url") or page.data.get("url") or "")
+    return Found(what="dev.to article", canonical=canonical, tags_found=found,
+                 looked_at=[] if found else [f"the article's tags ({', '.join(tags) or 'none'})"], owner=user)
+
+
+async def read_github_repo(ctx, path, stats, allow_private, wanted, report) -> Found:
+    owner, name = GITHUB_REPO.match(path).groups()
+    api = api_url_from_env()
+    headers = {"Authorization": f"Bearer {os.environ['GITHUB_TOKEN']}"} if os.environ.get("GITHUB_TOKEN") else None
+    page = await get_json(ctx, f"{api}/repos/{owner}/{name}", stats, service="GitHub", allow_private=allow_private,
+                          headers=headers)
+    report.reachable, report.http_status = True, page.status
+    repo = page.data
+    targets = {normalise_tag(t) for t in wanted}
+    found = [f"repository topic '{t}'" for t in repo.get("topics") or [] if normalise_tag(t) in targets][:1]
+    if not found and any(normalise_tag(t) in targets for t in hashtags(repo.get("description") or "")):
+        found = ["hashtag in the repository description"]
+    looked = [] if found else ["repository topics", "description"]
+    return Found(what="GitHub repository", canonical=canonical_url(repo.get("html_url") or f"https://github.com{path}"),
+                 tags_found=found, looked_at=looked, kind="asset", owner=(repo.get("owner") or {}).get("login", owner),
+                 owner_type=(repo.get("owner") or {}).get("type"))
+
+
+def _devto_source_for(registry, url: str) -> DevtoSource | None:
+    origin = _origin(url)
+    for source in registry.enabled("devto") if registry else []:
+        if _origin(source.api_url) == origin:
+            return source
+    return None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{(parts.netloc or '').lower()}"
+
+
+def covering_sources(registry: SourceRegistry, url: str, found: Found | None) -> list[SourceBase]:
+    """The enabled sources that would read this URL."""
+    what = found.what if found else ""
+    origin = _origin(url)
+    target = canonical_url(url)
+    covering: list[SourceBase] = []
+    for source in registry.enabled():
+        if isinstance(source, PageSource):
+            hit = canonical_url(source.url) in (target, found.canonical if found else None)
+        elif isinstance(source, (FeedSource, BlogSource)):
+            hit = _origin(source.url) == origin or (found is not None and source.url in found.feeds)
+        elif isinstance(source, MastodonSource):
+            hit = what == "Mastodon post" and (
+                bool(source.hashtag) or (found is not None and found.owner == "@" + (source.account or "")))
+        elif isinstance(source, BlueskySource):
+            hit = what == "Bluesky post"
+        elif isinstance(source, DevtoSource):
+            hit = what == "dev.to article" and (source.tag is not None or source.username == (found and found.owner))
+        elif isinstance(source, GitHubSource):
+            owner = (found.owner or "").lower() if found else ""
+            hit = what == "GitHub repository" and (
+                (source.org or source.user or "").lower() == owner
+                or (source.repo or "").lower() == urlsplit(url).path.strip("/").lower()
+                or bool(source.topic) or bool(source.search))
+        elif isinstance(source, DiscourseSource):
+            hit = url.startswith(source.base_url + "/")
+        elif isinstance(source, MarkdownSource):
+            hit = bool(source.site_url) and url.startswith(source.site_url)
+        else:
+            hit = False
+        if hit:
+            covering.append(source)
+    return covering
+
+
+def propose_source(url: str, found: Found | None, wanted: list[str]) -> str | None:
+    """The sources.yaml entry that would pick this URL's publisher up."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "site").lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", host.removeprefix("www.")).strip("-")
+    tag = wanted[0]
+    what = found.what if found else "web page"
+    if what == "Mastodon post" and found and found.owner:
+        user = found.owner.lstrip("@").split("@")[0]
+        return f"- id: {slug}-{user.lower()}\n  kind: mastodon\n  account: \"{found.owner}\""
+    if what == "Bluesky post":
+        return f"- id: bluesky-{normalise_tag(tag)}\n  kind: bluesky\n  hashtag: {tag}"
+    if what == "dev.to article" and found and found.owner:
+        return f"- id: devto-{found.owner.lower()}\n  kind: devto\n  username: {found.owner}"
+    if what == "GitHub repository" and found and found.owner:
+        key = "org" if found.owner_type == "Organization" else "user"
+        return f"- id: github-{found.owner.lower()}\n  kind: github\n  {key}: {found.owner}"
+    if what.startswith("feed"):
+        return f"- id: {slug}\n  kind: feed\n  url: {url}"
+    home = f"{parts.scheme}://{parts.netloc}/"
+    return f"- id: {slug}\n  kind: blog\n  url: {home}\n  tag: {tag}"
+
+
+def lookup_in_hub(warehouse_path: Path | None, url: str, canonical: str | None) -> dict | None:
+    if warehouse_path is None or not warehouse_path.exists():
+        return None
+    from pipelines.warehouse import open_for_reading
+
+    candidates = [u for u in {canonical_url(url), canonical} if u]
+    with open_for_reading(warehouse_path) as con:
+        row = con.execute(
+            """SELECT id, title, url, source_ids FROM hub_items
+               WHERE list_contains($urls, url)
+                  OR len(list_filter(mentions, m -> list_contains($urls, json_extract_string(m, '$.url')))) > 0
+               LIMIT 1""", {"urls": candidates}).fetchone()
+    if row is None:
+        return None
+    return {"id": row[0], "title": row[1], "url": row[2], "sources": row[3]}
+
+
+def format_report(report: CheckReport) -> str:
+    lines = [f"{report.url}", f"  what it is:      {report.what}"]
+    if report.reachable is not None:
+        reach = "yes" if report.reachable else "no"
+        if report.http_status:
+            reach += f" (HTTP {report.http_status})"
+        lines.append(f"  reachable:       {reach}")
+    if report.robots_allowed is not None:
+        lines.append(f"  robots.txt:      {'allows the hub' if report.robots_allowed else 'forbids the hub'}")
+    lines.append(f"  covered by:      {', '.join(report.covered_by) or 'no source in sources.yaml'}")
+    if report.tag_found:
+        lines.append(f"  tag found:       {'; '.join(report.tag_found)}")
+    elif report.looked_at:
+        lines.append(f"  tag not found in: {', '.join(report.looked_at)}")
+    if report.kind:
+        lines.append(f"  kind:            {report.kind}")
+    if report.in_hub:
+        lines.append(f"  in the hub:      yes — '{report.in_hub['title']}' ({report.in_hub['url']})")
+    else:
+        lines.append("  in the hub:      no")
+    lines.append(f"verdict: {report.verdict}")
+    for reason in report.reasons:
+        lines.append(f"  - {reason}")
+    if report.proposed_source:
+        lines.append("proposed sources.yaml entry:")
+        lines.extend("  " + line for line in report.proposed_source.splitlines())
+    return "\n".join(lines)
