@@ -25,9 +25,11 @@ def problems_for(tmp_path, text: str) -> list[str]:
 def test_the_default_sources_file_is_valid():
     registry = load_registry(REPO / "sources.yaml")
     assert len(registry.sources) >= 8
-    assert {s.kind for s in registry.sources} == {"feed", "github"}
-    assert all(s.org for s in registry.sources if s.kind == "feed")  # every feed names its organisation
+    assert {s.kind for s in registry.sources} == {"feed", "blog", "github", "markdown", "mastodon", "bluesky", "devto"}
+    assert all(s.org for s in registry.sources if s.kind in ("feed", "blog"))  # every blog names its organisation
     assert {s.target for s in registry.sources if s.kind == "github"} == {"topic opengovtech", "org odileeds"}
+    # opengovtech.org itself, the hub this project automates, is a default source
+    assert [s.repo for s in registry.sources if s.kind == "markdown"] == ["odileeds/OpenGovTech"]
 
 
 def test_unknown_key_names_line_and_source(tmp_path):
@@ -52,7 +54,8 @@ def test_duplicate_ids_point_at_the_first(tmp_path):
 
 def test_unknown_kind_lists_the_allowed_ones(tmp_path):
     problems = problems_for(tmp_path, VALID_HEAD + "  - id: x\n    kind: rss\n    url: https://x.example/\n")
-    assert problems == ["sources.yaml:5 source 'x': unknown kind 'rss' (allowed: feed, github)"]
+    assert problems == ["sources.yaml:5 source 'x': unknown kind 'rss' (allowed: blog, bluesky, devto, discourse, "
+                        "feed, github, markdown, mastodon, page)"]
 
 
 @pytest.mark.parametrize("url", ["notaurl", "ftp://example.org/feed", "https://", "javascript:alert(1)"])

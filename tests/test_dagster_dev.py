@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from pipelines.harvest import HARVESTERS
 from tests.conftest import REPO
 
 QUERY = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
@@ -61,9 +62,10 @@ def test_dagster_dev_serves_the_code_location(tmp_path: Path):
         assert {"name": "sources_changed"} in data["sensors"]
         assert {"name": "daily_harvest", "cronSchedule": "15 4 * * *", "executionTimezone": "Europe/London"} in data["schedules"]
         assets = {tuple(a["assetKey"]["path"]): a["groupName"] for a in data["assetNodes"]}
-        assert assets == {("source_registry",): "harvest", ("raw_feed_entries",): "harvest",
-                          ("raw_github_entries",): "harvest", ("hub_items",): "normalise", ("search_index",): "publish",
-                          ("hub_site",): "publish"}
+        harvest_assets = {(f"raw_{kind}_entries",): "harvest" for kind in HARVESTERS}  # one per source kind
+        assert len(harvest_assets) == 9
+        assert assets == {("source_registry",): "harvest", **harvest_assets, ("hub_items",): "normalise",
+                          ("search_index",): "publish", ("hub_site",): "publish"}
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

@@ -158,9 +158,11 @@ def post_facts(source: BlueskySource, post: dict, wanted: list[str]) -> tuple[Po
         link = SharedLink(url=links[0])
     mention = Mention(platform="bluesky", url=url, author="@" + (author.get("handle") or author.get("did") or "?"),
                       posted_at=parse_datetime(record.get("createdAt")), text=text)
+    if not reasons and not source.tagged_only:
+        reasons.append("source is on topic as a whole (tagged_only: false)")
     langs = record.get("langs") or []
     return PostFacts(source_id=source.id, mention=mention, text=text, tags=tags, reasons=reasons,
-                     matched=bool(reasons) or not source.tagged_only, link=link,
+                     matched=bool(reasons), link=link,
                      language=langs[0] if langs else None), post
 
 

@@ -81,6 +81,8 @@ def article_record(source: DevtoSource, article: dict, wanted: list[str]) -> Raw
     targets = {normalise_tag(t) for t in wanted}
     reasons = [f"dev.to tag '{t}'" for t in tags if normalise_tag(t) in targets][:1]
     matched = bool(reasons) or not source.tagged_only
+    if not reasons and not source.tagged_only:
+        reasons.append("source is on topic as a whole (tagged_only: false)")
     if original != url:
         reasons.append(f"cross-posted on dev.to ({url}) from {original}")
     description = article.get("description") or ""

@@ -121,6 +121,8 @@ def post_facts(source: MastodonSource, status: dict, wanted: list[str], boosts: 
         reasons = [f"hashtag #{tag} in the text of the Mastodon post {url}"
                    for tag in hashtags(text) if normalise_tag(tag) in targets][:1]
     matched = bool(reasons) or not source.tagged_only
+    if not reasons and not source.tagged_only:
+        reasons.append("source is on topic as a whole (tagged_only: false)")
     if boosts:
         reasons.append(f"boosted by {', '.join(sorted(set(boosts))[:5])}")
     mention = Mention(platform="mastodon", url=url, author=_acct(status.get("account") or {}, source.server),
