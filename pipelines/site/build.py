@@ -199,7 +199,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
 
 def _write_item_pages(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent) -> None:
     cards = {item.id: item for item in hub.items}
-    for item_id, content_html, asset in iter_item_content(con):
+    for item_id, content_html, asset, mentions in iter_item_content(con):
         item = cards[item_id]
         organisation = hub.organisation_of(item)
         original = safe_href(item.url)
@@ -209,6 +209,7 @@ def _write_item_pages(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: H
             original_host=urlsplit(original).hostname if original else None,
             content_html=sanitize_for_site(content_html) if content_html else "",
             facts=asset.get("facts", {}), homepage=safe_href(asset.get("homepage")),
+            mentions=[dict(m, url=safe_href(m["url"])) for m in mentions if safe_href(m["url"])],
             tags=[tag for tag in (hub.tag(label) for label in dict.fromkeys(item.tags)) if tag],
             shared_in=[source for s in item.source_ids if (source := hub.source(s))],
             related=related[:RELATED_LIMIT], json_ld=json_for_script(_json_ld(writer, item, original)))

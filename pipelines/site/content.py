@@ -164,12 +164,29 @@ def read_hub(con: duckdb.DuckDBPyConnection) -> HubContent:
 
 
 def iter_item_content(con: duckdb.DuckDBPyConnection,
-                      batch_size: int = 2_000) -> Iterator[tuple[str, str | None, dict]]:
-    """(id, content_html, facts) for every item, streamed so 10,000s of bodies never sit in memory."""
-    reader = con.execute("SELECT id, content_html, asset_type, details FROM hub_items").fetch_record_batch(batch_size)
+                      batch_size: int = 2_000) -> Iterator[tuple[str, str | None, dict, list[dict]]]:
+    """(id, content_html, facts, mentions) for every item, streamed so 10,000s of bodies never sit in memory."""
+    reader = con.execute("SELECT id, content_html, asset_type, details, mentions FROM hub_items") \
+        .fetch_record_batch(batch_size)
     for batch in reader:
-        for item_id, content_html, asset_type, details in zip(*(batch.column(i).to_pylist() for i in range(4))):
-            yield item_id, content_html, item_facts(asset_type, details)
+        for item_id, content_html, asset_type, details, mentions in zip(*(batch.column(i).to_pylist()
+                                                                          for i in range(5))):
+            yield item_id, content_html, item_facts(asset_type, details), item_mentions(mentions)
+
+
+def item_mentions(mentions: list[str] | None) -> list[dict]:
+    """The social posts that shared an item: platform, post URL, author, date."""
+    found = []
+    for text in mentions or []:
+        try:
+            mention = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(mention, dict) and mention.get("url"):
+            found.append({"platform": str(mention.get("platform") or "").capitalize(), "url": mention["url"],
+                          "author": str(mention.get("author") or ""),
+                          "date": str(mention.get("posted_at") or "")[:10]})
+    return found
 
 
 def item_facts(asset_type: str | None, details: str | None) -> dict:
