@@ -48,12 +48,17 @@ def test_item_counts_per_source(demo):
     out, _ = demo
     read = dict(query(out, "SELECT source_id, entries_read FROM source_runs"))
     assert read == {"northbridge-digital-blog": 5, "dale-civic-lab": 3, "riverside-data-coop": 3,
-                    "fenshire-insight": 3, "example-borough-news": 0, "northbridge-github": 6}
+                    "fenshire-insight": 3, "example-borough-news": 0, "northbridge-github": 6,
+                    "northbridge-mastodon": 9, "devto-opengovtech": 7, "northern-civic-tech-network": 11}
     published = dict(query(out, "SELECT s, count(*) FROM (SELECT unnest(source_ids) AS s FROM hub_items) GROUP BY s"))
     assert published == {"northbridge-digital-blog": 3, "dale-civic-lab": 3, "riverside-data-coop": 2,
-                         "fenshire-insight": 3, "northbridge-github": 3}
-    assert query(out, "SELECT count(*) FROM hub_items") == [(13,)]
-    assert dict(query(out, "SELECT kind, count(*) FROM hub_items GROUP BY kind")) == {"story": 10, "asset": 3}
+                         "fenshire-insight": 3, "northbridge-github": 3,
+                         "northbridge-mastodon": 8,          # 10 posts: one untagged, one boost of another
+                         "devto-opengovtech": 6,             # 7 articles: one without the tag
+                         "northern-civic-tech-network": 11}  # 4 posts, 4 assets, 3 contributors; not index.md
+    assert query(out, "SELECT count(*) FROM hub_items") == [(35,)]
+    assert dict(query(out, "SELECT kind, count(*) FROM hub_items GROUP BY kind")) == {
+        "story": 25, "asset": 7, "community": 3}
 
 
 def test_demo_github_org_gives_tagged_repositories_as_assets(demo):
@@ -86,7 +91,17 @@ def test_a_reshare_merges_into_the_original_story(demo):
                          WHERE url = 'http://northbridge.example/blog/2024/03/opening-bin-collection-data'""")
     assert rows == [("How we opened up our bin collection data",
                      "http://northbridge.example/blog/2024/03/opening-bin-collection-data",
-                     ["fenshire-insight", "northbridge-digital-blog"])]
+                     ["fenshire-insight", "northbridge-digital-blog", "northbridge-mastodon"])]
+
+
+def test_a_toot_sharing_a_post_is_a_mention_and_a_cross_post_merges(demo):
+    out, _ = demo
+    (mentions,), = query(out, "SELECT mentions FROM hub_items WHERE title = 'How we opened up our bin collection data'")
+    mention = json.loads(mentions[0])
+    assert mention["platform"] == "mastodon" and mention["author"] == "@northbridge_digital@social.northbridge.example"
+    (sources,), = query(out, "SELECT source_ids FROM hub_items "
+                             "WHERE title = 'Technical notes: publishing the bin calendar as an API'")
+    assert sources == ["devto-opengovtech", "northbridge-digital-blog"]  # dev.to canonical_url -> the blog post
 
 
 def test_broken_source_is_reported_with_its_reason(demo):
@@ -103,7 +118,8 @@ def test_script_in_sample_content_is_not_stored(demo):
 
 def test_demo_hub_is_searchable(demo):
     out, _ = demo
-    result = run_cli("search", "bin collection", "--json", "--warehouse", str(out / "warehouse" / "hub.duckdb"))
+    result = run_cli("search", "bin collection", "--kind", "story", "--json",
+                     "--warehouse", str(out / "warehouse" / "hub.duckdb"))
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
     assert hits[0]["title"] == "How we opened up our bin collection data"

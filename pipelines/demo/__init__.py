@@ -34,6 +34,17 @@ DEMO_GITHUB_SOURCES = [
     {"id": "northbridge-github", "kind": "github", "org": "northbridge-digital",
      "organisation": "Northbridge City Council"},
 ]
+# Social and markdown samples: a Mastodon tag timeline and a dev.to tag listing, served as files
+# shaped like those APIs' answers, and a Jekyll site read from the package directory.
+DEMO_SOCIAL_SOURCES = [
+    # follow_links is off: the shared pages are on northbridge.example, which the demo does not serve;
+    # the link previews stand in, and the toots become mentions of the blog's own posts.
+    {"id": "northbridge-mastodon", "kind": "mastodon", "instance": "{base}/mastodon", "hashtag": "OpenGovTech",
+     "follow_links": False},
+    {"id": "devto-opengovtech", "kind": "devto", "tag": "opengovtech", "api_url": "{base}/devto"},
+]
+DEMO_MARKDOWN_SOURCE = {"id": "northern-civic-tech-network", "kind": "markdown",
+                        "site_url": "https://civictech-north.example/", "tagged_only": False}
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -75,7 +86,10 @@ def write_demo_sources(directory: Path, base_url: str) -> Path:
          # the sample server is on loopback; only these demo sources may reach it
          "allow_private_networks": True}
         for source_id, path, org, tagged_only in DEMO_SOURCES
-    ] + [{**source, "allow_private_networks": True} for source in DEMO_GITHUB_SOURCES]
+    ] + [{**source, "allow_private_networks": True} for source in DEMO_GITHUB_SOURCES] + [
+        {**{k: v.format(base=base_url) if isinstance(v, str) else v for k, v in source.items()},
+         "allow_private_networks": True} for source in DEMO_SOCIAL_SOURCES
+    ] + [{**DEMO_MARKDOWN_SOURCE, "directory": str(SAMPLE_DIR / "jekyll")}]
     document = {
         "defaults": {"tags": ["opengovtech"], "retries": 0, "timeout_s": 10},
         "sources": sources,

@@ -168,7 +168,8 @@ def shared_link(status: dict, server: str) -> SharedLink | None:
 
 
 def _acct(account: dict, server: str) -> str:
+    """@user@host: a local account's `acct` has no host, so it is taken from the account's URL."""
     acct = account.get("acct") or account.get("username") or "unknown"
     if "@" not in acct:
-        acct = f"{acct}@{urlsplit(server).hostname}"
+        acct = f"{acct}@{urlsplit(account.get('url') or server).hostname or urlsplit(server).hostname}"
     return "@" + acct
