@@ -112,6 +112,9 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
         async def parse(body: bytes, url: str, content_type: str | None, options: ParseOptions):
             return await loop.run_in_executor(parse_pool.get(), parse_document, body, url, content_type, options)
 
+        async def in_workers(fn, *args):
+            return await loop.run_in_executor(parse_pool.get(), fn, *args)
+
         source_tasks: dict[asyncio.Task, SourceBase] = {}
 
         async def write_loop() -> None:
@@ -148,7 +151,8 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
 
         own_fetcher = fetcher is None
         active_fetcher = fetcher or Fetcher(HttpSettings.from_defaults(registry.defaults))
-        ctx = HarvestContext(registry=registry, fetcher=active_fetcher, state=state, parse=parse)
+        ctx = HarvestContext(registry=registry, fetcher=active_fetcher, state=state, parse=parse,
+                             run_in_workers=in_workers)
         writer_task = asyncio.create_task(write_loop())
         try:
             async def one(source: SourceBase) -> None:
@@ -201,7 +205,7 @@ class LazyProcessPool:
         if self._pool is None:
             # forkserver, not fork: the harvest runs inside Dagster with threads alive.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["pipelines.parsing"])
+            context.set_forkserver_preload(["pipelines.parsing", "pipelines.parsing.page"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._pool
 

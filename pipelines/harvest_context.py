@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,3 +23,11 @@ class HarvestContext:
     parse: ParseFn   # runs pipelines.parsing.parse_document in a worker process
     # What the sources of one kind share during a run (GitHub's one rate-limit budget), by name.
     shared: dict[str, Any] = field(default_factory=dict)
+    # Runs a picklable function in the parse worker processes (page metadata, say); None: a thread.
+    run_in_workers: Callable[..., Awaitable[Any]] | None = None
+
+    async def offload(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """CPU-bound work off the event loop: on the worker processes when there are some."""
+        if self.run_in_workers is not None:
+            return await self.run_in_workers(fn, *args)
+        return await asyncio.to_thread(fn, *args)
