@@ -14,7 +14,7 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
@@ -27,7 +27,7 @@ pa.set_memory_pool(pa.system_memory_pool())
 
 from pipelines.dates import utc_now
 from pipelines.duck import connect
-from pipelines.errors import SUCCEEDED_STATUSES, HubError, WarehouseLockedError
+from pipelines.errors import SUCCEEDED_STATUSES, HarvestError, HubError, WarehouseLockedError
 from pipelines.records import RAW_COLUMNS, RawRecord
 
 DEFAULT_WAREHOUSE_PATH = Path("warehouse/hub.duckdb")
@@ -164,6 +164,14 @@ class SourceOutcome:
     warning: str | None = None
     retry_at: datetime | None = None   # the server's own Retry-After, when it named a time
     state: dict | None = None          # carried to the source's next run (source_state), when set
+
+    def cut_short(self, exc: HarvestError, kept: str | None = None) -> None:
+        """A source stopped by a spent rate limit or a long Retry-After: what it read is kept
+        (`kept` says how much), the rest waits for the server's time."""
+        self.status, self.http_status = exc.status, exc.http_status
+        self.error = exc.reason + (f"; {kept}" if kept else "")
+        if exc.retry_after_s:
+            self.retry_at = utc_now() + timedelta(seconds=exc.retry_after_s)
 
     def text_bytes(self) -> int:
         """Roughly what writing this outcome puts in memory (its records' text)."""

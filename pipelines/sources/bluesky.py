@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from pipelines.config import BlueskySource
-from pipelines.dates import parse_datetime, utc_now
+from pipelines.dates import parse_datetime
 from pipelines.errors import AuthenticationRequired, HTTPStatusFailure, RateLimited, RetryDeferred
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
@@ -103,11 +102,7 @@ async def harvest_bluesky(source: BlueskySource, ctx: HarvestContext, stats: Fet
                 finished = True
                 break
     except (RateLimited, RetryDeferred) as exc:
-        outcome.status = exc.status
-        outcome.http_status = exc.http_status
-        outcome.error = f"{exc.reason}; kept the {len(posts)} posts read before it, the rest are read next run"
-        if exc.retry_after_s:
-            outcome.retry_at = utc_now() + timedelta(seconds=exc.retry_after_s)
+        outcome.cut_short(exc, f"kept the {len(posts)} posts read before it, the rest are read next run")
 
     wanted = list(ctx.registry.tags_for(source)) + [source.hashtag]
     facts = [post_facts(source, post, wanted) for post in posts.values()]

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from pipelines.config import DevtoSource
-from pipelines.dates import parse_datetime, utc_now
+from pipelines.dates import parse_datetime
 from pipelines.errors import RateLimited, RetryDeferred
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
@@ -49,11 +48,7 @@ async def harvest_devto(source: DevtoSource, ctx: HarvestContext, stats: FetchSt
             if len(batch) < PER_PAGE:
                 break
     except (RateLimited, RetryDeferred) as exc:
-        outcome.status = exc.status
-        outcome.http_status = exc.http_status
-        outcome.error = f"{exc.reason}; kept the {len(articles)} articles read before it"
-        if exc.retry_after_s:
-            outcome.retry_at = utc_now() + timedelta(seconds=exc.retry_after_s)
+        outcome.cut_short(exc, f"kept the {len(articles)} articles read before it")
     records = [article_record(source, article, wanted) for article in articles.values()]
     outcome.records = [r for r in records if r.matched]
     outcome.entries_read = len(articles)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from datetime import timedelta
 from urllib.parse import quote, urlsplit
 
 from pipelines.config import DiscourseSource
-from pipelines.dates import parse_datetime, utc_now
+from pipelines.dates import parse_datetime
 from pipelines.errors import HarvestError, RateLimited, RetryDeferred
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
@@ -61,10 +60,7 @@ async def harvest_discourse(source: DiscourseSource, ctx: HarvestContext, stats:
                 break
             url = json_url(source.base_url, more)
     except (RateLimited, RetryDeferred) as exc:
-        outcome.status, outcome.http_status = exc.status, exc.http_status
-        outcome.error = f"{exc.reason}; the rest is read next run"
-        if exc.retry_after_s:
-            outcome.retry_at = utc_now() + timedelta(seconds=exc.retry_after_s)
+        outcome.cut_short(exc, "the rest is read next run")
 
     new = {key: topic for key, topic in topics.items() if key not in read_before}
 

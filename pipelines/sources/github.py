@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from pipelines.config import GitHubSource
-from pipelines.dates import parse_datetime, utc_now
+from pipelines.dates import parse_datetime
 from pipelines.errors import HarvestError, RateLimited, RetryDeferred
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
@@ -76,12 +76,8 @@ async def harvest_github(source: GitHubSource, ctx: HarvestContext, stats: Fetch
         await reader.read()
     except (RateLimited, RetryDeferred) as exc:
         # Keep every repository read before the limit; the pages not finished are read next run.
-        outcome.status = exc.status
-        outcome.http_status = exc.http_status
-        outcome.error = (f"{exc.reason}; kept the {len(reader.listing.records)} repositories read before it, "
-                         "the rest are read next run")
-        if exc.retry_after_s:
-            outcome.retry_at = utc_now() + timedelta(seconds=exc.retry_after_s)
+        outcome.cut_short(exc, f"kept the {len(reader.listing.records)} repositories read before it, "
+                               "the rest are read next run")
     listing = reader.listing
     outcome.records = listing.records
     outcome.entries_read = listing.repos_listed

@@ -89,7 +89,7 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
     try:
         listing = await read_repository(source, ctx, stats, previous) if source.repo else read_directory(source, ctx)
     except (RateLimited, RetryDeferred) as exc:
-        outcome.status, outcome.http_status, outcome.error = exc.status, exc.http_status, exc.reason
+        outcome.cut_short(exc, "files are read next run")
         return outcome
     files, blobs, config = listing.files, listing.blobs, listing.config
     permalink = config.get("permalink") if isinstance(config, dict) else None

@@ -8,13 +8,12 @@ onto the post it boosts. A post that links to a page is a mention of the story o
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from urllib.parse import quote, urlsplit
 
 from bs4 import BeautifulSoup
 
 from pipelines.config import MastodonSource
-from pipelines.dates import parse_datetime, utc_now
+from pipelines.dates import parse_datetime
 from pipelines.errors import APIResponseError, RateLimited, RetryDeferred
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
@@ -81,11 +80,7 @@ async def harvest_mastodon(source: MastodonSource, ctx: HarvestContext, stats: F
         else:
             finished = url is None
     except (RateLimited, RetryDeferred) as exc:
-        outcome.status = exc.status
-        outcome.http_status = exc.http_status
-        outcome.error = f"{exc.reason}; kept the {len(statuses)} posts read before it, the rest are read next run"
-        if exc.retry_after_s:
-            outcome.retry_at = utc_now() + timedelta(seconds=exc.retry_after_s)
+        outcome.cut_short(exc, f"kept the {len(statuses)} posts read before it, the rest are read next run")
 
     wanted = list(ctx.registry.tags_for(source)) + ([source.hashtag] if source.hashtag else [])
     posts = [post_facts(source, status, wanted, boosted_by.get(key, [])) for key, status in statuses.items()]
