@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -23,7 +22,6 @@ from pipelines.sources.page import page_record, read_page
 from pipelines.tags import merge_tags
 from pipelines.urls import canonical_url, item_id
 
-log = logging.getLogger(__name__)
 
 
 @dataclass
