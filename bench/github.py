@@ -21,11 +21,9 @@ import asyncio
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
-import httpx
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +33,7 @@ from pytest_httpserver import HTTPServer  # noqa: E402
 
 from tests.github_api_server import CORPUS, GitHubAPIServer, generated_repos  # noqa: E402
 
-from measure import run_with_memory  # noqa: E402
+from measure import floor, run_with_memory  # noqa: E402
 
 README = (CORPUS / "pages" / "opengovtech" / "manifesto.md").read_text(encoding="utf-8")
 
@@ -49,17 +47,6 @@ def serve(repos: int) -> tuple[HTTPServer, GitHubAPIServer]:
     for repo in api.all_repos():
         api.files[(repo["full_name"], "README.md")] = README
     return server, api
-
-
-async def floor(urls: list[str]) -> float:
-    started = time.perf_counter()
-    slots = asyncio.Semaphore(2)
-    async with httpx.AsyncClient() as client:
-        async def get(url: str) -> None:
-            async with slots:
-                await client.get(url)
-        await asyncio.gather(*(get(u) for u in urls))
-    return time.perf_counter() - started
 
 
 def main() -> None:

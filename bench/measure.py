@@ -1,13 +1,15 @@
-"""Running a command while sampling its memory: shared by the benchmarks."""
+"""Running a command while sampling its memory, and the plain-GET floor: shared by the benchmarks."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 
+import httpx
 import psutil
 
 
@@ -45,3 +47,16 @@ def run_with_memory(command: list[str], env: dict, ok_codes: tuple[int, ...] = (
     if process.returncode not in ok_codes:
         print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
     return Measured(seconds, main_peak / 1e6, tree_peak / 1e6, process.returncode)
+
+
+async def floor(urls: list[str], concurrency: int = 2) -> float:
+    """Seconds a plain httpx client takes to GET every URL, `concurrency` at a time (the hub's
+    per-origin limit), doing nothing with the bodies: what no harvest can beat."""
+    started = time.perf_counter()
+    slots = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient() as client:
+        async def get(url: str) -> None:
+            async with slots:
+                await client.get(url)
+        await asyncio.gather(*(get(u) for u in urls))
+    return time.perf_counter() - started

@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +33,8 @@ sys.path.insert(0, str(REPO))
 from pytest_httpserver import HTTPServer  # noqa: E402
 
 from tests.social_servers import MastodonTimeline, corpus_page  # noqa: E402
+
+from measure import floor  # noqa: E402
 
 PAGE = corpus_page("traf_github.blog.spiceland.html").read_bytes()
 
@@ -49,17 +50,6 @@ class PageHits:
         # One canonical URL per path, so every shared page is its own story.
         body = PAGE.replace(b"2019-03-29-leader-spotlight-erin-spiceland/", request.path.strip("/").encode() + b"/")
         return Response(body, content_type="text/html; charset=utf-8")
-
-
-async def floor(urls: list[str]) -> float:
-    started = time.perf_counter()
-    slots = asyncio.Semaphore(2)
-    async with httpx.AsyncClient() as client:
-        async def get(url: str) -> None:
-            async with slots:
-                await client.get(url)
-        await asyncio.gather(*(get(u) for u in urls))
-    return time.perf_counter() - started
 
 
 def harvest(root: Path) -> tuple[float, int]:

@@ -9,6 +9,7 @@ service wants a signed-in client, BLUESKY_HANDLE and BLUESKY_APP_PASSWORD make a
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import os
 from urllib.parse import urlencode
@@ -166,12 +167,9 @@ async def record_for(ctx, source: BlueskySource, facts: PostFacts, post: dict, s
     if facts.link is not None:
         return await story_from_post(ctx, facts, stats, allow_private=allow_private, wanted_tags=wanted,
                                      follow=source.follow_links)
-    paragraphs = "".join(f"<p>{line}</p>" for line in _escape(facts.text).split("\n") if line.strip())
+    paragraphs = "".join(f"<p>{line}</p>" for line in html.escape(facts.text, quote=False).split("\n") if line.strip())
     raw = {"uri": post.get("uri"), "cid": post.get("cid"), "indexedAt": post.get("indexedAt"),
            "author": facts.mention.author, "text": facts.text[:3000], "tags": facts.tags}
     return post_record(facts, entry_key=post["uri"], url=facts.mention.url, content_html=sanitize_html(paragraphs),
                        raw=raw), None
 
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

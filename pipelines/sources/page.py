@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 
 from pipelines.config import PageSource
@@ -53,7 +54,7 @@ def page_record(meta: PageMetadata, *, source_id: str, entry_key: str, wanted_ta
         reasons.append("source is on topic as a whole (tagged_only: false)")
     tags = merge_tags(meta.all_tags(), extra_tags)
     description = meta.description
-    content_html = sanitize_html(f"<p>{_escape(description)}</p>") if description else ""
+    content_html = sanitize_html(f"<p>{html.escape(description, quote=False)}</p>") if description else ""
     published = meta.published_at or fallback_date
     facts = {"site_name": meta.site_name, "fetched_from": meta.url, "schema_types": meta.schema_types[:8],
              "image": meta.image}
@@ -105,6 +106,3 @@ async def harvest_page(source: PageSource, ctx: HarvestContext, stats: FetchStat
                            "(looked at article:tag, JSON-LD keywords, meta keywords, rel=tag links and hashtags)")
     return outcome
 
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
