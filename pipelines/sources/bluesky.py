@@ -8,7 +8,6 @@ service wants a signed-in client, BLUESKY_HANDLE and BLUESKY_APP_PASSWORD make a
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import os
@@ -22,7 +21,7 @@ from pipelines.http import FetchStats
 from pipelines.records import Mention, RawRecord
 from pipelines.sanitize import sanitize_html
 from pipelines.sources.api import get_json
-from pipelines.sources.mentions import PostFacts, SharedLink, post_record, story_from_post
+from pipelines.sources.mentions import PostFacts, SharedLink, post_record, posts_to_records
 from pipelines.tags import hashtags, normalise_tag
 from pipelines.warehouse import SourceOutcome
 
@@ -107,13 +106,12 @@ async def harvest_bluesky(source: BlueskySource, ctx: HarvestContext, stats: Fet
 
     wanted = list(ctx.registry.tags_for(source)) + [source.hashtag]
     facts = [post_facts(source, post, wanted) for post in posts.values()]
-    kept = [(f, p) for f, p in facts if f.matched]
-    results = await asyncio.gather(*(record_for(ctx, source, f, p, stats, allow_private, wanted) for f, p in kept))
-    outcome.records = [r for r, _ in results]
-    warnings = [w for _, w in results if w]
-    if len(facts) > len(kept):
+    outcome.records, warnings = await posts_to_records(ctx, facts, stats, allow_private=allow_private,
+                                                       wanted_tags=wanted, follow=source.follow_links,
+                                                       own_record=skeet_record)
+    if len(facts) > len(outcome.records):
         # Search matches words too: a post saying "opengovtech" without the hashtag is not tagged.
-        warnings.append(f"skipped {len(facts) - len(kept)} posts that match the search but carry no tag "
+        warnings.append(f"skipped {len(facts) - len(outcome.records)} posts that match the search but carry no tag "
                         f"{', '.join('#' + t for t in wanted)}")
     if outcome.status == "ok" and not finished:
         warnings.append(f"stopped after max_pages={source.max_pages}; older posts were not read")
@@ -162,14 +160,11 @@ def post_facts(source: BlueskySource, post: dict, wanted: list[str]) -> tuple[Po
                      language=langs[0] if langs else None), post
 
 
-async def record_for(ctx, source: BlueskySource, facts: PostFacts, post: dict, stats, allow_private,
-                     wanted) -> tuple[RawRecord, str | None]:
-    if facts.link is not None:
-        return await story_from_post(ctx, facts, stats, allow_private=allow_private, wanted_tags=wanted,
-                                     follow=source.follow_links)
+def skeet_record(facts: PostFacts, post: dict) -> RawRecord:
+    """A Bluesky post that shares no link, as an item of its own."""
     paragraphs = "".join(f"<p>{line}</p>" for line in html.escape(facts.text, quote=False).split("\n") if line.strip())
     raw = {"uri": post.get("uri"), "cid": post.get("cid"), "indexedAt": post.get("indexedAt"),
            "author": facts.mention.author, "text": facts.text[:3000], "tags": facts.tags}
     return post_record(facts, entry_key=post["uri"], url=facts.mention.url, content_html=sanitize_html(paragraphs),
-                       raw=raw), None
+                       raw=raw)
 

@@ -7,7 +7,6 @@ onto the post it boosts. A post that links to a page is a mention of the story o
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import quote, urlsplit
 
 from bs4 import BeautifulSoup
@@ -20,7 +19,7 @@ from pipelines.http import FetchStats
 from pipelines.records import Mention, RawRecord
 from pipelines.sanitize import html_to_text, sanitize_html
 from pipelines.sources.api import get_json
-from pipelines.sources.mentions import PostFacts, SharedLink, post_record, story_from_post
+from pipelines.sources.mentions import PostFacts, SharedLink, post_record, posts_to_records
 from pipelines.tags import hashtags, normalise_tag
 from pipelines.warehouse import SourceOutcome
 
@@ -84,12 +83,10 @@ async def harvest_mastodon(source: MastodonSource, ctx: HarvestContext, stats: F
 
     wanted = list(ctx.registry.tags_for(source)) + ([source.hashtag] if source.hashtag else [])
     posts = [post_facts(source, status, wanted, boosted_by.get(key, [])) for key, status in statuses.items()]
-    kept = [(p, s) for p, s in posts if p.matched]
-    results = await asyncio.gather(*(record_for(ctx, source, post, status, stats, allow_private, wanted)
-                                     for post, status in kept))
-    outcome.records = [record for record, _ in results]
-    warnings = [w for _, w in results if w]
-    skipped = len(posts) - len(kept)
+    outcome.records, warnings = await posts_to_records(ctx, posts, stats, allow_private=allow_private,
+                                                       wanted_tags=wanted, follow=source.follow_links,
+                                                       own_record=status_record)
+    skipped = len(posts) - len(outcome.records)
     if skipped:
         warnings.append(f"skipped {skipped} posts without the tags {', '.join(wanted)}")
     if outcome.status == "ok" and not finished and pages >= source.max_pages:
@@ -127,17 +124,13 @@ def post_facts(source: MastodonSource, status: dict, wanted: list[str], boosts: 
                      language=status.get("language")), status
 
 
-async def record_for(ctx: HarvestContext, source: MastodonSource, post: PostFacts, status: dict,
-                     stats: FetchStats, allow_private, wanted) -> tuple[RawRecord, str | None]:
-    if post.link is not None:
-        return await story_from_post(ctx, post, stats, allow_private=allow_private, wanted_tags=wanted,
-                                     follow=source.follow_links)
+def status_record(post: PostFacts, status: dict) -> RawRecord:
+    """A toot that shares no link, as an item of its own."""
     raw = {k: status.get(k) for k in ("id", "uri", "url", "created_at", "edited_at", "language", "tags")}
     raw["account"] = post.mention.author
-    record = post_record(post, entry_key=status.get("uri") or post.mention.url, url=post.mention.url,
-                         content_html=sanitize_html(status.get("content") or "", base_url=post.mention.url),
-                         updated_at=parse_datetime(status.get("edited_at")), raw=raw)
-    return record, None
+    return post_record(post, entry_key=status.get("uri") or post.mention.url, url=post.mention.url,
+                       content_html=sanitize_html(status.get("content") or "", base_url=post.mention.url),
+                       updated_at=parse_datetime(status.get("edited_at")), raw=raw)
 
 
 def shared_link(status: dict, server: str) -> SharedLink | None:

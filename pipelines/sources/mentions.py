@@ -7,8 +7,10 @@ feed (or shared again elsewhere) is the same item.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -72,6 +74,22 @@ async def story_from_post(ctx: HarvestContext, post: PostFacts, stats: FetchStat
     else:
         warning = None
     return preview_record(post, link_url, entry_key), warning
+
+
+async def posts_to_records(ctx: HarvestContext, posts: list[tuple[PostFacts, dict]], stats: FetchStats, *,
+                           allow_private, wanted_tags, follow: bool,
+                           own_record: Callable[[PostFacts, dict], RawRecord]) -> tuple[list[RawRecord], list[str]]:
+    """Records for the tagged posts, and warnings: a post sharing a link becomes that page's
+    story with the post as its mention; any other post is an item itself (`own_record`, given
+    the post and the platform's own JSON for it)."""
+    async def one(post: PostFacts, raw: dict) -> tuple[RawRecord, str | None]:
+        if post.link is not None:
+            return await story_from_post(ctx, post, stats, allow_private=allow_private, wanted_tags=wanted_tags,
+                                         follow=follow)
+        return own_record(post, raw), None
+
+    results = await asyncio.gather(*(one(post, raw) for post, raw in posts if post.matched))
+    return [record for record, _ in results], [warning for _, warning in results if warning]
 
 
 def preview_record(post: PostFacts, link_url: str, entry_key: str) -> RawRecord:
