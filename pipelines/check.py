@@ -27,7 +27,7 @@ from pipelines.sources.api import get_json
 from pipelines.sources.devto import article_tags
 from pipelines.sources.github_api import api_url_from_env
 from pipelines.tags import hashtags, normalise_tag
-from pipelines.urls import canonical_url
+from pipelines.urls import canonical_url, origin_of
 from pipelines.warehouse import FetchState
 
 EXIT_PICKED_UP, EXIT_NOT_PICKED_UP, EXIT_ERROR = 0, 1, 2
@@ -251,30 +251,30 @@ async def read_github_repo(ctx, path, stats, allow_private, wanted, report) -> F
                  owner_type=(repo.get("owner") or {}).get("type"))
 
 
+def _same_origin_key(url: str) -> str:
+    """Origins compared without regard to case (host names are case-insensitive)."""
+    return origin_of(url).lower()
+
+
 def _devto_source_for(registry, url: str) -> DevtoSource | None:
-    origin = _origin(url)
+    origin = _same_origin_key(url)
     for source in registry.enabled("devto") if registry else []:
-        if _origin(source.api_url) == origin:
+        if _same_origin_key(source.api_url) == origin:
             return source
     return None
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{(parts.netloc or '').lower()}"
 
 
 def covering_sources(registry: SourceRegistry, url: str, found: Found | None) -> list[SourceBase]:
     """The enabled sources that would read this URL."""
     what = found.what if found else ""
-    origin = _origin(url)
+    origin = _same_origin_key(url)
     target = canonical_url(url)
     covering: list[SourceBase] = []
     for source in registry.enabled():
         if isinstance(source, PageSource):
             hit = canonical_url(source.url) in (target, found.canonical if found else None)
         elif isinstance(source, (FeedSource, BlogSource)):
-            hit = _origin(source.url) == origin or (found is not None and source.url in found.feeds)
+            hit = _same_origin_key(source.url) == origin or (found is not None and source.url in found.feeds)
         elif isinstance(source, MastodonSource):
             hit = what == "Mastodon post" and (
                 bool(source.hashtag) or (found is not None and found.owner == "@" + (source.account or "")))
