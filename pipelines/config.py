@@ -71,6 +71,8 @@ class Defaults(BaseModel):
     backoff_after_failures: int = Field(3, ge=1, le=100)
     backoff_base_hours: float = Field(24.0, gt=0, le=24 * 365)
     backoff_max_days: float = Field(30.0, gt=0, le=365)
+    # GitHub repositories linked from harvested stories are fetched as assets (needs a github source's API).
+    fetch_linked_repos: bool = True
 
     @field_validator("allow_private_networks")
     @classmethod
@@ -91,8 +93,11 @@ class ScheduleConfig(BaseModel):
 
     cron: str = "0 6 * * *"
     timezone: str = "Europe/London"
+    link_check_cron: str = "0 7 * * 1"   # weekly: Monday morning
+    link_check_max_urls: int = Field(5000, ge=1, le=1_000_000)   # per run; the oldest checks go first
+    link_check_recheck_days: float = Field(6.0, ge=0, le=365)     # a URL checked more recently is skipped
 
-    @field_validator("cron")
+    @field_validator("cron", "link_check_cron")
     @classmethod
     def _five_fields(cls, cron: str) -> str:
         if len(cron.split()) != 5:
@@ -119,6 +124,8 @@ class SourceBase(BaseModel):
     tagged_only: bool = True
     allow_private_networks: PrivateNetworks | None = None
     enabled: bool = True
+    # What this source's posts are when nothing more specific says (a technique blog, an events feed).
+    item_kind: Literal["story", "technique", "asset", "event", "community"] | None = None
 
     @field_validator("allow_private_networks")
     @classmethod

@@ -58,3 +58,12 @@ def build_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     finally:
         con.execute(f"SET memory_limit = '{HARVEST_MEMORY_LIMIT}'")
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows, *, replace: bool = False) -> None:
+    """Append an Arrow table's rows to `table` (INSERT OR REPLACE on its primary key when `replace`)."""
+    con.register("_rows_to_insert", rows)
+    try:
+        con.execute(f"INSERT {'OR REPLACE ' if replace else ''}INTO {table} SELECT * FROM _rows_to_insert")
+    finally:
+        con.unregister("_rows_to_insert")

@@ -19,6 +19,7 @@ from werkzeug import Request, Response
 from pipelines.config import load_registry
 from pipelines.harvest import HARVESTERS, HarvestReport, harvest_kind
 from pipelines.normalise import build_items
+from pipelines.normalise.aliases import aliases_path_for, load_aliases
 from pipelines.search import refresh_search_index
 from pipelines.warehouse import open_for_reading, open_for_writing
 
@@ -113,7 +114,7 @@ class Hub:
                 report.counts += part.counts
                 report.outcomes_meta.update(part.outcomes_meta)
                 report.duration_s += part.duration_s
-            build_items(warehouse)
+            build_items(warehouse, aliases=load_aliases(aliases_path_for(self.sources_path)))
             refresh_search_index(warehouse)
         return report
 

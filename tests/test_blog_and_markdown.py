@@ -129,7 +129,17 @@ def test_opengovtech_org_repository_collections_become_stories_assets_and_organi
     facts = json.loads(details)
     assert facts["originator"] == ["odi-leeds"] and facts["date_checked"].startswith("2019-09-26")
     assert facts["page_url"] == "https://opengovtech.org/assets/business-rates-dashboard/"
-    assert published.isoformat().startswith("2019-09-26") and asset_type == "other"
+    assert published.isoformat().startswith("2019-09-26") and asset_type == "tool"   # "Visualisation of …"
+    assert organisation == "ODI Leeds"   # originator odi-leeds, the _contributors profile's name
+    asset_types = dict(hub.query("SELECT title, asset_type FROM hub_items WHERE kind = 'asset'"))
+    assert asset_types["Open Travel Times"] == "repo" and asset_types["HexJSON Format"] == "standard"
+    # _contributors profiles are the organisations' records: name, homepage, logo, their items.
+    odi = hub.query("SELECT homepage, logo_url, aliases, items, origins FROM hub_organisations "
+                    "WHERE name = 'ODI Leeds'")[0]
+    assert odi[0] == "https://odileeds.org" and odi[1].endswith("odileeds-white2.svg")
+    assert odi[3] >= 5 and "_contributors" in odi[4]
+    aliases, items = hub.query("SELECT aliases, items FROM hub_organisations WHERE name = 'Connected Places Catapult'")[0]
+    assert aliases == ["cp-catapult"] and items >= 2   # its profile and PlanTech Principles (originator cp-catapult)
     story = hub.query("SELECT url, published_at, content_html FROM hub_items WHERE kind = 'story'")[0]
     # _config.yml's permalink /:categories/:year-:month-:day-:title/ with the file name's date
     assert story[0] == "https://opengovtech.org/2019-10-07-futuregov-designing-21st-century-government/"

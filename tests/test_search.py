@@ -160,7 +160,7 @@ def test_snippet_marks_the_matched_terms(hub):
 def test_facets_count_every_match_not_only_the_page(hub):
     result = search_with_facets(index_path_for(hub.warehouse_path), "data", limit=2, facets=True)
     assert len(result.hits) == 2 and result.total > 2
-    assert dict(result.facets["kind"]) == {"story": result.total}
+    assert sum(dict(result.facets["kind"]).values()) == result.total
     assert sum(n for _, n in result.facets["organisation"]) == result.total
     assert sum(n for _, n in result.facets["year"]) <= result.total
     tag_counts = dict(result.facets["tag"])

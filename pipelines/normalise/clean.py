@@ -1,0 +1,51 @@
+"""Cleaning one entry's text: mojibake repaired (ftfy), a summary when none was given, the language.
+
+ftfy is only run where its own badness check finds mojibake, so clean text (nearly all of
+it) costs a regex scan, not a full repair pass.
+"""
+
+from __future__ import annotations
+
+import ftfy
+from ftfy.badness import is_bad
+
+from pipelines.sanitize import summarise
+
+MIN_TEXT_FOR_LANGUAGE = 60   # characters: below this langid guesses
+_identifier = None
+
+
+def fix_text(text: str | None) -> str:
+    if not text:
+        return ""
+    if not is_bad(text):
+        return text
+    # Leave HTML entities alone: content_html must stay HTML, and text was already unescaped.
+    return ftfy.fix_text(text, unescape_html=False, normalization="NFC")
+
+
+def primary_language(tag: str | None) -> str | None:
+    """'en-GB' → 'en'; the hub filters on the language, not the region."""
+    if not tag:
+        return None
+    primary = tag.strip().replace("_", "-").split("-")[0].lower()
+    return primary if primary.isalpha() and 2 <= len(primary) <= 3 else None
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code guessed from the text, or None when there is too little to go on."""
+    text = " ".join(text.split())[:2000]
+    if len(text) < MIN_TEXT_FOR_LANGUAGE:
+        return None
+    global _identifier
+    if _identifier is None:
+        # py3langid ships its model inside the wheel: nothing is downloaded.
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    language, probability = _identifier.classify(text)
+    return language if probability >= 0.8 else None
+
+
+def summary_of(summary: str | None, text: str | None) -> str:
+    return fix_text(summary) if summary else summarise(fix_text(text or ""))

@@ -1,0 +1,162 @@
+"""Per-entry facts: each matched raw record cleaned, classified and its links read.
+
+Computed only for records that changed since their facts were made (or whose source
+config, aliases or these rules changed), so an unchanged re-run costs one query; the
+whole table is recomputed by `opengovtech rebuild`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from pipelines.duck import insert_rows
+
+from pipelines.normalise.aliases import Aliases
+from pipelines.normalise.classify import ClassifyInput, classify
+from pipelines.normalise.clean import detect_language, fix_text, primary_language, summary_of
+from pipelines.urls import canonical_url, github_repo, item_id, url_identity
+
+# Bump when the rules here or in classify.py change: every entry's facts are then recomputed.
+FACTS_VERSION = "1"
+BATCH = 2000
+MAX_LINKS = 60
+_HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.I)
+
+STALE_SQL = """
+CREATE OR REPLACE TEMP TABLE stale_entries AS
+SELECT r.source_id, r.entry_key, row_number() OVER () AS n
+FROM raw_entries r
+LEFT JOIN sources s USING (source_id)
+LEFT JOIN entry_facts f USING (source_id, entry_key)
+WHERE r.matched
+  AND (f.source_id IS NULL OR f.raw_changed_at <> r.changed_at
+       OR f.config_hash <> md5(concat(coalesce(s.config_json, ''), $suffix)))
+"""
+
+ROWS_SQL = """
+SELECT r.source_id, r.entry_key, r.changed_at, r.item_id, r.url, r.canonical_url, r.title, r.summary,
+       r.content_html, r.content_text, r.author, r.organisation AS record_org, s.org AS source_org,
+       s.kind AS source_kind, json_extract_string(s.config_json, '$.item_kind') AS source_hint,
+       r.language, r.tags, r.kind_hint, r.asset_type, r.details, r.mention, r.raw_json,
+       md5(concat(coalesce(s.config_json, ''), $suffix)) AS config_hash
+FROM stale_entries t
+JOIN raw_entries r USING (source_id, entry_key)
+LEFT JOIN sources s USING (source_id)
+WHERE t.n > $low AND t.n <= $high
+"""
+
+FACTS_SCHEMA = pa.schema([
+    ("source_id", pa.string()), ("entry_key", pa.string()), ("raw_changed_at", pa.timestamp("us", tz="UTC")),
+    ("config_hash", pa.string()), ("item_key", pa.string()), ("canonical_url", pa.string()),
+    ("title", pa.string()), ("summary", pa.string()), ("content_text", pa.string()), ("content_html", pa.string()),
+    ("author", pa.string()), ("organisation", pa.string()), ("language", pa.string()), ("kind", pa.string()),
+    ("asset_type", pa.string()), ("kind_score", pa.float64()), ("kind_reasons", pa.list_(pa.string())),
+    ("merge_note", pa.string()), ("link_keys", pa.list_(pa.string())), ("repo_links", pa.list_(pa.string())),
+])
+
+
+@dataclass
+class FactsRefresh:
+    computed: int
+    removed: int
+
+
+def refresh_entry_facts(con, aliases: Aliases, *, force: bool = False) -> FactsRefresh:
+    """Bring entry_facts up to date with raw_entries; returns how many were (re)computed."""
+    suffix = f"|{aliases.digest}|{FACTS_VERSION}"
+    if force:
+        con.execute("DELETE FROM entry_facts")
+    removed = con.execute("""
+        DELETE FROM entry_facts f WHERE NOT EXISTS (
+            SELECT 1 FROM raw_entries r
+            WHERE r.matched AND r.source_id = f.source_id AND r.entry_key = f.entry_key)""").fetchone()[0]
+    con.execute(STALE_SQL, {"suffix": suffix})
+    total = con.execute("SELECT count(*) FROM stale_entries").fetchone()[0]
+    for low in range(0, total, BATCH):
+        cursor = con.execute(ROWS_SQL, {"suffix": suffix, "low": low, "high": low + BATCH})
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+        facts = [entry_facts(row, aliases) for row in rows]
+        batch = pa.Table.from_pylist(facts, schema=FACTS_SCHEMA)
+        insert_rows(con, "entry_facts", batch, replace=True)
+    con.execute("DROP TABLE stale_entries")
+    return FactsRefresh(computed=total, removed=removed)
+
+
+def entry_facts(row: dict, aliases: Aliases) -> dict:
+    canonical = canonical_url(row["canonical_url"] or row["url"] or "")
+    key = item_id(canonical, row["source_id"], None) if canonical else row["item_id"]
+    title = fix_text(row["title"]) or canonical or "(untitled)"
+    text = fix_text(row["content_text"])
+    html = fix_text(row["content_html"])
+    details = _json(row["details"])
+    verdict = classify(ClassifyInput(
+        title=title, summary=row["summary"] or "", content_text=text, content_html=html, url=canonical,
+        tags=list(row["tags"] or []), kind_hint=row["kind_hint"], asset_type=row["asset_type"], details=details,
+        source_kind=row["source_kind"], source_hint=row["source_hint"]))
+    link_keys, repos = _links(html, details, canonical)
+    return {
+        "source_id": row["source_id"], "entry_key": row["entry_key"], "raw_changed_at": row["changed_at"],
+        "config_hash": row["config_hash"], "item_key": key, "canonical_url": canonical, "title": title,
+        "summary": summary_of(row["summary"], text), "content_text": text, "content_html": html,
+        "author": aliases.author(row["author"]),
+        "organisation": aliases.organisation(_organisation(row)),
+        "language": primary_language(row["language"]) or detect_language(f"{title}. {text}"),
+        "kind": verdict.kind, "asset_type": verdict.asset_type, "kind_score": verdict.score,
+        "kind_reasons": verdict.reasons, "merge_note": _merge_note(row, canonical),
+        "link_keys": link_keys, "repo_links": repos,
+    }
+
+
+def _organisation(row: dict) -> str | None:
+    # A profile names its own organisation, whoever's catalogue lists it.
+    if row["kind_hint"] == "community" and row["record_org"]:
+        return row["record_org"]
+    return row["source_org"] or row["record_org"]
+
+
+def _links(html: str, details: dict, own: str | None) -> tuple[list[str], list[str]]:
+    """Item ids of the pages an entry links to, and the GitHub repositories among them."""
+    own_identity = url_identity(own) if own else None
+    hrefs = _HREF.findall(html or "")
+    for key in ("homepage", "external_url", "website"):
+        if isinstance(details.get(key), str):
+            hrefs.append(details[key])
+    keys: dict[str, None] = {}
+    repos: dict[str, None] = {}
+    for href in hrefs:
+        url = canonical_url(href.replace("&amp;", "&"))
+        if not url or url_identity(url) == own_identity:
+            continue
+        repo = github_repo(url)
+        if repo:
+            repos[repo] = None
+            url = canonical_url(f"https://github.com/{repo}")
+        keys[item_id(url, "", None)] = None
+        if len(keys) >= MAX_LINKS:
+            break
+    return list(keys), list(repos)
+
+
+def _merge_note(row: dict, canonical: str | None) -> str | None:
+    mention = _json(row["mention"])
+    if mention:
+        return f"shared by {mention.get('platform', 'a')} post {mention.get('url')} ({mention.get('author')})"
+    raw_url = canonical_url(_json(row["raw_json"]).get("url") or row["url"] or "")
+    if canonical and raw_url and url_identity(raw_url) != url_identity(canonical):
+        return f"cross-post {raw_url} names {canonical} as its original (canonical URL)"
+    return None
+
+
+def _json(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,118 @@
+"""Links between items, and projects: a story with the techniques and assets it links to.
+
+An edge is a link from one item's content (or a repository's homepage) to another item.
+A project is a connected group of items joined by such edges that holds at least one story
+or technique and at least one other item; events and community profiles are linked as
+related items but do not pull unrelated projects together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from pipelines.duck import insert_rows
+
+LINKS_SQL = """
+CREATE OR REPLACE TABLE item_links AS
+WITH final AS (SELECT f.item_key, coalesce(m.into_key, f.item_key) AS id, f.link_keys, f.repo_links
+               FROM entry_facts f LEFT JOIN item_merges m USING (item_key)),
+edges AS (
+    SELECT DISTINCT final.id AS from_id, coalesce(m.into_key, t.link) AS to_id
+    FROM final, unnest(final.link_keys) AS t(link)
+    LEFT JOIN item_merges m ON m.item_key = t.link
+)
+SELECT e.from_id, e.to_id,
+       CASE WHEN b.kind = 'asset' AND b.asset_type = 'repo' THEN 'links to the repository ' || b.title
+            ELSE 'links to ' || b.url END AS reason
+FROM edges e
+JOIN items a ON a.id = e.from_id
+JOIN items b ON b.id = e.to_id
+WHERE e.from_id <> e.to_id
+"""
+
+PROJECT_KINDS = {"story", "technique", "asset"}
+MAX_PROJECT_ITEMS = 50   # a hub page linking everything is not a project
+
+
+@dataclass
+class ProjectsBuild:
+    links: int
+    projects: int
+
+
+def build_projects(con) -> ProjectsBuild:
+    con.execute(LINKS_SQL)
+    items = {row[0]: row[1:] for row in con.execute(
+        "SELECT id, kind, title, url, organisation, published_at FROM items").fetchall()}
+    edges = con.execute("SELECT from_id, to_id, reason FROM item_links").fetchall()
+
+    related: dict[str, set[str]] = defaultdict(set)
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.get(key, key) != key:
+            parent[key] = parent.get(parent[key], parent[key])
+            key = parent[key]
+        return key
+
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for a, b, reason in edges:
+        related[a].add(b)
+        related[b].add(a)
+        if items[a][0] in PROJECT_KINDS and items[b][0] in PROJECT_KINDS:
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[rb] = ra
+            reasons[a].append(f"{items[a][1]} {reason}")
+
+    groups: dict[str, list[str]] = defaultdict(list)
+    for key in list(parent) + [k for k in related if k not in parent]:
+        if items[key][0] in PROJECT_KINDS:
+            groups[root(key)].append(key)
+
+    project_rows, project_of = [], {}
+    for members in groups.values():
+        members = sorted(set(members))
+        kinds = {items[m][0] for m in members}
+        if len(members) < 2 or len(members) > MAX_PROJECT_ITEMS or not kinds & {"story", "technique"}:
+            continue
+        by_kind = {k: sorted((m for m in members if items[m][0] == k), key=lambda m: (items[m][4] is None, items[m][4], m))
+                   for k in PROJECT_KINDS}
+        lead = (by_kind["story"] or by_kind["technique"])[0]
+        project_id = hashlib.sha256(("project:" + lead).encode()).hexdigest()[:20]
+        organisations = [items[m][3] for m in members if items[m][3]]
+        project_rows.append({
+            "project_id": project_id, "title": items[lead][1], "url": items[lead][2],
+            "organisation": max(set(organisations), key=organisations.count) if organisations else None,
+            "story_ids": by_kind["story"], "technique_ids": by_kind["technique"], "asset_ids": by_kind["asset"],
+            "other_ids": [], "reasons": sorted({r for m in members for r in reasons[m]}),
+        })
+        for m in members:
+            project_of[m] = project_id
+
+    members_of = {row["project_id"]: set(row["story_ids"] + row["technique_ids"] + row["asset_ids"])
+                  for row in project_rows}
+    for row in project_rows:  # events and community profiles a project's items link to, or are linked from
+        row["other_ids"] = sorted({n for m in members_of[row["project_id"]] for n in related[m]
+                                   if items[n][0] not in PROJECT_KINDS})
+    relation_rows = []
+    for key in set(related) | set(project_of):
+        siblings = members_of.get(project_of.get(key), set())
+        relation_rows.append({"id": key, "project_id": project_of.get(key),
+                              "related_ids": sorted((related[key] | siblings) - {key})})
+
+    project_batch = pa.Table.from_pylist(project_rows, schema=pa.schema([
+        ("project_id", pa.string()), ("title", pa.string()), ("url", pa.string()), ("organisation", pa.string()),
+        ("story_ids", pa.list_(pa.string())), ("technique_ids", pa.list_(pa.string())),
+        ("asset_ids", pa.list_(pa.string())), ("other_ids", pa.list_(pa.string())), ("reasons", pa.list_(pa.string()))]))
+    relation_batch = pa.Table.from_pylist(relation_rows, schema=pa.schema([
+        ("id", pa.string()), ("project_id", pa.string()), ("related_ids", pa.list_(pa.string()))]))
+    con.execute("DELETE FROM projects")
+    insert_rows(con, "projects", project_batch)
+    con.execute("DELETE FROM item_relations")
+    insert_rows(con, "item_relations", relation_batch)
+    return ProjectsBuild(links=len(edges), projects=len(project_rows))

@@ -1,0 +1,208 @@
+"""Normalise, dedupe, classify and link, over real corpus and seed inputs served from 127.0.0.1."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.config import MarkdownSource, load_registry
+from pipelines.normalise import build_items
+from pipelines.normalise.aliases import load_aliases
+from pipelines.parsing import parse_document
+from pipelines.parsing.entries import ParseOptions
+from pipelines.quality import run_quality_checks
+from pipelines.sources.markdown import MarkdownFile, file_record
+from pipelines.urls import canonical_url, item_id
+from pipelines.warehouse import SourceOutcome, open_for_writing
+from tests.conftest import CORPUS, SHARED, run_cli, serve_file
+from tests.github_api_server import GitHubAPIServer, generated_repos
+from tests.social_servers import SOCIAL, MastodonTimeline
+
+DATA_BLOG_POST = "https://data.blog.gov.uk/2016/05/23/what-open-government-policy-can-learn-from-internet-culture/"
+
+
+def recorded_devto_article() -> dict:
+    return copy.deepcopy(json.loads((SOCIAL / "devto_api_articles_by_username.json").read_text(encoding="utf-8"))[0])
+
+
+def serve_devto(loopback, username: str, articles: list[dict]) -> str:
+    loopback.expect_request("/api/articles", query_string=f"username={username}&per_page=100&page=1") \
+        .respond_with_json(articles)
+    return loopback.url_for("").rstrip("/")
+
+
+def test_a_story_from_its_feed_a_toot_and_a_cross_post_is_one_item_with_three_sources(hub, loopback):
+    feed = serve_file(loopback, "/feeds/data.atom", CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom")
+    timeline = MastodonTimeline(loopback, "opengovtech")
+    shared = DATA_BLOG_POST + "?utm_source=mastodon&utm_medium=social&fbclid=abc#comments"
+    timeline.post(f'<p>How open government learns from internet culture <a href="{shared}">{shared}</a> '
+                  f'#OpenGovTech</p>', tags=["opengovtech"], card_url=shared)
+    # The recorded dev.to article, re-pointed at the blog post as its canonical URL (a cross-post).
+    article = recorded_devto_article()
+    article.update(id=9_100_001, title="What open government policy can learn from internet culture",
+                   url="https://dev.to/gds/what-open-government-policy-can-learn-3kd1", canonical_url=DATA_BLOG_POST,
+                   tag_list=["opengovtech"], tags="opengovtech")
+    api = serve_devto(loopback, "gds", [article])
+    hub.write_sources([
+        {"id": "data-blog", "kind": "feed", "url": feed, "org": "GDS", "tagged_only": False},
+        {"id": "toots", "kind": "mastodon", "instance": timeline.base, "hashtag": "opengovtech",
+         "follow_links": False},
+        {"id": "devto", "kind": "devto", "username": "gds", "api_url": api},
+    ])
+    (hub.root / "aliases.yaml").write_text(
+        "organisations:\n  Government Digital Service: [GDS, gds-digital]\n", encoding="utf-8")
+    hub.harvest()
+
+    rows = hub.query("SELECT id, url, source_ids, merge_reasons, organisation, kind, kind_reasons, mentions "
+                     "FROM hub_items")
+    assert len(rows) == 1, rows
+    item, url, sources, merge_reasons, organisation, kind, kind_reasons, mentions = rows[0]
+    assert url == DATA_BLOG_POST and sources == ["data-blog", "devto", "toots"]
+    assert item == item_id(DATA_BLOG_POST, "", None)
+    assert any(r.startswith("same canonical URL in 3 sources") for r in merge_reasons)
+    assert any("https://dev.to/gds/what-open-government-policy-can-learn-3kd1 names" in r for r in merge_reasons)
+    assert any(r.startswith("shared by mastodon post") for r in merge_reasons)
+    assert organisation == "Government Digital Service"      # aliases.yaml
+    assert kind == "story" and kind_reasons
+    assert len(mentions) == 1
+    organisations = hub.query("SELECT name, aliases, items FROM hub_organisations")
+    assert organisations == [("Government Digital Service", ["GDS", "gds-digital"], 1)]
+
+
+def test_near_identical_cross_post_without_a_canonical_link_is_merged_under_the_original(hub, loopback):
+    feed_file = CORPUS / "feeds" / "feedburner_thoughtbot_robots.atom"
+    feed = serve_file(loopback, "/thoughtbot.atom", feed_file)
+    original = next(r for r in parse_document(feed_file.read_bytes(), feed, None, ParseOptions("x", (), False)).records
+                    if r.title == "Solve Problems, not Strawmen")
+    # The same post republished on dev.to a day later by the same author, with no canonical_url
+    # back: dev.to then names the article itself. Edited lightly, as cross-posts are.
+    article = recorded_devto_article()
+    article.update(id=9_100_002, title=original.title, url="https://dev.to/thoughtbot/solve-problems-not-strawmen-1a2b",
+                   canonical_url="https://dev.to/thoughtbot/solve-problems-not-strawmen-1a2b",
+                   body_html=original.content_html.replace("</p>", " (cross-posted)</p>", 1),
+                   published_at=(original.published_at + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+                   published_timestamp=None)
+    article["user"] = {**article["user"], "name": original.author}
+    api = serve_devto(loopback, "thoughtbot", [article])
+    hub.write_sources([{"id": "thoughtbot", "kind": "feed", "url": feed, "tagged_only": False},
+                       {"id": "devto", "kind": "devto", "username": "thoughtbot", "api_url": api, "tagged_only": False}])
+    hub.harvest()
+    rows = hub.query("SELECT url, source_ids, merge_reasons FROM hub_items WHERE title = ?", [original.title])
+    assert len(rows) == 1, rows
+    url, sources, reasons = rows[0]
+    assert url == original.canonical_url and sources == ["devto", "thoughtbot"]
+    near = [r for r in reasons if r.startswith("near-identical text")]
+    assert near and f"by the same author ({original.author.lower()})" in near[0] and "1.0 days apart" in near[0]
+    assert hub.query("SELECT count(*) FROM item_merges")[0][0] == 1
+
+
+def test_tracking_parameter_and_formatting_variants_collapse_to_one_canonical_url():
+    variants = [
+        DATA_BLOG_POST,
+        DATA_BLOG_POST + "?utm_source=twitter&utm_campaign=x",
+        DATA_BLOG_POST.replace("https://data.blog.gov.uk", "HTTPS://Data.Blog.GOV.uk:443") + "#comments",
+        DATA_BLOG_POST + "?fbclid=IwAR0&gclid=abc&mc_cid=1&mc_eid=2",
+        DATA_BLOG_POST.rstrip("/"),   # the trailing slash does not make another page
+    ]
+    ids = {item_id(canonical_url(v), "s", None) for v in variants}
+    assert len(ids) == 1
+    assert canonical_url(variants[1]) == DATA_BLOG_POST
+    assert canonical_url("https://x.org/search?q=open+data&page=2&utm_medium=email") == \
+        "https://x.org/search?q=open+data&page=2"
+
+
+def _seed_record(name: str):
+    """A seed file as the markdown kind records it (seeds are saved pages with front matter)."""
+    text = (SHARED / "seeds" / name).read_text(encoding="utf-8")
+    source = MarkdownSource(id="seeds", kind="markdown", directory=".", tagged_only=False)
+    record = file_record(source, MarkdownFile(path=f"{Path(name).stem}.md", text=text, blob="seed"), [],
+                         permalink=None, branch="main")
+    return replace(record, url=f"https://example.org/{Path(name).stem}/", canonical_url=f"https://example.org/{Path(name).stem}/",
+                   item_id=item_id(f"https://example.org/{Path(name).stem}/", "seeds", None))
+
+
+def test_seed_000_mojibake_is_repaired_in_hub_items_and_a_rebuild_redoes_it_without_fetching(hub):
+    record = _seed_record("000_1a221a610405bbdf.txt")
+    assert "Â£130m" in record.content_text            # as harvested: the page's own mojibake
+    hub.write_sources([{"id": "seeds", "kind": "markdown", "directory": str(SHARED / "seeds"), "tagged_only": False}])
+    with open_for_writing(hub.warehouse_path, "seed-test") as wh:
+        wh.sync_sources(load_registry(hub.sources_path).rows())
+        wh.write_outcomes("seed-test", [SourceOutcome(source_id="seeds", status="ok", records=[record], entries_read=1)])
+        build_items(wh)
+    text, summary, language = hub.query("SELECT content_text, summary, language FROM hub_items")[0]
+    assert "£130m" in text and "Â£" not in text and language == "en"
+    assert summary
+    raw = hub.query("SELECT content_text FROM raw_entries")[0][0]
+    assert "Â£130m" in raw                              # the raw record is kept as it came
+    result = run_cli("rebuild", "--sources", str(hub.sources_path), "--warehouse", str(hub.warehouse_path))
+    assert result.returncode == 0, result.stderr
+    assert "Rebuilt 1 items from 1 stored entries" in result.stdout
+    assert "£130m" in hub.query("SELECT content_text FROM hub_items")[0][0]
+
+
+def test_a_story_linking_a_repository_forms_a_project_with_it(hub, loopback, monkeypatch):
+    feed = serve_file(loopback, "/ads.atom", CORPUS / "feeds" / "feedburner_blogger.atom")
+    github = GitHubAPIServer(loopback).start()
+    repo = generated_repos("googleads", 1)[0]
+    repo.update(name="keyword-optimizer", full_name="googleads/keyword-optimizer",
+                html_url="https://github.com/googleads/keyword-optimizer",
+                description="Sample app for the AdWords API keyword optimizer", homepage=None)
+    github.add_owner("googleads", [repo])
+    hub.write_sources([{"id": "ads-blog", "kind": "feed", "url": feed, "tagged_only": False},
+                       {"id": "googleads", "kind": "github", "repo": "googleads/keyword-optimizer",
+                        "tagged_only": False}])
+    monkeypatch.setenv("GITHUB_API_URL", github.api_url)
+    monkeypatch.setenv("GITHUB_TOKEN", "")
+    hub.harvest()
+    story = "Introducing the Keyword Optimizer sample app for the AdWords API"
+    projects = hub.query("SELECT title, story_ids, asset_ids, reasons FROM hub_projects WHERE title = ?", [story])
+    assert len(projects) == 1
+    title, story_ids, asset_ids, reasons = projects[0]
+    repo_id = hub.query("SELECT id FROM hub_items WHERE url = 'https://github.com/googleads/keyword-optimizer'")[0][0]
+    assert asset_ids == [repo_id] and len(story_ids) == 1
+    assert any("links to the repository googleads/keyword-optimizer" in r for r in reasons)
+    related = dict(hub.query("SELECT id, related_ids FROM hub_items WHERE project_id IS NOT NULL"))
+    assert related[repo_id] == story_ids and related[story_ids[0]] == [repo_id]
+
+
+def test_asset_checks_fail_on_a_deliberately_broken_warehouse(hub, loopback):
+    feed = serve_file(loopback, "/thoughtbot.atom", CORPUS / "feeds" / "feedburner_thoughtbot_robots.atom")
+    hub.write_sources([{"id": "thoughtbot", "kind": "feed", "url": feed, "tagged_only": False}])
+    hub.harvest()
+    with open_for_writing(hub.warehouse_path, "ok") as wh:
+        assert all(r.passed for r in run_quality_checks(wh.con))
+        # Break it: an item without a title, two items with one URL, a date far ahead.
+        wh.con.execute("""INSERT INTO items (id, kind, title, url, published_at)
+                          SELECT 'broken-' || id, kind, '', url, now() + INTERVAL 30 DAY FROM items LIMIT 1""")
+    from pipelines.defs.normalise import hub_items, hub_items_checks
+    from pipelines.defs.resources import SourcesResource, WarehouseResource
+    result = dg.materialize(
+        [hub_items, *hub_items_checks], raise_on_error=False,
+        resources={"sources": SourcesResource(path=str(hub.sources_path)),
+                   "warehouse": WarehouseResource(path=str(hub.warehouse_path))})
+    outcome = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert outcome == {"items_have_title_and_url": False, "canonical_urls_are_unique": False,
+                       "no_dates_in_the_future": False, "failed_sources_share": True}
+
+
+def test_aliases_file_errors_name_the_file_and_the_problem(tmp_path):
+    path = tmp_path / "aliases.yaml"
+    path.write_text("organisations:\n  A: [X]\n  B: [x]\n", encoding="utf-8")
+    try:
+        load_aliases(path)
+    except Exception as exc:
+        assert str(path) in str(exc) and "'x' is an alias of both 'A' and 'B'" in str(exc)
+    else:
+        raise AssertionError("a doubly-claimed alias was accepted")
+    path.write_text("organisations: [not, a, mapping]\n", encoding="utf-8")
+    try:
+        load_aliases(path)
+    except Exception as exc:
+        assert str(path) in str(exc) and "organisations" in str(exc)
+    else:
+        raise AssertionError("a list was accepted as organisations")
