@@ -94,11 +94,24 @@ def run(
 
     rows = _run_summary(warehouse_path, result.run_id)
     _print_summary(rows, warehouse_path, result.run_id)
+    _print_checks(result.checks)
     enabled = len(registry.enabled())
     tried = [r for r in rows if r["status"] != "backoff"]
     if enabled and tried and all(r["status"] in FAILED_STATUSES for r in tried):
         err.print(f"[red]every source failed[/red] ({len(rows)} of {enabled})")
         raise typer.Exit(EXIT_ALL_FAILED)
+
+
+def _print_checks(checks) -> None:
+    """The data-quality checks (the run's Dagster asset checks, or pipelines.quality), one line each."""
+    if not checks:
+        return
+    failed = [c for c in checks if not c.passed]
+    out.print(f"data checks: {len(checks) - len(failed)} of {len(checks)} passed", highlight=False)
+    for check in checks:
+        mark = "[green]ok[/green]" if check.passed else \
+            ("[yellow]warn[/yellow]" if check.severity == "WARN" else "[red]FAIL[/red]")
+        out.print(f"  {mark} {check.name}: {check.summary}", highlight=False)
 
 
 def _write_crash_log(warehouse_path: Path, text: str) -> Path:
@@ -274,6 +287,77 @@ def _marked(snippet: str) -> str:
 
     pieces = snippet.split(MARK)  # odd pieces sit between a pair of marks
     return "".join(f"[bold yellow]{escape(p)}[/bold yellow]" if i % 2 else escape(p) for i, p in enumerate(pieces))
+
+
+# --- rebuild and link check ------------------------------------------------------------------
+
+@app.command()
+def rebuild(
+    sources: Optional[Path] = SourcesOption,
+    warehouse: Optional[Path] = WarehouseOption,
+    wait: float = typer.Option(0.0, "--wait", help="Seconds to wait for another run's lock before giving up"),
+) -> None:
+    """Re-normalise every stored record (clean, dedupe, classify, link) without fetching anything,
+    then refresh the search index. Use after changing aliases.yaml, item_kind hints or upgrading."""
+    import uuid
+
+    from pipelines.config import load_registry
+    from pipelines.normalise import build_items
+    from pipelines.normalise.aliases import aliases_path_for, load_aliases
+    from pipelines.quality import run_quality_checks
+    from pipelines.search import refresh_search_index
+    from pipelines.warehouse import open_for_writing
+
+    sources_path = resolve_sources_path(sources)
+    try:
+        registry = load_registry(sources_path)
+        aliases = load_aliases(aliases_path_for(sources_path))
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+    warehouse_path = _warehouse_path(warehouse)
+    if not warehouse_path.exists():
+        _fail(f"no warehouse at {warehouse_path}: run `opengovtech run` first", EXIT_CONFIG)
+    try:
+        with open_for_writing(warehouse_path, f"rebuild-{uuid.uuid4().hex[:8]}", wait) as wh:
+            wh.sync_sources(registry.rows())
+            build = build_items(wh, aliases=aliases, force=True)
+            refresh_search_index(wh)
+            checks = run_quality_checks(wh.con)
+    except WarehouseLockedError as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    out.print(f"Rebuilt {build.items} items from {build.facts_computed} stored entries: "
+              f"{build.near_duplicates} near-duplicates merged, {build.projects} projects, "
+              f"{build.organisations} organisations. Warehouse: {warehouse_path}", highlight=False, soft_wrap=True)
+    _print_checks(checks)
+
+
+@app.command("check-links")
+def check_links_command(
+    sources: Optional[Path] = SourcesOption,
+    warehouse: Optional[Path] = WarehouseOption,
+    wait: float = typer.Option(0.0, "--wait", help="Seconds to wait for another run's lock before giving up"),
+) -> None:
+    """Check story and asset links now (the weekly_link_check schedule does this in Dagster)."""
+    import uuid
+
+    from pipelines.config import load_registry
+    from pipelines.link_check import check_links
+    from pipelines.warehouse import open_for_writing
+
+    try:
+        registry = load_registry(resolve_sources_path(sources))
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+    try:
+        with open_for_writing(_warehouse_path(warehouse), f"links-{uuid.uuid4().hex[:8]}", wait) as wh:
+            report = check_links(registry, wh)
+            broken = wh.con.execute("""SELECT c.url, coalesce(c.error, '') FROM link_checks c
+                                       WHERE NOT c.ok ORDER BY c.broken_since, c.url LIMIT 20""").fetchall()
+    except WarehouseLockedError as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    out.print(f"Checked {report.checked} links ({report.requests} requests): {report.broken} broken.", highlight=False)
+    for url, error in broken:
+        out.print(f"  [red]broken[/red] {url} {escape(error)}", highlight=False, soft_wrap=True)
 
 
 # --- site -----------------------------------------------------------------------------------

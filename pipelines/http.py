@@ -155,7 +155,8 @@ class Fetcher:
                     last_modified: str | None = None, accept: str = FEED_ACCEPT,
                     stats: FetchStats | None = None, max_bytes: int | None = None,
                     headers: dict[str, str] | None = None, robots: bool = True,
-                    raise_for_status: bool = True, before_send: Callable[[], None] | None = None) -> FetchResult:
+                    raise_for_status: bool = True, before_send: Callable[[], None] | None = None,
+                    method: str = "GET") -> FetchResult:
         """GET `url`, following redirects; a 304 comes back as `not_modified`, other non-2xx raise
         unless `raise_for_status` is false (an API client reading its own error responses).
 
@@ -173,7 +174,7 @@ class Fetcher:
         result = await self._follow(url, request_headers, allow_private, stats,
                                     max_bytes or self.settings.max_body_bytes,
                                     check_robots=self.settings.obey_robots and robots,
-                                    error_body=not raise_for_status, before_send=before_send)
+                                    error_body=not raise_for_status, before_send=before_send, method=method)
         if result.status == 304:
             result.not_modified = True
         elif raise_for_status and not 200 <= result.status < 300:
@@ -206,7 +207,7 @@ class Fetcher:
                            body=response.content[:ERROR_BODY_MAX_BYTES * 16])
 
     async def _follow(self, url, headers, allow_private, stats, max_bytes, *, check_robots,
-                      error_body: bool = False, before_send=None) -> FetchResult:
+                      error_body: bool = False, before_send=None, method: str = "GET") -> FetchResult:
         current = url
         chain: list[str] = []
         for _ in range(self.settings.max_redirects + 1):
@@ -217,7 +218,7 @@ class Fetcher:
                 raise BlockedByRobots(f"robots.txt of {origin_of(current)} disallows {current} for "
                                       f"{self.settings.robots_token}", url=current)
             result = await self._get_with_retries(current, headers, allow_private, stats, max_bytes, error_body,
-                                                  before_send)
+                                                  before_send, method)
             if result.status not in REDIRECT_STATUSES:
                 result.redirects = chain
                 return result
@@ -233,7 +234,7 @@ class Fetcher:
         raise TooManyRedirects(f"more than {self.settings.max_redirects} redirects (last to {current})", url=url)
 
     async def _get_with_retries(self, url, headers, allow_private, stats, max_bytes, error_body,
-                                before_send=None) -> FetchResult:
+                                before_send=None, method: str = "GET") -> FetchResult:
         origin = origin_of(url)
         origin_slots = self._origins.setdefault(origin, asyncio.Semaphore(self.settings.per_origin_concurrency))
         for attempt in range(self.settings.retries + 1):
@@ -244,7 +245,8 @@ class Fetcher:
                     if before_send is not None:
                         before_send()
                     async with asyncio.timeout(self.settings.timeout_s):
-                        result = await self._get_once(url, headers, allow_private, stats, max_bytes, error_body)
+                        result = await self._get_once(url, headers, allow_private, stats, max_bytes, error_body,
+                                                      method)
             except (TimeoutError, httpx.TimeoutException):
                 error: FetchFailed = RequestTimeout(
                     f"no complete response from {url} within {self.settings.timeout_s:g}s", url=url)
@@ -274,10 +276,11 @@ class Fetcher:
             await self._sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _get_once(self, url, headers, allow_private, stats, max_bytes, error_body=False) -> FetchResult:
+    async def _get_once(self, url, headers, allow_private, stats, max_bytes, error_body=False,
+                        method: str = "GET") -> FetchResult:
         client = self._client(allow_private)
         stats.requests += 1
-        async with client.stream("GET", url, headers=headers) as response:
+        async with client.stream(method, url, headers=headers) as response:
             result = FetchResult(url=url, status=response.status_code,
                                  headers={k.lower(): v for k, v in response.headers.items()})
             if response.status_code >= 400 and error_body:

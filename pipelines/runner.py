@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.warehouse import write_lock
@@ -38,6 +38,17 @@ class PipelineRun:
     success: bool
     failure: str | None   # the root cause of the first step failure, one line
     failure_details: str | None = None  # the full error chain with stack traces
+    checks: list[CheckOutcome] = field(default_factory=list)
+
+
+@dataclass
+class CheckOutcome:
+    """One Dagster asset check's evaluation in this run."""
+
+    name: str
+    passed: bool
+    severity: str   # ERROR | WARN
+    summary: str
 
 
 def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0, prune: bool = False,
@@ -77,4 +88,8 @@ def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 
                     error = error.cause
                 failure = f"step {event.step_key}: {error.message.strip()}"
                 break
-    return PipelineRun(run_id=run_id, success=result.success, failure=failure, failure_details=details)
+    checks = [CheckOutcome(name=e.check_name, passed=e.passed, severity=e.severity.value,
+                           summary=e.description or "")
+              for e in result.get_asset_check_evaluations()]
+    return PipelineRun(run_id=run_id, success=result.success, failure=failure, failure_details=details,
+                       checks=sorted(checks, key=lambda c: c.name))

@@ -58,14 +58,16 @@ def test_dagster_dev_serves_the_code_location(tmp_path: Path):
                 pass
             time.sleep(1)
         assert data is not None, f"dagster dev did not answer: {process.stderr.read(2000) if process.poll() is not None else ''}"
-        assert "harvest_job" in {j["name"] for j in data["jobs"]}
+        assert {"harvest_job", "link_check_job"} <= {j["name"] for j in data["jobs"]}
+        assert {"name": "weekly_link_check", "cronSchedule": "0 7 * * 1", "executionTimezone": "Europe/London"} \
+            in data["schedules"]
         assert {"name": "sources_changed"} in data["sensors"]
         assert {"name": "daily_harvest", "cronSchedule": "15 4 * * *", "executionTimezone": "Europe/London"} in data["schedules"]
         assets = {tuple(a["assetKey"]["path"]): a["groupName"] for a in data["assetNodes"]}
         harvest_assets = {(f"raw_{kind}_entries",): "harvest" for kind in HARVESTERS}  # one per source kind
         assert len(harvest_assets) == 9
         assert assets == {("source_registry",): "harvest", **harvest_assets, ("hub_items",): "normalise",
-                          ("search_index",): "publish", ("hub_site",): "publish"}
+                          ("search_index",): "publish", ("hub_site",): "publish", ("link_check",): "maintenance"}
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

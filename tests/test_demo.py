@@ -58,7 +58,17 @@ def test_item_counts_per_source(demo):
                          "northern-civic-tech-network": 11}  # 4 posts, 4 assets, 3 contributors; not index.md
     assert query(out, "SELECT count(*) FROM hub_items") == [(35,)]
     assert dict(query(out, "SELECT kind, count(*) FROM hub_items GROUP BY kind")) == {
-        "story": 25, "asset": 7, "community": 3}
+        "story": 16, "technique": 7, "asset": 7, "event": 2, "community": 3}
+
+
+def test_demo_classifies_an_event_and_links_a_technique_to_its_repository(demo):
+    out, _ = demo
+    kind, reasons = query(out, "SELECT kind, kind_reasons FROM hub_items WHERE title = 'Summer meetup in Northbridge'")[0]
+    assert kind == "event" and "tag 'event'" in reasons
+    title, techniques, assets = query(out, "SELECT title, technique_ids, asset_ids FROM hub_projects "
+                                           "WHERE title = 'How we opened up our bin collection data'")[0]
+    repo = query(out, "SELECT id FROM hub_items WHERE url = 'https://github.com/northbridge-digital/bin-collection-api'")
+    assert assets == [repo[0][0]] and len(techniques) == 1
 
 
 def test_demo_github_org_gives_tagged_repositories_as_assets(demo):
@@ -118,7 +128,7 @@ def test_script_in_sample_content_is_not_stored(demo):
 
 def test_demo_hub_is_searchable(demo):
     out, _ = demo
-    result = run_cli("search", "bin collection", "--kind", "story", "--json",
+    result = run_cli("search", "bin collection", "--kind", "technique", "--json",
                      "--warehouse", str(out / "warehouse" / "hub.duckdb"))
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)

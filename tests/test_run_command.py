@@ -107,15 +107,20 @@ def test_code_location_has_the_stage_assets_job_and_schedule(tmp_path):
     probe = ("from pipelines.definitions import defs; d = defs(); "
              "print(sorted(k.to_user_string() for k in d.resolve_all_asset_keys())); "
              "j = d.resolve_job_def('harvest_job'); print(j.name); "
-             "s = d.resolve_schedule_def('daily_harvest'); print(s.cron_schedule, s.execution_timezone)")
+             "s = d.resolve_schedule_def('daily_harvest'); print(s.cron_schedule, s.execution_timezone); "
+             "w = d.resolve_schedule_def('weekly_link_check'); print(w.job.name, w.cron_schedule); "
+             "print(sorted(c.name for c in d.resolve_asset_graph().asset_check_keys))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO,
                          env={**os.environ, "OPENGOVTECH_SOURCES": str(sources)})
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert lines[0] == str(sorted(["hub_items", "hub_site", "search_index", "source_registry",
+    assert lines[0] == str(sorted(["hub_items", "hub_site", "link_check", "search_index", "source_registry",
                                    *(f"raw_{kind}_entries" for kind in HARVESTERS)]))
     assert lines[1] == "harvest_job"
     assert lines[2] == "30 5 * * 1-5 UTC"
+    assert lines[3] == "link_check_job 0 7 * * 1"
+    assert lines[4] == str(sorted(["canonical_urls_are_unique", "failed_sources_share", "items_have_title_and_url",
+                                   "no_dates_in_the_future"]))
 
 
 def test_status_lists_sources_that_have_never_run(tmp_path):
