@@ -71,8 +71,10 @@ class Defaults(BaseModel):
     backoff_after_failures: int = Field(3, ge=1, le=100)
     backoff_base_hours: float = Field(24.0, gt=0, le=24 * 365)
     backoff_max_days: float = Field(30.0, gt=0, le=365)
-    # GitHub repositories linked from harvested stories are fetched as assets (needs a github source's API).
+    # GitHub repositories linked from harvested stories are fetched as assets, related to the
+    # story, by an implicit github source (LINKED_REPOS_SOURCE_ID) when any github source is listed.
     fetch_linked_repos: bool = True
+    linked_repos_max: int = Field(500, ge=1, le=100_000)   # per run; the rest wait for the next run
 
     @field_validator("allow_private_networks")
     @classmethod
@@ -164,6 +166,7 @@ class GitHubSource(SourceBase):
     search: str | None = Field(None, min_length=1, max_length=256)
     include_forks: bool = False
     include_archived: bool = False
+    linked: bool = False      # the repositories stories link to (see Defaults.fetch_linked_repos)
     readme: bool = True       # read each repository's README (one request per changed repository)
     publiccode: bool = True   # look for publiccode.yml (one request per changed repository)
 
@@ -190,9 +193,9 @@ class GitHubSource(SourceBase):
 
     @model_validator(mode="after")
     def _one_target(self) -> "GitHubSource":
-        chosen = [name for name in ("org", "user", "repo", "topic", "search") if getattr(self, name)]
+        chosen = [name for name in ("org", "user", "repo", "topic", "search", "linked") if getattr(self, name)]
         if len(chosen) != 1:
-            raise ValueError("a github source needs exactly one of org, user, repo, topic or search"
+            raise ValueError("a github source needs exactly one of org, user, repo, topic, search or linked"
                              + (f" (it has {', '.join(chosen)})" if chosen else ""))
         return self
 
@@ -205,11 +208,15 @@ class GitHubSource(SourceBase):
             return f"https://github.com/{self.repo}"
         if self.topic:
             return f"https://github.com/topics/{self.topic}"
+        if self.linked:
+            return "https://github.com/"
         return "https://github.com/search?" + urlencode({"q": self.search, "type": "repositories"})
 
     @property
     def target(self) -> str:
         """What the source reads, in words: 'org leedsdatamill', 'search "…"'."""
+        if self.linked:
+            return "repositories linked from harvested stories"
         for name in ("org", "user", "repo", "topic", "search"):
             value = getattr(self, name)
             if value:
@@ -525,6 +532,21 @@ class SourceRegistry:
         return tuple(value) if isinstance(value, list) else value
 
 
+LINKED_REPOS_SOURCE_ID = "github-linked-repos"
+
+
+def _linked_repos_source(defaults: Defaults, sources: list[SourceBase]) -> GitHubSource | None:
+    """The implicit source reading repositories that harvested stories link to: there when
+    `fetch_linked_repos` is on and the registry already reads GitHub, unless one is listed."""
+    if not defaults.fetch_linked_repos or not any(s.kind == "github" and s.enabled for s in sources):
+        return None
+    if any(s.kind == "github" and getattr(s, "linked", False) for s in sources) \
+            or any(s.id == LINKED_REPOS_SOURCE_ID for s in sources):
+        return None
+    # A story on topic vouches for the repositories it links to: no tag needed on the repository.
+    return GitHubSource(id=LINKED_REPOS_SOURCE_ID, kind="github", linked=True, tagged_only=False)
+
+
 def resolve_sources_path(path: str | os.PathLike | None = None) -> Path:
     if path:
         return Path(path)
@@ -642,6 +664,9 @@ def parse_registry(text: str, path: Path) -> SourceRegistry:
 
     if problems:
         raise ConfigError(problems)
+    linked = _linked_repos_source(defaults, sources)
+    if linked is not None:
+        sources.append(linked)
     return SourceRegistry(path=path, defaults=defaults, schedule=schedule, site=site, sources=sources,
                           lines=id_lines)
 

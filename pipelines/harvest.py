@@ -99,6 +99,8 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
     # Sources failing run after run wait their turn; they are reported, never dropped.
     waiting = {} if ignore_backoff else {s.id: state.next_attempts[s.id] for s in sources if s.id in state.next_attempts}
     sources = [s for s in sources if s.id not in waiting]
+    # The linked-repositories source has nothing to do until stories link repositories it may read.
+    sources = [s for s in sources if not getattr(s, "linked", False) or state.linked_repos]
     progress = reporter()
     progress.start(f"harvest {report.kind}", len(sources))
     queue: asyncio.Queue[SourceOutcome | None] = asyncio.Queue()

@@ -204,6 +204,8 @@ class FetchState:
     # source id -> entry key -> the `details` JSON stored for it, for kinds that reuse what
     # they fetched before (a repository's README is read again only when it was pushed to).
     previous_details: dict[str, dict[str, str]] = field(default_factory=dict)
+    # owner/name of GitHub repositories harvested stories link to, not read by a listed source.
+    linked_repos: dict[str, str] = field(default_factory=dict)   # owner/name -> a page linking it
 
 
 @dataclass(frozen=True)
@@ -308,7 +310,25 @@ class Warehouse:
                     {"kinds": list(detail_kinds)}).fetchall():
                 previous_details.setdefault(source_id, {})[entry_key] = details
         return FetchState(validators=validators, feed_urls=feed_urls, next_attempts=next_attempts,
-                          source_state=source_state, previous_details=previous_details)
+                          source_state=source_state, previous_details=previous_details,
+                          linked_repos=self.linked_repositories() if "github" in detail_kinds else {})
+
+    def linked_repositories(self, limit: int = 100_000) -> dict[str, str]:
+        """Repositories linked from items other than repositories, that no github source of its
+        own reads (the implicit linked-repos source reads these), in name order."""
+        return dict(self.con.execute("""
+            WITH linked AS (
+                SELECT lower(t.repo) AS key, t.repo AS name, f.canonical_url AS page
+                FROM entry_facts f, unnest(f.repo_links) AS t(repo)
+                WHERE f.kind <> 'asset' OR f.asset_type IS DISTINCT FROM 'repo'
+            ),
+            own AS (
+                SELECT DISTINCT lower(regexp_extract(r.canonical_url, '^https://github\.com/([^/]+/[^/]+)', 1)) AS key
+                FROM raw_entries r JOIN sources s USING (source_id)
+                WHERE s.kind = 'github' AND NOT coalesce(json_extract(s.config_json, '$.linked')::BOOLEAN, false)
+            )
+            SELECT min(name), min(page) FROM linked WHERE key NOT IN (SELECT key FROM own WHERE key IS NOT NULL)
+            GROUP BY key ORDER BY key LIMIT $limit""", {"limit": limit}).fetchall())
 
     def write_outcomes(self, run_id: str, outcomes: list[SourceOutcome],
                        backoff: BackoffPolicy = BackoffPolicy()) -> list[SourceCounts]:

@@ -27,7 +27,8 @@ def test_the_default_sources_file_is_valid():
     assert len(registry.sources) >= 8
     assert {s.kind for s in registry.sources} == {"feed", "blog", "github", "markdown", "mastodon", "bluesky", "devto"}
     assert all(s.org for s in registry.sources if s.kind in ("feed", "blog"))  # every blog names its organisation
-    assert {s.target for s in registry.sources if s.kind == "github"} == {"topic opengovtech", "org odileeds"}
+    assert {s.target for s in registry.sources if s.kind == "github"} == {
+        "topic opengovtech", "org odileeds", "repositories linked from harvested stories"}  # the implicit one
     # opengovtech.org itself, the hub this project automates, is a default source
     assert [s.repo for s in registry.sources if s.kind == "markdown"] == ["odileeds/OpenGovTech"]
 

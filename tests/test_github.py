@@ -296,7 +296,7 @@ def test_github_sources_are_validated_with_clear_errors():
             parse_registry(text, Path("sources.yaml"))
         return str(err.value)
 
-    assert "exactly one of org, user, repo, topic or search (it has org, topic)" in problems(
+    assert "exactly one of org, user, repo, topic, search or linked (it has org, topic)" in problems(
         "sources:\n  - id: a\n    kind: github\n    org: leedsdatamill\n    topic: opengovtech\n")
     assert "sources.yaml:4 source 'a': 'repo': 'leeds' is not owner/name" in problems(
         "sources:\n  - id: a\n    kind: github\n    repo: leeds\n")

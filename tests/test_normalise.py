@@ -206,3 +206,36 @@ def test_aliases_file_errors_name_the_file_and_the_problem(tmp_path):
         assert str(path) in str(exc) and "organisations" in str(exc)
     else:
         raise AssertionError("a list was accepted as organisations")
+
+
+def test_repositories_linked_from_stories_are_fetched_as_assets_related_to_the_story(hub, loopback, monkeypatch):
+    feed = serve_file(loopback, "/ads.atom", CORPUS / "feeds" / "feedburner_blogger.atom")
+    github = GitHubAPIServer(loopback).start()
+    github.add_owner("northbridge", generated_repos("northbridge", 2))
+    linked = generated_repos("googleads", 1)[0]
+    linked.update(name="keyword-optimizer", full_name="googleads/keyword-optimizer",
+                  html_url="https://github.com/googleads/keyword-optimizer", topics=[], description="Sample app")
+    github.add_owner("googleads", [linked])   # served at /repos/googleads/keyword-optimizer only when asked
+    monkeypatch.setenv("GITHUB_API_URL", github.api_url)
+    monkeypatch.setenv("GITHUB_TOKEN", "")
+    hub.write_sources([{"id": "ads-blog", "kind": "feed", "url": feed, "tagged_only": False},
+                       {"id": "northbridge", "kind": "github", "org": "northbridge"}])
+    hub.harvest()   # the story is read; its links are known once it is normalised
+    hub.harvest()   # the implicit source reads the repositories stories link to
+    story = "Introducing the Keyword Optimizer sample app for the AdWords API"
+    row = hub.query("SELECT source_ids, match_reasons, related_ids, kind, asset_type FROM hub_items "
+                    "WHERE url = 'https://github.com/googleads/keyword-optimizer'")
+    assert row, hub.query("SELECT source_id, status, warning FROM source_health")
+    sources, reasons, related, kind, asset_type = row[0]
+    assert sources == ["github-linked-repos"] and kind == "asset" and asset_type == "repo"
+    assert any(r.startswith("linked from http") for r in reasons)   # the story's page, fetched as the repo
+    story_id = hub.query("SELECT id FROM hub_items WHERE title = ?", [story])[0][0]
+    assert story_id in related
+    # Other repositories the feed's posts link to were asked for; the API does not have them: noted.
+    assert "could not be read" in (hub.health("github-linked-repos")["warning"] or "")
+
+    # Off in defaults: no implicit source.
+    hub.write_sources([{"id": "ads-blog", "kind": "feed", "url": feed, "tagged_only": False},
+                       {"id": "northbridge", "kind": "github", "org": "northbridge"}], fetch_linked_repos=False)
+    from pipelines.config import load_registry as load
+    assert "github-linked-repos" not in {s.id for s in load(hub.sources_path).sources}

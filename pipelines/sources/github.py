@@ -85,7 +85,7 @@ async def harvest_github(source: GitHubSource, ctx: HarvestContext, stats: Fetch
     # A finished listing replaces the page chain; one cut short adds to what was known.
     pages = listing.pages if outcome.status == "ok" else {**reader.previous_pages, **listing.pages}
     outcome.state = {"pages": pages}
-    if outcome.status == "ok" and listing.repos_listed == 0 and listing.pages_unchanged == 0:
+    if outcome.status == "ok" and listing.repos_listed == 0 and listing.pages_unchanged == 0 and not source.linked:
         listing.warnings.append(f"GitHub lists no repositories for {source.target}")
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(listing.skipped.items()) if n)
     notes = listing.warnings + ([f"skipped {skipped}"] if skipped else [])
@@ -108,7 +108,9 @@ class GitHubReader:
 
     async def read(self) -> None:
         source, api = self.source, self.api
-        if source.repo:
+        if source.linked:
+            await self.read_linked()
+        elif source.repo:
             await self.read_pages(api.url(f"/repos/{source.repo}"))
         elif source.org:
             await self.read_pages(api.url(f"/orgs/{source.org}/repos", type="public", per_page=PER_PAGE))
@@ -121,6 +123,26 @@ class GitHubReader:
             if source.include_forks:
                 query += " fork:true"
             await self.read_search(query, GITHUB_FOUNDED, SEARCH_HORIZON)
+
+    async def read_linked(self) -> None:
+        """The repositories harvested stories link to, each read like a `repo:` source (with its
+        ETag, so an unchanged one costs a free 304). One gone or renamed is noted, not fatal."""
+        names = list(self.ctx.state.linked_repos)
+        limit = self.ctx.registry.defaults.linked_repos_max
+        if len(names) > limit:
+            self.listing.warnings.append(f"{len(names)} linked repositories, {limit} read this run "
+                                         "(defaults.linked_repos_max); the rest next run")
+        missing = []
+        for name in names[:limit]:
+            try:
+                await self.read_pages(self.api.url(f"/repos/{name}"))
+            except (RateLimited, RetryDeferred):
+                raise
+            except HarvestError as exc:
+                missing.append(f"{name} ({exc.reason})")
+        if missing:
+            self.listing.warnings.append(f"{len(missing)} linked repositories could not be read: "
+                                         + "; ".join(missing[:5]) + (" …" if len(missing) > 5 else ""))
 
     async def read_search(self, query: str, first: date, last: date) -> None:
         """Read every result of `query` created between `first` and `last`, halving the range
@@ -173,7 +195,7 @@ class GitHubReader:
         """The repositories on one page (a listing, a search page or one repository), and the
         search's total count when it is a search."""
         body = page.json()
-        if self.source.repo:
+        if self.source.repo or self.source.linked:
             return None, [body] if isinstance(body, dict) else []
         if isinstance(body, dict) and isinstance(body.get("items"), list):  # search
             if body.get("incomplete_results"):
@@ -201,10 +223,12 @@ class GitHubReader:
             self.listing.repos_listed += 1
             if repo.get("private"):
                 continue
-            if repo.get("fork") and not self.source.include_forks and not self.source.repo:
+            # A repository named on its own (`repo:`, or linked from a story) is wanted as it is.
+            named = bool(self.source.repo or self.source.linked)
+            if repo.get("fork") and not self.source.include_forks and not named:
                 self.listing.skipped["forks"] += 1
                 continue
-            if repo.get("archived") and not self.source.include_archived and not self.source.repo:
+            if repo.get("archived") and not self.source.include_archived and not named:
                 self.listing.skipped["archived"] += 1
                 continue
             kept.append(repo)
@@ -263,7 +287,11 @@ class GitHubReader:
         topics = [t for t in repo.get("topics") or [] if isinstance(t, str)]
         owner = (repo.get("owner") or {}).get("login") or full_name.split("/")[0]
         url = canonical_url(repo["html_url"])
-        if not source.tagged_only:
+        if source.linked:
+            linking = self.ctx.state.linked_repos.get(full_name) or \
+                next((v for k, v in self.ctx.state.linked_repos.items() if k.lower() == full_name.lower()), None)
+            reasons = reasons + [f"linked from {linking}" if linking else "linked from a harvested story"]
+        elif not source.tagged_only:
             reasons = reasons + ["source is on topic as a whole (tagged_only: false)"]
         licence = repo.get("license") or {}
         details = {
