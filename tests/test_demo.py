@@ -69,6 +69,12 @@ def test_demo_classifies_an_event_and_links_a_technique_to_its_repository(demo):
                                            "WHERE title = 'How we opened up our bin collection data'")[0]
     repo = query(out, "SELECT id FROM hub_items WHERE url = 'https://github.com/northbridge-digital/bin-collection-api'")
     assert assets == [repo[0][0]] and len(techniques) == 1
+    # The technique's page names its project and lists the repository first among related items.
+    page = (out / "warehouse" / "site" / "items" / techniques[0] / "index.html").read_text(encoding="utf-8")
+    related = page.split('id="related"', 1)[1]
+    assert "Part of the project" in related
+    assert related.index(f'href="/items/{repo[0][0]}/"') < related.index('class="card"', related.index("</h3>"))
+    assert "Why it is listed as technique: title says" in page
 
 
 def test_demo_github_org_gives_tagged_repositories_as_assets(demo):

@@ -199,11 +199,17 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
 
 def _write_item_pages(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent) -> None:
     cards = {item.id: item for item in hub.items}
+    projects = {pid: (title, cards.get(lead)) for pid, title, lead in con.execute(
+        "SELECT project_id, title, coalesce(story_ids[1], technique_ids[1]) FROM hub_projects").fetchall()}
     for item_id, content_html, asset, mentions in iter_item_content(con):
         item = cards[item_id]
         organisation = hub.organisation_of(item)
         original = safe_href(item.url)
-        related = [other for other in (organisation.items if organisation else []) if other.id != item.id]
+        # Items it links to or is linked from (its project) first, then more from its organisation.
+        linked = [cards[i] for i in item.related_ids if i in cards]
+        seen = {item.id, *item.related_ids}
+        related = linked + [o for o in (organisation.items if organisation else []) if o.id not in seen]
+        project_title, project_lead = projects.get(item.project_id, (None, None))
         writer.render(
             "item.html", item.path, item=item, organisation=organisation, original=original,
             original_host=urlsplit(original).hostname if original else None,
@@ -212,7 +218,9 @@ def _write_item_pages(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: H
             mentions=[dict(m, url=safe_href(m["url"])) for m in mentions if safe_href(m["url"])],
             tags=[tag for tag in (hub.tag(label) for label in dict.fromkeys(item.tags)) if tag],
             shared_in=[source for s in item.source_ids if (source := hub.source(s))],
-            related=related[:RELATED_LIMIT], json_ld=json_for_script(_json_ld(writer, item, original)))
+            related=related[:RELATED_LIMIT], project_title=project_title,
+            project_lead=project_lead if project_lead is not None and project_lead.id != item.id else None,
+            json_ld=json_for_script(_json_ld(writer, item, original)))
 
 
 def _json_ld(writer: SiteWriter, item: ItemCard, original: str) -> dict:

@@ -26,7 +26,7 @@ KIND_PLURALS = {"story": "Stories", "technique": "Techniques", "asset": "Assets"
 CARD_SQL = """
 SELECT id, kind, title, url, summary, author, organisation, published_at,
        coalesce(published_at, first_seen_at) AS sort_date, updated_at, language, tags, source_ids,
-       match_reasons, date_missing
+       match_reasons, date_missing, related_ids, project_id, kind_reasons, link_ok
 FROM hub_items
 ORDER BY sort_date DESC NULLS LAST, id
 """
@@ -55,6 +55,10 @@ class ItemCard:
     source_ids: list[str]
     match_reasons: list[str]
     date_missing: bool
+    related_ids: list[str] = field(default_factory=list)   # items it links to or is linked from, its project
+    project_id: str | None = None
+    kind_reasons: list[str] = field(default_factory=list)
+    link_ok: bool | None = None                             # the last link check (None: not checked)
 
     @property
     def path(self) -> str:
@@ -156,7 +160,8 @@ def read_hub(con: duckdb.DuckDBPyConnection) -> HubContent:
     items = [ItemCard(id=r[0], kind=r[1], title=r[2], url=r[3], summary=r[4] or "", author=r[5], organisation=r[6],
                       published_at=_utc(r[7]), sort_date=_utc(r[8]), updated_at=_utc(r[9]), language=r[10],
                       tags=list(r[11] or []), source_ids=list(r[12] or []), match_reasons=list(r[13] or []),
-                      date_missing=bool(r[14]))
+                      date_missing=bool(r[14]), related_ids=list(r[15] or []), project_id=r[16],
+                      kind_reasons=list(r[17] or []), link_ok=r[18])
              for r in con.execute(CARD_SQL).fetchall()]
     sources = _read_sources(con, items)
     return HubContent(items=items, organisations=_organisations(items, sources), tags=_tags(items), sources=sources,
