@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from url_normalize import url_normalize
@@ -29,6 +30,12 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     url = url.strip()
     if base:
         url = urljoin(base, url)
+    return _canonical(url)
+
+
+# The same links (a site's own pages, its repositories) recur across thousands of entries.
+@lru_cache(maxsize=65536)
+def _canonical(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port

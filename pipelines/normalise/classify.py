@@ -36,6 +36,7 @@ TECHNICAL_TAGS = {"webdev", "programming", "javascript", "typescript", "python",
                   "ios", "android", "datascience", "machinelearning", "coding", "softwareengineering", "frontend", "backend"}
 COLLECTION_WEIGHT = 6
 POSTS_WEIGHT = 2
+TEXT_WINDOW = 5000   # characters of text the content signals read
 TAG_WEIGHT = 5
 SOURCE_HINT_WEIGHT = 4
 REPOSITORY_WEIGHT = 10
@@ -171,8 +172,9 @@ def _tag_signals(entry: ClassifyInput, signal) -> None:
 
 def _content_signals(entry: ClassifyInput, signal) -> None:
     title = entry.title or ""
-    text = entry.content_text or entry.summary or ""
-    html = entry.content_html or ""
+    # The opening of a post says what it is; reading further costs time and finds asides.
+    text = (entry.content_text or entry.summary or "")[:TEXT_WINDOW]
+    html = (entry.content_html or "")[:TEXT_WINDOW * 3]
     blocks = len(PRE_BLOCK.findall(html))
     if blocks:
         signal("technique", 2 if blocks < 3 else 3, f"{blocks} code block{'s' if blocks > 1 else ''}")
@@ -183,7 +185,7 @@ def _content_signals(entry: ClassifyInput, signal) -> None:
         signal("technique", 1, "shell commands or code in the text")
     if match := TECHNIQUE_TITLE.search(title):
         signal("technique", 3, f"title says '{match.group(0)}'")
-    if match := TECHNIQUE_BODY.search(text[:5000]):
+    if match := TECHNIQUE_BODY.search(text):
         signal("technique", 1, f"text says '{match.group(0)}'")
 
     if match := EVENT_NAME.search(title):
@@ -194,13 +196,13 @@ def _content_signals(entry: ClassifyInput, signal) -> None:
         signal("event", 2, f"title says '{match.group(0)}'")
     if match := EVENT_FIELD.search(text):
         signal("event", 3, f"event details line '{match.group(0).strip()[:40]}'")
-    if match := EVENT_BODY.search(text[:5000]):
+    if match := EVENT_BODY.search(text):
         signal("event", 1, f"text says '{match.group(0)}'")
 
     if match := ABOUT_TITLE.search(title):
         signal("community", 3, f"an about page ('{match.group(0)}')")
     elif match := COMMUNITY_TITLE.search(title):
-        if COMMUNITY_BODY.search(text[:5000]):
+        if COMMUNITY_BODY.search(text):
             signal("community", 3, f"a {match.group(0).lower()} describing itself")
 
 

@@ -6,19 +6,27 @@ it) costs a regex scan, not a full repair pass.
 
 from __future__ import annotations
 
+import re
+
 import ftfy
 from ftfy.badness import is_bad
 
-from pipelines.sanitize import summarise
 
 MIN_TEXT_FOR_LANGUAGE = 60   # characters: below this langid guesses
 _identifier = None
+# UTF-8 read as Latin-1 or Windows-1252 always shows a lead byte as one of À…ï (Ã, Â, â, Ð, …):
+# text without any is left alone without running ftfy's fuller check.
+_LEAD_BYTES = re.compile("[\u00c0-\u00ef]")
+
+
+def has_mojibake(*texts: str | None) -> bool:
+    return any(t and _LEAD_BYTES.search(t) and is_bad(t) for t in texts)
 
 
 def fix_text(text: str | None) -> str:
     if not text:
         return ""
-    if not is_bad(text):
+    if not has_mojibake(text):
         return text
     # Leave HTML entities alone: content_html must stay HTML, and text was already unescaped.
     return ftfy.fix_text(text, unescape_html=False, normalization="NFC")
@@ -45,7 +53,3 @@ def detect_language(text: str) -> str | None:
         _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     language, probability = _identifier.classify(text)
     return language if probability >= 0.8 else None
-
-
-def summary_of(summary: str | None, text: str | None) -> str:
-    return fix_text(summary) if summary else summarise(fix_text(text or ""))

@@ -17,7 +17,8 @@ from pipelines.duck import insert_rows
 
 from pipelines.normalise.aliases import Aliases
 from pipelines.normalise.classify import ClassifyInput, classify
-from pipelines.normalise.clean import detect_language, fix_text, primary_language, summary_of
+from pipelines.normalise.clean import detect_language, fix_text, has_mojibake, primary_language
+from pipelines.sanitize import summarise
 from pipelines.urls import canonical_url, github_repo, item_id, url_identity
 
 # Bump when the rules here or in classify.py change: every entry's facts are then recomputed.
@@ -90,19 +91,20 @@ def refresh_entry_facts(con, aliases: Aliases, *, force: bool = False) -> FactsR
 def entry_facts(row: dict, aliases: Aliases) -> dict:
     canonical = canonical_url(row["canonical_url"] or row["url"] or "")
     key = item_id(canonical, row["source_id"], None) if canonical else row["item_id"]
-    title = fix_text(row["title"]) or canonical or "(untitled)"
-    text = fix_text(row["content_text"])
-    html = fix_text(row["content_html"])
+    title, text, html, summary = row["title"] or "", row["content_text"] or "", row["content_html"] or "", row["summary"]
+    if has_mojibake(title, text[:20000]):  # one check decides for every field of the entry
+        title, text, html, summary = fix_text(title), fix_text(text), fix_text(html), fix_text(summary)
+    title = title or canonical or "(untitled)"
     details = _json(row["details"])
     verdict = classify(ClassifyInput(
-        title=title, summary=row["summary"] or "", content_text=text, content_html=html, url=canonical,
+        title=title, summary=summary or "", content_text=text, content_html=html, url=canonical,
         tags=list(row["tags"] or []), kind_hint=row["kind_hint"], asset_type=row["asset_type"], details=details,
         source_kind=row["source_kind"], source_hint=row["source_hint"]))
     link_keys, repos = _links(html, details, canonical)
     return {
         "source_id": row["source_id"], "entry_key": row["entry_key"], "raw_changed_at": row["changed_at"],
         "config_hash": row["config_hash"], "item_key": key, "canonical_url": canonical, "title": title,
-        "summary": summary_of(row["summary"], text), "content_text": text, "content_html": html,
+        "summary": summary or summarise(text), "content_text": text, "content_html": html,
         "author": aliases.author(row["author"]),
         "organisation": aliases.organisation(_organisation(row)),
         "language": primary_language(row["language"]) or detect_language(f"{title}. {text}"),

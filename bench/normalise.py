@@ -1,0 +1,110 @@
+"""Normalise stage cost: building hub_items from N stored raw entries (real corpus feed entries,
+replicated under distinct URLs), against a floor measured in the same run.
+
+    .venv/bin/python bench/normalise.py [--entries 20000]
+
+Floor: DuckDB copying the same raw_entries table (CREATE TABLE AS SELECT), the least any
+build over them costs. Reported: the first build (every entry cleaned, classified, linked),
+an unchanged re-run (skipped by its fingerprint), a re-run after 1 % of entries changed (only
+those recomputed), a forced rebuild (`opengovtech rebuild`), and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipelines.normalise import build_items  # noqa: E402
+from pipelines.parsing import parse_document  # noqa: E402
+from pipelines.parsing.entries import ParseOptions  # noqa: E402
+from pipelines.urls import canonical_url, item_id  # noqa: E402
+from pipelines.warehouse import SourceOutcome, open_for_writing  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
+SOURCES = 100
+
+
+def corpus_records() -> list:
+    records = []
+    for path in sorted(CORPUS.iterdir()):
+        doc = parse_document(path.read_bytes(), f"https://example.org/{path.name}", None,
+                             ParseOptions("bench", (), False))
+        records.extend(r for r in doc.records if r.url)
+    return records
+
+
+def replicated(records: list, n: int) -> list:
+    out = []
+    for i in range(n):
+        r = records[i % len(records)]
+        copy = i // len(records)
+        url = canonical_url(f"{r.url}{'&' if '?' in r.url else '?'}copy={copy}")
+        source = f"s{i % SOURCES:03d}"
+        # Each copy a month later: copies are distinct posts, not near-duplicates of each other.
+        shift = timedelta(days=30 * copy)
+        out.append(replace(r, source_id=source, entry_key=f"{r.entry_key}#{copy}", url=url, canonical_url=url,
+                           item_id=item_id(url, source, None), content_hash=f"{r.content_hash}{copy}",
+                           published_at=r.published_at + shift if r.published_at else None))
+    return out
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=20000)
+    args = parser.parse_args()
+    records = replicated(corpus_records(), args.entries)
+    process = psutil.Process()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "hub.duckdb"
+        with open_for_writing(path, "bench") as wh:
+            wh.sync_sources([{"source_id": f"s{i:03d}", "kind": "feed", "url": f"https://example.org/{i}",
+                              "org": f"Council {i % 7}", "tagged_only": False, "config_json": "{}", "line": i}
+                             for i in range(SOURCES)])
+            for start in range(0, len(records), 1000):
+                chunk = records[start:start + 1000]
+                by_source: dict[str, list] = {}
+                for r in chunk:
+                    by_source.setdefault(r.source_id, []).append(r)
+                wh.write_outcomes("bench", [SourceOutcome(source_id=s, status="ok", records=rs, entries_read=len(rs))
+                                            for s, rs in by_source.items()])
+            con = wh.con
+            floor = timed(lambda: con.execute("CREATE OR REPLACE TEMP TABLE floor_copy AS SELECT * FROM raw_entries"))
+            con.execute("DROP TABLE floor_copy")
+            first = timed(lambda: build_items(wh))
+            unchanged = timed(lambda: build_items(wh))
+            touched = "hash(source_id || entry_key) % 100 = 0"
+            changed = con.execute(f"SELECT count(*) FROM raw_entries WHERE {touched}").fetchone()[0]
+            con.execute(f"UPDATE raw_entries SET changed_at = now() WHERE {touched}")
+            one_percent = timed(lambda: build_items(wh))
+            forced = timed(lambda: build_items(wh, force=True))
+            items = con.execute("SELECT count(*) FROM items").fetchone()[0]
+            kinds = dict(con.execute("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind").fetchall())
+    rss = process.memory_info().rss / 1e6
+    peak = getattr(process.memory_full_info(), "uss", 0) / 1e6
+    print(f"entries {len(records)} → items {items} {kinds}")
+    print(f"floor (copy raw_entries)       {floor:8.2f} s")
+    print(f"first build                    {first:8.2f} s  {first / floor:7.1f}x floor  "
+          f"{len(records) / first:8.0f} entries/s")
+    print(f"unchanged re-run               {unchanged:8.3f} s  {unchanged / first:7.1%} of first build")
+    print(f"re-run, {changed} entries changed  {one_percent:8.2f} s  {one_percent / first:7.1%} of first build")
+    print(f"forced rebuild                 {forced:8.2f} s  {forced / first:7.2f}x first build")
+    print(f"process RSS at end             {rss:8.0f} MB (uss {peak:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
