@@ -218,6 +218,7 @@ def demo(
     if not result.success:
         _fail(f"demo run failed: {result.failure}", EXIT_UNEXPECTED)
     _print_summary(_run_summary(warehouse_path, result.run_id), warehouse_path, result.run_id)
+    _print_checks(result.checks)
     from pipelines.site import default_site_dir
 
     site_dir = default_site_dir(warehouse_path)

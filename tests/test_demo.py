@@ -49,26 +49,51 @@ def test_item_counts_per_source(demo):
     read = dict(query(out, "SELECT source_id, entries_read FROM source_runs"))
     assert read == {"northbridge-digital-blog": 5, "dale-civic-lab": 3, "riverside-data-coop": 3,
                     "fenshire-insight": 3, "example-borough-news": 0, "northbridge-github": 6,
-                    "northbridge-mastodon": 9, "devto-opengovtech": 7, "northern-civic-tech-network": 11}
+                    "northbridge-mastodon": 9, "devto-opengovtech": 7, "northern-civic-tech-network": 11,
+                    "bluesky-opengovtech": 3, "north-civic-forum": 2, "riverside-digital-blog": 2,
+                    "dale-open-data-surgery": 1}
     published = dict(query(out, "SELECT s, count(*) FROM (SELECT unnest(source_ids) AS s FROM hub_items) GROUP BY s"))
     assert published == {"northbridge-digital-blog": 3, "dale-civic-lab": 3, "riverside-data-coop": 2,
                          "fenshire-insight": 3, "northbridge-github": 3,
                          "northbridge-mastodon": 8,          # 10 posts: one untagged, one boost of another
                          "devto-opengovtech": 6,             # 7 articles: one without the tag
-                         "northern-civic-tech-network": 11}  # 4 posts, 4 assets, 3 contributors; not index.md
-    assert query(out, "SELECT count(*) FROM hub_items") == [(35,)]
+                         "northern-civic-tech-network": 11,  # 4 posts, 4 assets, 3 contributors; not index.md
+                         "bluesky-opengovtech": 2,           # 3 search hits: one without the tag
+                         "north-civic-forum": 2, "riverside-digital-blog": 2, "dale-open-data-surgery": 1}
+    assert query(out, "SELECT count(*) FROM hub_items") == [(41,)]
     assert dict(query(out, "SELECT kind, count(*) FROM hub_items GROUP BY kind")) == {
-        "story": 16, "technique": 7, "asset": 7, "event": 2, "community": 3}
+        "story": 19, "technique": 8, "asset": 7, "event": 4, "community": 3}
+
+
+def test_demo_shows_every_source_kind(demo):
+    from pipelines.harvest import HARVESTERS
+    out, _ = demo
+    kinds = {k for (k,) in query(out, "SELECT DISTINCT kind FROM sources")}
+    assert kinds == set(HARVESTERS)
+    # A skeet sharing the civic lab's post is a mention of that story, not an item of its own.
+    sources, mentions = query(out, "SELECT source_ids, mentions FROM hub_items "
+                                   "WHERE title = 'Mapping community assets with open data'")[0]
+    assert sources == ["bluesky-opengovtech", "dale-civic-lab"] and '"platform": "bluesky"' in mentions[0]
+    # The Hugo blog was recognised and its tag feed read; the page's schema.org Event makes an event.
+    assert query(out, "SELECT feed_url FROM source_health WHERE source_id = 'riverside-digital-blog'")[0][0] \
+        .endswith("/blog/tags/opengovtech/index.xml")
+    assert query(out, "SELECT kind, kind_reasons FROM hub_items WHERE source_ids = ['dale-open-data-surgery']") == \
+        [("event", ["schema.org Event on the page"])]
 
 
 def test_demo_classifies_an_event_and_links_a_technique_to_its_repository(demo):
     out, _ = demo
     kind, reasons = query(out, "SELECT kind, kind_reasons FROM hub_items WHERE title = 'Summer meetup in Northbridge'")[0]
     assert kind == "event" and "tag 'event'" in reasons
-    title, techniques, assets = query(out, "SELECT title, technique_ids, asset_ids FROM hub_projects "
-                                           "WHERE title = 'How we opened up our bin collection data'")[0]
     repo = query(out, "SELECT id FROM hub_items WHERE url = 'https://github.com/northbridge-digital/bin-collection-api'")
-    assert assets == [repo[0][0]] and len(techniques) == 1
+    # Northbridge's how-to links its repository; Riverside's story of reusing it links it too: one project.
+    title, stories, techniques, assets = query(out, f"""SELECT title, story_ids, technique_ids, asset_ids FROM hub_projects
+                                                    WHERE list_contains(asset_ids, '{repo[0][0]}')""")[0]
+    titles = dict(query(out, "SELECT id, title FROM hub_items"))
+    assert assets == [repo[0][0]]
+    assert [titles[i] for i in techniques] == ["How we opened up our bin collection data"]
+    assert [titles[i] for i in stories] == ["Reusing Northbridge's bin collection API instead of building our own"]
+    assert title == titles[stories[0]]
     # The technique's page names its project and lists the repository first among related items.
     page = (out / "warehouse" / "site" / "items" / techniques[0] / "index.html").read_text(encoding="utf-8")
     related = page.split('id="related"', 1)[1]

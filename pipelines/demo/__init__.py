@@ -42,6 +42,16 @@ DEMO_SOCIAL_SOURCES = [
     {"id": "northbridge-mastodon", "kind": "mastodon", "instance": "{base}/mastodon", "hashtag": "OpenGovTech",
      "follow_links": False},
     {"id": "devto-opengovtech", "kind": "devto", "tag": "opengovtech", "api_url": "{base}/devto"},
+    # Bluesky's searchPosts and a Discourse forum's tag, as files shaped like those APIs' answers.
+    {"id": "bluesky-opengovtech", "kind": "bluesky", "hashtag": "opengovtech", "service": "{base}/bluesky",
+     "follow_links": False},
+    {"id": "north-civic-forum", "kind": "discourse", "base_url": "{base}/discourse", "tag": "opengovtech"},
+    # A Hugo blog: the platform is found from its generator meta, then its tag feed.
+    {"id": "riverside-digital-blog", "kind": "blog", "url": "{base}/blog/", "tag": "opengovtech",
+     "org": "Riverside Borough Council"},
+    # One page with article:tag and a schema.org Event.
+    {"id": "dale-open-data-surgery", "kind": "page", "url": "{base}/pages/open-data-surgery.html",
+     "org": "Dale Civic Lab"},
 ]
 DEMO_MARKDOWN_SOURCE = {"id": "northern-civic-tech-network", "kind": "markdown",
                         "site_url": "https://civictech-north.example/", "tagged_only": False}
