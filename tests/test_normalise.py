@@ -239,3 +239,23 @@ def test_repositories_linked_from_stories_are_fetched_as_assets_related_to_the_s
                        {"id": "northbridge", "kind": "github", "org": "northbridge"}], fetch_linked_repos=False)
     from pipelines.config import load_registry as load
     assert "github-linked-repos" not in {s.id for s in load(hub.sources_path).sources}
+
+
+def test_a_repository_whose_readme_links_back_to_the_story_joins_its_project(hub, loopback, monkeypatch):
+    feed = serve_file(loopback, "/feeds/data.atom", CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom")
+    github = GitHubAPIServer(loopback).start()
+    repo = generated_repos("gds", 1)[0]
+    repo.update(name="open-government-plan", full_name="gds/open-government-plan",
+                html_url="https://github.com/gds/open-government-plan", homepage=None)
+    github.add_owner("gds", [repo])
+    github.files[("gds/open-government-plan", "README.md")] = (
+        f"# Open Government National Action Plan\n\nWhy we published it: {DATA_BLOG_POST}.\n")
+    monkeypatch.setenv("GITHUB_API_URL", github.api_url)
+    monkeypatch.setenv("GITHUB_TOKEN", "")
+    hub.write_sources([{"id": "data-blog", "kind": "feed", "url": feed, "tagged_only": False},
+                       {"id": "gds", "kind": "github", "org": "gds", "tagged_only": False}])
+    hub.harvest()
+    story_ids, asset_ids, reasons = hub.query("SELECT story_ids, asset_ids, reasons FROM hub_projects")[0]
+    assert story_ids == [item_id(DATA_BLOG_POST, "", None)]
+    assert asset_ids == [item_id("https://github.com/gds/open-government-plan", "", None)]
+    assert reasons == [f"gds/open-government-plan links to {DATA_BLOG_POST}"]

@@ -22,10 +22,11 @@ from pipelines.sanitize import summarise
 from pipelines.urls import canonical_url, github_repo, item_id, url_identity
 
 # Bump when the rules here or in classify.py change: every entry's facts are then recomputed.
-FACTS_VERSION = "1"
+FACTS_VERSION = "2"
 BATCH = 2000
 MAX_LINKS = 60
 _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.I)
+_BARE_URL = re.compile(r"""https?://[^\s<>()\[\]"']+""")
 
 STALE_SQL = """
 CREATE OR REPLACE TEMP TABLE stale_entries AS
@@ -100,7 +101,9 @@ def entry_facts(row: dict, aliases: Aliases) -> dict:
         title=title, summary=summary or "", content_text=text, content_html=html, url=canonical,
         tags=list(row["tags"] or []), kind_hint=row["kind_hint"], asset_type=row["asset_type"], details=details,
         source_kind=row["source_kind"], source_hint=row["source_hint"]))
-    link_keys, repos = _links(html, details, canonical)
+    # A README excerpt is plain text: its links are bare URLs.
+    bare = _BARE_URL.findall(text) if row["source_kind"] == "github" else []
+    link_keys, repos = _links(html, details, canonical, bare)
     return {
         "source_id": row["source_id"], "entry_key": row["entry_key"], "raw_changed_at": row["changed_at"],
         "config_hash": row["config_hash"], "item_key": key, "canonical_url": canonical, "title": title,
@@ -121,10 +124,10 @@ def _organisation(row: dict) -> str | None:
     return row["source_org"] or row["record_org"]
 
 
-def _links(html: str, details: dict, own: str | None) -> tuple[list[str], list[str]]:
+def _links(html: str, details: dict, own: str | None, bare: list[str] = ()) -> tuple[list[str], list[str]]:
     """Item ids of the pages an entry links to, and the GitHub repositories among them."""
     own_identity = url_identity(own) if own else None
-    hrefs = _HREF.findall(html or "")
+    hrefs = _HREF.findall(html or "") + [u.rstrip(".,;:") for u in bare]
     for key in ("homepage", "external_url", "website"):
         if isinstance(details.get(key), str):
             hrefs.append(details[key])
