@@ -61,9 +61,13 @@ def test_run_harvests_prints_a_summary_and_records_the_dagster_run(loopback, tmp
     assert "'bytes':" in metrics and "'duration_s':" in metrics and "'new': 30" in metrics
     assert table_head.startswith("| source | status | fetched | new | updated | unchanged | requests | bytes | seconds")
 
+    home_page = tmp_path / "wh" / "site" / "index.html"
+    built_at = home_page.stat().st_mtime_ns
     again = run_cli("run", "--sources", str(sources), "--warehouse", str(warehouse), env=env)
     assert again.returncode == 0
     assert "not_modified" in again.stdout and "0 new, 0 updated" in again.stdout
+    # Nothing the site shows changed (a 304 stands for the same as a 200): it was not rebuilt.
+    assert home_page.stat().st_mtime_ns == built_at
 
 
 def test_every_source_failing_exits_3(loopback, tmp_path):

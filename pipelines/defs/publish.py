@@ -7,7 +7,8 @@ from pipelines.defs.normalise import hub_items
 from pipelines.defs.resources import SourcesResource, WarehouseResource
 from pipelines.search import refresh_search_index
 from pipelines.site import default_site_dir
-from pipelines.site.build import build_site
+from pipelines.normalise import STATE_KEY as ITEMS_STATE_KEY
+from pipelines.site.build import SITE_STATE_KEY, build_site, site_fingerprint
 
 
 @dg.asset(group_name="publish", deps=[hub_items],
@@ -25,10 +26,17 @@ def hub_site(context: dg.AssetExecutionContext, sources: SourcesResource,
              warehouse: WarehouseResource) -> dg.MaterializeResult:
     site_config = sources.load().site
     with warehouse.open(context.run_id) as wh:
-        built = build_site(wh.con, default_site_dir(wh.path), site_config)
+        out_dir = default_site_dir(wh.path)
+        fingerprint = site_fingerprint(wh.con, site_config, wh.get_state(ITEMS_STATE_KEY), search=True)
+        if (out_dir / "index.html").exists() and wh.get_state(SITE_STATE_KEY) == fingerprint:
+            # Nothing it shows has changed since it was built: an unchanged run costs no rebuild.
+            context.log.info("site unchanged since its last build: kept")
+            return dg.MaterializeResult(metadata={"path": str(out_dir), "rebuilt": False})
+        built = build_site(wh.con, out_dir, site_config)
+        wh.set_state(SITE_STATE_KEY, fingerprint)
     context.log.info(f"site built in {built.seconds:.1f} s: {built.pages} pages, {built.items} items")
     return dg.MaterializeResult(metadata={
         "path": str(built.path), "pages": built.pages, "items": built.items,
         "size_mb": round(built.bytes / 1e6, 2), "seconds": round(built.seconds, 2),
-        "base_url": site_config.base_url, "search_index": built.search_index,
+        "base_url": site_config.base_url, "search_index": built.search_index, "rebuilt": True,
     })

@@ -21,12 +21,13 @@ MIN_TEXT = 200            # shorter texts (a toot, a one-line summary) are too a
 SYNDICATION_HOSTS = ("dev.to", "medium.com", "linkedin.com", "hashnode.com", "hashnode.dev", "substack.com")
 
 CANDIDATES_SQL = """
-SELECT f.item_key, f.canonical_url, lower(f.author) AS author, r.published_at, f.content_text
+SELECT f.item_key, f.canonical_url, lower(f.author) AS author, r.published_at, left(f.content_text, $chars)
 FROM entry_facts f JOIN raw_entries r USING (source_id, entry_key)
 WHERE f.author IS NOT NULL AND r.published_at IS NOT NULL AND length(f.content_text) >= $min_text
   AND r.mention IS NULL
 ORDER BY author, r.published_at
 """
+FETCH_ROWS = 5000
 
 
 @dataclass
@@ -37,35 +38,37 @@ class Merge:
 
 
 def find_near_duplicates(con) -> list[Merge]:
-    rows = con.execute(CANDIDATES_SQL, {"min_text": MIN_TEXT}).fetchall()
+    """Streams entries in (author, date) order, holding only the current author's last WINDOW."""
+    cursor = con.execute(CANDIDATES_SQL, {"min_text": MIN_TEXT, "chars": TEXT_CHARS})
     parent: dict[str, str] = {}
-    info: dict[str, tuple] = {}
+    info: dict[str, tuple] = {}      # only for keys that take part in a merge
     reasons: dict[str, str] = {}
+    window: list[tuple] = []         # (key, url, author, published, processed text)
 
     def root(key: str) -> str:
         while parent.get(key, key) != key:
             key = parent[key]
         return key
 
-    start = 0
-    texts: list[str] = []
-    for i, (key, url, author, published, text) in enumerate(rows):
-        texts.append(default_process(text[:TEXT_CHARS]))
-        info.setdefault(key, (url, published))
-        while rows[start][2] != author or published - rows[start][3] > WINDOW:
-            start += 1
-        for j in range(start, i):
-            other = rows[j][0]
-            if root(other) == root(key):
-                continue
-            score = fuzz.ratio(texts[i], texts[j], score_cutoff=THRESHOLD)
-            if score:
-                a, b = root(key), root(other)
+    while rows := cursor.fetchmany(FETCH_ROWS):
+        for key, url, author, published, text in rows:
+            window = [w for w in window if w[2] == author and published - w[3] <= WINDOW]
+            processed = default_process(text)
+            for other_key, other_url, _, other_published, other_text in window:
+                if root(other_key) == root(key):
+                    continue
+                score = fuzz.ratio(processed, other_text, score_cutoff=THRESHOLD)
+                if not score:
+                    continue
+                info.setdefault(key, (url, published))
+                info.setdefault(other_key, (other_url, other_published))
+                a, b = root(key), root(other_key)
                 keep, drop = (a, b) if _original_first(info[a], info[b]) else (b, a)
                 parent[drop] = keep
-                days = abs((published - rows[j][3]).total_seconds()) / 86400
+                days = abs((published - other_published).total_seconds()) / 86400
                 reasons[drop] = (f"near-identical text ({score:.0f}% similar) by the same author ({author}) "
                                  f"{days:.1f} days apart: {info[drop][0]} merged into {info[keep][0]}")
+            window.append((key, url, author, published, processed))
     return [Merge(key, root(key), reasons[key]) for key in parent if root(key) != key]
 
 

@@ -6,6 +6,7 @@ so a server pointed at the target never shows a half-built site.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -285,3 +286,25 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
         out_dir.rename(old)
     staging.rename(out_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+SITE_STATE_KEY = "site_built_from"
+HEALTH_DIGEST_SQL = """
+SELECT md5(coalesce(string_agg(concat_ws('|', h.source_id, CASE WHEN h.status IN ('ok', 'not_modified')
+                                                              THEN 'ok' ELSE h.status END,
+                                         h.error, h.warning, h.next_attempt_at), ',' ORDER BY h.source_id), ''))
+FROM source_health h
+"""
+
+
+def site_fingerprint(con: duckdb.DuckDBPyConnection, site: SiteConfig, items_state: str | None, search: bool) -> str:
+    """What the built site depends on: the items, the sources' standing (a 304 is as good as a
+    200 here), the site settings, and the templates and static files of this version."""
+    code = hashlib.sha1()
+    for path in sorted(p for d in (STATIC_DIR, STATIC_DIR.parent / "templates") for p in d.rglob("*") if p.is_file()):
+        code.update(path.name.encode())
+        code.update(path.read_bytes())
+    health = con.execute(HEALTH_DIGEST_SQL).fetchone()[0]
+    broken = con.execute("SELECT md5(coalesce(string_agg(url, ',' ORDER BY url), '')) FROM link_checks "
+                         "WHERE NOT ok").fetchone()[0]
+    return "|".join([items_state or "", health, broken, site.model_dump_json(), code.hexdigest(), str(search)])

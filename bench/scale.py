@@ -1,0 +1,131 @@
+"""Scale benchmark: `opengovtech run` at growing numbers of sources, time per stage, memory, file size.
+
+For each size N (default 1,000, 3,000 and 10,000 sources) it writes N feeds built from the real
+corpus feeds (bench/harvest.py's varied copies: every URL in a copy is unique, so nothing
+collapses), serves them from 8 loopback origins, and runs:
+
+  (a) floor: plain httpx GET of every feed at the same concurrency + feedparser, one process;
+  (b) `opengovtech run` on a fresh warehouse;
+  (c) the same command again, nothing changed.
+
+Per stage it reports the Dagster step times of (b) (harvest = fetch + parse + write for all
+kinds, normalise = hub_items, index = search_index, site = hub_site), entries and items, peak
+RSS of the run's process tree, the DuckDB file size, and (c)/(b). Every figure is printed with
+its ratio to the floor measured in the same run.
+
+    python bench/scale.py --sizes 1000 3000 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import duckdb
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harvest import build_feeds, measure_floor, start_origins  # noqa: E402
+from measure import run_with_memory  # noqa: E402
+
+STAGES = {"harvest": ("source_registry", "raw_"), "normalise": ("hub_items",), "index": ("search_index",),
+          "site": ("hub_site",)}
+
+
+def stage_times(home: Path) -> dict[str, float]:
+    """Wall time per stage of the latest run in this Dagster home, from its step stats."""
+    os.environ["DAGSTER_HOME"] = str(home)
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_runs(limit=1)[0]
+        stats = instance.get_run_step_stats(run.run_id)
+    times = {}
+    for stage, prefixes in STAGES.items():
+        steps = [s for s in stats if s.step_key.startswith(prefixes) and s.start_time and s.end_time]
+        times[stage] = (max(s.end_time for s in steps) - min(s.start_time for s in steps)) if steps else 0.0
+    return times
+
+
+def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> dict:
+    feeds_dir = work / "feeds"
+    feeds_dir.mkdir(parents=True)
+    names = build_feeds(feeds_dir, sources_count)
+    feed_mb = sum(f.stat().st_size for f in feeds_dir.iterdir()) / 1e6
+    servers, ports = start_origins(feeds_dir, origins)
+    try:
+        urls = [f"http://127.0.0.1:{ports[i % len(ports)]}/{name}" for i, name in enumerate(names)]
+        (work / "sources.yaml").write_text(yaml.safe_dump({
+            "defaults": {"allow_private_networks": True, "global_concurrency": concurrency,
+                         "per_origin_concurrency": max(2, concurrency // origins), "run_deadline_s": 86400},
+            "sources": [{"id": f"feed-{i:05d}", "kind": "feed", "url": url, "tagged_only": False}
+                        for i, url in enumerate(urls)]}), encoding="utf-8")
+        warehouse = work / "warehouse" / "hub.duckdb"
+        home = work / "warehouse" / "dagster"
+        env = {**os.environ, "DAGSTER_HOME": str(home)}
+        command = [sys.executable, "-m", "pipelines.cli", "run", "--sources", str(work / "sources.yaml"),
+                   "--warehouse", str(warehouse)]
+        floor_s, floor_entries = measure_floor(urls, concurrency)
+        first = run_with_memory(command, env)
+        stages = stage_times(home)
+        again = run_with_memory(command, env)
+        con = duckdb.connect(str(warehouse), read_only=True)
+        entries = con.execute("SELECT count(*) FROM raw_entries").fetchone()[0]
+        items = con.execute("SELECT count(*) FROM hub_items").fetchone()[0]
+        con.close()
+        return {"sources": sources_count, "feed_mb": feed_mb, "floor_s": floor_s, "floor_entries": floor_entries,
+                "run_s": first.seconds, "rerun_s": again.seconds, "peak_mb": max(first.tree_mb, again.tree_mb),
+                "main_mb": max(first.main_mb, again.main_mb), "codes": (first.returncode, again.returncode),
+                "entries": entries, "items": items, "db_mb": warehouse.stat().st_size / 1e6, **stages}
+    finally:
+        for server in servers:
+            server.terminate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 10000])
+    parser.add_argument("--origins", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    rows = []
+    for size in args.sizes:
+        work = Path(tempfile.mkdtemp(prefix=f"bench-scale-{size}-"))
+        try:
+            rows.append(one_size(work, size, args.origins, args.concurrency))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        r = rows[-1]
+        print(f"[{size} sources done in {r['run_s']:.0f} s]", flush=True)
+
+    print(f"\n{os.cpu_count()} cores; {args.origins} loopback origins; concurrency {args.concurrency}")
+    header = ("sources", "feed MB", "entries", "items", "floor s", "run s", "run/floor", "harvest s", "normalise s",
+              "index s", "site s", "re-run s", "re-run/run", "peak RSS MB", "main RSS MB", "DuckDB MB")
+    print(" | ".join(header))
+    for r in rows:
+        print(" | ".join([
+            f"{r['sources']}", f"{r['feed_mb']:.0f}", f"{r['entries']}", f"{r['items']}", f"{r['floor_s']:.1f}",
+            f"{r['run_s']:.1f}", f"{r['run_s'] / r['floor_s']:.2f}", f"{r['harvest']:.1f}", f"{r['normalise']:.1f}",
+            f"{r['index']:.1f}", f"{r['site']:.1f}", f"{r['rerun_s']:.1f}", f"{r['rerun_s'] / r['run_s']:.3f}",
+            f"{r['peak_mb']:.0f}", f"{r['main_mb']:.0f}", f"{r['db_mb']:.0f}"]))
+        if r["codes"] != (0, 0):
+            print(f"   exit codes {r['codes']}")
+    if len(rows) > 1:
+        a, b = rows[0], rows[-1]
+        grow = b["sources"] / a["sources"]
+        print(f"\nfrom {a['sources']} to {b['sources']} sources (x{grow:.0f}): run time x{b['run_s'] / a['run_s']:.1f}, "
+              f"peak RSS x{b['peak_mb'] / a['peak_mb']:.2f} (flat means streamed, not held)")
+        per_entry = {stage: b[stage] / max(b["entries"], 1) * 1e3 for stage in ("harvest", "normalise", "index", "site")}
+        print("ms per entry at the largest size: " + ", ".join(f"{k} {v:.2f}" for k, v in per_entry.items()))
+        day_entries = 1_000_000
+        total_ms = sum(per_entry.values())
+        print(f"projected for 1,000,000 entries at that rate: {total_ms * day_entries / 3.6e6:.1f} hours")
+
+
+if __name__ == "__main__":
+    main()
