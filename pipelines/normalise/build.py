@@ -21,12 +21,15 @@ from pipelines.warehouse import Warehouse
 
 STATE_KEY = "items_built_from"
 
-BUILD_ITEMS_SQL = """
-CREATE OR REPLACE TABLE items AS
+# Ranking and grouping read narrow columns only, into a temp table of one head row per item;
+# the wide columns (texts, HTML) are then streamed from entry_facts past that small table, so
+# memory does not grow with the size of posts.
+ITEM_HEADS_SQL = """
+CREATE OR REPLACE TEMP TABLE item_heads AS
 WITH kept AS (
-    SELECT r.source_id, r.entry_key, r.published_at, r.updated_at, r.date_missing, r.first_seen_at,
-           r.last_seen_at, r.tags, r.match_reasons, r.details, r.mention, f.*,
-           coalesce(m.into_key, f.item_key) AS id, m.reason AS near_duplicate
+    SELECT f.source_id, f.entry_key, coalesce(m.into_key, f.item_key) AS id, m.reason AS near_duplicate,
+           f.merge_note, f.kind_score, r.mention, r.published_at, r.first_seen_at,
+           r.last_seen_at, r.tags, r.match_reasons
     FROM raw_entries r
     JOIN entry_facts f USING (source_id, entry_key)
     LEFT JOIN item_merges m ON m.item_key = f.item_key
@@ -36,10 +39,11 @@ WITH kept AS (
 -- the page or feed itself beats one made from a social post sharing it, a record under the
 -- item's own URL beats a merged near-duplicate, and the earliest published wins.
 ranked AS (
-    SELECT *, row_number() OVER (PARTITION BY id
-                                 ORDER BY mention IS NOT NULL, near_duplicate IS NOT NULL,
-                                          merge_note IS NOT NULL, kind_score DESC,
-                                          published_at NULLS LAST, first_seen_at, source_id, entry_key) AS rank
+    SELECT id, source_id, entry_key,
+           row_number() OVER (PARTITION BY id
+                              ORDER BY mention IS NOT NULL, near_duplicate IS NOT NULL,
+                                       merge_note IS NOT NULL, kind_score DESC,
+                                       published_at NULLS LAST, first_seen_at, source_id, entry_key) AS rank
     FROM kept
 ),
 merged AS (
@@ -53,20 +57,30 @@ merged AS (
                FILTER (WHERE mention IS NOT NULL) AS mentions,
            list_sort(list_distinct(list(merge_note) FILTER (WHERE merge_note IS NOT NULL))) AS notes,
            list_sort(list_distinct(list(near_duplicate) FILTER (WHERE near_duplicate IS NOT NULL))) AS near,
-           count(DISTINCT source_id) AS sources,
-           count(DISTINCT canonical_url) AS urls
+           count(DISTINCT source_id) AS sources
     FROM kept GROUP BY id
 )
-SELECT k.id, k.kind, k.title, k.canonical_url AS url, k.summary, k.content_html, k.content_text, k.author,
-       k.organisation, k.published_at, k.date_missing, k.updated_at, k.language,
+SELECT k.id, k.source_id, k.entry_key, r.published_at, r.date_missing, r.updated_at, r.details,
        m.tags, m.source_ids, m.match_reasons, m.first_seen_at, m.last_seen_at,
-       k.asset_type, k.details, coalesce(m.mentions, []) AS mentions, k.kind_reasons,
+       coalesce(m.mentions, []) AS mentions,
        list_concat(
            CASE WHEN m.sources > 1 THEN [concat('same canonical URL in ', m.sources, ' sources: ',
                                                 array_to_string(m.source_ids, ', '))] ELSE [] END,
            coalesce(m.notes, []), coalesce(m.near, [])) AS merge_reasons
-FROM ranked k JOIN merged m USING (id)
+FROM ranked k
+JOIN merged m USING (id)
+JOIN raw_entries r ON r.source_id = k.source_id AND r.entry_key = k.entry_key
 WHERE k.rank = 1
+"""
+
+BUILD_ITEMS_SQL = """
+CREATE OR REPLACE TABLE items AS
+SELECT h.id, f.kind, f.title, f.canonical_url AS url, f.summary, f.content_html, f.content_text, f.author,
+       f.organisation, h.published_at, h.date_missing, h.updated_at, f.language,
+       h.tags, h.source_ids, h.match_reasons, h.first_seen_at, h.last_seen_at,
+       f.asset_type, h.details, h.mentions, f.kind_reasons, h.merge_reasons
+FROM entry_facts f
+JOIN item_heads h ON f.source_id = h.source_id AND f.entry_key = h.entry_key
 """
 
 FINGERPRINT_SQL = """
@@ -99,16 +113,21 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
     if not force and warehouse.get_state(STATE_KEY) == fingerprint:
         return ItemsBuild(rebuilt=False, items=con.execute("SELECT count(*) FROM items").fetchone()[0])
     with build_memory(con):
+        # Facts are a cache keyed by the raw row they came from: each batch commits on its own,
+        # so a large first build never holds every cleaned text in one transaction, and a build
+        # that dies part way resumes from the batches already done.
+        facts = refresh_entry_facts(con, aliases, force=force)
         con.begin()
         try:
-            facts = refresh_entry_facts(con, aliases, force=force)
             merges = find_near_duplicates(con)
             merge_batch = pa.Table.from_pylist(
                 [{"item_key": m.item_key, "into_key": m.into_key, "reason": m.reason} for m in merges],
                 schema=pa.schema([("item_key", pa.string()), ("into_key", pa.string()), ("reason", pa.string())]))
             con.execute("DELETE FROM item_merges")
             insert_rows(con, "item_merges", merge_batch)
+            con.execute(ITEM_HEADS_SQL)
             con.execute(BUILD_ITEMS_SQL)
+            con.execute("DROP TABLE item_heads")
             organisations = build_organisations(con, aliases)
             projects = build_projects(con)
             warehouse.set_state(STATE_KEY, fingerprint)
