@@ -74,6 +74,7 @@ def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> 
         first = run_with_memory(command, env)
         stages = stage_times(home)
         again = run_with_memory(command, env)
+        rerun_stages = {f"re_{k}": v for k, v in stage_times(home).items()}
         con = duckdb.connect(str(warehouse), read_only=True)
         entries = con.execute("SELECT count(*) FROM raw_entries").fetchone()[0]
         items = con.execute("SELECT count(*) FROM hub_items").fetchone()[0]
@@ -81,7 +82,7 @@ def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> 
         return {"sources": sources_count, "feed_mb": feed_mb, "floor_s": floor_s, "floor_entries": floor_entries,
                 "run_s": first.seconds, "rerun_s": again.seconds, "peak_mb": max(first.tree_mb, again.tree_mb),
                 "main_mb": max(first.main_mb, again.main_mb), "codes": (first.returncode, again.returncode),
-                "entries": entries, "items": items, "db_mb": warehouse.stat().st_size / 1e6, **stages}
+                "entries": entries, "items": items, "db_mb": warehouse.stat().st_size / 1e6, **stages, **rerun_stages}
     finally:
         for server in servers:
             server.terminate()
@@ -113,6 +114,8 @@ def main() -> None:
             f"{r['run_s']:.1f}", f"{r['run_s'] / r['floor_s']:.2f}", f"{r['harvest']:.1f}", f"{r['normalise']:.1f}",
             f"{r['index']:.1f}", f"{r['site']:.1f}", f"{r['rerun_s']:.1f}", f"{r['rerun_s'] / r['run_s']:.3f}",
             f"{r['peak_mb']:.0f}", f"{r['main_mb']:.0f}", f"{r['db_mb']:.0f}"]))
+        print(f"   re-run stages: harvest {r['re_harvest']:.1f} s, normalise {r['re_normalise']:.1f} s, "
+              f"index {r['re_index']:.1f} s, site {r['re_site']:.1f} s")
         if r["codes"] != (0, 0):
             print(f"   exit codes {r['codes']}")
     if len(rows) > 1:

@@ -292,14 +292,15 @@ SITE_STATE_KEY = "site_built_from"
 HEALTH_DIGEST_SQL = """
 SELECT md5(coalesce(string_agg(concat_ws('|', h.source_id, CASE WHEN h.status IN ('ok', 'not_modified')
                                                               THEN 'ok' ELSE h.status END,
-                                         h.error, h.warning, h.next_attempt_at), ',' ORDER BY h.source_id), ''))
+                                         h.error, h.next_attempt_at), ',' ORDER BY h.source_id), ''))
 FROM source_health h
 """
 
 
 def site_fingerprint(con: duckdb.DuckDBPyConnection, site: SiteConfig, items_state: str | None, search: bool) -> str:
     """What the built site depends on: the items, the sources' standing (a 304 is as good as a
-    200 here), the site settings, and the templates and static files of this version."""
+    200 here, and a 304 carries no parse warning, so warnings do not count), broken links, the
+    site settings, and the templates and static files of this version."""
     code = hashlib.sha1()
     for path in sorted(p for d in (STATIC_DIR, STATIC_DIR.parent / "templates") for p in d.rglob("*") if p.is_file()):
         code.update(path.name.encode())
