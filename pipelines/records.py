@@ -68,3 +68,14 @@ RAW_COLUMNS = (
     "matched", "language", "raw_json", "content_hash", "kind_hint", "asset_type", "organisation", "details",
     "mention",
 )
+
+
+def json_object(text: str | None) -> dict:
+    """A JSON text stored in a record field (details, raw_json, mention) as a dict; {} if it is none."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

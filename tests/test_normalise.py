@@ -9,8 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from pipelines.config import MarkdownSource, load_registry
+from pipelines.errors import ConfigError
 from pipelines.normalise import build_items
 from pipelines.normalise.aliases import load_aliases
 from pipelines.parsing import parse_document
@@ -193,19 +195,13 @@ def test_asset_checks_fail_on_a_deliberately_broken_warehouse(hub, loopback):
 def test_aliases_file_errors_name_the_file_and_the_problem(tmp_path):
     path = tmp_path / "aliases.yaml"
     path.write_text("organisations:\n  A: [X]\n  B: [x]\n", encoding="utf-8")
-    try:
+    with pytest.raises(ConfigError, match="'x' is an alias of both 'A' and 'B'") as doubled:
         load_aliases(path)
-    except Exception as exc:
-        assert str(path) in str(exc) and "'x' is an alias of both 'A' and 'B'" in str(exc)
-    else:
-        raise AssertionError("a doubly-claimed alias was accepted")
+    assert str(path) in str(doubled.value)
     path.write_text("organisations: [not, a, mapping]\n", encoding="utf-8")
-    try:
+    with pytest.raises(ConfigError, match="organisations") as not_mapping:
         load_aliases(path)
-    except Exception as exc:
-        assert str(path) in str(exc) and "organisations" in str(exc)
-    else:
-        raise AssertionError("a list was accepted as organisations")
+    assert str(path) in str(not_mapping.value)
 
 
 def test_repositories_linked_from_stories_are_fetched_as_assets_related_to_the_story(hub, loopback, monkeypatch):

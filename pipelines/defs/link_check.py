@@ -1,12 +1,10 @@
-"""The weekly link check: do the hub's stories and assets still resolve? Its own job and schedule."""
+"""The link check: do the hub's stories and assets still resolve? Its own job (scheduled weekly in schedules.py)."""
 
 
 import dagster as dg
 
-from pipelines.config import ScheduleConfig, load_registry
 from pipelines.defs.normalise import hub_items
 from pipelines.defs.resources import SourcesResource, WarehouseResource
-from pipelines.errors import ConfigError
 from pipelines.link_check import check_links
 
 LINK_CHECK_JOB_NAME = "link_check_job"
@@ -28,17 +26,3 @@ def link_check(context: dg.AssetExecutionContext, sources: SourcesResource,
 
 link_check_job = dg.define_asset_job(LINK_CHECK_JOB_NAME, selection=dg.AssetSelection.assets(link_check),
                                      description="Check the hub's story and asset links.")
-
-
-def _schedule_config() -> ScheduleConfig:
-    try:
-        return load_registry().schedule
-    except ConfigError:
-        return ScheduleConfig()
-
-
-_config = _schedule_config()
-
-weekly_link_check = dg.ScheduleDefinition(
-    name="weekly_link_check", job=link_check_job, cron_schedule=_config.link_check_cron,
-    execution_timezone=_config.timezone, description="Check story and asset links once a week.")

@@ -1,9 +1,11 @@
-"""The harvest job and its daily schedule (cron and timezone from sources.yaml's `schedule:`)."""
+"""The harvest job and the schedules: daily harvest, weekly link check (cron and timezone from
+sources.yaml's `schedule:`)."""
 
 
 import dagster as dg
 
 from pipelines.config import ScheduleConfig, load_registry
+from pipelines.defs.link_check import link_check_job
 from pipelines.errors import ConfigError
 
 HARVEST_JOB_NAME = "harvest_job"
@@ -36,4 +38,12 @@ daily_harvest = dg.ScheduleDefinition(
     cron_schedule=_config.cron,
     execution_timezone=_config.timezone,
     description="Harvest all sources once a day.",
+)
+
+weekly_link_check = dg.ScheduleDefinition(
+    name="weekly_link_check",
+    job=link_check_job,
+    cron_schedule=_config.link_check_cron,
+    execution_timezone=_config.timezone,
+    description="Check story and asset links once a week.",
 )

@@ -7,11 +7,11 @@ reader can see why an item landed where it did (tests/data/labelled.yaml measure
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from pipelines.records import json_object
 from pipelines.tags import normalise_tag
 from pipelines.urls import github_repo
 
@@ -68,6 +68,14 @@ STANDARD_WORDS = re.compile(r"\b(format|standard|specification|schema|principles
 DATASET_WORDS = re.compile(r"\b(dataset|data ?set|open data on|statistics on|data feed|csv)\b", re.I)
 TOOL_WORDS = re.compile(r"\b(app|tool|dashboard|visuali[sz]ation|map|picker|calculator|service|website|plugin|library|api)\b", re.I)
 PRE_BLOCK = re.compile(r"<pre\b", re.I)
+# Phrases that say what a post is: (kind, weight, pattern, read in title or text, reason).
+PHRASE_RULES = (
+    ("technique", 3, TECHNIQUE_TITLE, "title", "title says '{}'"),
+    ("technique", 1, TECHNIQUE_BODY, "text", "text says '{}'"),
+    ("event", 2, EVENT_BODY, "title", "title says '{}'"),
+    ("event", 3, EVENT_FIELD, "text", "event details line '{}'"),
+    ("event", 1, EVENT_BODY, "text", "text says '{}'"),
+)
 INLINE_CODE = re.compile(r"<code\b", re.I)
 
 
@@ -99,10 +107,7 @@ class ClassifyInput:
     def from_row(cls, row: dict, *, source_kind: str | None = None, source_hint: str | None = None) -> "ClassifyInput":
         details = row.get("details") or {}
         if isinstance(details, str):
-            try:
-                details = json.loads(details) or {}
-            except ValueError:
-                details = {}
+            details = json_object(details)
         return cls(title=row.get("title") or "", summary=row.get("summary") or "",
                    content_text=row.get("content_text") or "", content_html=row.get("content_html") or "",
                    url=row.get("canonical_url") or row.get("url"), tags=list(row.get("tags") or []),
@@ -183,21 +188,13 @@ def _content_signals(entry: ClassifyInput, signal) -> None:
         signal("technique", 1, f"{inline} inline code spans")
     if COMMAND_LINE.search(text) and (blocks or inline):
         signal("technique", 1, "shell commands or code in the text")
-    if match := TECHNIQUE_TITLE.search(title):
-        signal("technique", 3, f"title says '{match.group(0)}'")
-    if match := TECHNIQUE_BODY.search(text):
-        signal("technique", 1, f"text says '{match.group(0)}'")
-
+    for kind, weight, pattern, field_name, reason in PHRASE_RULES:
+        if match := pattern.search(title if field_name == "title" else text):
+            signal(kind, weight, reason.format(match.group(0).strip()[:60]))
     if match := EVENT_NAME.search(title):
         signal("event", 2, f"title names an event ('{match.group(0)}')")
     elif match := EVENT_TITLE.search(title):  # alone, not enough: news reports on summits
         signal("event", 1, f"title names an event ('{match.group(0)}')")
-    if match := EVENT_BODY.search(title):
-        signal("event", 2, f"title says '{match.group(0)}'")
-    if match := EVENT_FIELD.search(text):
-        signal("event", 3, f"event details line '{match.group(0).strip()[:40]}'")
-    if match := EVENT_BODY.search(text):
-        signal("event", 1, f"text says '{match.group(0)}'")
 
     if match := ABOUT_TITLE.search(title):
         signal("community", 3, f"an about page ('{match.group(0)}')")

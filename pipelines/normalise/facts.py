@@ -7,7 +7,6 @@ whole table is recomputed by `opengovtech rebuild`.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import pyarrow as pa
 from pipelines.duck import insert_rows
 
 from pipelines.normalise.aliases import Aliases
+from pipelines.records import json_object
 from pipelines.normalise.classify import ClassifyInput, classify
 from pipelines.normalise.clean import detect_language, fix_text, has_mojibake, primary_language
 from pipelines.sanitize import summarise
@@ -96,7 +96,7 @@ def entry_facts(row: dict, aliases: Aliases) -> dict:
     if has_mojibake(title, text[:20000]):  # one check decides for every field of the entry
         title, text, html, summary = fix_text(title), fix_text(text), fix_text(html), fix_text(summary)
     title = title or canonical or "(untitled)"
-    details = _json(row["details"])
+    details = json_object(row["details"])
     verdict = classify(ClassifyInput(
         title=title, summary=summary or "", content_text=text, content_html=html, url=canonical,
         tags=list(row["tags"] or []), kind_hint=row["kind_hint"], asset_type=row["asset_type"], details=details,
@@ -148,20 +148,10 @@ def _links(html: str, details: dict, own: str | None, bare: list[str] = ()) -> t
 
 
 def _merge_note(row: dict, canonical: str | None) -> str | None:
-    mention = _json(row["mention"])
+    mention = json_object(row["mention"])
     if mention:
         return f"shared by {mention.get('platform', 'a')} post {mention.get('url')} ({mention.get('author')})"
-    raw_url = canonical_url(_json(row["raw_json"]).get("url") or row["url"] or "")
+    raw_url = canonical_url(json_object(row["raw_json"]).get("url") or row["url"] or "")
     if canonical and raw_url and url_identity(raw_url) != url_identity(canonical):
         return f"cross-post {raw_url} names {canonical} as its original (canonical URL)"
     return None
-
-
-def _json(text: str | None) -> dict:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -7,7 +7,6 @@ records themselves (a repository's owner). They are merged by name after aliases
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import PurePosixPath
 
@@ -16,6 +15,7 @@ import pyarrow as pa
 from pipelines.duck import insert_rows
 
 from pipelines.normalise.aliases import Aliases, fold
+from pipelines.records import json_object
 
 CONTRIBUTORS_SQL = """
 SELECT f.organisation, f.title, r.details, r.raw_json, r.source_id
@@ -46,7 +46,7 @@ def build_organisations(con, aliases: Aliases) -> int:
     # _contributors profiles: the catalogue's own record of who takes part.
     slugs: dict[str, str] = {}
     for organisation, title, details_json, raw_json, source_id in con.execute(CONTRIBUTORS_SQL).fetchall():
-        details, raw = _json(details_json), _json(raw_json)
+        details, raw = json_object(details_json), json_object(raw_json)
         front = raw.get("front_matter") or {}
         entry = org(organisation or title)
         entry["origins"].add("_contributors")
@@ -61,7 +61,7 @@ def build_organisations(con, aliases: Aliases) -> int:
     # Assets name their originators by contributor slug: the item belongs to that organisation.
     for item_id, details_json in con.execute(
             "SELECT id, details FROM items WHERE json_extract(details, '$.originator') IS NOT NULL").fetchall():
-        originators = _json(details_json).get("originator") or []
+        originators = json_object(details_json).get("originator") or []
         names = [slugs[fold(str(o))] for o in originators if fold(str(o)) in slugs]
         if names:
             con.execute("UPDATE items SET organisation = ? WHERE id = ?", [names[0], item_id])
@@ -92,11 +92,3 @@ def build_organisations(con, aliases: Aliases) -> int:
     con.execute("DELETE FROM organisations")
     insert_rows(con, "organisations", batch)
     return len(rows)
-
-
-def _json(text: str | None) -> dict:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

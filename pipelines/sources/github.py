@@ -27,7 +27,7 @@ from pipelines.errors import HarvestError, RateLimited, RetryDeferred
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
 from pipelines.parsing.markdown import markdown_excerpt
-from pipelines.records import RawRecord
+from pipelines.records import RawRecord, json_object
 from pipelines.sources.github_api import RAW_ACCEPT, APIResponse, GitHubAPI, api_url_from_env
 from pipelines.tags import hashtags, merge_tags, normalise_tag
 from pipelines.urls import canonical_url, item_id
@@ -241,7 +241,7 @@ class GitHubReader:
 
     async def repo_record(self, repo: dict) -> RawRecord:
         entry_key = f"repo:{repo.get('id') or repo['full_name'].lower()}"
-        previous = _loads(self.previous_details.get(entry_key))
+        previous = json_object(self.previous_details.get(entry_key))
         if previous.get("pushed_at") == repo.get("pushed_at") and "readme_markdown_sha" in previous:
             # Not pushed to since the last run: its README and publiccode.yml are as we read them.
             readme_excerpt, publiccode = previous.get("readme_excerpt", ""), previous.get("publiccode")
@@ -389,12 +389,3 @@ def parse_publiccode(text: str) -> dict:
 def _text(value: Any) -> str:
     return str(value).strip() if value is not None else ""
 
-
-def _loads(text: str | None) -> dict:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
