@@ -323,7 +323,7 @@ class Warehouse:
                 WHERE f.kind <> 'asset' OR f.asset_type IS DISTINCT FROM 'repo'
             ),
             own AS (
-                SELECT DISTINCT lower(regexp_extract(r.canonical_url, '^https://github\.com/([^/]+/[^/]+)', 1)) AS key
+                SELECT DISTINCT lower(regexp_extract(r.canonical_url, '^https://github\\.com/([^/]+/[^/]+)', 1)) AS key
                 FROM raw_entries r JOIN sources s USING (source_id)
                 WHERE s.kind = 'github' AND NOT coalesce(json_extract(s.config_json, '$.linked')::BOOLEAN, false)
             )
