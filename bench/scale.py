@@ -81,7 +81,10 @@ def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> 
         con.close()
         return {"sources": sources_count, "feed_mb": feed_mb, "floor_s": floor_s, "floor_entries": floor_entries,
                 "run_s": first.seconds, "rerun_s": again.seconds, "peak_mb": max(first.tree_mb, again.tree_mb),
-                "main_mb": max(first.main_mb, again.main_mb), "codes": (first.returncode, again.returncode),
+                "main_mb": max(first.main_mb, again.main_mb),
+                "children_mb": {k: max(first.by_process.get(k, 0), again.by_process.get(k, 0))
+                                for k in first.by_process.keys() | again.by_process.keys()},
+                "codes": (first.returncode, again.returncode),
                 "entries": entries, "items": items, "db_mb": warehouse.stat().st_size / 1e6, **stages, **rerun_stages}
     finally:
         for server in servers:
@@ -116,6 +119,8 @@ def main() -> None:
             f"{r['peak_mb']:.0f}", f"{r['main_mb']:.0f}", f"{r['db_mb']:.0f}"]))
         print(f"   re-run stages: harvest {r['re_harvest']:.1f} s, normalise {r['re_normalise']:.1f} s, "
               f"index {r['re_index']:.1f} s, site {r['re_site']:.1f} s")
+        children = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["children_mb"].items(), key=lambda kv: -kv[1]))
+        print(f"   peak RSS MB of child processes by kind: {children}")
         if r["codes"] != (0, 0):
             print(f"   exit codes {r['codes']}")
     if len(rows) > 1:
