@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from html import unescape
@@ -17,6 +18,7 @@ import feedparser
 from pipelines.config import SiteConfig
 from pipelines.site import build_site_from_file
 from pipelines.site.build import CONTENT_SECURITY_POLICY, safe_href
+from pipelines.site.pagefind import SearchBundle, plan_search_bundles
 from pipelines.site.serve import SiteServer
 from tests.conftest import Hub, run_cli, serve_bytes
 from tests.site_fixture import DIRECT_HOSTILE, HOSTILE_ITEM_ID, KNOWN_TITLE, SITE_FEEDS, jsonld_of
@@ -225,6 +227,29 @@ def test_pagefind_indexed_every_item_page(corpus_site):
     assert f"Indexed {count} pages" in corpus_site.build.search_index
     assert (corpus_site.root / "pagefind" / "pagefind-ui.js").exists()
     assert list((corpus_site.root / "pagefind").glob("*.pf_meta"))
+
+
+def test_item_ids_split_into_even_search_bundles_covering_every_item():
+    ids = [hashlib.sha256(str(n).encode()).hexdigest()[:20] for n in range(25_000)]
+    assert plan_search_bundles(ids, 25_000) == [SearchBundle("pagefind")]
+    bundles = plan_search_bundles(ids, 10_000)
+    assert [b.subdir for b in bundles] == ["pagefind", "pagefind-1", "pagefind-2"]
+    prefixes = [p for b in bundles for p in b.prefixes]
+    assert sorted(prefixes) == sorted({i[:2] for i in ids}) and len(prefixes) == len(set(prefixes))
+    sizes = [sum(1 for i in ids if i[:2] in b.prefixes) for b in bundles]
+    assert sum(sizes) == 25_000 and max(sizes) <= 10_000 and min(sizes) > 7_000
+    assert bundles[1].glob.startswith("items/{") and bundles[1].glob.endswith("}/index.html")
+
+
+def test_a_split_search_index_still_indexes_every_item_page_once(corpus_site, tmp_path):
+    (count,), = corpus_site.hub.query("SELECT count(*) FROM hub_items")
+    built = build_site_from_file(corpus_site.hub.warehouse_path, tmp_path / "site",
+                                 SiteConfig(search_bundle_items=max(10, count // 3)))
+    bundles = sorted(p.name for p in built.path.glob("pagefind*"))
+    assert bundles[0] == "pagefind" and len(bundles) >= 3
+    assert built.search_index == f"Indexed {count} pages in {len(bundles)} bundles"
+    search_page = (built.path / "search" / "index.html").read_text(encoding="utf-8")
+    assert f'data-merge-bundles="{" ".join("/" + b + "/" for b in bundles[1:])}"' in search_page
 
 
 def test_server_sends_security_headers_and_a_real_404(corpus_site):

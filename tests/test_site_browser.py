@@ -16,6 +16,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect, sync_playwright
 
+from pipelines.config import SiteConfig
+from pipelines.site import build_site_from_file
 from pipelines.site.serve import SiteServer
 from tests.conftest import REPO
 from tests.debian_packages import apt_install
@@ -145,6 +147,43 @@ def test_keyboard_alone_reaches_search_and_a_result(watched, site_url):
     page.keyboard.press("Enter")
     expect(page.locator("h1")).to_have_text(KNOWN_TITLE)
     watched.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def split_site_url(corpus_site, tmp_path_factory):
+    """The same hub with its search index split into several Pagefind bundles (as a large hub is)."""
+    (count,), = corpus_site.hub.query("SELECT count(*) FROM hub_items")
+    built = build_site_from_file(corpus_site.hub.warehouse_path, tmp_path_factory.mktemp("split") / "site",
+                                 SiteConfig(search_bundle_items=max(10, count // 3)))
+    assert len(list(built.path.glob("pagefind*"))) >= 3
+    server = SiteServer(built.path, port=0, quiet=True).start()
+    yield server.url
+    server.stop()
+
+
+def test_a_split_search_index_finds_what_the_single_index_finds(browser, site_url, split_site_url):
+    """One word: the same results. Several words: Pagefind answers each bundle on its own and, in a
+    bundle where no page has every word, falls back to pages with any of them, so the split index
+    adds looser matches; the pages with every word are still all found, the best first."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    found: dict[tuple[str, str], tuple[int, list[str]]] = {}
+    try:
+        for url in (site_url, split_site_url):
+            watched = WatchedPage(context.new_page(), url)
+            for query in ("cloud", KNOWN_PHRASE):
+                run_search(watched.page, url, query)
+                expect(watched.page.locator(".pagefind-ui__message")).to_contain_text(f"for {query}")
+                titles = watched.page.locator(".pagefind-ui__result-link").all_inner_texts()
+                found[(url, query)] = (result_count(watched.page), titles)
+            watched.assert_clean()
+    finally:
+        context.close()
+    assert found[(site_url, "cloud")][0] == found[(split_site_url, "cloud")][0] > 5
+    (single_count, single_titles), (split_count, split_titles) = found[(site_url, KNOWN_PHRASE)], \
+        found[(split_site_url, KNOWN_PHRASE)]
+    assert 0 < single_count <= split_count
+    assert single_titles[0] == split_titles[0] == KNOWN_TITLE
+    assert set(single_titles) <= set(split_titles)
 
 
 def test_no_console_errors_on_any_kind_of_page(watched, site_url, corpus_site):

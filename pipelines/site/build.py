@@ -22,7 +22,7 @@ from pipelines.config import SiteConfig
 from pipelines.sanitize import sanitize_for_site
 from pipelines.site import feeds
 from pipelines.site.content import KIND_PLURALS, HubContent, ItemCard, iter_item_content, read_hub
-from pipelines.site.pagefind import index_site
+from pipelines.site.pagefind import index_site, plan_search_bundles
 
 PAGE_SIZE = 50
 RELATED_LIMIT = 6
@@ -154,6 +154,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     staging.mkdir(parents=True)
 
     hub = read_hub(con)
+    bundles = plan_search_bundles((item.id for item in hub.items), site.search_bundle_items)
     writer = SiteWriter(staging, hub, site)
     shutil.copytree(STATIC_DIR, staging / "static")
     lap("read")
@@ -172,7 +173,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     writer.render("index_list.html", "organisations/", heading="Organisations",
                   entries=[{"path": o.path, "label": o.name, "count": len(o.items)} for o in hub.organisations])
     writer.render("sources.html", "sources/", sources=hub.sources, healthy=sum(1 for s in hub.sources if s.healthy))
-    writer.render("search.html", "search/")
+    writer.render("search.html", "search/", merged_bundles=[writer.url(b.subdir + "/") for b in bundles[1:]])
     writer.render("get_listed.html", "get-listed/")
     writer.render("about.html", "about/")
     writer.render("not_found.html", "404.html")
@@ -189,7 +190,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     _export_data(con, staging / "data")
     lap("feeds_and_data")
 
-    summary = index_site(staging) if search else ""
+    summary = index_site(staging, bundles) if search else ""
     lap("pagefind")
 
     _swap_in(staging, out_dir)

@@ -5,9 +5,14 @@ window.addEventListener("DOMContentLoaded", function () {
   if (!element || typeof PagefindUI === "undefined") {
     return;
   }
+  // A large hub's index is split into several bundles (pipelines/site/pagefind.py); search them all.
+  var merged = (element.dataset.mergeBundles || "").split(" ").filter(Boolean).map(function (path) {
+    return { bundlePath: path };
+  });
   var ui = new PagefindUI({
     element: "#search",
     bundlePath: element.dataset.bundlePath,
+    mergeIndex: merged,
     showSubResults: false,
     showImages: false,
     resetStyles: false,
