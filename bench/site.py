@@ -7,19 +7,25 @@ sources with real-looking health rows. Then it measures:
   (a) floor: writing the same number of HTML files of the same total size with plain Python;
   (b) `build_site` on the warehouse: every page, feeds, OPML, sitemap, data export and the
       Pagefind index, with its phases;
-and prints (b)/(a), the site's size, and peak RSS of this process.
+and prints (b)/(a), the site's size, peak RSS of this process and of its Pagefind processes.
+
+With --compare-single-bundle it builds the site a second time with the whole search index in one
+Pagefind bundle (the baseline for the split index: its memory grows with the item count).
 
 Target: (b) <= 60 s for 10,000 items on these machines.
 
     python bench/site.py --items 10000
+    python bench/site.py --items 40000 --compare-single-bundle
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +39,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from search import make_documents  # noqa: E402  (bench/search.py)
 
+from pipelines.config import SiteConfig  # noqa: E402
 from pipelines.site import build_site_from_file  # noqa: E402
 from pipelines.warehouse import open_for_writing  # noqa: E402
 
@@ -47,7 +54,8 @@ def fill_warehouse(path: Path, count: int) -> None:
     for doc in docs:
         published = datetime.fromisoformat(doc["published_at"].replace("Z", "+00:00"))
         paragraphs = "".join(f"<p>{s}</p>" for s in doc["content_text"].split(". "))
-        rows.append({"id": doc["id"], "kind": doc["kind"], "title": doc["title"], "url": doc["url"],
+        # Real item ids are hashes (pipelines/urls.py); the search bundles are split by their first digits.
+        rows.append({"id": hashlib.sha256(doc["id"].encode()).hexdigest()[:20], "kind": doc["kind"], "title": doc["title"], "url": doc["url"],
                      "summary": doc["summary"], "content_html": paragraphs, "content_text": doc["content_text"],
                      "author": None, "organisation": doc["organisation"], "published_at": published,
                      "date_missing": False, "updated_at": None, "language": "en", "tags": doc["tags"],
@@ -79,9 +87,40 @@ def floor(out: Path, files: int, total_bytes: int) -> float:
     return time.perf_counter() - started
 
 
+class ChildMemory:
+    """Samples the peak RSS of this process's children (the Pagefind indexers) while a build runs."""
+
+    def __init__(self):
+        self.peak_mb = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._done.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_mb = max(self.peak_mb, total / 1e6)
+            time.sleep(0.05)
+
+    def __enter__(self) -> "ChildMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--bundle-items", type=int, default=SiteConfig().search_bundle_items)
+    parser.add_argument("--compare-single-bundle", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
         tmp = Path(tmp)
@@ -90,11 +129,18 @@ def main() -> None:
         fill_warehouse(warehouse, args.items)
         print(f"warehouse with {args.items:,} items from real corpus text filled in {time.perf_counter() - started:.1f} s")
 
-        build = build_site_from_file(warehouse, tmp / "site")
+        with ChildMemory() as pagefind_memory:
+            build = build_site_from_file(warehouse, tmp / "site", SiteConfig(search_bundle_items=args.bundle_items))
+        single = None
+        if args.compare_single_bundle:
+            with ChildMemory() as single_memory:
+                single = build_site_from_file(warehouse, tmp / "site-single",
+                                              SiteConfig(search_bundle_items=max(args.items, 10)))
         html = [p for p in build.path.rglob("*.html")]
         html_bytes = sum(p.stat().st_size for p in html)
         baseline = floor(tmp / "floor", len(html), html_bytes)
-        pagefind_bytes = sum(p.stat().st_size for p in (build.path / "pagefind").rglob("*") if p.is_file())
+        pagefind_bytes = sum(p.stat().st_size for d in build.path.glob("pagefind*") for p in d.rglob("*")
+                             if p.is_file())
         peak = psutil.Process().memory_info().rss / 1e6
 
     print(f"(a) floor: {len(html):,} HTML files, {html_bytes / 1e6:.1f} MB written in {baseline:.2f} s")
@@ -102,7 +148,12 @@ def main() -> None:
           f"{build.bytes / 1e6:.1f} MB in all (Pagefind bundle {pagefind_bytes / 1e6:.1f} MB)")
     print("    phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in build.timings.items()))
     print(f"    {build.search_index}")
-    print(f"(b)/(a) = {build.seconds / baseline:.1f}; RSS now {peak:.0f} MB")
+    print(f"(b)/(a) = {build.seconds / baseline:.1f}; RSS now {peak:.0f} MB; "
+          f"Pagefind peak RSS {pagefind_memory.peak_mb:.0f} MB (bundles of <= {args.bundle_items:,} items)")
+    if single is not None:
+        print(f"single-bundle baseline: {single.seconds:.1f} s (pagefind {single.timings['pagefind']:.1f} s), "
+              f"Pagefind peak RSS {single_memory.peak_mb:.0f} MB; split/single: time "
+              f"{build.seconds / single.seconds:.2f}, Pagefind memory {pagefind_memory.peak_mb / single_memory.peak_mb:.2f}")
     print(f"target: (b) <= 60 s -> {'met' if build.seconds <= 60 else 'MISSED'}")
 
 
