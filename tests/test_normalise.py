@@ -255,3 +255,33 @@ def test_a_repository_whose_readme_links_back_to_the_story_joins_its_project(hub
     assert story_ids == [item_id(DATA_BLOG_POST, "", None)]
     assert asset_ids == [item_id("https://github.com/gds/open-government-plan", "", None)]
     assert reasons == [f"gds/open-government-plan links to {DATA_BLOG_POST}"]
+
+
+def test_near_duplicate_merges_do_not_depend_on_the_order_entries_were_stored(tmp_path):
+    # Three copies of one post by one author at the same minute (a feed syndicated to three
+    # places): which copy each is merged into, and the reasons given, must not change with the
+    # order the rows happen to sit in the table, or a rebuild would rewrite unchanged items.
+    from pipelines.normalise.dedupe import find_near_duplicates
+
+    text = (CORPUS / "feeds" / "feedburner_thoughtbot_robots.atom").read_text(encoding="utf-8")[:4000]
+    rows = [(f"source-{n}", f"entry-{n}", f"key-{n}", f"https://copy{n}.example/post", text + " " * n)
+            for n in range(3)]
+
+    def merges_when_stored(order: list[int]) -> list[tuple[str, str, str]]:
+        with open_for_writing(tmp_path / f"order-{''.join(map(str, order))}.duckdb", "test", 0) as warehouse:
+            for n in order:
+                source_id, entry_key, key, url, body = rows[n]
+                warehouse.con.execute(
+                    "INSERT INTO raw_entries (source_id, entry_key, item_id, url, published_at, first_seen_at, "
+                    "last_seen_at, changed_at) VALUES (?, ?, ?, ?, TIMESTAMPTZ '2024-05-01 09:00:00+00', now(), "
+                    "now(), now())", [source_id, entry_key, key, url])
+                warehouse.con.execute(
+                    "INSERT INTO entry_facts (source_id, entry_key, raw_changed_at, config_hash, item_key, "
+                    "canonical_url, title, content_text, author, kind) VALUES (?, ?, now(), '', ?, ?, 'Post', ?, "
+                    "'Ada', 'story')", [source_id, entry_key, key, url, body])
+            return sorted((m.item_key, m.into_key, m.reason) for m in find_near_duplicates(warehouse.con))
+
+    first = merges_when_stored([0, 1, 2])
+    assert len(first) == 2 and {into for _, into, _ in first} == {"key-0"}
+    assert merges_when_stored([2, 1, 0]) == first
+    assert merges_when_stored([1, 2, 0]) == first

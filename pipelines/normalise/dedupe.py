@@ -25,7 +25,8 @@ SELECT f.item_key, f.canonical_url, lower(f.author) AS author, r.published_at, l
 FROM entry_facts f JOIN raw_entries r USING (source_id, entry_key)
 WHERE f.author IS NOT NULL AND r.published_at IS NOT NULL AND length(f.content_text) >= $min_text
   AND r.mention IS NULL
-ORDER BY author, r.published_at
+-- the key and entry break ties in date, so the same entries always give the same merges and reasons
+ORDER BY author, r.published_at, f.item_key, f.source_id, f.entry_key
 """
 FETCH_ROWS = 5000
 
