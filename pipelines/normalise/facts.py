@@ -30,7 +30,7 @@ _BARE_URL = re.compile(r"""https?://[^\s<>()\[\]"']+""")
 
 STALE_SQL = """
 CREATE OR REPLACE TEMP TABLE stale_entries AS
-SELECT r.source_id, r.entry_key, row_number() OVER () AS n
+SELECT r.source_id, r.entry_key
 FROM raw_entries r
 LEFT JOIN sources s USING (source_id)
 LEFT JOIN entry_facts f USING (source_id, entry_key)
@@ -43,12 +43,14 @@ ROWS_SQL = """
 SELECT r.source_id, r.entry_key, r.changed_at, r.item_id, r.url, r.canonical_url, r.title, r.summary,
        r.content_html, r.content_text, r.author, r.organisation AS record_org, s.org AS source_org,
        s.kind AS source_kind, json_extract_string(s.config_json, '$.item_kind') AS source_hint,
-       r.language, r.tags, r.kind_hint, r.asset_type, r.details, r.mention, r.raw_json,
+       r.language, r.tags, r.kind_hint, r.asset_type, r.details, r.mention,
+       -- only the record's own url is read from the raw JSON: the whole document is not worth its memory
+       CASE WHEN try(json_type(r.raw_json, '$.url')) = 'VARCHAR' THEN json_extract_string(r.raw_json, '$.url')
+       END AS raw_url,
        md5(concat(coalesce(s.config_json, ''), $suffix)) AS config_hash
 FROM stale_entries t
 JOIN raw_entries r USING (source_id, entry_key)
 LEFT JOIN sources s USING (source_id)
-WHERE t.n > $low AND t.n <= $high
 """
 
 FACTS_SCHEMA = pa.schema([
@@ -78,13 +80,16 @@ def refresh_entry_facts(con, aliases: Aliases, *, force: bool = False) -> FactsR
             WHERE r.matched AND r.source_id = f.source_id AND r.entry_key = f.entry_key)""").fetchone()[0]
     con.execute(STALE_SQL, {"suffix": suffix})
     total = con.execute("SELECT count(*) FROM stale_entries").fetchone()[0]
-    for low in range(0, total, BATCH):
-        cursor = con.execute(ROWS_SQL, {"suffix": suffix, "low": low, "high": low + BATCH})
-        names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, row)) for row in cursor.fetchall()]
-        facts = [entry_facts(row, aliases) for row in rows]
-        batch = pa.Table.from_pylist(facts, schema=FACTS_SCHEMA)
-        insert_rows(con, "entry_facts", batch, replace=True)
+    # One pass over raw_entries, streamed in batches: a query per batch would scan the whole
+    # table each time (quadratic in entries). The facts are written through a second
+    # connection, since a new query on this one would end the stream.
+    writer = con.cursor()
+    try:
+        for batch in con.execute(ROWS_SQL, {"suffix": suffix}).fetch_record_batch(BATCH):
+            facts = [entry_facts(row, aliases) for row in batch.to_pylist()]
+            insert_rows(writer, "entry_facts", pa.Table.from_pylist(facts, schema=FACTS_SCHEMA), replace=True)
+    finally:
+        writer.close()
     con.execute("DROP TABLE stale_entries")
     return FactsRefresh(computed=total, removed=removed)
 
@@ -151,7 +156,7 @@ def _merge_note(row: dict, canonical: str | None) -> str | None:
     mention = json_object(row["mention"])
     if mention:
         return f"shared by {mention.get('platform', 'a')} post {mention.get('url')} ({mention.get('author')})"
-    raw_url = canonical_url(json_object(row["raw_json"]).get("url") or row["url"] or "")
+    raw_url = canonical_url(row["raw_url"] or row["url"] or "")
     if canonical and raw_url and url_identity(raw_url) != url_identity(canonical):
         return f"cross-post {raw_url} names {canonical} as its original (canonical URL)"
     return None
