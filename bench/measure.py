@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -21,6 +22,15 @@ class Measured:
     tree_mb: float   # peak of the sum over it and its children (parse workers, helpers)
     returncode: int
     by_process: dict[str, float] = field(default_factory=dict)  # peak RSS MB per kind of child process
+    timeline: list[tuple[float, float, float]] = field(default_factory=list)  # (unix time, main MB, tree MB)
+    # Summing RSS counts a page shared by the forkserver and its parse workers once per process;
+    # PSS splits each shared page between the processes sharing it, so its sum is what the tree holds.
+    tree_pss_mb: float = 0.0
+
+    def peaks_between(self, start: float, end: float) -> tuple[float, float]:
+        """Peak (main, tree) RSS MB sampled between two unix times, e.g. one Dagster step's start and end."""
+        inside = [(main, tree) for at, main, tree in self.timeline if start <= at <= end]
+        return (max((m for m, _ in inside), default=0.0), max((t for _, t in inside), default=0.0))
 
 
 def process_label(process: psutil.Process) -> str:
@@ -40,17 +50,20 @@ def process_label(process: psutil.Process) -> str:
 def run_with_memory(command: list[str], env: dict, ok_codes: tuple[int, ...] = (0,)) -> Measured:
     started = time.perf_counter()
     process = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    main_peak = tree_peak = 0
+    main_peak = tree_peak = tree_pss_peak = 0
     label_peaks: dict[str, float] = {}
+    timeline: list[tuple[float, float, float]] = []
     done = threading.Event()
 
     def sample():
-        nonlocal main_peak, tree_peak
+        nonlocal main_peak, tree_peak, tree_pss_peak
         while not done.is_set():
             try:
-                main_peak = max(main_peak, process.memory_info().rss)
+                main = process.memory_info().rss
+                main_peak = max(main_peak, main)
                 children = process.children(recursive=True)
-                total = process.memory_info().rss
+                total = main
+                pss = _pss(process)
                 per_label: dict[str, int] = {}
                 for child in children:
                     try:
@@ -58,9 +71,12 @@ def run_with_memory(command: list[str], env: dict, ok_codes: tuple[int, ...] = (
                     except psutil.Error:
                         continue
                     total += rss
+                    pss += _pss(child)
                     label = process_label(child)
                     per_label[label] = per_label.get(label, 0) + rss
                 tree_peak = max(tree_peak, total)
+                tree_pss_peak = max(tree_pss_peak, pss)
+                timeline.append((time.time(), main / 1e6, total / 1e6))
                 for label, rss in per_label.items():
                     label_peaks[label] = max(label_peaks.get(label, 0), rss)
             except psutil.Error:
@@ -76,7 +92,14 @@ def run_with_memory(command: list[str], env: dict, ok_codes: tuple[int, ...] = (
     if process.returncode not in ok_codes:
         print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
     return Measured(seconds, main_peak / 1e6, tree_peak / 1e6, process.returncode,
-                    {label: rss / 1e6 for label, rss in label_peaks.items()})
+                    {label: rss / 1e6 for label, rss in label_peaks.items()}, timeline, tree_pss_peak / 1e6)
+
+
+def _pss(process: psutil.Process) -> int:
+    try:
+        return process.memory_full_info().pss
+    except (psutil.Error, AttributeError):  # gone, or no PSS on this platform
+        return 0
 
 
 async def floor(urls: list[str], concurrency: int = 2) -> float:
@@ -90,3 +113,22 @@ async def floor(urls: list[str], concurrency: int = 2) -> float:
                 await client.get(url)
         await asyncio.gather(*(get(u) for u in urls))
     return time.perf_counter() - started
+
+
+STAGES = {"harvest": ("source_registry", "raw_"), "normalise": ("hub_items",), "index": ("search_index",),
+          "site": ("hub_site",)}
+
+
+def stage_spans(home: Path) -> dict[str, tuple[float, float]]:
+    """(start, end) unix times per stage of the latest run in this Dagster home, from its step stats."""
+    os.environ["DAGSTER_HOME"] = str(home)
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_runs(limit=1)[0]
+        stats = instance.get_run_step_stats(run.run_id)
+    spans = {}
+    for stage, prefixes in STAGES.items():
+        steps = [s for s in stats if s.step_key.startswith(prefixes) and s.start_time and s.end_time]
+        spans[stage] = (min(s.start_time for s in steps), max(s.end_time for s in steps)) if steps else (0.0, 0.0)
+    return spans

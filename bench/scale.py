@@ -31,26 +31,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harvest import build_feeds, measure_floor, start_origins  # noqa: E402
-from measure import run_with_memory  # noqa: E402
-
-STAGES = {"harvest": ("source_registry", "raw_"), "normalise": ("hub_items",), "index": ("search_index",),
-          "site": ("hub_site",)}
-
-
-def stage_times(home: Path) -> dict[str, float]:
-    """Wall time per stage of the latest run in this Dagster home, from its step stats."""
-    os.environ["DAGSTER_HOME"] = str(home)
-    import dagster as dg
-
-    with dg.DagsterInstance.get() as instance:
-        run = instance.get_runs(limit=1)[0]
-        stats = instance.get_run_step_stats(run.run_id)
-    times = {}
-    for stage, prefixes in STAGES.items():
-        steps = [s for s in stats if s.step_key.startswith(prefixes) and s.start_time and s.end_time]
-        times[stage] = (max(s.end_time for s in steps) - min(s.start_time for s in steps)) if steps else 0.0
-    return times
-
+from measure import run_with_memory, stage_spans  # noqa: E402
 
 def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> dict:
     feeds_dir = work / "feeds"
@@ -72,9 +53,11 @@ def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> 
                    "--warehouse", str(warehouse)]
         floor_s, floor_entries = measure_floor(urls, concurrency)
         first = run_with_memory(command, env)
-        stages = stage_times(home)
+        spans = stage_spans(home)
+        stages = {stage: end - start for stage, (start, end) in spans.items()}
+        stage_memory = {stage: first.peaks_between(start, end) for stage, (start, end) in spans.items()}
         again = run_with_memory(command, env)
-        rerun_stages = {f"re_{k}": v for k, v in stage_times(home).items()}
+        rerun_stages = {f"re_{k}": end - start for k, (start, end) in stage_spans(home).items()}
         con = duckdb.connect(str(warehouse), read_only=True)
         entries = con.execute("SELECT count(*) FROM raw_entries").fetchone()[0]
         items = con.execute("SELECT count(*) FROM hub_items").fetchone()[0]
@@ -82,10 +65,12 @@ def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> 
         return {"sources": sources_count, "feed_mb": feed_mb, "floor_s": floor_s, "floor_entries": floor_entries,
                 "run_s": first.seconds, "rerun_s": again.seconds, "peak_mb": max(first.tree_mb, again.tree_mb),
                 "main_mb": max(first.main_mb, again.main_mb),
+                "pss_mb": max(first.tree_pss_mb, again.tree_pss_mb),
                 "children_mb": {k: max(first.by_process.get(k, 0), again.by_process.get(k, 0))
                                 for k in first.by_process.keys() | again.by_process.keys()},
                 "codes": (first.returncode, again.returncode),
-                "entries": entries, "items": items, "db_mb": warehouse.stat().st_size / 1e6, **stages, **rerun_stages}
+                "entries": entries, "items": items, "db_mb": warehouse.stat().st_size / 1e6,
+                "stage_memory": stage_memory, **stages, **rerun_stages}
     finally:
         for server in servers:
             server.terminate()
@@ -120,7 +105,9 @@ def main() -> None:
         print(f"   re-run stages: harvest {r['re_harvest']:.1f} s, normalise {r['re_normalise']:.1f} s, "
               f"index {r['re_index']:.1f} s, site {r['re_site']:.1f} s")
         children = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["children_mb"].items(), key=lambda kv: -kv[1]))
-        print(f"   peak RSS MB of child processes by kind: {children}")
+        print(f"   peak RSS MB of child processes by kind: {children}; process tree sum of PSS {r['pss_mb']:.0f}")
+        print("   peak RSS MB during each stage (main / tree): " + ", ".join(
+            f"{stage} {main:.0f} / {tree:.0f}" for stage, (main, tree) in r["stage_memory"].items()))
         if r["codes"] != (0, 0):
             print(f"   exit codes {r['codes']}")
     if len(rows) > 1:
@@ -128,6 +115,8 @@ def main() -> None:
         grow = b["sources"] / a["sources"]
         print(f"\nfrom {a['sources']} to {b['sources']} sources (x{grow:.0f}): run time x{b['run_s'] / a['run_s']:.1f}, "
               f"peak RSS x{b['peak_mb'] / a['peak_mb']:.2f} (flat means streamed, not held)")
+    if rows:
+        b = rows[-1]
         per_entry = {stage: b[stage] / max(b["entries"], 1) * 1e3 for stage in ("harvest", "normalise", "index", "site")}
         print("ms per entry at the largest size: " + ", ".join(f"{k} {v:.2f}" for k, v in per_entry.items()))
         day_entries = 1_000_000
