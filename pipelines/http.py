@@ -30,6 +30,7 @@ from pipelines.errors import (
     RetryDeferred,
     TooManyRedirects,
 )
+from pipelines.inflate import BodyDecoder
 from pipelines.netguard import GuardedNetworkBackend, PrivateAccess, Resolver, system_resolver
 from pipelines.urls import origin_of
 
@@ -296,12 +297,14 @@ class Fetcher:
                                    url=url, http_status=response.status_code)
             chunks: list[bytes] = []
             received = 0
-            async for chunk in response.aiter_bytes():
-                received += len(chunk)
-                if received > max_bytes:
-                    raise BodyTooLarge(f"body of {url} exceeds the {max_bytes:,} byte cap (decoded)",
-                                       url=url, http_status=response.status_code)
-                chunks.append(chunk)
+            decoder = BodyDecoder(response.headers.get("content-encoding"))
+            async for raw in response.aiter_raw():
+                for chunk in decoder.decode(raw):
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise BodyTooLarge(f"body of {url} exceeds the {max_bytes:,} byte cap (decoded)",
+                                           url=url, http_status=response.status_code)
+                    chunks.append(chunk)
             stats.bytes += response.num_bytes_downloaded
             result.body = b"".join(chunks)
             return result

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import time
+import zlib
+
+import pytest
 
 from werkzeug import Request, Response
 
@@ -161,6 +164,34 @@ def test_body_cap_applies_to_decoded_bytes(loopback, hub):
     health = hub.harvest_source("bomb", loopback.url_for("/bomb.rss"), defaults={"max_body_mb": 1})
     assert health["status"] == "failed"
     assert "(decoded)" in health["error"]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "gzip-two-members", "deflate", "raw-deflate", "gzip, deflate"])
+def test_compressed_feeds_are_decoded_whatever_the_framing(loopback, hub, encoding):
+    body = ATOM.read_bytes()
+    half = len(body) // 2
+    encoded = {
+        "gzip": lambda: gzip.compress(body),
+        "gzip-two-members": lambda: gzip.compress(body[:half]) + gzip.compress(body[half:]),
+        "deflate": lambda: zlib.compress(body),
+        "raw-deflate": lambda: zlib.compress(body)[2:-4],  # no zlib header: some servers send this as deflate
+        "gzip, deflate": lambda: zlib.compress(gzip.compress(body)),
+    }[encoding]()
+    header = {"gzip-two-members": "gzip", "raw-deflate": "deflate"}.get(encoding, encoding)
+    loopback.expect_request("/feed.atom").respond_with_handler(
+        lambda request: Response(encoded, content_type="application/atom+xml", headers={"Content-Encoding": header}))
+    health = hub.harvest_source("compressed", loopback.url_for("/feed.atom"), tagged_only=False)
+    assert health["status"] == "ok", health
+    assert hub.query("SELECT count(*) FROM raw_entries")[0][0] == 1
+
+
+def test_a_feed_in_an_encoding_not_asked_for_is_reported(loopback, hub):
+    loopback.expect_request("/feed.atom").respond_with_handler(
+        lambda request: Response(ATOM.read_bytes(), content_type="application/atom+xml",
+                                 headers={"Content-Encoding": "snappy"}))
+    health = hub.harvest_source("snappy", loopback.url_for("/feed.atom"))
+    assert health["status"] == "failed"
+    assert "could not decode" in health["error"] and "snappy" in health["error"]
 
 
 def test_html_page_leads_to_its_feed_by_autodiscovery(loopback, hub):
