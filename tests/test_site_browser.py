@@ -183,7 +183,10 @@ def test_a_split_search_index_finds_what_the_single_index_finds(browser, site_ur
         found[(split_site_url, KNOWN_PHRASE)]
     assert 0 < single_count <= split_count
     assert single_titles[0] == split_titles[0] == KNOWN_TITLE
-    assert set(single_titles) <= set(split_titles)
+    # Every page with all the words is found on the split hub too (the looser any-word matches may
+    # differ: Pagefind falls back to them per bundle).
+    exact = {title for title in single_titles if all(word in title.lower() for word in KNOWN_PHRASE.lower().split())}
+    assert KNOWN_TITLE in exact and exact <= set(split_titles)
 
 
 def test_no_console_errors_on_any_kind_of_page(watched, site_url, corpus_site):

@@ -31,14 +31,16 @@ class SiteIndexError(HubError):
 @dataclass(frozen=True)
 class SearchBundle:
     """One Pagefind bundle: the directory it is written to (relative to the site) and the item-id
-    prefixes whose pages it indexes (empty: every item page)."""
+    prefixes whose pages it indexes (empty: the whole site)."""
     subdir: str
     prefixes: tuple[str, ...] = ()
 
     @property
     def glob(self) -> str:
         if not self.prefixes:
-            return "items/*/index.html"
+            # Pagefind's default: every page, of which only item pages carry data-pagefind-body. A hub
+            # with no items yet still gets an (empty) index, so its search page loads.
+            return "**/*.{html}"
         return "items/{" + ",".join(f"{p}*" for p in self.prefixes) + "}/index.html"
 
 
