@@ -30,7 +30,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from measure import run_with_memory, stage_spans  # noqa: E402
+from measure import memory_breakdown, run_with_memory, stage_spans  # noqa: E402
 from tests.fault_server import CANARY, FAULTS, fault_sources, start_fault_server  # noqa: E402
 
 CORPUS = Path(os.environ.get("OPENGOVTECH_SHARED", REPO.parent / "shared")) / "corpus" / "feeds"
@@ -92,10 +92,8 @@ def main() -> None:
         print(f"wall time {elapsed:.1f} s, run deadline {args.deadline:.0f} s   target: within it")
         print(f"peak RSS: main process {main_mb:.0f} MB, process tree {tree_mb:.0f} MB (sum of RSS), "
               f"{run.tree_pss_mb:.0f} MB (sum of PSS: shared pages counted once)   target 400 MB")
-        children = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run.by_process.items(), key=lambda kv: -kv[1]))
-        print(f"    peak RSS MB of child processes by kind: {children}")
-        print("    peak RSS MB during each stage (main / tree): " + ", ".join(
-            f"{stage} {main:.0f} / {tree:.0f}" for stage, (main, tree) in stage_memory.items()))
+        for line in memory_breakdown(run.by_process, stage_memory):
+            print("    " + line)
         print(f"private address requested: {server.requested['/secret']} times; local file content stored: "
               f"{canary_rows} rows, in files: {canary_in_files}   target: never")
     finally:

@@ -47,25 +47,28 @@ def process_label(process: psutil.Process) -> str:
     return Path(words[0]).name if words else "?"
 
 
-def run_with_memory(command: list[str], env: dict, ok_codes: tuple[int, ...] = (0,)) -> Measured:
-    started = time.perf_counter()
-    process = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    main_peak = tree_peak = tree_pss_peak = 0
-    label_peaks: dict[str, float] = {}
-    timeline: list[tuple[float, float, float]] = []
-    done = threading.Event()
+class TreeSampler:
+    """Samples a process and its children every 50 ms while in use: peak RSS of the process, of the
+    sum over the tree (without the process itself when `count_self` is false), of the tree's PSS,
+    per kind of child, and a (unix time, main MB, tree MB) timeline."""
 
-    def sample():
-        nonlocal main_peak, tree_peak, tree_pss_peak
-        while not done.is_set():
+    def __init__(self, process: psutil.Process, *, count_self: bool = True):
+        self.process = process
+        self.count_self = count_self
+        self.main_peak = self.tree_peak = self.pss_peak = 0
+        self.label_peaks: dict[str, int] = {}
+        self.timeline: list[tuple[float, float, float]] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
             try:
-                main = process.memory_info().rss
-                main_peak = max(main_peak, main)
-                children = process.children(recursive=True)
-                total = main
-                pss = _pss(process)
+                main = self.process.memory_info().rss
+                self.main_peak = max(self.main_peak, main)
+                total, pss = (main, _pss(self.process)) if self.count_self else (0, 0)
                 per_label: dict[str, int] = {}
-                for child in children:
+                for child in self.process.children(recursive=True):
                     try:
                         rss = child.memory_info().rss
                     except psutil.Error:
@@ -74,25 +77,43 @@ def run_with_memory(command: list[str], env: dict, ok_codes: tuple[int, ...] = (
                     pss += _pss(child)
                     label = process_label(child)
                     per_label[label] = per_label.get(label, 0) + rss
-                tree_peak = max(tree_peak, total)
-                tree_pss_peak = max(tree_pss_peak, pss)
-                timeline.append((time.time(), main / 1e6, total / 1e6))
+                self.tree_peak = max(self.tree_peak, total)
+                self.pss_peak = max(self.pss_peak, pss)
+                self.timeline.append((time.time(), main / 1e6, total / 1e6))
                 for label, rss in per_label.items():
-                    label_peaks[label] = max(label_peaks.get(label, 0), rss)
+                    self.label_peaks[label] = max(self.label_peaks.get(label, 0), rss)
             except psutil.Error:
                 pass
             time.sleep(0.05)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, stderr = process.communicate()
-    seconds = time.perf_counter() - started
-    done.set()
-    sampler.join()
+    def __enter__(self) -> "TreeSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def run_with_memory(command: list[str], env: dict, ok_codes: tuple[int, ...] = (0,)) -> Measured:
+    started = time.perf_counter()
+    process = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with TreeSampler(process) as sampler:
+        _, stderr = process.communicate()
+        seconds = time.perf_counter() - started
     if process.returncode not in ok_codes:
         print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
-    return Measured(seconds, main_peak / 1e6, tree_peak / 1e6, process.returncode,
-                    {label: rss / 1e6 for label, rss in label_peaks.items()}, timeline, tree_pss_peak / 1e6)
+    return Measured(seconds, sampler.main_peak / 1e6, sampler.tree_peak / 1e6, process.returncode,
+                    {label: rss / 1e6 for label, rss in sampler.label_peaks.items()}, sampler.timeline,
+                    sampler.pss_peak / 1e6)
+
+
+def memory_breakdown(by_process: dict[str, float], stage_memory: dict[str, tuple[float, float]]) -> list[str]:
+    """Two report lines: peak RSS per kind of child process, and (main / tree) peak per stage."""
+    children = ", ".join(f"{k} {v:.0f}" for k, v in sorted(by_process.items(), key=lambda kv: -kv[1]))
+    return [f"peak RSS MB of child processes by kind: {children}",
+            "peak RSS MB during each stage (main / tree): "
+            + ", ".join(f"{stage} {main:.0f} / {tree:.0f}" for stage, (main, tree) in stage_memory.items())]
 
 
 def _pss(process: psutil.Process) -> int:

@@ -31,7 +31,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harvest import build_feeds, measure_floor, start_origins  # noqa: E402
-from measure import run_with_memory, stage_spans  # noqa: E402
+from measure import memory_breakdown, run_with_memory, stage_spans  # noqa: E402
+
 
 def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> dict:
     feeds_dir = work / "feeds"
@@ -104,10 +105,9 @@ def main() -> None:
             f"{r['peak_mb']:.0f}", f"{r['main_mb']:.0f}", f"{r['db_mb']:.0f}"]))
         print(f"   re-run stages: harvest {r['re_harvest']:.1f} s, normalise {r['re_normalise']:.1f} s, "
               f"index {r['re_index']:.1f} s, site {r['re_site']:.1f} s")
-        children = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["children_mb"].items(), key=lambda kv: -kv[1]))
-        print(f"   peak RSS MB of child processes by kind: {children}; process tree sum of PSS {r['pss_mb']:.0f}")
-        print("   peak RSS MB during each stage (main / tree): " + ", ".join(
-            f"{stage} {main:.0f} / {tree:.0f}" for stage, (main, tree) in r["stage_memory"].items()))
+        for line in memory_breakdown(r["children_mb"], r["stage_memory"]):
+            print("   " + line)
+        print(f"   process tree sum of PSS {r['pss_mb']:.0f} MB")
         if r["codes"] != (0, 0):
             print(f"   exit codes {r['codes']}")
     if len(rows) > 1:

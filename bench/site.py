@@ -25,7 +25,6 @@ import hashlib
 import random
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from measure import TreeSampler  # noqa: E402  (bench/measure.py)
 from search import make_documents  # noqa: E402  (bench/search.py)
 
 from pipelines.config import SiteConfig  # noqa: E402
@@ -55,7 +55,8 @@ def fill_warehouse(path: Path, count: int) -> None:
         published = datetime.fromisoformat(doc["published_at"].replace("Z", "+00:00"))
         paragraphs = "".join(f"<p>{s}</p>" for s in doc["content_text"].split(". "))
         # Real item ids are hashes (pipelines/urls.py); the search bundles are split by their first digits.
-        rows.append({"id": hashlib.sha256(doc["id"].encode()).hexdigest()[:20], "kind": doc["kind"], "title": doc["title"], "url": doc["url"],
+        rows.append({"id": hashlib.sha256(doc["id"].encode()).hexdigest()[:20], "kind": doc["kind"],
+                     "title": doc["title"], "url": doc["url"],
                      "summary": doc["summary"], "content_html": paragraphs, "content_text": doc["content_text"],
                      "author": None, "organisation": doc["organisation"], "published_at": published,
                      "date_missing": False, "updated_at": None, "language": "en", "tags": doc["tags"],
@@ -87,35 +88,6 @@ def floor(out: Path, files: int, total_bytes: int) -> float:
     return time.perf_counter() - started
 
 
-class ChildMemory:
-    """Samples the peak RSS of this process's children (the Pagefind indexers) while a build runs."""
-
-    def __init__(self):
-        self.peak_mb = 0.0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        me = psutil.Process()
-        while not self._done.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak_mb = max(self.peak_mb, total / 1e6)
-            time.sleep(0.05)
-
-    def __enter__(self) -> "ChildMemory":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._done.set()
-        self._thread.join()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=10_000)
@@ -129,11 +101,11 @@ def main() -> None:
         fill_warehouse(warehouse, args.items)
         print(f"warehouse with {args.items:,} items from real corpus text filled in {time.perf_counter() - started:.1f} s")
 
-        with ChildMemory() as pagefind_memory:
+        with TreeSampler(psutil.Process(), count_self=False) as pagefind_memory:
             build = build_site_from_file(warehouse, tmp / "site", SiteConfig(search_bundle_items=args.bundle_items))
         single = None
         if args.compare_single_bundle:
-            with ChildMemory() as single_memory:
+            with TreeSampler(psutil.Process(), count_self=False) as single_memory:
                 single = build_site_from_file(warehouse, tmp / "site-single",
                                               SiteConfig(search_bundle_items=max(args.items, 10)))
         html = [p for p in build.path.rglob("*.html")]
@@ -149,11 +121,11 @@ def main() -> None:
     print("    phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in build.timings.items()))
     print(f"    {build.search_index}")
     print(f"(b)/(a) = {build.seconds / baseline:.1f}; RSS now {peak:.0f} MB; "
-          f"Pagefind peak RSS {pagefind_memory.peak_mb:.0f} MB (bundles of <= {args.bundle_items:,} items)")
+          f"Pagefind peak RSS {pagefind_memory.tree_peak / 1e6:.0f} MB (bundles of <= {args.bundle_items:,} items)")
     if single is not None:
         print(f"single-bundle baseline: {single.seconds:.1f} s (pagefind {single.timings['pagefind']:.1f} s), "
-              f"Pagefind peak RSS {single_memory.peak_mb:.0f} MB; split/single: time "
-              f"{build.seconds / single.seconds:.2f}, Pagefind memory {pagefind_memory.peak_mb / single_memory.peak_mb:.2f}")
+              f"Pagefind peak RSS {single_memory.tree_peak / 1e6:.0f} MB; split/single: time "
+              f"{build.seconds / single.seconds:.2f}, Pagefind memory {pagefind_memory.tree_peak / single_memory.tree_peak:.2f}")
     print(f"target: (b) <= 60 s -> {'met' if build.seconds <= 60 else 'MISSED'}")
 
 

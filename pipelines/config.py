@@ -467,7 +467,7 @@ class SiteConfig(BaseModel):
     base_url: str = "http://127.0.0.1:8000/"
     title: str = "OpenGovTech Hub"
     description: str = "Stories, techniques and assets of public-sector technology work, tagged #OpenGovTech."
-    # Item pages per Pagefind bundle: Pagefind holds a bundle in memory while indexing (~45 KB a page),
+    # Item pages per Pagefind bundle: Pagefind holds a bundle in memory while indexing (45–110 KB a page),
     # so this bounds the site build's memory; searches merge the bundles in the browser.
     search_bundle_items: int = Field(10_000, ge=10, le=1_000_000)
 
