@@ -16,10 +16,11 @@ from bs4 import BeautifulSoup
 import feedparser
 
 from pipelines.config import SiteConfig
-from pipelines.site import build_site_from_file
+from pipelines.site import build_site_from_file, content, feeds
 from pipelines.site.build import CONTENT_SECURITY_POLICY, safe_href
 from pipelines.site.pagefind import SearchBundle, plan_search_bundles
 from pipelines.site.serve import SiteServer
+from pipelines.warehouse import open_for_writing
 from tests.conftest import Hub, run_cli, serve_bytes
 from tests.site_fixture import DIRECT_HOSTILE, HOSTILE_ITEM_ID, KNOWN_TITLE, SITE_FEEDS, jsonld_of
 
@@ -199,6 +200,69 @@ def test_opml_sitemap_and_data_export(corpus_site):
     parquet = corpus_site.root / "data" / "items.parquet"
     (rows, kinds), = duckdb.sql(f"SELECT count(*), count(DISTINCT kind) FROM '{parquet}'").fetchall()
     assert rows == len(ids) and kinds >= 1
+
+
+def test_item_pages_read_in_many_id_ranges_are_the_same_pages(corpus_site, tmp_path, monkeypatch):
+    """Item pages are streamed one range of ids at a time: cutting the ids finer changes no page."""
+    whole = build_site_from_file(corpus_site.hub.warehouse_path, tmp_path / "whole", search=False)
+    monkeypatch.setattr(content, "PAGES_PER_QUERY", 4)
+    cut = build_site_from_file(corpus_site.hub.warehouse_path, tmp_path / "cut", search=False)
+    (count,), = corpus_site.hub.query("SELECT count(*) FROM hub_items")
+    assert len(content.id_ranges(count, 4)) > 10
+    pages = sorted(p.relative_to(whole.path) for p in (whole.path / "items").rglob("index.html"))
+    assert len(pages) == count == cut.items
+    assert pages == sorted(p.relative_to(cut.path) for p in (cut.path / "items").rglob("index.html"))
+    related = 0
+    for page in pages:
+        assert (whole.path / page).read_bytes() == (cut.path / page).read_bytes(), page
+        related += 'id="related"' in (whole.path / page).read_text(encoding="utf-8")
+    assert related > 10  # the related cards came through the streamed rows
+
+
+def test_id_ranges_cover_every_id_once():
+    ids = [hashlib.sha256(str(n).encode()).hexdigest()[:20] for n in range(5_000)] + ["", "zzz", "0", "ffff~"]
+    ranges = content.id_ranges(5_000, 400)
+    assert len(ranges) == 13 and ranges[0][0] is None and ranges[-1][1] is None
+    for item_id in ids:
+        inside = [r for r in ranges if (r[0] is None or item_id >= r[0]) and (r[1] is None or item_id < r[1])]
+        assert len(inside) == 1, item_id
+    assert content.id_ranges(10, 400) == [(None, None)]
+
+
+def test_a_large_sitemap_is_split_under_an_index(corpus_site, tmp_path, monkeypatch):
+    monkeypatch.setattr(feeds, "SITEMAP_URLS", 10)
+    build = build_site_from_file(corpus_site.hub.warehouse_path, tmp_path / "site", search=False)
+    namespace = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+    index = ET.fromstring((build.path / "sitemap.xml").read_bytes())
+    assert index.tag == f"{namespace}sitemapindex"
+    parts = [loc.text for loc in index.iter(f"{namespace}loc")]
+    assert parts[0] == "http://127.0.0.1:8000/sitemap-1.xml" and len(parts) > 3
+    locs = []
+    for part in parts:
+        urlset = ET.fromstring((build.path / part.rsplit("/", 1)[1]).read_bytes())
+        assert urlset.tag == f"{namespace}urlset" and len(urlset) <= 10
+        locs += [loc.text for loc in urlset.iter(f"{namespace}loc")]
+    ids = [i for (i,) in corpus_site.hub.query("SELECT id FROM hub_items")]
+    assert len(locs) == len(set(locs)) and {f"http://127.0.0.1:8000/items/{i}/" for i in ids} <= set(locs)
+
+
+def test_an_item_with_two_spellings_of_a_tag_is_listed_once_under_it(tmp_path):
+    hub = Hub(tmp_path)
+    with open_for_writing(hub.warehouse_path, "test") as warehouse:
+        warehouse.con.execute("""
+            INSERT INTO items (id, kind, title, url, summary, tags, source_ids, match_reasons, first_seen_at,
+                               last_seen_at, date_missing)
+            VALUES ('aa01', 'story', 'Twice tagged', 'https://council.example/a', 's',
+                    ['OpenGovTech', 'open-gov-tech', 'Leeds'], ['s1'], ['tag'], now(), now(), true),
+                   ('bb02', 'story', 'Once tagged', 'https://council.example/b', 's',
+                    ['opengovtech'], ['s1'], ['tag'], now(), now(), true)""")
+    build = build_site_from_file(hub.warehouse_path, tmp_path / "site", search=False)
+    listing = (build.path / "tags" / "opengovtech" / "index.html").read_text(encoding="utf-8")
+    assert "<p>2 items" in listing and listing.count('href="/items/aa01/"') == 1
+    # The spelling most items use names the tag (a tie goes to the one seen first).
+    assert "Tagged “OpenGovTech”" in listing
+    tags = (build.path / "tags" / "index.html").read_text(encoding="utf-8")
+    assert '<a href="/tags/opengovtech/">OpenGovTech</a> <span class="count">(2)</span>' in tags
 
 
 def test_base_url_sets_absolute_links_and_paths(corpus_site, tmp_path):

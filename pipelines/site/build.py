@@ -12,7 +12,8 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from itertools import islice
+from typing import Iterator
 from urllib.parse import urljoin, urlsplit
 
 import duckdb
@@ -21,11 +22,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from pipelines.config import SiteConfig
 from pipelines.sanitize import sanitize_for_site
 from pipelines.site import feeds
-from pipelines.site.content import KIND_PLURALS, HubContent, ItemCard, iter_item_content, read_hub
+from pipelines.site.content import (KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables, iter_cards,
+                                    iter_item_pages, iter_kind_listings, iter_organisation_listings,
+                                    iter_sitemap_entries, iter_tag_listings, read_hub)
 from pipelines.site.pagefind import index_site, plan_search_bundles
 
 PAGE_SIZE = 50
-RELATED_LIMIT = 6
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Inline script is forbidden; Pagefind's search runs as WebAssembly, hence 'wasm-unsafe-eval', and its
@@ -90,9 +92,9 @@ class SiteWriter:
         self.env.globals.update(
             site=site, url=self.url, absolute=self.absolute, csp=CONTENT_SECURITY_POLICY,
             generated_at=hub.generated_at, plurals=KIND_PLURALS,
-            nav_kinds=[(kind, KIND_PLURALS.get(kind, kind.title())) for kind in hub.by_kind],
+            nav_kinds=[(kind, KIND_PLURALS.get(kind, kind.title())) for kind in hub.kind_counts],
             counts={"sources": sum(1 for s in hub.sources if s.active), "organisations": len(hub.organisations),
-                    "items": len(hub.items)})
+                    "items": hub.item_count})
 
     def url(self, path: str) -> str:
         return self.base_path + path
@@ -110,24 +112,26 @@ class SiteWriter:
     def render(self, template: str, path: str, **context) -> None:
         self.write(path, self.env.get_template(template).render(page_path=path, **context))
 
-    def paginate(self, base: str, items: list[ItemCard]) -> Iterable[tuple[str, Page]]:
-        count = max(1, -(-len(items) // PAGE_SIZE))
-        def path_of(number: int) -> str:
-            return base if number == 1 else f"{base}page/{number}/"
-        for number in range(1, count + 1):
-            yield path_of(number), Page(items=items[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], number=number,
-                                        count=count, previous=path_of(number - 1) if number > 1 else None,
-                                        next=path_of(number + 1) if number < count else None)
-
-    def listing(self, base: str, heading: str, items: list[ItemCard], *, intro: str = "", homepage: str | None = None,
-                feed_title: str | None = None) -> None:
+    def listing(self, base: str, heading: str, total: int, cards: Iterator[ItemCard], *, intro: str = "",
+                homepage: str | None = None, feed_title: str | None = None) -> None:
+        """Pages of PAGE_SIZE cards under `base` (and its feeds), from a stream of `total` cards."""
+        count = max(1, -(-total // PAGE_SIZE))
         feed_path = json_path = None
         if feed_title:
             feed_path, json_path = f"{base}feed.atom", f"{base}feed.json"
-            self.feeds(feed_path, json_path, feed_title, base, items)
-        for path, page in self.paginate(base, items):
-            self.render("listing.html", path, heading=heading, intro=intro, homepage=homepage, page=page,
-                        total=len(items), feed=feed_path, json_feed=json_path)
+        newest: list[ItemCard] = []
+
+        def path_of(number: int) -> str:
+            return base if number == 1 else f"{base}page/{number}/"
+        for number in range(1, count + 1):
+            page = Page(items=list(islice(cards, PAGE_SIZE)), number=number, count=count,
+                        previous=path_of(number - 1) if number > 1 else None,
+                        next=path_of(number + 1) if number < count else None)
+            newest.extend(page.items[:feeds.FEED_LENGTH - len(newest)])
+            self.render("listing.html", path_of(number), heading=heading, intro=intro, homepage=homepage, page=page,
+                        total=total, feed=feed_path, json_feed=json_path)
+        if feed_title:
+            self.feeds(feed_path, json_path, feed_title, base, newest)
 
     def feeds(self, atom_path: str, json_path: str, title: str, html_path: str, items: list[ItemCard]) -> None:
         updated = items[0].sort_date if items and items[0].sort_date else self.hub.generated_at
@@ -154,75 +158,78 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     staging.mkdir(parents=True)
 
     hub = read_hub(con)
-    bundles = plan_search_bundles((item.id for item in hub.items), site.search_bundle_items)
-    writer = SiteWriter(staging, hub, site)
-    shutil.copytree(STATIC_DIR, staging / "static")
-    lap("read")
+    try:
+        bundles = plan_search_bundles((card.id for card in iter_cards(con)), site.search_bundle_items)
+        writer = SiteWriter(staging, hub, site)
+        shutil.copytree(STATIC_DIR, staging / "static")
+        lap("read")
 
-    writer.render("home.html", "", by_kind=hub.by_kind)
-    for kind, items in hub.by_kind.items():
-        label = KIND_PLURALS.get(kind, kind.title())
-        writer.listing(f"kinds/{kind}/", label, items, feed_title=f"{site.title}: {label.lower()}")
-    for tag in hub.tags:
-        writer.listing(tag.path, f"Tagged “{tag.label}”", tag.items, feed_title=f"{site.title}: tagged {tag.label}")
-    writer.render("index_list.html", "tags/", heading="Tags",
-                  entries=[{"path": t.path, "label": t.label, "count": len(t.items)} for t in hub.tags])
-    for org in hub.organisations:
-        writer.listing(org.path, org.name, org.items, homepage=org.homepage,
-                       intro=f"Harvested from {len(org.source_ids)} source{'' if len(org.source_ids) == 1 else 's'}.")
-    writer.render("index_list.html", "organisations/", heading="Organisations",
-                  entries=[{"path": o.path, "label": o.name, "count": len(o.items)} for o in hub.organisations])
-    writer.render("sources.html", "sources/", sources=hub.sources, healthy=sum(1 for s in hub.sources if s.healthy))
-    writer.render("search.html", "search/", merged_bundles=[writer.url(b.subdir + "/") for b in bundles[1:]])
-    writer.render("get_listed.html", "get-listed/")
-    writer.render("about.html", "about/")
-    writer.render("not_found.html", "404.html")
-    lap("listings")
+        _write_listings(con, writer, hub, bundles)
+        lap("listings")
 
-    _write_item_pages(con, writer, hub)
-    lap("items")
+        for page in iter_item_pages(con, hub.item_count):
+            _write_item_page(writer, hub, page)
+        lap("items")
 
-    writer.feeds("feed.atom", "feed.json", site.title, "", hub.items)
-    writer.write("sources.opml", feeds.sources_opml(title=f"{site.title}: sources", sources=hub.sources,
-                                                    generated=hub.generated_at))
-    writer.write("sitemap.xml", feeds.sitemap(_sitemap_urls(writer, hub)))
-    writer.write("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {writer.absolute('sitemap.xml')}\n")
-    _export_data(con, staging / "data")
-    lap("feeds_and_data")
+        writer.feeds("feed.atom", "feed.json", site.title, "", list(islice(iter_cards(con), feeds.FEED_LENGTH)))
+        writer.write("sources.opml", feeds.sources_opml(title=f"{site.title}: sources", sources=hub.sources,
+                                                        generated=hub.generated_at))
+        for name, document in feeds.sitemaps(_sitemap_urls(con, writer, hub), writer.absolute):
+            writer.write(name, document)
+        writer.write("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {writer.absolute('sitemap.xml')}\n")
+        _export_data(con, staging / "data")
+        lap("feeds_and_data")
+    finally:
+        drop_site_tables(con)
 
     summary = index_site(staging, bundles) if search else ""
     lap("pagefind")
 
     _swap_in(staging, out_dir)
     size = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
-    return SiteBuild(path=out_dir, pages=writer.pages, items=len(hub.items), bytes=size,
+    return SiteBuild(path=out_dir, pages=writer.pages, items=hub.item_count, bytes=size,
                      seconds=time.perf_counter() - started, search_index=summary, timings=timings)
 
 
-def _write_item_pages(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent) -> None:
-    cards = {item.id: item for item in hub.items}
-    projects = {pid: (title, cards.get(lead)) for pid, title, lead in con.execute(
-        "SELECT project_id, title, coalesce(story_ids[1], technique_ids[1]) FROM hub_projects").fetchall()}
-    for item_id, content_html, asset, mentions in iter_item_content(con):
-        item = cards[item_id]
-        organisation = hub.organisation_of(item)
-        original = safe_href(item.url)
-        # Items it links to or is linked from (its project) first, then more from its organisation.
-        linked = [cards[i] for i in item.related_ids if i in cards]
-        seen = {item.id, *item.related_ids}
-        related = linked + [o for o in (organisation.items if organisation else []) if o.id not in seen]
-        project_title, project_lead = projects.get(item.project_id, (None, None))
-        writer.render(
-            "item.html", item.path, item=item, organisation=organisation, original=original,
-            original_host=urlsplit(original).hostname if original else None,
-            content_html=sanitize_for_site(content_html) if content_html else "",
-            facts=asset.get("facts", {}), homepage=safe_href(asset.get("homepage")),
-            mentions=[dict(m, url=safe_href(m["url"])) for m in mentions if safe_href(m["url"])],
-            tags=[tag for tag in (hub.tag(label) for label in dict.fromkeys(item.tags)) if tag],
-            shared_in=[source for s in item.source_ids if (source := hub.source(s))],
-            related=related[:RELATED_LIMIT], project_title=project_title,
-            project_lead=project_lead if project_lead is not None and project_lead.id != item.id else None,
-            json_ld=json_for_script(_json_ld(writer, item, original)))
+def _write_listings(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent, bundles) -> None:
+    site = writer.site
+    writer.render("home.html", "", kinds=[(kind, count, hub.latest[kind]) for kind, count in hub.kind_counts.items()])
+    for kind, cards in iter_kind_listings(con):
+        label = KIND_PLURALS.get(kind, kind.title())
+        writer.listing(f"kinds/{kind}/", label, hub.kind_counts[kind], cards, feed_title=f"{site.title}: {label.lower()}")
+    tags = {tag.key: tag for tag in hub.tags}
+    for key, cards in iter_tag_listings(con):
+        tag = tags[key]
+        writer.listing(tag.path, f"Tagged “{tag.label}”", tag.item_count, cards,
+                       feed_title=f"{site.title}: tagged {tag.label}")
+    writer.render("index_list.html", "tags/", heading="Tags",
+                  entries=[{"path": t.path, "label": t.label, "count": t.item_count} for t in hub.tags])
+    for name, cards in iter_organisation_listings(con):
+        org = hub.organisation(name)
+        writer.listing(org.path, org.name, org.item_count, cards, homepage=org.homepage,
+                       intro=f"Harvested from {org.source_count} source{'' if org.source_count == 1 else 's'}.")
+    writer.render("index_list.html", "organisations/", heading="Organisations",
+                  entries=[{"path": o.path, "label": o.name, "count": o.item_count} for o in hub.organisations])
+    writer.render("sources.html", "sources/", sources=hub.sources, healthy=sum(1 for s in hub.sources if s.healthy))
+    writer.render("search.html", "search/", merged_bundles=[writer.url(b.subdir + "/") for b in bundles[1:]])
+    writer.render("get_listed.html", "get-listed/")
+    writer.render("about.html", "about/")
+    writer.render("not_found.html", "404.html")
+
+
+def _write_item_page(writer: SiteWriter, hub: HubContent, page: ItemPage) -> None:
+    item = page.card
+    original = safe_href(item.url)
+    writer.render(
+        "item.html", item.path, item=item, organisation=hub.organisation_of(item), original=original,
+        original_host=urlsplit(original).hostname if original else None,
+        content_html=sanitize_for_site(page.content_html) if page.content_html else "",
+        facts=page.asset.get("facts", {}), homepage=safe_href(page.asset.get("homepage")),
+        mentions=[dict(m, url=safe_href(m["url"])) for m in page.mentions if safe_href(m["url"])],
+        tags=[tag for tag in (hub.tag(label) for label in dict.fromkeys(item.tags)) if tag],
+        shared_in=[source for s in item.source_ids if (source := hub.source(s))],
+        related=page.related, project_title=page.project_title, project_lead_path=page.project_lead_path,
+        json_ld=json_for_script(_json_ld(writer, item, original)))
 
 
 def _json_ld(writer: SiteWriter, item: ItemCard, original: str) -> dict:
@@ -252,18 +259,18 @@ def _json_ld(writer: SiteWriter, item: ItemCard, original: str) -> dict:
     return data
 
 
-def _sitemap_urls(writer: SiteWriter, hub: HubContent):
+def _sitemap_urls(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent):
     yield writer.absolute(""), hub.generated_at
     for path in ("search/", "organisations/", "tags/", "sources/", "get-listed/", "about/"):
         yield writer.absolute(path), None
-    for kind in hub.by_kind:
+    for kind in hub.kind_counts:
         yield writer.absolute(f"kinds/{kind}/"), None
     for org in hub.organisations:
         yield writer.absolute(org.path), None
     for tag in hub.tags:
         yield writer.absolute(tag.path), None
-    for item in hub.items:
-        yield writer.absolute(item.path), item.updated_at or item.sort_date
+    for item_id, modified in iter_sitemap_entries(con):
+        yield writer.absolute(f"items/{item_id}/"), modified
 
 
 EXPORT_SQL = """

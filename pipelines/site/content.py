@@ -1,7 +1,13 @@
-"""What the hub site shows, read from the warehouse's public views into plain dataclasses.
+"""What the hub site shows, read from the warehouse's public views.
 
-Only `hub_items`, `sources` and `source_health` are read: the site depends on the warehouse's
-contract, not on how items were built.
+Only `hub_items`, `hub_projects`, `sources` and `source_health` are read: the site depends on
+the warehouse's contract, not on how items were built.
+
+Items are never all held in memory: `read_hub` keeps what every page needs (counts, the
+organisations, tags and sources, which grow with the sources, not the items) and stages the
+item cards in DuckDB temporary tables; listings and item pages are then streamed from there a
+batch at a time, in the order they are written. DuckDB spills those tables to disk under its
+memory limit, so the site build's memory does not grow with the number of items.
 """
 
 from __future__ import annotations
@@ -9,27 +15,138 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timezone
+from itertools import groupby
 from typing import Iterator
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.tags import normalise_tag
 
 KIND_ORDER = ("story", "technique", "asset", "event", "community")
 KIND_PLURALS = {"story": "Stories", "technique": "Techniques", "asset": "Assets", "event": "Events",
                 "community": "Community"}
+RELATED_LIMIT = 6
+LATEST_PER_KIND = 6
+BATCH = 2_000
+PAGES_PER_QUERY = 4_000
 
-CARD_SQL = """
-SELECT id, kind, title, url, summary, author, organisation, published_at,
-       coalesce(published_at, first_seen_at) AS sort_date, updated_at, language, tags, source_ids,
-       match_reasons, date_missing, related_ids, project_id, kind_reasons, link_ok
-FROM hub_items
-ORDER BY sort_date DESC NULLS LAST, id
+CARD_COLUMNS = ("id", "kind", "title", "url", "summary", "author", "organisation", "published_at", "sort_date",
+                "updated_at", "language", "tags", "source_ids", "match_reasons", "date_missing", "related_ids",
+                "project_id", "kind_reasons", "link_ok")
+_CARDS = ", ".join(f"c.{column}" for column in CARD_COLUMNS)
+
+# A card's fields as read from hub_items.
+CARD_SELECT = """
+id, kind, title, url, coalesce(summary, '') AS summary, author, organisation, published_at,
+coalesce(published_at, first_seen_at) AS sort_date, updated_at, language, coalesce(tags, []) AS tags,
+coalesce(source_ids, []) AS source_ids, coalesce(match_reasons, []) AS match_reasons,
+coalesce(date_missing, false) AS date_missing, coalesce(related_ids, []) AS related_ids, project_id,
+coalesce(kind_reasons, []) AS kind_reasons, link_ok
 """
+
+# rn is the position in the hub's order (newest first); every listing is that order within its group.
+SITE_CARDS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE site_cards AS
+SELECT row_number() OVER (ORDER BY coalesce(published_at, first_seen_at) DESC NULLS LAST, id) AS rn, {CARD_SELECT}
+FROM hub_items
+"""
+
+# One row per (item, tag key): an item tagged both "OpenGovTech" and "open-gov-tech" is listed once.
+SITE_ITEM_TAGS_SQL = """
+CREATE OR REPLACE TEMP TABLE site_item_tags AS
+SELECT k.key, t.id, min(t.rn) AS rn
+FROM (SELECT id, rn, unnest(tags) AS label FROM site_cards) t
+JOIN site_tag_keys k USING (label)
+GROUP BY k.key, t.id
+"""
+
+# Each tag is shown in the spelling most items use; a tie goes to the spelling seen first.
+TAGS_SQL = """
+WITH spellings AS (
+    SELECT key, label, count(DISTINCT id) AS items, min(rn * 1000 + position) AS first
+    FROM (SELECT id, rn, unnest(tags) AS label, generate_subscripts(tags, 1) AS position FROM site_cards)
+    JOIN site_tag_keys USING (label)
+    GROUP BY key, label
+)
+SELECT s.key, arg_max(s.label, (s.items, -s.first)) AS label, t.items
+FROM spellings s
+JOIN (SELECT key, count(*) AS items FROM site_item_tags GROUP BY key) t USING (key)
+GROUP BY s.key, t.items
+ORDER BY t.items DESC, s.key
+"""
+
+# Organisations in the order their newest item appears (that order decides which of two names that
+# slugify alike keeps the plain slug), with how many items and distinct sources each has.
+ORGANISATIONS_SQL = """
+SELECT o.organisation, o.items, coalesce(s.sources, 0)
+FROM (SELECT organisation, count(*) AS items, min(rn) AS first FROM site_cards
+      WHERE organisation IS NOT NULL GROUP BY organisation) o
+LEFT JOIN (SELECT organisation, count(DISTINCT source_id) AS sources
+           FROM (SELECT organisation, unnest(source_ids) AS source_id FROM site_cards WHERE organisation IS NOT NULL)
+           GROUP BY organisation) s USING (organisation)
+ORDER BY o.first
+"""
+
+# An item page's related items: those it links to or is linked from (its project) first, in their
+# order, then the newest of its organisation's other items, up to RELATED_LIMIT. Only the first
+# RELATED_LIMIT + 1 + (most links any item has) of an organisation can be needed, so the
+# organisation side is cut there before the join and the join stays linear in the items.
+SITE_RELATED_SQL = """
+CREATE OR REPLACE TEMP TABLE site_related AS
+WITH linked AS (
+    SELECT l.item_id, l.rel_id, 0 AS grp, l.position
+    FROM (SELECT id AS item_id, unnest(related_ids) AS rel_id, generate_subscripts(related_ids, 1) AS position
+          FROM site_cards WHERE len(related_ids) > 0) l
+    SEMI JOIN site_cards c ON c.id = l.rel_id
+),
+organisation_top AS (
+    SELECT * FROM (
+        SELECT id, organisation, row_number() OVER (PARTITION BY organisation ORDER BY rn) AS org_rank
+        FROM site_cards WHERE organisation IS NOT NULL)
+    WHERE org_rank <= $limit + 1 + (SELECT coalesce(max(len(related_ids)), 0) FROM site_cards)
+),
+from_organisation AS (
+    SELECT c.id AS item_id, o.id AS rel_id, 1 AS grp, o.org_rank AS position
+    FROM site_cards c JOIN organisation_top o ON o.organisation = c.organisation
+    WHERE o.id <> c.id AND NOT list_contains(c.related_ids, o.id) AND o.org_rank <= $limit + 1 + len(c.related_ids)
+),
+ranked AS (
+    SELECT item_id, rel_id, row_number() OVER (PARTITION BY item_id ORDER BY grp, position) AS n
+    FROM (SELECT * FROM linked UNION ALL SELECT * FROM from_organisation)
+)
+SELECT item_id, rel_id, n FROM ranked WHERE n <= $limit
+"""
+
+# One sorted stream per range of item ids: each item's page row (slot 0) followed by its related
+# cards (slots 1…). Lists of related cards built per item by an aggregate would be held in memory
+# whole, and one sort of every page's body does not fit DuckDB's memory limit at 30,000 items;
+# ids are hashes, so ranges of them hold even shares of the items.
+ITEM_PAGES_SQL = f"""
+WITH projects AS (
+    SELECT project_id, title AS project_title, coalesce(story_ids[1], technique_ids[1]) AS lead_id FROM hub_projects
+),
+pages AS (
+    SELECT {CARD_SELECT}, 0 AS slot, content_html, asset_type, details, mentions, project_title,
+           CASE WHEN lead_id <> id AND lead_id IN (SELECT id FROM site_cards) THEN lead_id END AS project_lead_id
+    FROM hub_items LEFT JOIN projects USING (project_id)
+    WHERE ($low IS NULL OR id >= $low) AND ($high IS NULL OR id < $high)
+),
+related AS (
+    -- A card shows at most 220 characters of a summary (macros.html): 240 keep every cut the same.
+    SELECT r.item_id AS id, r.n AS slot, c.id AS related_id, c.kind AS related_kind, c.title AS related_title,
+           c.organisation AS related_organisation, c.sort_date AS related_sort_date,
+           left(c.summary, 240) AS related_summary
+    FROM site_related r JOIN site_cards c ON c.id = r.rel_id
+    WHERE ($low IS NULL OR r.item_id >= $low) AND ($high IS NULL OR r.item_id < $high)
+)
+SELECT * FROM pages UNION ALL BY NAME SELECT * FROM related
+ORDER BY id, slot
+"""
+
+SITE_TABLES = ("site_cards", "site_tag_keys", "site_item_tags", "site_related")
 
 
 def slugify(text: str) -> str:
@@ -60,6 +177,13 @@ class ItemCard:
     kind_reasons: list[str] = field(default_factory=list)
     link_ok: bool | None = None                             # the last link check (None: not checked)
 
+    @classmethod
+    def from_row(cls, row: dict) -> "ItemCard":
+        card = cls(**{column: row[column] for column in CARD_COLUMNS})
+        card.published_at, card.sort_date, card.updated_at = (_utc(card.published_at), _utc(card.sort_date),
+                                                               _utc(card.updated_at))
+        return card
+
     @property
     def path(self) -> str:
         return f"items/{self.id}/"
@@ -70,11 +194,38 @@ class ItemCard:
 
 
 @dataclass
+class RelatedCard:
+    """The few fields a card in an item page's "Related" list shows."""
+    id: str
+    kind: str
+    title: str
+    organisation: str | None
+    sort_date: datetime | None
+    summary: str
+
+    @property
+    def path(self) -> str:
+        return f"items/{self.id}/"
+
+
+@dataclass
+class ItemPage:
+    """Everything one item's page shows."""
+    card: ItemCard
+    content_html: str | None
+    asset: dict
+    mentions: list[dict]
+    related: list[RelatedCard]
+    project_title: str | None
+    project_lead_path: str | None
+
+
+@dataclass
 class Organisation:
     name: str
     slug: str
-    items: list[ItemCard] = field(default_factory=list)
-    source_ids: set[str] = field(default_factory=set)
+    item_count: int = 0
+    source_count: int = 0
     homepage: str | None = None
 
     @property
@@ -86,7 +237,7 @@ class Organisation:
 class Tag:
     key: str
     label: str
-    items: list[ItemCard] = field(default_factory=list)
+    item_count: int = 0
 
     @property
     def path(self) -> str:
@@ -123,21 +274,20 @@ class SourceStatus:
 
 @dataclass
 class HubContent:
-    items: list[ItemCard]
+    """What every page of the site needs; item cards stay in the warehouse (see the module doc)."""
+    item_count: int
+    kind_counts: dict[str, int]           # in the order the site lists kinds
+    latest: dict[str, list[ItemCard]]     # the newest few of each kind, for the home page
     organisations: list[Organisation]
     tags: list[Tag]
     sources: list[SourceStatus]
     generated_at: datetime
 
-    @cached_property
-    def by_kind(self) -> dict[str, list[ItemCard]]:
-        grouped: dict[str, list[ItemCard]] = defaultdict(list)
-        for item in self.items:
-            grouped[item.kind].append(item)
-        return {kind: grouped[kind] for kind in sorted(grouped, key=_kind_position)}
-
     def organisation_of(self, item: ItemCard) -> Organisation | None:
         return self._orgs_by_name.get(item.organisation) if item.organisation else None
+
+    def organisation(self, name: str) -> Organisation | None:
+        return self._orgs_by_name.get(name)
 
     def tag(self, label: str) -> Tag | None:
         return self._tags_by_key.get(normalise_tag(label))
@@ -151,32 +301,117 @@ class HubContent:
         self._sources_by_id = {source.source_id: source for source in self.sources}
 
 
-def _kind_position(kind: str) -> int:
-    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+def _kind_position(kind: str) -> tuple[int, str]:
+    return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), kind)
 
 
 def read_hub(con: duckdb.DuckDBPyConnection) -> HubContent:
+    """Stage the item cards in temporary tables on `con` and read what every page needs.
+
+    The listing and item-page streams below read those tables, so they take the same connection;
+    `drop_site_tables` removes them."""
     con.execute("SET TimeZone = 'UTC'")
-    items = [ItemCard(id=r[0], kind=r[1], title=r[2], url=r[3], summary=r[4] or "", author=r[5], organisation=r[6],
-                      published_at=_utc(r[7]), sort_date=_utc(r[8]), updated_at=_utc(r[9]), language=r[10],
-                      tags=list(r[11] or []), source_ids=list(r[12] or []), match_reasons=list(r[13] or []),
-                      date_missing=bool(r[14]), related_ids=list(r[15] or []), project_id=r[16],
-                      kind_reasons=list(r[17] or []), link_ok=r[18])
-             for r in con.execute(CARD_SQL).fetchall()]
-    sources = _read_sources(con, items)
-    return HubContent(items=items, organisations=_organisations(items, sources), tags=_tags(items), sources=sources,
+    con.execute(SITE_CARDS_SQL)
+    _stage_tag_keys(con)
+    con.execute(SITE_ITEM_TAGS_SQL)
+    con.execute(SITE_RELATED_SQL, {"limit": RELATED_LIMIT})
+    item_count = con.execute("SELECT count(*) FROM site_cards").fetchone()[0]
+    kind_counts = dict(sorted(con.execute("SELECT kind, count(*) FROM site_cards GROUP BY kind").fetchall(),
+                              key=lambda pair: _kind_position(pair[0])))
+    latest: dict[str, list[ItemCard]] = {kind: [] for kind in kind_counts}
+    for kind, cards in _grouped_cards(con, f"""
+            SELECT kind AS grp, * FROM (
+                SELECT {_CARDS}, c.rn, row_number() OVER (PARTITION BY c.kind ORDER BY c.rn) AS kind_rank
+                FROM site_cards c)
+            WHERE kind_rank <= {LATEST_PER_KIND} ORDER BY kind, rn"""):
+        latest[kind] = list(cards)
+    sources = _read_sources(con)
+    tags = [Tag(key=key, label=label, item_count=count) for key, label, count in con.execute(TAGS_SQL).fetchall()]
+    return HubContent(item_count=item_count, kind_counts=kind_counts, latest=latest,
+                      organisations=_organisations(con, sources), tags=tags, sources=sources,
                       generated_at=datetime.now(timezone.utc))
 
 
-def iter_item_content(con: duckdb.DuckDBPyConnection,
-                      batch_size: int = 2_000) -> Iterator[tuple[str, str | None, dict, list[dict]]]:
-    """(id, content_html, facts, mentions) for every item, streamed so 10,000s of bodies never sit in memory."""
-    reader = con.execute("SELECT id, content_html, asset_type, details, mentions FROM hub_items") \
-        .fetch_record_batch(batch_size)
-    for batch in reader:
-        for item_id, content_html, asset_type, details, mentions in zip(*(batch.column(i).to_pylist()
-                                                                          for i in range(5))):
-            yield item_id, content_html, item_facts(asset_type, details), item_mentions(mentions)
+def drop_site_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in SITE_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def iter_cards(con: duckdb.DuckDBPyConnection) -> Iterator[ItemCard]:
+    """Every item card, newest first."""
+    for _, cards in _grouped_cards(con, f"SELECT 0 AS grp, {_CARDS} FROM site_cards c ORDER BY c.rn"):
+        yield from cards
+
+
+def iter_kind_listings(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, Iterator[ItemCard]]]:
+    """(kind, its cards newest first) for every kind; each group's cards must be read before the next."""
+    return _grouped_cards(con, f"SELECT c.kind AS grp, {_CARDS} FROM site_cards c ORDER BY c.kind, c.rn")
+
+
+def iter_tag_listings(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, Iterator[ItemCard]]]:
+    """(tag key, its cards newest first) for every tag."""
+    return _grouped_cards(con, f"SELECT t.key AS grp, {_CARDS} FROM site_item_tags t JOIN site_cards c USING (id) "
+                               "ORDER BY t.key, c.rn")
+
+
+def iter_organisation_listings(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, Iterator[ItemCard]]]:
+    """(organisation name, its cards newest first) for every organisation."""
+    return _grouped_cards(con, f"SELECT c.organisation AS grp, {_CARDS} FROM site_cards c "
+                               "WHERE c.organisation IS NOT NULL ORDER BY c.organisation, c.rn")
+
+
+def iter_item_pages(con: duckdb.DuckDBPyConnection, item_count: int) -> Iterator[ItemPage]:
+    """What each item's page shows, streamed so 100,000s of bodies never sit in memory."""
+    for low, high in id_ranges(item_count, PAGES_PER_QUERY):
+        rows = _rows(con, ITEM_PAGES_SQL, {"low": low, "high": high})
+        for _, item_rows in groupby(rows, key=lambda row: row["id"]):
+            row = next(item_rows)
+            yield ItemPage(
+                card=ItemCard.from_row(row), content_html=row["content_html"],
+                asset=item_facts(row["asset_type"], row["details"]), mentions=item_mentions(row["mentions"]),
+                related=[RelatedCard(id=r["related_id"], kind=r["related_kind"], title=r["related_title"],
+                                     organisation=r["related_organisation"], sort_date=_utc(r["related_sort_date"]),
+                                     summary=r["related_summary"] or "") for r in item_rows],
+                project_title=row["project_title"],
+                project_lead_path=f"items/{row['project_lead_id']}/" if row["project_lead_id"] else None)
+
+
+def id_ranges(count: int, per_range: int) -> list[tuple[str | None, str | None]]:
+    """[low, high) bounds splitting hex item ids into about count / per_range even ranges; the first
+    is open below and the last open above, so every id falls in exactly one whatever its form."""
+    ranges = max(1, min(-(-count // per_range), 16 ** 4))
+    bounds = [format(n * 16 ** 4 // ranges, "04x") for n in range(1, ranges)]
+    return list(zip([None, *bounds], [*bounds, None]))
+
+
+def iter_sitemap_entries(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, datetime | None]]:
+    """(item id, last modified) for every item, newest first."""
+    for row in _rows(con, "SELECT id, coalesce(updated_at, sort_date) AS modified FROM site_cards ORDER BY rn"):
+        yield row["id"], _utc(row["modified"])
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> Iterator[dict]:
+    # Nothing else may run on `con` while a stream is read: a new query would end it.
+    for batch in con.execute(sql, params).to_arrow_reader(BATCH):
+        yield from batch.to_pylist()
+
+
+def _grouped_cards(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[tuple[str, Iterator[ItemCard]]]:
+    for group, rows in groupby(_rows(con, sql), key=lambda row: row["grp"]):
+        yield group, (ItemCard.from_row(row) for row in rows)
+
+
+def _stage_tag_keys(con: duckdb.DuckDBPyConnection) -> None:
+    # Tag keys are the harvest's own normalise_tag, not an SQL imitation of it; computed once per
+    # distinct spelling, which are far fewer than the items' tags.
+    labels = [label for (label,) in con.execute(
+        "SELECT DISTINCT label FROM (SELECT unnest(tags) AS label FROM site_cards) WHERE label IS NOT NULL").fetchall()]
+    keys = pa.table({"label": labels, "key": [normalise_tag(label) for label in labels]})
+    con.register("_tag_keys", keys)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE site_tag_keys AS SELECT * FROM _tag_keys WHERE key <> ''")
+    finally:
+        con.unregister("_tag_keys")
 
 
 def item_mentions(mentions: list[str] | None) -> list[dict]:
@@ -222,52 +457,33 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _organisations(items: list[ItemCard], sources: list[SourceStatus]) -> list[Organisation]:
+def _organisations(con: duckdb.DuckDBPyConnection, sources: list[SourceStatus]) -> list[Organisation]:
     by_name: dict[str, Organisation] = {}
-    slugs: Counter[str] = Counter()
-    for item in items:
-        if not item.organisation:
-            continue
-        org = by_name.get(item.organisation)
-        if org is None:
-            slug = slugify(item.organisation)
-            slugs[slug] += 1
-            if slugs[slug] > 1:  # two names that slugify alike ("Leeds City Council" / "Leeds city-council")
-                slug = f"{slug}-{slugs[slug]}"
-            org = by_name[item.organisation] = Organisation(name=item.organisation, slug=slug)
-        org.items.append(item)
-        org.source_ids.update(item.source_ids)
+    taken: dict[str, int] = {}
+    for name, items, source_count in con.execute(ORGANISATIONS_SQL).fetchall():
+        slug = slugify(name)
+        taken[slug] = taken.get(slug, 0) + 1
+        if taken[slug] > 1:  # two names that slugify alike ("Leeds City Council" / "Leeds city-council")
+            slug = f"{slug}-{taken[slug]}"
+        by_name[name] = Organisation(name=name, slug=slug, item_count=items, source_count=source_count)
     for source in sources:
         if source.org in by_name and source.url and not by_name[source.org].homepage:
             by_name[source.org].homepage = source.url
     return sorted(by_name.values(), key=lambda o: o.name.casefold())
 
 
-def _tags(items: list[ItemCard]) -> list[Tag]:
-    tags: dict[str, Tag] = {}
-    labels: dict[str, Counter[str]] = defaultdict(Counter)
-    for item in items:
-        for label in dict.fromkeys(item.tags):
-            key = normalise_tag(label)
-            if not key:
-                continue
-            labels[key][label] += 1
-            tags.setdefault(key, Tag(key=key, label=label)).items.append(item)
-    for key, tag in tags.items():
-        tag.label = labels[key].most_common(1)[0][0]  # the spelling most items use
-    return sorted(tags.values(), key=lambda t: (-len(t.items), t.key))
-
-
-def _read_sources(con: duckdb.DuckDBPyConnection, items: list[ItemCard]) -> list[SourceStatus]:
+def _read_sources(con: duckdb.DuckDBPyConnection) -> list[SourceStatus]:
     rows = con.execute("""
         SELECT s.source_id, s.kind, s.url, s.org, s.active, h.status, h.http_status, h.error, h.warning,
                h.items_seen, coalesce(h.consecutive_failures, 0), h.last_run_at, h.last_success_at, h.feed_url,
-               h.next_attempt_at
-        FROM sources s LEFT JOIN source_health h USING (source_id)
+               h.next_attempt_at, coalesce(n.items, 0)
+        FROM sources s
+        LEFT JOIN source_health h USING (source_id)
+        LEFT JOIN (SELECT source_id, count(*) AS items
+                   FROM (SELECT unnest(source_ids) AS source_id FROM site_cards) GROUP BY source_id) n USING (source_id)
         ORDER BY s.source_id""").fetchall()
-    counts = Counter(source_id for item in items for source_id in item.source_ids)
     return [SourceStatus(source_id=r[0], kind=r[1], url=r[2], org=r[3], active=bool(r[4]), status=r[5],
                          http_status=r[6], error=r[7], warning=r[8], items_seen=r[9], consecutive_failures=r[10],
                          last_run_at=_utc(r[11]), last_success_at=_utc(r[12]), feed_url=r[13],
-                         next_attempt_at=_utc(r[14]), items_in_hub=counts.get(r[0], 0))
+                         next_attempt_at=_utc(r[14]), items_in_hub=r[15])
             for r in rows]

@@ -9,7 +9,7 @@ import json
 from itertools import islice
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from pipelines.site.content import ItemCard, SourceStatus
 
@@ -106,7 +106,31 @@ def sources_opml(*, title: str, sources: Iterable[SourceStatus], generated: date
     return ET.tostring(opml, encoding="utf-8", xml_declaration=True)
 
 
-def sitemap(urls: Iterable[tuple[str, datetime | None]]) -> bytes:
+SITEMAP_URLS = 50_000   # the sitemaps.org limit per file
+
+
+def sitemaps(urls: Iterable[tuple[str, datetime | None]], absolute: Callable[[str], str]) -> Iterator[tuple[str, bytes]]:
+    """(file name, document): `sitemap.xml` alone while the site has at most SITEMAP_URLS pages; beyond
+    that sitemap-1.xml, sitemap-2.xml, … of SITEMAP_URLS each and `sitemap.xml` as their index."""
+    names = []
+    chunks = iter(urls)
+    while chunk := list(islice(chunks, SITEMAP_URLS)):
+        names.append(f"sitemap-{len(names) + 1}.xml")
+        document = _urlset(chunk)
+        if len(chunk) < SITEMAP_URLS and len(names) == 1:
+            yield "sitemap.xml", document
+            return
+        yield names[-1], document
+    if not names:
+        yield "sitemap.xml", _urlset([])
+        return
+    index = ET.Element("sitemapindex", xmlns=SITEMAP_NS)
+    for name in names:
+        ET.SubElement(ET.SubElement(index, "sitemap"), "loc").text = absolute(name)
+    yield "sitemap.xml", ET.tostring(index, encoding="utf-8", xml_declaration=True)
+
+
+def _urlset(urls: Iterable[tuple[str, datetime | None]]) -> bytes:
     urlset = ET.Element("urlset", xmlns=SITEMAP_NS)
     for loc, modified in urls:
         url = ET.SubElement(urlset, "url")
