@@ -127,6 +127,12 @@ def test_hostile_content_is_inert_in_the_html(corpus_site):
     data = jsonld_of(page)  # the JSON-LD block survives a title that tries to close it
     assert data["headline"] == DIRECT_HOSTILE["title"][:110]
     assert "url" not in data
+    # Pagefind's UI writes filter names into the search page as HTML: the values it reads carry no markup.
+    filters = [(element["data-pagefind-filter"], element.get("data-filter")) for element in
+               soup.select("[data-pagefind-filter]")]
+    assert ("organisation[data-filter]", "Evil Org") in filters
+    assert ("tag[data-filter]", "alert(8)") in filters and ("tag[data-filter]", "hostile") in filters
+    assert not [value for _, value in filters if value and ("<" in value or ">" in value)]
 
 
 def test_safe_href_allows_only_absolute_http():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pipelines.site.content import (KIND_PLURALS, HubContent, ItemCard, ItemPage
 from pipelines.site.pagefind import index_site, plan_search_bundles
 
 PAGE_SIZE = 50
+_TAG_LIKE = re.compile(r"<[^>]*>")
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Inline script is forbidden; Pagefind's search runs as WebAssembly, hence 'wasm-unsafe-eval', and its
@@ -68,6 +70,12 @@ def safe_href(url: str | None) -> str:
     return url.strip() if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
+def search_filter_value(text: str) -> str:
+    """A Pagefind filter value that cannot become markup: Pagefind's UI writes filter names into the
+    page as HTML, so an organisation called "<b onmouseover=…>Evil Org</b>" is offered as "Evil Org"."""
+    return " ".join(_TAG_LIKE.sub(" ", text).replace("<", " ").replace(">", " ").split()) or "(unnamed)"
+
+
 def json_for_script(data: object) -> str:
     """JSON that cannot end the <script> element it sits in."""
     return (json.dumps(data, ensure_ascii=False)
@@ -89,6 +97,7 @@ class SiteWriter:
                                autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                                trim_blocks=True, lstrip_blocks=True)
         self.env.filters["safe_href"] = safe_href
+        self.env.filters["search_filter_value"] = search_filter_value
         self.env.globals.update(
             site=site, url=self.url, absolute=self.absolute, csp=CONTENT_SECURITY_POLICY,
             generated_at=hub.generated_at, plurals=KIND_PLURALS,
