@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=1000)
     parser.add_argument("--faulty-share", type=float, default=0.2)
     parser.add_argument("--deadline", type=float, default=600.0, help="run_deadline_s for the run")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (sources.yaml, warehouse)")
     args = parser.parse_args()
 
     feeds = [p.read_bytes() for p in sorted(CORPUS.iterdir()) if p.suffix != ".json"]
@@ -98,7 +99,10 @@ def main() -> None:
               f"{canary_rows} rows, in files: {canary_in_files}   target: never")
     finally:
         server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
