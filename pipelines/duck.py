@@ -16,6 +16,9 @@ HARVEST_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_MEMORY_LIMIT", "64MB")
 # Building items and the search index runs after the parse workers have exited, and its
 # window functions and list aggregations need more room than the harvest writer.
 BUILD_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_BUILD_MEMORY_LIMIT", "256MB")
+# Streaming raw entries through Python (per-entry facts) needs no more than a few batches of room;
+# the rest of a higher limit would only cache table blocks while Python holds its own batch.
+STREAM_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_STREAM_MEMORY_LIMIT", "128MB")
 
 
 def connect(path: Path, *, read_only: bool = False, memory_limit: str = HARVEST_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
@@ -51,15 +54,25 @@ def load_fts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def build_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Raise a harvest connection's memory limit for a build step, then put it back."""
-    con.execute(f"SET memory_limit = '{BUILD_MEMORY_LIMIT}'")
-    # Tables are rebuilt whole and read by key: their row order is not worth the memory it costs.
-    con.execute("SET preserve_insertion_order = false")
+def memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
+    """Run a step under DuckDB memory limit `limit`, then put the connection's previous limit back."""
+    previous = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.execute(f"SET memory_limit = '{limit}'")
     try:
         yield
     finally:
-        con.execute(f"SET memory_limit = '{HARVEST_MEMORY_LIMIT}'")
+        con.execute(f"SET memory_limit = '{previous}'")
+
+
+@contextmanager
+def build_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Raise a harvest connection's memory limit for a build step, then put it back."""
+    # Tables are rebuilt whole and read by key: their row order is not worth the memory it costs.
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        with memory_limit(con, BUILD_MEMORY_LIMIT):
+            yield
+    finally:
         con.execute("RESET preserve_insertion_order")
 
 

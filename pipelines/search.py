@@ -120,7 +120,7 @@ FROM hub_items
 def build_search_index(warehouse: "Warehouse") -> int:
     """Copy hub_items into a fresh index file, index it, and swap it in; returns the document count."""
     warehouse.con.execute("SET TimeZone = 'UTC'")
-    reader = warehouse.con.execute(HUB_ITEMS_FOR_INDEX).fetch_record_batch(5_000)
+    reader = warehouse.con.execute(HUB_ITEMS_FOR_INDEX).to_arrow_reader(5_000)
     rows = (row for batch in reader for row in batch.to_pylist())
     return write_index(index_path_for(warehouse.path), rows)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pipelines.duck import insert_rows
+from pipelines.duck import STREAM_MEMORY_LIMIT, insert_rows, memory_limit
 
 from pipelines.normalise.aliases import Aliases
 from pipelines.records import json_object
@@ -22,7 +22,7 @@ from pipelines.sanitize import summarise
 from pipelines.urls import canonical_url, github_repo, item_id, url_identity
 
 # Bump when the rules here or in classify.py change: every entry's facts are then recomputed.
-FACTS_VERSION = "2"
+FACTS_VERSION = "3"
 BATCH = 2000
 MAX_LINKS = 60
 _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.I)
@@ -48,8 +48,9 @@ SELECT r.source_id, r.entry_key, r.changed_at, r.item_id, r.url, r.canonical_url
        CASE WHEN try(json_type(r.raw_json, '$.url')) = 'VARCHAR' THEN json_extract_string(r.raw_json, '$.url')
        END AS raw_url,
        md5(concat(coalesce(s.config_json, ''), $suffix)) AS config_hash
-FROM stale_entries t
-JOIN raw_entries r USING (source_id, entry_key)
+FROM raw_entries r
+-- a semi join hashes only the narrow stale keys; an inner join may hash raw_entries, bodies and all
+SEMI JOIN stale_entries t USING (source_id, entry_key)
 LEFT JOIN sources s USING (source_id)
 """
 
@@ -85,9 +86,10 @@ def refresh_entry_facts(con, aliases: Aliases, *, force: bool = False) -> FactsR
     # connection, since a new query on this one would end the stream.
     writer = con.cursor()
     try:
-        for batch in con.execute(ROWS_SQL, {"suffix": suffix}).fetch_record_batch(BATCH):
-            facts = [entry_facts(row, aliases) for row in batch.to_pylist()]
-            insert_rows(writer, "entry_facts", pa.Table.from_pylist(facts, schema=FACTS_SCHEMA), replace=True)
+        with memory_limit(con, STREAM_MEMORY_LIMIT):
+            for batch in con.execute(ROWS_SQL, {"suffix": suffix}).to_arrow_reader(BATCH):
+                facts = [entry_facts(row, aliases) for row in batch.to_pylist()]
+                insert_rows(writer, "entry_facts", pa.Table.from_pylist(facts, schema=FACTS_SCHEMA), replace=True)
     finally:
         writer.close()
     con.execute("DROP TABLE stale_entries")
