@@ -64,6 +64,18 @@ def memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
         con.execute(f"SET memory_limit = '{previous}'")
 
 
+def release_cache(con: duckdb.DuckDBPyConnection) -> None:
+    """Give DuckDB's cached blocks back before another process does heavy work beside this one:
+    lowering the limit makes DuckDB evict down to it; the previous limit is then restored."""
+    previous = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    try:
+        con.execute("SET memory_limit = '16MB'")
+    except duckdb.Error:
+        pass   # data pinned by an open transaction cannot be evicted: the cache stays, nothing else changes
+    finally:
+        con.execute(f"SET memory_limit = '{previous}'")
+
+
 @contextmanager
 def build_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Raise a harvest connection's memory limit for a build step, then put it back."""

@@ -21,6 +21,7 @@ import duckdb
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from pipelines.config import SiteConfig
+from pipelines.duck import release_cache
 from pipelines.sanitize import sanitize_for_site
 from pipelines.site import feeds
 from pipelines.site.content import (KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables, iter_cards,
@@ -191,6 +192,8 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     finally:
         drop_site_tables(con)
 
+    if search:
+        release_cache(con)   # Pagefind runs beside this process: DuckDB's cache is not needed meanwhile
     summary = index_site(staging, bundles) if search else ""
     lap("pagefind")
 

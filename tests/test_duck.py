@@ -1,0 +1,39 @@
+"""DuckDB memory limits per step: nested limits restore what was there, a released cache is given back."""
+
+from __future__ import annotations
+
+from pipelines.duck import STREAM_MEMORY_LIMIT, build_memory, connect, memory_limit, release_cache
+
+
+def limit(con) -> float:
+    """The limit in MiB (DuckDB shows it rounded to 0.1 MiB, so a restored limit may differ by that)."""
+    value, unit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0].split()
+    return float(value) * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[unit]
+
+
+def used_mb(con) -> float:
+    return con.execute("SELECT sum(memory_usage_bytes) / 1e6 FROM duckdb_memory()").fetchone()[0]
+
+
+def test_a_step_limit_inside_a_build_limit_restores_the_build_limit(tmp_path):
+    con = connect(tmp_path / "hub.duckdb")
+    harvest = limit(con)
+    with build_memory(con):
+        build = limit(con)
+        with memory_limit(con, STREAM_MEMORY_LIMIT):
+            stream = limit(con)
+        assert abs(limit(con) - build) <= 0.2
+    assert abs(limit(con) - harvest) <= 0.2
+    assert harvest < stream < build  # 64MB < 128MB < 256MB by default
+
+
+def test_release_cache_gives_blocks_back_and_keeps_the_data_and_the_limit(tmp_path):
+    con = connect(tmp_path / "hub.duckdb", memory_limit="256MB")
+    con.execute("CREATE TABLE t AS SELECT range AS n, repeat('x', 200) AS body FROM range(400000)")
+    con.execute("CREATE TEMP TABLE staged AS SELECT * FROM t")
+    assert used_mb(con) > 60
+    before = limit(con)
+    release_cache(con)
+    assert used_mb(con) <= 16.8
+    assert abs(limit(con) - before) <= 0.2
+    assert con.execute("SELECT count(*), sum(length(body)) FROM staged").fetchone() == (400000, 80_000_000)
