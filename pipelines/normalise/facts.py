@@ -44,9 +44,6 @@ SELECT r.source_id, r.entry_key, r.changed_at, r.item_id, r.url, r.canonical_url
        r.content_html, r.content_text, r.author, r.organisation AS record_org, s.org AS source_org,
        s.kind AS source_kind, json_extract_string(s.config_json, '$.item_kind') AS source_hint,
        r.language, r.tags, r.kind_hint, r.asset_type, r.details, r.mention,
-       -- only the record's own url is read from the raw JSON: the whole document is not worth its memory
-       CASE WHEN try(json_type(r.raw_json, '$.url')) = 'VARCHAR' THEN json_extract_string(r.raw_json, '$.url')
-       END AS raw_url,
        md5(concat(coalesce(s.config_json, ''), $suffix)) AS config_hash
 FROM raw_entries r
 -- a semi join hashes only the narrow stale keys; an inner join may hash raw_entries, bodies and all
@@ -158,7 +155,9 @@ def _merge_note(row: dict, canonical: str | None) -> str | None:
     mention = json_object(row["mention"])
     if mention:
         return f"shared by {mention.get('platform', 'a')} post {mention.get('url')} ({mention.get('author')})"
-    raw_url = canonical_url(row["raw_url"] or row["url"] or "")
+    # The record's own URL: every source stores what its raw entry calls `url` there, so the raw
+    # JSON is not read (scanning it took more memory than the rest of the stream together).
+    raw_url = canonical_url(row["url"] or "")
     if canonical and raw_url and url_identity(raw_url) != url_identity(canonical):
         return f"cross-post {raw_url} names {canonical} as its original (canonical URL)"
     return None
