@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Iterator
 
@@ -67,13 +67,9 @@ def memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
 def release_cache(con: duckdb.DuckDBPyConnection) -> None:
     """Give DuckDB's cached blocks back before another process does heavy work beside this one:
     lowering the limit makes DuckDB evict down to it; the previous limit is then restored."""
-    previous = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    try:
-        con.execute("SET memory_limit = '16MB'")
-    except duckdb.Error:
-        pass   # data pinned by an open transaction cannot be evicted: the cache stays, nothing else changes
-    finally:
-        con.execute(f"SET memory_limit = '{previous}'")
+    # Data pinned by an open transaction cannot be evicted: then the cache stays, nothing else changes.
+    with suppress(duckdb.Error), memory_limit(con, "16MB"):
+        pass
 
 
 @contextmanager

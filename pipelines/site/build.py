@@ -24,9 +24,9 @@ from pipelines.config import SiteConfig
 from pipelines.duck import release_cache
 from pipelines.sanitize import sanitize_for_site
 from pipelines.site import feeds
-from pipelines.site.content import (KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables, iter_cards,
+from pipelines.site.content import (KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables, iter_item_ids,
                                     iter_item_pages, iter_kind_listings, iter_organisation_listings,
-                                    iter_sitemap_entries, iter_tag_listings, read_hub)
+                                    iter_sitemap_entries, iter_tag_listings, newest_cards, read_hub)
 from pipelines.site.pagefind import index_site, plan_search_bundles
 
 PAGE_SIZE = 50
@@ -169,7 +169,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
 
     hub = read_hub(con)
     try:
-        bundles = plan_search_bundles((card.id for card in iter_cards(con)), site.search_bundle_items)
+        bundles = plan_search_bundles(iter_item_ids(con), site.search_bundle_items)
         writer = SiteWriter(staging, hub, site)
         shutil.copytree(STATIC_DIR, staging / "static")
         lap("read")
@@ -181,7 +181,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
             _write_item_page(writer, hub, page)
         lap("items")
 
-        writer.feeds("feed.atom", "feed.json", site.title, "", list(islice(iter_cards(con), feeds.FEED_LENGTH)))
+        writer.feeds("feed.atom", "feed.json", site.title, "", newest_cards(con, feeds.FEED_LENGTH))
         writer.write("sources.opml", feeds.sources_opml(title=f"{site.title}: sources", sources=hub.sources,
                                                         generated=hub.generated_at))
         for name, document in feeds.sitemaps(_sitemap_urls(con, writer, hub), writer.absolute):

@@ -337,10 +337,15 @@ def drop_site_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
-def iter_cards(con: duckdb.DuckDBPyConnection) -> Iterator[ItemCard]:
-    """Every item card, newest first."""
-    for _, cards in _grouped_cards(con, f"SELECT 0 AS grp, {_CARDS} FROM site_cards c ORDER BY c.rn"):
-        yield from cards
+def newest_cards(con: duckdb.DuckDBPyConnection, limit: int) -> list[ItemCard]:
+    """The newest `limit` item cards (the hub's own feeds)."""
+    sql = f"SELECT {_CARDS} FROM site_cards c ORDER BY c.rn LIMIT {int(limit)}"
+    return [ItemCard.from_row(row) for row in _rows(con, sql)]
+
+
+def iter_item_ids(con: duckdb.DuckDBPyConnection) -> Iterator[str]:
+    for row in _rows(con, "SELECT id FROM site_cards"):
+        yield row["id"]
 
 
 def iter_kind_listings(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, Iterator[ItemCard]]]:
