@@ -167,8 +167,8 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
 
-    hub = read_hub(con)
     try:
+        hub = read_hub(con)
         bundles = plan_search_bundles(iter_item_ids(con), site.search_bundle_items)
         writer = SiteWriter(staging, hub, site)
         shutil.copytree(STATIC_DIR, staging / "static")
