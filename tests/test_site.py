@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup
 import feedparser
 
 from pipelines.config import SiteConfig
-from pipelines.site import build_site_from_file, content, feeds
+from pipelines.site import build as site_build, build_site_from_file, content, feeds
 from pipelines.site.build import CONTENT_SECURITY_POLICY, safe_href
 from pipelines.site.pagefind import SearchBundle, plan_search_bundles
 from pipelines.site.serve import SiteServer
@@ -269,6 +269,23 @@ def test_an_item_with_two_spellings_of_a_tag_is_listed_once_under_it(tmp_path):
     assert "Tagged “OpenGovTech”" in listing
     tags = (build.path / "tags" / "index.html").read_text(encoding="utf-8")
     assert '<a href="/tags/opengovtech/">OpenGovTech</a> <span class="count">(2)</span>' in tags
+
+
+def test_the_parquet_export_is_written_in_bounded_row_groups(tmp_path, monkeypatch):
+    # DuckDB does not cut row groups below one vector (2,048 rows): a hub_items of 5,000 rows shows the cut.
+    monkeypatch.setattr(site_build, "EXPORT_ROW_GROUP", 2048)
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE hub_items AS
+        SELECT 'i' || range AS id, 'story' AS kind, 't' AS title, NULL AS url, 's' AS summary, NULL AS author,
+               NULL AS organisation, now() AS published_at, NULL::TIMESTAMPTZ AS updated_at, 'en' AS language,
+               ['x'] AS tags, ['s1'] AS source_ids, ['m'] AS match_reasons, now() AS first_seen_at,
+               now() AS last_seen_at, repeat('text ', 100) AS content_text
+        FROM range(5000)""")
+    site_build._export_data(con, tmp_path)
+    parquet = tmp_path / "items.parquet"
+    groups = duckdb.sql(f"SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata('{parquet}')").fetchall()
+    assert len(groups) == 3 and max(rows for _, rows in groups) <= 2048
+    assert sum(rows for _, rows in groups) == 5000
 
 
 def test_base_url_sets_absolute_links_and_paths(corpus_site, tmp_path):

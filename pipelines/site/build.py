@@ -292,11 +292,17 @@ FROM hub_items ORDER BY coalesce(published_at, first_seen_at) DESC NULLS LAST, i
 """
 
 
+# The Parquet writer holds a whole row group of texts in memory: DuckDB's default (122,880 rows)
+# failed to fit the 256MB build limit at 120,000 items; 10,000 rows is a few tens of MB.
+EXPORT_ROW_GROUP = 10_000
+
+
 def _export_data(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"COPY ({EXPORT_SQL}) TO '{data_dir / 'items.json'}' (FORMAT json, ARRAY true)")
-    con.execute(f"COPY ({EXPORT_SQL}) TO '{data_dir / 'items.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"COPY ({EXPORT_SQL}) TO '{data_dir / 'items.parquet'}' "
+                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {EXPORT_ROW_GROUP})")
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:
