@@ -12,6 +12,7 @@ those recomputed), a forced rebuild (`opengovtech rebuild`), and peak RSS.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -29,7 +30,7 @@ from pipelines.parsing.entries import ParseOptions  # noqa: E402
 from pipelines.urls import canonical_url, item_id  # noqa: E402
 from pipelines.warehouse import SourceOutcome, open_for_writing  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
+CORPUS = Path(os.environ.get("OPENGOVTECH_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "corpus" / "feeds"
 SOURCES = 100
 
 

@@ -20,6 +20,7 @@ Targets: p95 of (b) <= 20 ms and <= 1.5 x p95 of (a); cold start <= 1 s.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import sqlite3
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from pipelines.parsing import ParseOptions, parse_document  # noqa: E402
 from pipelines.search import SearchFilters, SearchIndex, index_path_for, write_index  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("OPENGOVTECH_SHARED", ROOT.parent / "shared")) / "corpus"
 KINDS = ("story", "technique", "asset", "event", "community")
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
