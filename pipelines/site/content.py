@@ -23,6 +23,7 @@ from typing import Iterator
 import duckdb
 import pyarrow as pa
 
+from pipelines.duck import insert_rows
 from pipelines.tags import normalise_tag
 
 KIND_ORDER = ("story", "technique", "asset", "event", "community")
@@ -66,12 +67,12 @@ GROUP BY k.key, t.id
 # Each tag is shown in the spelling most items use; a tie goes to the spelling seen first.
 TAGS_SQL = """
 WITH spellings AS (
-    SELECT key, label, count(DISTINCT id) AS items, min(rn * 1000 + position) AS first
+    SELECT key, label, count(DISTINCT id) AS items, min((rn, position)) AS first_seen
     FROM (SELECT id, rn, unnest(tags) AS label, generate_subscripts(tags, 1) AS position FROM site_cards)
     JOIN site_tag_keys USING (label)
     GROUP BY key, label
 )
-SELECT s.key, arg_max(s.label, (s.items, -s.first)) AS label, t.items
+SELECT s.key, arg_min(s.label, (-s.items, s.first_seen)) AS label, t.items
 FROM spellings s
 JOIN (SELECT key, count(*) AS items FROM site_item_tags GROUP BY key) t USING (key)
 GROUP BY s.key, t.items
@@ -315,7 +316,6 @@ def read_hub(con: duckdb.DuckDBPyConnection) -> HubContent:
     _stage_tag_keys(con)
     con.execute(SITE_ITEM_TAGS_SQL)
     con.execute(SITE_RELATED_SQL, {"limit": RELATED_LIMIT})
-    item_count = con.execute("SELECT count(*) FROM site_cards").fetchone()[0]
     kind_counts = dict(sorted(con.execute("SELECT kind, count(*) FROM site_cards GROUP BY kind").fetchall(),
                               key=lambda pair: _kind_position(pair[0])))
     latest: dict[str, list[ItemCard]] = {kind: [] for kind in kind_counts}
@@ -327,7 +327,7 @@ def read_hub(con: duckdb.DuckDBPyConnection) -> HubContent:
         latest[kind] = list(cards)
     sources = _read_sources(con)
     tags = [Tag(key=key, label=label, item_count=count) for key, label, count in con.execute(TAGS_SQL).fetchall()]
-    return HubContent(item_count=item_count, kind_counts=kind_counts, latest=latest,
+    return HubContent(item_count=sum(kind_counts.values()), kind_counts=kind_counts, latest=latest,
                       organisations=_organisations(con, sources), tags=tags, sources=sources,
                       generated_at=datetime.now(timezone.utc))
 
@@ -411,12 +411,9 @@ def _stage_tag_keys(con: duckdb.DuckDBPyConnection) -> None:
     # distinct spelling, which are far fewer than the items' tags.
     labels = [label for (label,) in con.execute(
         "SELECT DISTINCT label FROM (SELECT unnest(tags) AS label FROM site_cards) WHERE label IS NOT NULL").fetchall()]
-    keys = pa.table({"label": labels, "key": [normalise_tag(label) for label in labels]})
-    con.register("_tag_keys", keys)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE site_tag_keys AS SELECT * FROM _tag_keys WHERE key <> ''")
-    finally:
-        con.unregister("_tag_keys")
+    keyed = [(label, key) for label in labels if (key := normalise_tag(label))]
+    con.execute("CREATE OR REPLACE TEMP TABLE site_tag_keys (label VARCHAR, key VARCHAR)")
+    insert_rows(con, "site_tag_keys", pa.table({"label": [label for label, _ in keyed], "key": [key for _, key in keyed]}))
 
 
 def item_mentions(mentions: list[str] | None) -> list[dict]:
