@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import feedparser
 
 from pipelines.dates import from_struct_time
@@ -15,12 +17,24 @@ _PARSE_ARGS = {"sanitize_html": False, "resolve_relative_uris": False}
 # Copies of `title` and `summary` that feedparser keeps again in the *_detail dicts.
 _DUPLICATED_DETAILS = ("title_detail", "summary_detail")
 
+# An internal DTD subset can declare entities that expand into gigabytes ("billion laughs") or
+# name local files (external entities). expat gives up on the first after amplifying a few MB
+# and feedparser never resolves the second, but each bomb still cost a parse worker about 20 MB
+# that it held until the next garbage collection. Feeds need neither: only entities whose value
+# is plain text or character references are kept, every other declaration is dropped before
+# parsing (their references are then left as text by the loose parser).
+_DOCTYPE = b"<!DOCTYPE"
+_PROLOG_LIMIT = 65536
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+_SUBSET_END = re.compile(rb"\]\s*>")
+_PLAIN_ENTITY = re.compile(rb"""<!ENTITY\s+([\w.:-]+)\s+(?:"((?:[^"&%<]|&\#\w+;)*)"|'((?:[^'"&%<]|&\#\w+;)*)')\s*>""")
+
 
 def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedFields:
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(body, response_headers=headers, **_PARSE_ARGS)
+    parsed = feedparser.parse(without_expanding_entities(body), response_headers=headers, **_PARSE_ARGS)
     if not parsed.get("version") and not parsed.entries:
         root = first_tag(body)
         if root:
@@ -39,6 +53,28 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedField
         entries=[_entry_fields(e) for e in parsed.entries],
         warning=warning,
     )
+
+
+def without_expanding_entities(body: bytes) -> bytes:
+    """`body` with its internal DTD subset reduced to plain-text entity declarations."""
+    start = body.find(_DOCTYPE, 0, _PROLOG_LIMIT)
+    if start < 0:
+        return body
+    element = _FIRST_ELEMENT.search(body, start)
+    open_bracket = body.find(b"[", start, element.start() if element else len(body))
+    if open_bracket < 0:
+        return body
+    close = _SUBSET_END.search(body, open_bracket)
+    if close is None:
+        return body  # malformed: the parser reports it
+    subset = body[open_bracket + 1:close.start()]
+    # Written the way feedparser's own doctype pass expects (it matches declarations, and the
+    # doctype, only at the start of a line, and keeps only double-quoted values): otherwise it
+    # cuts the doctype at the first ">" inside the subset.
+    kept = b"".join(b'\n<!ENTITY %s "%s">' % (m.group(1), m.group(2) if m.group(2) is not None else m.group(3))
+                    for m in _PLAIN_ENTITY.finditer(subset))
+    line_start = b"" if start == 0 or body[start - 1:start] == b"\n" else b"\n"
+    return body[:start] + line_start + body[start:open_bracket + 1] + kept + b"\n" + body[close.start():]
 
 
 def _entry_fields(entry) -> EntryFields:
