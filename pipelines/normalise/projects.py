@@ -46,8 +46,11 @@ class ProjectsBuild:
 
 def build_projects(con) -> ProjectsBuild:
     con.execute(LINKS_SQL)
-    items = {row[0]: row[1:] for row in con.execute(
-        "SELECT id, kind, title, url, organisation, published_at FROM items").fetchall()}
+    # Only items at either end of a link can be in a project or related: the rest are not read,
+    # so memory follows the number of linked items, not of all items.
+    items = {row[0]: row[1:] for row in con.execute("""
+        SELECT id, kind, title, url, organisation, published_at FROM items
+        WHERE id IN (SELECT from_id FROM item_links UNION SELECT to_id FROM item_links)""").fetchall()}
     edges = con.execute("SELECT from_id, to_id, reason FROM item_links").fetchall()
 
     related: dict[str, set[str]] = defaultdict(set)
