@@ -285,3 +285,29 @@ def test_near_duplicate_merges_do_not_depend_on_the_order_entries_were_stored(tm
     assert len(first) == 2 and {into for _, into, _ in first} == {"key-0"}
     assert merges_when_stored([2, 1, 0]) == first
     assert merges_when_stored([1, 2, 0]) == first
+
+
+def test_organisations_gather_their_items_and_the_github_owner_most_repositories_sit_under(tmp_path):
+    from pipelines.normalise.aliases import Aliases
+    from pipelines.normalise.organisations import build_organisations
+
+    with open_for_writing(tmp_path / "orgs.duckdb", "test", 0) as warehouse:
+        con = warehouse.con
+        con.execute("INSERT INTO sources (source_id, kind, url, org, tagged_only, active) VALUES "
+                    "('leeds-blog', 'feed', 'https://leeds.example/feed', 'Leeds City Council', true, true), "
+                    "('leeds-gh', 'github', 'https://api.github.com/orgs/leeds', NULL, true, true)")
+        items = [("i3", "asset", "repo", "https://github.com/leedscc/bins", "Leeds City Council", ["leeds-gh"]),
+                 ("i1", "asset", "repo", "https://github.com/leedscc/roads", "Leeds City Council", ["leeds-gh"]),
+                 ("i2", "asset", "repo", "https://github.com/aaa-fork/roads", "Leeds City Council", ["leeds-gh"]),
+                 ("i4", "story", None, "https://leeds.example/post", "Leeds City Council", ["leeds-blog", "leeds-gh"]),
+                 ("i5", "story", None, "https://else.example/post", "Open Data Manchester", ["other"]),
+                 ("i6", "story", None, "https://nobody.example/post", None, ["other"])]
+        con.executemany("INSERT INTO items (id, kind, asset_type, url, organisation, source_ids, title) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 't')", items)
+        assert build_organisations(con, Aliases()) == 2
+        rows = con.execute("SELECT name, slug, homepage, item_ids, source_ids, origins FROM organisations").fetchall()
+    assert rows == [
+        ("Leeds City Council", "leeds-city-council", "https://github.com/leedscc", ["i1", "i2", "i3", "i4"],
+         ["leeds-blog", "leeds-gh"], ["items", "sources.yaml"]),
+        ("Open Data Manchester", "open-data-manchester", None, ["i5"], ["other"], ["items"]),
+    ]

@@ -12,8 +12,6 @@ from pathlib import PurePosixPath
 
 import pyarrow as pa
 
-from pipelines.duck import insert_rows
-
 from pipelines.normalise.aliases import Aliases, fold
 from pipelines.records import json_object
 
@@ -23,11 +21,41 @@ FROM entry_facts f JOIN raw_entries r USING (source_id, entry_key)
 WHERE json_extract_string(r.details, '$.collection') = '_contributors'
 """
 
+# What Python knows of each organisation; its items (and their sources) are added in DuckDB, so
+# the build never holds a row per item.
 SCHEMA = pa.schema([
     ("name", pa.string()), ("slug", pa.string()), ("homepage", pa.string()), ("logo_url", pa.string()),
-    ("aliases", pa.list_(pa.string())), ("item_ids", pa.list_(pa.string())), ("source_ids", pa.list_(pa.string())),
-    ("origins", pa.list_(pa.string())),
+    ("aliases", pa.list_(pa.string())), ("source_ids", pa.list_(pa.string())), ("origins", pa.list_(pa.string())),
 ])
+
+# An organisation's items, the sources they came from, and (when nothing better is known) the
+# GitHub owner page of its repositories; ordered by name.
+INSERT_SQL = """
+INSERT INTO organisations
+WITH by_items AS (
+    SELECT organisation AS name, list(id ORDER BY id) AS item_ids,
+           flatten(list(source_ids)) AS source_ids
+    FROM items WHERE organisation IS NOT NULL GROUP BY organisation
+)
+-- the GitHub owner most of its repositories sit under (ties: the first by name)
+, owners AS (
+    SELECT organisation AS name, regexp_extract(url, '^(https://github\\.com/[^/]+)/', 1) AS owner, count(*) AS repos
+    FROM items
+    WHERE kind = 'asset' AND asset_type = 'repo' AND organisation IS NOT NULL
+    GROUP BY ALL
+), github AS (
+    SELECT name, owner AS homepage FROM owners WHERE owner <> ''
+    QUALIFY row_number() OVER (PARTITION BY name ORDER BY repos DESC, owner) = 1
+)
+SELECT o.name, o.slug, coalesce(o.homepage, g.homepage), o.logo_url, o.aliases,
+       coalesce(i.item_ids, []),
+       list_sort(list_distinct(list_concat(o.source_ids, coalesce(i.source_ids, [])))),
+       list_sort(list_distinct(list_concat(o.origins, CASE WHEN i.name IS NULL THEN [] ELSE ['items'] END)))
+FROM _organisations o
+LEFT JOIN by_items i USING (name)
+LEFT JOIN github g USING (name)
+ORDER BY lower(o.name)
+"""
 
 
 def slugify(name: str) -> str:
@@ -40,8 +68,8 @@ def build_organisations(con, aliases: Aliases) -> int:
     def org(name: str) -> dict:
         name = aliases.organisation(name) or name
         return orgs.setdefault(name, {"name": name, "slug": slugify(name), "homepage": None, "logo_url": None,
-                                      "aliases": set(aliases.names.get(name, [])), "item_ids": set(),
-                                      "source_ids": set(), "origins": set()})
+                                      "aliases": set(aliases.names.get(name, [])), "source_ids": set(),
+                                      "origins": set()})
 
     # _contributors profiles: the catalogue's own record of who takes part.
     slugs: dict[str, str] = {}
@@ -72,23 +100,15 @@ def build_organisations(con, aliases: Aliases) -> int:
         entry["origins"].add("sources.yaml")
         entry["source_ids"].add(source_id)
 
-    for item_id, name, source_ids in con.execute(
-            "SELECT id, organisation, source_ids FROM items WHERE organisation IS NOT NULL").fetchall():
-        entry = org(name)
-        entry["origins"].add("items")
-        entry["item_ids"].add(item_id)
-        entry["source_ids"].update(source_ids or [])
+    # Organisations only items name (a repository's owner): the names, not the items, come to Python.
+    for (name,) in con.execute("SELECT DISTINCT organisation FROM items WHERE organisation IS NOT NULL").fetchall():
+        org(name)
 
-    # A GitHub owner's page is its homepage when nothing better is known.
-    for name, url in con.execute("""SELECT organisation, regexp_extract(url, '^(https://github\\.com/[^/]+)/', 1)
-                                    FROM items WHERE kind = 'asset' AND asset_type = 'repo'
-                                      AND organisation IS NOT NULL""").fetchall():
-        if url and name in orgs and not orgs[name]["homepage"]:
-            orgs[name]["homepage"] = url
-
-    rows = [{**o, **{k: sorted(o[k]) for k in ("aliases", "item_ids", "source_ids", "origins")}}
-            for o in sorted(orgs.values(), key=lambda o: o["name"].lower())]
-    batch = pa.Table.from_pylist(rows, schema=SCHEMA)
+    rows = [{**o, **{k: sorted(o[k]) for k in ("aliases", "source_ids", "origins")}} for o in orgs.values()]
     con.execute("DELETE FROM organisations")
-    insert_rows(con, "organisations", batch)
+    con.register("_organisations", pa.Table.from_pylist(rows, schema=SCHEMA))
+    try:
+        con.execute(INSERT_SQL)
+    finally:
+        con.unregister("_organisations")
     return len(rows)
