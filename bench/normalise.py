@@ -96,7 +96,9 @@ def main() -> None:
             con.execute("DROP TABLE floor_copy")
             before_mb = process.memory_info().rss / 1e6
             with TreeSampler(process) as sampler:
-                first = timed(lambda: build_items(wh))
+                started = time.perf_counter()
+                first_build = build_items(wh)
+                first = time.perf_counter() - started
             unchanged = timed(lambda: build_items(wh))
             changed = one_percent = forced = None
             if not args.first_only:
@@ -114,6 +116,9 @@ def main() -> None:
         print(f"forced rebuild                 {forced:8.2f} s  {forced / first:7.2f}x first build")
     print(f"peak RSS during the first build {sampler.main_peak / 1e6:7.0f} MB "
           f"({before_mb:.0f} MB before it: imports, raw entries written); {rss:.0f} MB at the end")
+    print("first build by step (seconds, peak RSS MB): " + ", ".join(
+        f"{step} {end - start:.1f} s {max((m for at, m, _ in sampler.timeline if start <= at <= end), default=0):.0f}"
+        for step, (start, end) in first_build.steps.items()))
 
 
 def changed_and_forced(wh) -> tuple[int, float, float]:

@@ -51,15 +51,19 @@ def test_run_harvests_prints_a_summary_and_records_the_dagster_run(loopback, tmp
              "print([(r.job_name, r.status.value) for r in i.get_runs()]); "
              "m = i.get_latest_materialization_event(dg.AssetKey('raw_feed_entries')).asset_materialization.metadata; "
              "print({k: getattr(v, 'value', v) for k, v in m.items() if k != 'per_source'}); "
-             "print(m['per_source'].value.splitlines()[0])")
+             "print(m['per_source'].value.splitlines()[0]); "
+             "n = i.get_latest_materialization_event(dg.AssetKey('hub_items')).asset_materialization.metadata; "
+             "print(sorted(k for k in n if k.startswith('seconds_')))")
     history = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                              env={**os.environ, "DAGSTER_HOME": str(tmp_path / "wh" / "dagster")})
-    runs, metrics, table_head = history.stdout.strip().splitlines()[-3:]
+    runs, metrics, table_head, normalise_steps = history.stdout.strip().splitlines()[-4:]
     assert "('harvest_job', 'SUCCESS')" in runs, history.stderr
     # 2 feeds + robots.txt + the failing source's one request (retries: 0)
     assert "'sources': 3" in metrics and "'failed': 1" in metrics and "'requests': 4" in metrics
     assert "'bytes':" in metrics and "'duration_s':" in metrics and "'new': 30" in metrics
     assert table_head.startswith("| source | status | fetched | new | updated | unchanged | requests | bytes | seconds")
+    assert normalise_steps == str(sorted(f"seconds_{step}" for step in
+                                         ("facts", "near_duplicates", "items", "organisations", "projects")))
 
     home_page = tmp_path / "wh" / "site" / "index.html"
     built_at = home_page.stat().st_mtime_ns

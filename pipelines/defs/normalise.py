@@ -26,7 +26,8 @@ def hub_items(context: dg.AssetExecutionContext, sources: SourcesResource,
     return dg.MaterializeResult(metadata={
         "items": build.items, "rebuilt": build.rebuilt, "entries_normalised": build.facts_computed,
         "near_duplicates_merged": build.near_duplicates, "links": build.links, "projects": build.projects,
-        "organisations": build.organisations, **{f"kind_{k}": v for k, v in kinds.items()}})
+        "organisations": build.organisations, **{f"kind_{k}": v for k, v in kinds.items()},
+        **{f"seconds_{step}": round(end - start, 2) for step, (start, end) in build.steps.items()}})
 
 
 def _hub_items_check(check):

@@ -7,7 +7,10 @@ raw_entries only, never the network, so it can be re-run at any time (`opengovte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
 
 import pyarrow as pa
 
@@ -101,6 +104,16 @@ class ItemsBuild:
     links: int = 0
     projects: int = 0
     organisations: int = 0
+    # (start, end) unix times of each step of a rebuild, for run metadata and the benchmarks
+    steps: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.time()
+        try:
+            yield
+        finally:
+            self.steps[name] = (started, time.time())
 
 
 def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: bool = False) -> ItemsBuild:
@@ -112,29 +125,36 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
     fingerprint = con.execute(FINGERPRINT_SQL, {"suffix": f"{aliases.digest}:{FACTS_VERSION}"}).fetchone()[0]
     if not force and warehouse.get_state(STATE_KEY) == fingerprint:
         return ItemsBuild(rebuilt=False, items=con.execute("SELECT count(*) FROM items").fetchone()[0])
+    build = ItemsBuild(rebuilt=True, items=0)
     with build_memory(con):
         # Facts are a cache keyed by the raw row they came from: each batch commits on its own,
         # so a large first build never holds every cleaned text in one transaction, and a build
         # that dies part way resumes from the batches already done.
-        facts = refresh_entry_facts(con, aliases, force=force)
+        with build.step("facts"):
+            build.facts_computed = refresh_entry_facts(con, aliases, force=force).computed
         con.begin()
         try:
-            merges = find_near_duplicates(con)
-            merge_batch = pa.Table.from_pylist(
-                [{"item_key": m.item_key, "into_key": m.into_key, "reason": m.reason} for m in merges],
-                schema=pa.schema([("item_key", pa.string()), ("into_key", pa.string()), ("reason", pa.string())]))
-            con.execute("DELETE FROM item_merges")
-            insert_rows(con, "item_merges", merge_batch)
-            con.execute(ITEM_HEADS_SQL)
-            con.execute(BUILD_ITEMS_SQL)
-            con.execute("DROP TABLE item_heads")
-            organisations = build_organisations(con, aliases)
-            projects = build_projects(con)
+            with build.step("near_duplicates"):
+                merges = find_near_duplicates(con)
+                merge_batch = pa.Table.from_pylist(
+                    [{"item_key": m.item_key, "into_key": m.into_key, "reason": m.reason} for m in merges],
+                    schema=pa.schema([("item_key", pa.string()), ("into_key", pa.string()), ("reason", pa.string())]))
+                con.execute("DELETE FROM item_merges")
+                insert_rows(con, "item_merges", merge_batch)
+                build.near_duplicates = len(merges)
+            with build.step("items"):
+                con.execute(ITEM_HEADS_SQL)
+                con.execute(BUILD_ITEMS_SQL)
+                con.execute("DROP TABLE item_heads")
+            with build.step("organisations"):
+                build.organisations = build_organisations(con, aliases)
+            with build.step("projects"):
+                projects = build_projects(con)
+                build.links, build.projects = projects.links, projects.projects
             warehouse.set_state(STATE_KEY, fingerprint)
             con.commit()
         except Exception:
             con.rollback()
             raise
-    return ItemsBuild(rebuilt=True, items=con.execute("SELECT count(*) FROM items").fetchone()[0],
-                      facts_computed=facts.computed, near_duplicates=len(merges), links=projects.links,
-                      projects=projects.projects, organisations=organisations)
+    build.items = con.execute("SELECT count(*) FROM items").fetchone()[0]
+    return build
