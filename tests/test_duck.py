@@ -37,3 +37,19 @@ def test_release_cache_gives_blocks_back_and_keeps_the_data_and_the_limit(tmp_pa
     assert used_mb(con) <= 16.8
     assert abs(limit(con) - before) <= 0.2
     assert con.execute("SELECT count(*), sum(length(body)) FROM staged").fetchone() == (400000, 80_000_000)
+
+
+def test_connections_checkpoint_by_the_configured_log_size(tmp_path):
+    # The default 16MB made large builds checkpoint (and rewrite their indexes) every few batches.
+    import duckdb
+
+    from pipelines.duck import CHECKPOINT_THRESHOLD, connect
+
+    con = connect(tmp_path / "hub.duckdb")
+    try:
+        threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+        expected = duckdb.connect().execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'; "
+                                            "SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+        assert threshold == expected != "16.0 MiB"
+    finally:
+        con.close()
