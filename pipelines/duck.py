@@ -19,11 +19,13 @@ BUILD_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_BUILD_MEMORY_LIMIT", "25
 # Streaming raw entries through Python (per-entry facts) needs no more than a few batches of room;
 # the rest of a higher limit would only cache table blocks while Python holds its own batch.
 STREAM_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_STREAM_MEMORY_LIMIT", "128MB")
-# DuckDB checkpoints when its write-ahead log passes this size, and every checkpoint rewrites the
-# tables' primary-key indexes whole: at the default 16MB a large build checkpointed every few
-# batches and its inserts grew quadratic (per-entry facts at 180,000 entries: 40 s of inserts at
-# 16MB, 16 s at 1GB, same peak memory). The log is replayed if a run dies before a checkpoint.
-CHECKPOINT_THRESHOLD = os.environ.get("OPENGOVTECH_DUCKDB_CHECKPOINT_THRESHOLD", "1GB")
+# During builds DuckDB checkpoints when its write-ahead log passes this size instead of its
+# default 16MB: every checkpoint rewrites the tables' primary-key indexes whole, so a large build
+# checkpointing every few batches made its inserts grow quadratically (per-entry facts at 180,000
+# entries: 40 s of inserts at 16MB, 23 s at 256MB, 16 s at 1GB). Not while harvesting: index
+# changes not yet checkpointed stay in memory, and at 1GB a 10,000-source harvest ran out of its
+# 64MB. A run that dies before a checkpoint leaves the log, which the next open replays.
+BUILD_CHECKPOINT_THRESHOLD = os.environ.get("OPENGOVTECH_DUCKDB_BUILD_CHECKPOINT_THRESHOLD", "256MB")
 
 
 def connect(path: Path, *, read_only: bool = False, memory_limit: str = HARVEST_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
@@ -31,7 +33,7 @@ def connect(path: Path, *, read_only: bool = False, memory_limit: str = HARVEST_
     # DuckDB's buffer pool defaults to 80% of RAM; the harvest must stay small next to its
     # parse workers, and DuckDB spills to disk beyond the limit.
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-              "memory_limit": memory_limit, "checkpoint_threshold": CHECKPOINT_THRESHOLD}
+              "memory_limit": memory_limit}
     try:
         return duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
@@ -79,14 +81,17 @@ def release_cache(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextmanager
 def build_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Raise a harvest connection's memory limit for a build step, then put it back."""
+    """Raise a harvest connection's memory limit (and checkpoint threshold) for a build step, then put them back."""
     # Tables are rebuilt whole and read by key: their row order is not worth the memory it costs.
     con.execute("SET preserve_insertion_order = false")
+    previous = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+    con.execute(f"SET checkpoint_threshold = '{BUILD_CHECKPOINT_THRESHOLD}'")
     try:
         with memory_limit(con, BUILD_MEMORY_LIMIT):
             yield
     finally:
         con.execute("RESET preserve_insertion_order")
+        con.execute(f"SET checkpoint_threshold = '{previous}'")
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows, *, replace: bool = False) -> None:

@@ -39,17 +39,24 @@ def test_release_cache_gives_blocks_back_and_keeps_the_data_and_the_limit(tmp_pa
     assert con.execute("SELECT count(*), sum(length(body)) FROM staged").fetchone() == (400000, 80_000_000)
 
 
-def test_connections_checkpoint_by_the_configured_log_size(tmp_path):
-    # The default 16MB made large builds checkpoint (and rewrite their indexes) every few batches.
+def test_builds_checkpoint_by_a_larger_log_and_put_the_default_back(tmp_path):
+    # The default 16MB made large builds checkpoint (and rewrite their indexes) every few batches;
+    # the harvest keeps it, since index changes not yet checkpointed stay in memory.
     import duckdb
 
-    from pipelines.duck import CHECKPOINT_THRESHOLD, connect
+    from pipelines.duck import BUILD_CHECKPOINT_THRESHOLD
+
+    def threshold(con) -> str:
+        return con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
 
     con = connect(tmp_path / "hub.duckdb")
     try:
-        threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
-        expected = duckdb.connect().execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'; "
+        harvesting = threshold(con)
+        with build_memory(con):
+            building = threshold(con)
+        expected = duckdb.connect().execute(f"SET checkpoint_threshold = '{BUILD_CHECKPOINT_THRESHOLD}'; "
                                             "SELECT current_setting('checkpoint_threshold')").fetchone()[0]
-        assert threshold == expected != "16.0 MiB"
+        assert harvesting == "16.0 MiB" and building == expected != harvesting
+        assert threshold(con) == harvesting
     finally:
         con.close()
