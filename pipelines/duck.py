@@ -61,14 +61,19 @@ def load_fts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
-    """Run a step under DuckDB memory limit `limit`, then put the connection's previous limit back."""
-    previous = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    con.execute(f"SET memory_limit = '{limit}'")
+def setting(con: duckdb.DuckDBPyConnection, name: str, value: str) -> Iterator[None]:
+    """Run a step with DuckDB setting `name` at `value`, then put the connection's previous value back."""
+    previous = con.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+    con.execute(f"SET {name} = '{value}'")
     try:
         yield
     finally:
-        con.execute(f"SET memory_limit = '{previous}'")
+        con.execute(f"SET {name} = '{previous}'")
+
+
+def memory_limit(con: duckdb.DuckDBPyConnection, limit: str):
+    """Run a step under DuckDB memory limit `limit`, then put the connection's previous limit back."""
+    return setting(con, "memory_limit", limit)
 
 
 def release_cache(con: duckdb.DuckDBPyConnection) -> None:
@@ -83,15 +88,10 @@ def release_cache(con: duckdb.DuckDBPyConnection) -> None:
 def build_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Raise a harvest connection's memory limit (and checkpoint threshold) for a build step, then put them back."""
     # Tables are rebuilt whole and read by key: their row order is not worth the memory it costs.
-    con.execute("SET preserve_insertion_order = false")
-    previous = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
-    con.execute(f"SET checkpoint_threshold = '{BUILD_CHECKPOINT_THRESHOLD}'")
-    try:
-        with memory_limit(con, BUILD_MEMORY_LIMIT):
-            yield
-    finally:
-        con.execute("RESET preserve_insertion_order")
-        con.execute(f"SET checkpoint_threshold = '{previous}'")
+    with (setting(con, "preserve_insertion_order", "false"),
+          setting(con, "checkpoint_threshold", BUILD_CHECKPOINT_THRESHOLD),
+          memory_limit(con, BUILD_MEMORY_LIMIT)):
+        yield
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows, *, replace: bool = False) -> None:

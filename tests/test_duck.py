@@ -58,5 +58,6 @@ def test_builds_checkpoint_by_a_larger_log_and_put_the_default_back(tmp_path):
                                             "SELECT current_setting('checkpoint_threshold')").fetchone()[0]
         assert harvesting == "16.0 MiB" and building == expected != harvesting
         assert threshold(con) == harvesting
+        assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True
     finally:
         con.close()
