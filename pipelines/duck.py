@@ -94,10 +94,17 @@ def build_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, rows) -> Iterator[None]:
+    """An Arrow table readable as view `name` on `con` for the duration of the block."""
+    con.register(name, rows)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows, *, replace: bool = False) -> None:
     """Append an Arrow table's rows to `table` (INSERT OR REPLACE on its primary key when `replace`)."""
-    con.register("_rows_to_insert", rows)
-    try:
+    with registered(con, "_rows_to_insert", rows):
         con.execute(f"INSERT {'OR REPLACE ' if replace else ''}INTO {table} SELECT * FROM _rows_to_insert")
-    finally:
-        con.unregister("_rows_to_insert")

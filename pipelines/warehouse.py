@@ -26,7 +26,7 @@ import pyarrow as pa
 pa.set_memory_pool(pa.system_memory_pool())
 
 from pipelines.dates import utc_now
-from pipelines.duck import connect
+from pipelines.duck import connect, registered
 from pipelines.errors import SUCCEEDED_STATUSES, HarvestError, HubError, WarehouseLockedError
 from pipelines.records import RAW_COLUMNS, RawRecord
 
@@ -352,8 +352,7 @@ class Warehouse:
         return result
 
     def _upsert_records(self, run_id: str, records: list[RawRecord], now: datetime) -> dict[str, tuple[int, int, int]]:
-        self.con.register("staging_records", _arrow_table([r.row() for r in records], _RAW_SCHEMA))
-        try:
+        with registered(self.con, "staging_records", _arrow_table([r.row() for r in records], _RAW_SCHEMA)):
             counts = {
                 source_id: (new, updated, unchanged)
                 for source_id, new, updated, unchanged in self.con.execute(
@@ -376,8 +375,6 @@ class Warehouse:
                       {updates}, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id""",
                 {"now": now, "run": run_id},
             )
-        finally:
-            self.con.unregister("staging_records")
         return counts
 
     def _write_bookkeeping(self, run_id, outcomes, counts, now, backoff: BackoffPolicy) -> None:
@@ -424,11 +421,8 @@ class Warehouse:
 
     def _insert_from_rows(self, sql: str, rows: list[tuple], schema: pa.Schema, params: dict | None = None) -> None:
         """Run `sql` over `rows` as an Arrow table: far faster than executemany in DuckDB."""
-        self.con.register("bookkeeping_rows", _arrow_table(rows, schema))
-        try:
+        with registered(self.con, "bookkeeping_rows", _arrow_table(rows, schema)):
             self.con.execute(sql.format(rows="bookkeeping_rows"), params or {})
-        finally:
-            self.con.unregister("bookkeeping_rows")
 
     def get_state(self, key: str) -> str | None:
         row = self.con.execute("SELECT value FROM pipeline_state WHERE key = ?", [key]).fetchone()

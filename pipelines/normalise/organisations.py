@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 
 import pyarrow as pa
 
+from pipelines.duck import registered
 from pipelines.normalise.aliases import Aliases, fold
 from pipelines.records import json_object
 
@@ -106,9 +107,6 @@ def build_organisations(con, aliases: Aliases) -> int:
 
     rows = [{**o, **{k: sorted(o[k]) for k in ("aliases", "source_ids", "origins")}} for o in orgs.values()]
     con.execute("DELETE FROM organisations")
-    con.register("_organisations", pa.Table.from_pylist(rows, schema=SCHEMA))
-    try:
+    with registered(con, "_organisations", pa.Table.from_pylist(rows, schema=SCHEMA)):
         con.execute(INSERT_SQL)
-    finally:
-        con.unregister("_organisations")
     return len(rows)
