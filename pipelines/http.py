@@ -41,6 +41,8 @@ FEED_ACCEPT = (
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 ROBOTS_MAX_BYTES = 512_000
 ERROR_BODY_MAX_BYTES = 64_000
+# A sign-in answer is a few hundred bytes of JSON; anything past this is not one.
+POST_RESPONSE_MAX_BYTES = 1_000_000
 CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 
 
@@ -195,17 +197,21 @@ class Fetcher:
         try:
             async with origin_slots, self._global, asyncio.timeout(self.settings.timeout_s):
                 stats.requests += 1
-                response = await client.post(url, json=payload, headers={"Accept": "application/json",
-                                                                         **(headers or {})})
+                async with client.stream("POST", url, json=payload,
+                                         headers={"Accept": "application/json", **(headers or {})}) as response:
+                    # Read like every GET body, through the bounded decoder: httpx's own would
+                    # inflate a gzip bomb whole before any cap could be checked.
+                    body = await _read_capped(response, url, POST_RESPONSE_MAX_BYTES)
         except (TimeoutError, httpx.TimeoutException):
             raise RequestTimeout(f"no complete response from {url} within {self.settings.timeout_s:g}s",
                                  url=url) from None
+        except httpx.DecodingError as exc:
+            raise FetchFailed(f"could not decode the response body from {url}: {exc}", url=url) from None
         except httpx.TransportError as exc:
             raise FetchFailed(f"connection to {origin} failed: {_describe_transport_error(exc)}", url=url) from None
         stats.bytes += response.num_bytes_downloaded
         return FetchResult(url=url, status=response.status_code,
-                           headers={k.lower(): v for k, v in response.headers.items()},
-                           body=response.content[:ERROR_BODY_MAX_BYTES * 16])
+                           headers={k.lower(): v for k, v in response.headers.items()}, body=body)
 
     async def _follow(self, url, headers, allow_private, stats, max_bytes, *, check_robots,
                       error_body: bool = False, before_send=None, method: str = "GET") -> FetchResult:
@@ -291,22 +297,8 @@ class Fetcher:
                     or response.status_code >= 400:
                 stats.bytes += response.num_bytes_downloaded
                 return result
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise BodyTooLarge(f"body of {url} is {int(declared):,} bytes, over the {max_bytes:,} byte cap",
-                                   url=url, http_status=response.status_code)
-            chunks: list[bytes] = []
-            received = 0
-            decoder = BodyDecoder(response.headers.get("content-encoding"))
-            async for raw in response.aiter_raw():
-                for chunk in decoder.decode(raw):
-                    received += len(chunk)
-                    if received > max_bytes:
-                        raise BodyTooLarge(f"body of {url} exceeds the {max_bytes:,} byte cap (decoded)",
-                                           url=url, http_status=response.status_code)
-                    chunks.append(chunk)
+            result.body = await _read_capped(response, url, max_bytes)
             stats.bytes += response.num_bytes_downloaded
-            result.body = b"".join(chunks)
             return result
 
     async def _robots_allow(self, url: str, allow_private: PrivateAccess, stats: FetchStats) -> bool:
@@ -334,6 +326,25 @@ class Fetcher:
         if 200 <= result.status < 300:
             return Protego.parse(result.body.decode("utf-8", errors="replace"))
         return None
+
+
+async def _read_capped(response: httpx.Response, url: str, max_bytes: int) -> bytes:
+    """The body of a streamed response, decoded a bounded step at a time and refused past `max_bytes`."""
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise BodyTooLarge(f"body of {url} is {int(declared):,} bytes, over the {max_bytes:,} byte cap",
+                           url=url, http_status=response.status_code)
+    chunks: list[bytes] = []
+    received = 0
+    decoder = BodyDecoder(response.headers.get("content-encoding"))
+    async for raw in response.aiter_raw():
+        for chunk in decoder.decode(raw):
+            received += len(chunk)
+            if received > max_bytes:
+                raise BodyTooLarge(f"body of {url} exceeds the {max_bytes:,} byte cap (decoded)",
+                                   url=url, http_status=response.status_code)
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _reason(status: int) -> str:

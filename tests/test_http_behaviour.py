@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import json
 import time
 import zlib
 
@@ -10,6 +12,8 @@ import pytest
 
 from werkzeug import Request, Response
 
+from pipelines.errors import BodyTooLarge
+from pipelines.http import Fetcher, HttpSettings
 from tests.conftest import CORPUS, serve_bytes, serve_file
 
 ATOM = CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom"
@@ -164,6 +168,27 @@ def test_body_cap_applies_to_decoded_bytes(loopback, hub):
     health = hub.harvest_source("bomb", loopback.url_for("/bomb.rss"), defaults={"max_body_mb": 1})
     assert health["status"] == "failed"
     assert "(decoded)" in health["error"]
+
+
+def test_a_sign_in_answer_is_decoded_in_bounded_steps_too(loopback):
+    # POST (the Bluesky sign-in) used httpx's decoder, which inflates the whole body before
+    # anything can check its size; it now reads through the same capped decoder as every GET.
+    bomb = gzip.compress(b"{" + b" " * 20_000_000, compresslevel=9)
+    answer = gzip.compress(json.dumps({"accessJwt": "token"}).encode())
+
+    def gzipped(body: bytes):
+        return lambda request: Response(body, content_type="application/json", headers={"Content-Encoding": "gzip"})
+
+    loopback.expect_request("/bomb", method="POST").respond_with_handler(gzipped(bomb))
+    loopback.expect_request("/session", method="POST").respond_with_handler(gzipped(answer))
+
+    async def sign_in(path: str):
+        async with Fetcher(HttpSettings(user_agent="OpenGovTechHub/test", retries=0)) as fetcher:
+            return await fetcher.post_json(loopback.url_for(path), {"identifier": "me"}, allow_private=True)
+
+    assert json.loads(asyncio.run(sign_in("/session")).body) == {"accessJwt": "token"}
+    with pytest.raises(BodyTooLarge, match=r"exceeds the 1,000,000 byte cap \(decoded\)"):
+        asyncio.run(sign_in("/bomb"))
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "gzip-two-members", "deflate", "raw-deflate", "gzip, deflate"])
