@@ -1,7 +1,7 @@
 """Normalise stage cost: building hub_items from N stored raw entries (real corpus feed entries,
 replicated under distinct URLs), against a floor measured in the same run.
 
-    .venv/bin/python bench/normalise.py [--entries 20000] [--first-only]
+    .venv/bin/python bench/normalise.py [--entries 20000] [--first-only] [--raw-cache DIR]
 
 Floor: DuckDB copying the same raw_entries table (CREATE TABLE AS SELECT), the least any
 build over them costs. Reported: the first build (every entry cleaned, classified, linked),
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -74,22 +75,26 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=20000)
     parser.add_argument("--first-only", action="store_true",
                         help="only the first build and an unchanged re-run (for large sizes)")
+    parser.add_argument("--raw-cache", type=Path,
+                        help="keep the written raw entries in this directory and reuse them next time "
+                             "(writing 1,000,000 takes longer than building them)")
     args = parser.parse_args()
-    records = replicated(corpus_records(), args.entries)
     entries = args.entries
     process = psutil.Process()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "hub.duckdb"
+        if args.raw_cache:
+            cached = args.raw_cache / f"raw-{entries}.duckdb"
+            if not cached.exists():
+                args.raw_cache.mkdir(parents=True, exist_ok=True)
+                partial = cached.with_suffix(".partial")
+                write_raw_entries(partial, entries)
+                partial.rename(cached)
+                partial.with_name(partial.name + ".lock").unlink(missing_ok=True)
+            shutil.copyfile(cached, path)
+        else:
+            write_raw_entries(path, entries)
         with open_for_writing(path, "bench") as wh:
-            wh.sync_sources([{"source_id": f"s{i:03d}", "kind": "feed", "url": f"https://example.org/{i}",
-                              "org": f"Council {i % 7}", "tagged_only": False, "config_json": "{}", "line": i}
-                             for i in range(SOURCES)])
-            while chunk := list(islice(records, 1000)):
-                by_source: dict[str, list] = {}
-                for r in chunk:
-                    by_source.setdefault(r.source_id, []).append(r)
-                wh.write_outcomes("bench", [SourceOutcome(source_id=s, status="ok", records=rs, entries_read=len(rs))
-                                            for s, rs in by_source.items()])
             gc.collect()
             con = wh.con
             floor = timed(lambda: con.execute("CREATE OR REPLACE TEMP TABLE floor_copy AS SELECT * FROM raw_entries"))
@@ -119,6 +124,20 @@ def main() -> None:
     print("first build by step (seconds, peak RSS MB): " + ", ".join(
         f"{step} {end - start:.1f} s {max((m for at, m, _ in sampler.timeline if start <= at <= end), default=0):.0f}"
         for step, (start, end) in first_build.steps.items()))
+
+
+def write_raw_entries(path: Path, entries: int) -> None:
+    records = replicated(corpus_records(), entries)
+    with open_for_writing(path, "bench") as wh:
+        wh.sync_sources([{"source_id": f"s{i:03d}", "kind": "feed", "url": f"https://example.org/{i}",
+                          "org": f"Council {i % 7}", "tagged_only": False, "config_json": "{}", "line": i}
+                         for i in range(SOURCES)])
+        while chunk := list(islice(records, 1000)):
+            by_source: dict[str, list] = {}
+            for r in chunk:
+                by_source.setdefault(r.source_id, []).append(r)
+            wh.write_outcomes("bench", [SourceOutcome(source_id=s, status="ok", records=rs, entries_read=len(rs))
+                                        for s, rs in by_source.items()])
 
 
 def changed_and_forced(wh) -> tuple[int, float, float]:

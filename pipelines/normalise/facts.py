@@ -30,9 +30,13 @@ MAX_LINKS = 60
 _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.I)
 _BARE_URL = re.compile(r"""https?://[^\s<>()\[\]"']+""")
 
+# Stale entries are named by a 64-bit hash of their key: the stream below keeps them in a hash
+# table for its whole length, and at 1,000,000 entries a table of the keys themselves (two
+# strings each) no longer fitted the stream's 128MB. Two keys sharing a hash only means an
+# entry recomputed that did not need it (its facts are replaced by the same facts).
 STALE_SQL = """
 CREATE OR REPLACE TEMP TABLE stale_entries AS
-SELECT r.source_id, r.entry_key
+SELECT hash(r.source_id, r.entry_key) AS key_hash
 FROM raw_entries r
 LEFT JOIN sources s USING (source_id)
 LEFT JOIN entry_facts f USING (source_id, entry_key)
@@ -49,7 +53,7 @@ SELECT r.source_id, r.entry_key, r.changed_at, r.item_id, r.url, r.canonical_url
        md5(concat(coalesce(s.config_json, ''), $suffix)) AS config_hash
 FROM raw_entries r
 -- a semi join hashes only the narrow stale keys; an inner join may hash raw_entries, bodies and all
-SEMI JOIN stale_entries t USING (source_id, entry_key)
+SEMI JOIN stale_entries t ON t.key_hash = hash(r.source_id, r.entry_key)
 LEFT JOIN sources s USING (source_id)
 """
 
