@@ -30,19 +30,30 @@ MAX_LINKS = 60
 _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.I)
 _BARE_URL = re.compile(r"""https?://[^\s<>()\[\]"']+""")
 
-# Stale entries are named by a 64-bit hash of their key: the stream below keeps them in a hash
-# table for its whole length, and at 1,000,000 entries a table of the keys themselves (two
-# strings each) no longer fitted the stream's 128MB. Two keys sharing a hash only means an
-# entry recomputed that did not need it (its facts are replaced by the same facts).
+# Stale entries are read in chunks of consecutive raw_entries row ids, one short query each,
+# not in one stream. While a stream's read transaction is open DuckDB cannot checkpoint, so every
+# fact written during it stayed in memory with its primary-key index: a 1,000,000-entry first
+# build ran out of the stream's 128MB part way. A row-id range is pushed down to the scan, so each
+# chunk reads only its own row groups and the whole pass still reads raw_entries once.
+CHUNK = 2000
+
 STALE_SQL = """
 CREATE OR REPLACE TEMP TABLE stale_entries AS
-SELECT hash(r.source_id, r.entry_key) AS key_hash
+SELECT r.rowid AS raw_row
 FROM raw_entries r
 LEFT JOIN sources s USING (source_id)
 LEFT JOIN entry_facts f USING (source_id, entry_key)
 WHERE r.matched
   AND (f.source_id IS NULL OR f.raw_changed_at <> r.changed_at
        OR f.config_hash <> md5(concat(coalesce(s.config_json, ''), $suffix)))
+"""
+
+LAYOUT_SQL = "SELECT count(*), max(rowid) FROM raw_entries"
+
+CHUNKS_SQL = """
+SELECT min(raw_row), max(raw_row)
+FROM (SELECT raw_row, (row_number() OVER (ORDER BY raw_row) - 1) // $chunk AS chunk FROM stale_entries)
+GROUP BY chunk ORDER BY chunk
 """
 
 ROWS_SQL = """
@@ -52,9 +63,9 @@ SELECT r.source_id, r.entry_key, r.changed_at, r.item_id, r.url, r.canonical_url
        r.language, r.tags, r.kind_hint, r.asset_type, r.details, r.mention,
        md5(concat(coalesce(s.config_json, ''), $suffix)) AS config_hash
 FROM raw_entries r
--- a semi join hashes only the narrow stale keys; an inner join may hash raw_entries, bodies and all
-SEMI JOIN stale_entries t ON t.key_hash = hash(r.source_id, r.entry_key)
 LEFT JOIN sources s USING (source_id)
+WHERE r.rowid BETWEEN $first AND $last
+  AND r.rowid IN (SELECT raw_row FROM stale_entries WHERE raw_row BETWEEN $first AND $last)
 """
 
 FACTS_SCHEMA = pa.schema([
@@ -82,21 +93,29 @@ def refresh_entry_facts(con, aliases: Aliases, *, force: bool = False) -> FactsR
         DELETE FROM entry_facts f WHERE NOT EXISTS (
             SELECT 1 FROM raw_entries r
             WHERE r.matched AND r.source_id = f.source_id AND r.entry_key = f.entry_key)""").fetchone()[0]
-    con.execute(STALE_SQL, {"suffix": suffix})
-    total = con.execute("SELECT count(*) FROM stale_entries").fetchone()[0]
-    # One pass over raw_entries, streamed in batches: a query per batch would scan the whole
-    # table each time (quadratic in entries). The facts are written through a second
-    # connection, since a new query on this one would end the stream.
-    writer = con.cursor()
-    try:
-        with memory_limit(con, STREAM_MEMORY_LIMIT):
-            for batch in con.execute(ROWS_SQL, {"suffix": suffix}).to_arrow_reader(BATCH):
-                facts = [entry_facts(row, aliases) for row in batch.to_pylist()]
-                insert_rows(writer, "entry_facts", pa.Table.from_pylist(facts, schema=FACTS_SCHEMA), replace=True)
-    finally:
-        writer.close()
+    computed = 0
+    with memory_limit(con, STREAM_MEMORY_LIMIT):
+        # Row ids stay put unless a checkpoint compacts deleted rows out of raw_entries, which
+        # moves every later row down (and so lowers the highest row id): then another pass
+        # takes whatever is still stale.
+        for _ in range(3):
+            layout = con.execute(LAYOUT_SQL).fetchone()
+            con.execute(STALE_SQL, {"suffix": suffix})
+            for first, last in con.execute(CHUNKS_SQL, {"chunk": CHUNK}).fetchall():
+                computed += _refresh_chunk(con, aliases, suffix, first, last)
+            if con.execute(LAYOUT_SQL).fetchone() == layout:
+                break
     con.execute("DROP TABLE stale_entries")
-    return FactsRefresh(computed=total, removed=removed)
+    return FactsRefresh(computed=computed, removed=removed)
+
+
+def _refresh_chunk(con, aliases: Aliases, suffix: str, first: int, last: int) -> int:
+    """Facts for the stale entries with row ids first..last; returns how many rows were read."""
+    rows = con.execute(ROWS_SQL, {"suffix": suffix, "first": first, "last": last}).fetch_arrow_table()
+    for batch in rows.to_batches(BATCH):
+        facts = [entry_facts(row, aliases) for row in batch.to_pylist()]
+        insert_rows(con, "entry_facts", pa.Table.from_pylist(facts, schema=FACTS_SCHEMA), replace=True)
+    return rows.num_rows
 
 
 def entry_facts(row: dict, aliases: Aliases) -> dict:
