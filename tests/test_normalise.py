@@ -352,3 +352,35 @@ def test_entry_facts_read_in_row_id_chunks_match_one_pass_and_a_rerun_recomputes
     assert not changed
     # Only the three touched entries differ (their raw_changed_at moved on a second).
     assert sum(a != b for a, b in zip(in_chunks, one_pass)) == 3
+
+
+def test_near_duplicates_read_a_range_of_authors_at_a_time_give_the_same_merges(tmp_path):
+    # Candidates are sorted one range of authors at a time (a sort of every long text at once
+    # outgrew DuckDB's memory limit); one author per query must merge exactly as one query does.
+    from pipelines.normalise.dedupe import author_ranges, find_near_duplicates
+
+    text = (CORPUS / "feeds" / "feedburner_thoughtbot_robots.atom").read_text(encoding="utf-8")[:4000]
+    with open_for_writing(tmp_path / "ranges.duckdb", "test", 0) as warehouse:
+        for n in range(6):
+            author = ("Ada", "Grace")[n % 2]
+            warehouse.con.execute(
+                "INSERT INTO raw_entries (source_id, entry_key, item_id, url, published_at, first_seen_at, "
+                "last_seen_at, changed_at) VALUES (?, ?, ?, ?, TIMESTAMPTZ '2024-05-01 09:00:00+00' + "
+                "to_hours(?), now(), now(), now())", [f"source-{n}", f"entry-{n}", f"key-{n}",
+                                                      f"https://copy{n}.example/post", n])
+            warehouse.con.execute(
+                "INSERT INTO entry_facts (source_id, entry_key, raw_changed_at, config_hash, item_key, "
+                "canonical_url, title, content_text, author, kind) VALUES (?, ?, now(), '', ?, ?, 'Post', ?, ?, "
+                "'story')", [f"source-{n}", f"entry-{n}", f"key-{n}", f"https://copy{n}.example/post",
+                             author + " " + text + " " * n, author])
+
+        def merges(rows_per_query: int) -> list[tuple[str, str, str]]:
+            return sorted((m.item_key, m.into_key, m.reason)
+                          for m in find_near_duplicates(warehouse.con, rows_per_query))
+
+        assert author_ranges(warehouse.con, 1) == [("ada", "ada"), ("grace", "grace")]
+        assert author_ranges(warehouse.con) == [("ada", "grace")]
+        together = merges(1_000_000)
+        assert {(key, into) for key, into, _ in together} == {("key-2", "key-0"), ("key-4", "key-0"),
+                                                               ("key-3", "key-1"), ("key-5", "key-1")}
+        assert merges(1) == together

@@ -7,6 +7,7 @@ original publisher's URL: the entry not on a syndication platform, else the earl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -20,14 +21,23 @@ TEXT_CHARS = 3000
 MIN_TEXT = 200            # shorter texts (a toot, a one-line summary) are too alike by chance
 SYNDICATION_HOSTS = ("dev.to", "medium.com", "linkedin.com", "hashnode.com", "hashnode.dev", "substack.com")
 
-CANDIDATES_SQL = """
-SELECT f.item_key, f.canonical_url, lower(f.author) AS author, r.published_at, left(f.content_text, $chars)
+CANDIDATES = """
 FROM entry_facts f JOIN raw_entries r USING (source_id, entry_key)
 WHERE f.author IS NOT NULL AND r.published_at IS NOT NULL AND length(f.content_text) >= $min_text
   AND r.mention IS NULL
+"""
+AUTHORS_SQL = f"SELECT lower(f.author) AS candidate_author, count(*) {CANDIDATES} GROUP BY 1 ORDER BY 1"
+# Read a range of authors at a time: DuckDB holds a sort's rows in memory when they carry long
+# text, so sorting every candidate at once ran out of the build's 256MB at 1,000,000 entries
+# (at 180,000 it needed 96-128MB for 62,698 candidates).
+CANDIDATES_SQL = f"""
+SELECT f.item_key, f.canonical_url, lower(f.author) AS author, r.published_at, left(f.content_text, $chars)
+{CANDIDATES}
+  AND lower(f.author) BETWEEN $first AND $last
 -- the key and entry break ties in date, so the same entries always give the same merges and reasons
 ORDER BY author, r.published_at, f.item_key, f.source_id, f.entry_key
 """
+ROWS_PER_QUERY = 20_000
 FETCH_ROWS = 5000
 
 
@@ -38,9 +48,35 @@ class Merge:
     reason: str
 
 
-def find_near_duplicates(con) -> list[Merge]:
+def author_ranges(con, rows_per_query: int = ROWS_PER_QUERY) -> list[tuple[str, str]]:
+    """Consecutive ranges of candidate authors, in order, each with about `rows_per_query`
+    candidates (an author with more has a range of their own)."""
+    ranges: list[tuple[str, str]] = []
+    first = last = None
+    rows = 0
+    for author, count in con.execute(AUTHORS_SQL, {"min_text": MIN_TEXT}).fetchall():
+        if first is not None and rows + count > rows_per_query:
+            ranges.append((first, last))
+            first, rows = None, 0
+        if first is None:
+            first = author
+        last, rows = author, rows + count
+    if first is not None:
+        ranges.append((first, last))
+    return ranges
+
+
+def candidates(con, rows_per_query: int = ROWS_PER_QUERY) -> Iterator[tuple]:
+    """Candidate entries in (author, date) order, read one range of authors at a time."""
+    for first, last in author_ranges(con, rows_per_query):
+        cursor = con.execute(CANDIDATES_SQL, {"min_text": MIN_TEXT, "chars": TEXT_CHARS,
+                                              "first": first, "last": last})
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            yield from rows
+
+
+def find_near_duplicates(con, rows_per_query: int = ROWS_PER_QUERY) -> list[Merge]:
     """Streams entries in (author, date) order, holding only the current author's last WINDOW."""
-    cursor = con.execute(CANDIDATES_SQL, {"min_text": MIN_TEXT, "chars": TEXT_CHARS})
     parent: dict[str, str] = {}
     info: dict[str, tuple] = {}      # only for keys that take part in a merge
     reasons: dict[str, str] = {}
@@ -51,25 +87,24 @@ def find_near_duplicates(con) -> list[Merge]:
             key = parent[key]
         return key
 
-    while rows := cursor.fetchmany(FETCH_ROWS):
-        for key, url, author, published, text in rows:
-            window = [w for w in window if w[2] == author and published - w[3] <= WINDOW]
-            processed = default_process(text)
-            for other_key, other_url, _, other_published, other_text in window:
-                if root(other_key) == root(key):
-                    continue
-                score = fuzz.ratio(processed, other_text, score_cutoff=THRESHOLD)
-                if not score:
-                    continue
-                info.setdefault(key, (url, published))
-                info.setdefault(other_key, (other_url, other_published))
-                a, b = root(key), root(other_key)
-                keep, drop = (a, b) if _original_first(info[a], info[b]) else (b, a)
-                parent[drop] = keep
-                days = abs((published - other_published).total_seconds()) / 86400
-                reasons[drop] = (f"near-identical text ({score:.0f}% similar) by the same author ({author}) "
-                                 f"{days:.1f} days apart: {info[drop][0]} merged into {info[keep][0]}")
-            window.append((key, url, author, published, processed))
+    for key, url, author, published, text in candidates(con, rows_per_query):
+        window = [w for w in window if w[2] == author and published - w[3] <= WINDOW]
+        processed = default_process(text)
+        for other_key, other_url, _, other_published, other_text in window:
+            if root(other_key) == root(key):
+                continue
+            score = fuzz.ratio(processed, other_text, score_cutoff=THRESHOLD)
+            if not score:
+                continue
+            info.setdefault(key, (url, published))
+            info.setdefault(other_key, (other_url, other_published))
+            a, b = root(key), root(other_key)
+            keep, drop = (a, b) if _original_first(info[a], info[b]) else (b, a)
+            parent[drop] = keep
+            days = abs((published - other_published).total_seconds()) / 86400
+            reasons[drop] = (f"near-identical text ({score:.0f}% similar) by the same author ({author}) "
+                             f"{days:.1f} days apart: {info[drop][0]} merged into {info[keep][0]}")
+        window.append((key, url, author, published, processed))
     return [Merge(key, root(key), reasons[key]) for key in parent if root(key) != key]
 
 
