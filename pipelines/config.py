@@ -111,7 +111,8 @@ class ScheduleConfig(BaseModel):
     def _known_zone(cls, tz: str) -> str:
         try:
             ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
+        # A region name without a city ("Europe") is a directory of the tz database: OSError.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"unknown timezone {tz!r} (use an IANA name such as Europe/London)") from None
         return tz
 

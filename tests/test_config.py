@@ -117,3 +117,11 @@ def test_run_with_invalid_configuration_exits_2_before_any_work(tmp_path):
     assert result.returncode == 2
     assert "unknown kind 'rss'" in result.stderr
     assert not (tmp_path / "wh" / "hub.duckdb").exists()
+
+
+@pytest.mark.parametrize("zone", ["Europe", "Europe/", "../etc/passwd"])
+def test_a_timezone_that_names_a_directory_or_a_path_is_a_clear_error(tmp_path, zone):
+    # Found by the property tests: ZoneInfo("Europe") raised IsADirectoryError, a traceback.
+    problems = problems_for(tmp_path, f"schedule:\n  timezone: {zone}\nsources: []\n")
+    assert len(problems) == 1 and problems[0].startswith("sources.yaml:2 schedule:")
+    assert f"unknown timezone '{zone}'" in problems[0]
