@@ -16,8 +16,8 @@ HARVEST_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_MEMORY_LIMIT", "64MB")
 # Building items and the search index runs after the parse workers have exited, and its
 # window functions and list aggregations need more room than the harvest writer.
 BUILD_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_BUILD_MEMORY_LIMIT", "256MB")
-# Streaming raw entries through Python (per-entry facts) needs no more than a few batches of room;
-# the rest of a higher limit would only cache table blocks while Python holds its own batch.
+# Reading raw entries into Python (per-entry facts, 2,000 at a time) needs little more than a
+# chunk's room; the rest of a higher limit would only cache table blocks while Python works.
 STREAM_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_STREAM_MEMORY_LIMIT", "128MB")
 # During builds DuckDB checkpoints when its write-ahead log passes this size instead of its
 # default 16MB: every checkpoint rewrites the tables' primary-key indexes whole, so a large build
