@@ -21,18 +21,18 @@ TEXT_CHARS = 3000
 MIN_TEXT = 200            # shorter texts (a toot, a one-line summary) are too alike by chance
 SYNDICATION_HOSTS = ("dev.to", "medium.com", "linkedin.com", "hashnode.com", "hashnode.dev", "substack.com")
 
-CANDIDATES = """
+CANDIDATES_FROM = """
 FROM entry_facts f JOIN raw_entries r USING (source_id, entry_key)
 WHERE f.author IS NOT NULL AND r.published_at IS NOT NULL AND length(f.content_text) >= $min_text
   AND r.mention IS NULL
 """
-AUTHORS_SQL = f"SELECT lower(f.author) AS candidate_author, count(*) {CANDIDATES} GROUP BY 1 ORDER BY 1"
+AUTHORS_SQL = f"SELECT lower(f.author) AS candidate_author, count(*) {CANDIDATES_FROM} GROUP BY 1 ORDER BY 1"
 # Read a range of authors at a time: DuckDB holds a sort's rows in memory when they carry long
 # text, so sorting every candidate at once ran out of the build's 256MB at 1,000,000 entries
 # (at 180,000 it needed 96-128MB for 62,698 candidates).
 CANDIDATES_SQL = f"""
 SELECT f.item_key, f.canonical_url, lower(f.author) AS author, r.published_at, left(f.content_text, $chars)
-{CANDIDATES}
+{CANDIDATES_FROM}
   AND lower(f.author) BETWEEN $first AND $last
 -- the key and entry break ties in date, so the same entries always give the same merges and reasons
 ORDER BY author, r.published_at, f.item_key, f.source_id, f.entry_key

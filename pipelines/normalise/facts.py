@@ -32,9 +32,10 @@ _BARE_URL = re.compile(r"""https?://[^\s<>()\[\]"']+""")
 
 # Stale entries are read in chunks of consecutive raw_entries row ids, one short query each,
 # not in one stream: a 1,000,000-entry first build ran out of the stream's 128MB part way, most
-# likely because DuckDB does not checkpoint while the stream's read transaction is open, so every
-# fact written during it stayed in memory with its primary-key index. A row-id range is pushed down to the scan, so each
-# chunk reads only its own row groups and the whole pass still reads raw_entries once.
+# likely because DuckDB does not checkpoint while the stream's read transaction is open, so
+# every fact written during it stayed in memory with its primary-key index. A row-id range is
+# pushed down to the scan, so each chunk reads only its own row groups and the whole pass still
+# reads raw_entries once.
 CHUNK = 2000
 
 STALE_SQL = """
