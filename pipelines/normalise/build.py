@@ -25,24 +25,31 @@ from pipelines.warehouse import Warehouse
 STATE_KEY = "items_built_from"
 
 # Ranking and grouping read narrow columns only, into a temp table of one head row per item;
-# the wide columns (texts, HTML) are then streamed from entry_facts past that small table, so
-# memory does not grow with the size of posts.
+# the wide columns (texts, HTML) are then joined from entry_facts past that table. Both are done a
+# share of the items at a time (by a hash of the item id, then of the head entry's key), and
+# before the transaction that swaps the new items in: DuckDB holds a window's partitions, list
+# aggregates and a transaction's new rows in memory, and at 1,000,000 entries each ran out of
+# the build's 256MB when done over every entry at once.
+KEPT_SQL = """
+CREATE OR REPLACE TEMP TABLE kept_entries AS
+SELECT f.source_id, f.entry_key, coalesce(m.into_key, f.item_key) AS id, m.reason AS near_duplicate,
+       f.merge_note, f.kind_score, r.mention, r.published_at, r.date_missing, r.updated_at, r.details,
+       r.first_seen_at, r.last_seen_at, r.tags, r.match_reasons
+FROM raw_entries r
+JOIN entry_facts f USING (source_id, entry_key)
+LEFT JOIN item_merges m ON m.item_key = f.item_key
+WHERE r.matched
+"""
+ROWS_PER_SHARE = 50_000
+
 ITEM_HEADS_SQL = """
-CREATE OR REPLACE TEMP TABLE item_heads AS
-WITH kept AS (
-    SELECT f.source_id, f.entry_key, coalesce(m.into_key, f.item_key) AS id, m.reason AS near_duplicate,
-           f.merge_note, f.kind_score, r.mention, r.published_at, r.first_seen_at,
-           r.last_seen_at, r.tags, r.match_reasons
-    FROM raw_entries r
-    JOIN entry_facts f USING (source_id, entry_key)
-    LEFT JOIN item_merges m ON m.item_key = f.item_key
-    WHERE r.matched
-),
+{into}
+WITH kept AS (SELECT * FROM kept_entries WHERE hash(id) % $shares = $share),
 -- The representative record of an item is the original, not a re-share: a record read from
 -- the page or feed itself beats one made from a social post sharing it, a record under the
 -- item's own URL beats a merged near-duplicate, and the earliest published wins.
 ranked AS (
-    SELECT id, source_id, entry_key,
+    SELECT id, source_id, entry_key, published_at, date_missing, updated_at, details,
            row_number() OVER (PARTITION BY id
                               ORDER BY mention IS NOT NULL, near_duplicate IS NOT NULL,
                                        merge_note IS NOT NULL, kind_score DESC,
@@ -63,7 +70,7 @@ merged AS (
            count(DISTINCT source_id) AS sources
     FROM kept GROUP BY id
 )
-SELECT k.id, k.source_id, k.entry_key, r.published_at, r.date_missing, r.updated_at, r.details,
+SELECT k.id, k.source_id, k.entry_key, k.published_at, k.date_missing, k.updated_at, k.details,
        m.tags, m.source_ids, m.match_reasons, m.first_seen_at, m.last_seen_at,
        coalesce(m.mentions, []) AS mentions,
        list_concat(
@@ -72,18 +79,18 @@ SELECT k.id, k.source_id, k.entry_key, r.published_at, r.date_missing, r.updated
            coalesce(m.notes, []), coalesce(m.near, [])) AS merge_reasons
 FROM ranked k
 JOIN merged m USING (id)
-JOIN raw_entries r ON r.source_id = k.source_id AND r.entry_key = k.entry_key
 WHERE k.rank = 1
 """
 
-BUILD_ITEMS_SQL = """
-CREATE OR REPLACE TABLE items AS
+NEXT_ITEMS_SQL = """
+{into}
 SELECT h.id, f.kind, f.title, f.canonical_url AS url, f.summary, f.content_html, f.content_text, f.author,
        f.organisation, h.published_at, h.date_missing, h.updated_at, f.language,
        h.tags, h.source_ids, h.match_reasons, h.first_seen_at, h.last_seen_at,
        f.asset_type, h.details, h.mentions, f.kind_reasons, h.merge_reasons
 FROM entry_facts f
 JOIN item_heads h ON f.source_id = h.source_id AND f.entry_key = h.entry_key
+WHERE hash(f.source_id, f.entry_key) % $shares = $share AND hash(h.source_id, h.entry_key) % $shares = $share
 """
 
 FINGERPRINT_SQL = """
@@ -132,20 +139,17 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
         # that dies part way resumes from the batches already done.
         with build.step("facts"):
             build.facts_computed = refresh_entry_facts(con, aliases, force=force).computed
+        # Merges, item heads and the new items are built before the transaction that swaps the
+        # new items in with their organisations and projects: a build that dies before its commit
+        # leaves the fingerprint unchanged, and the next one builds them again.
+        with build.step("near_duplicates"):
+            build.near_duplicates = replace_item_merges(con)
+        with build.step("items"):
+            build_next_items(con)
         con.begin()
         try:
-            with build.step("near_duplicates"):
-                merges = find_near_duplicates(con)
-                merge_batch = pa.Table.from_pylist(
-                    [{"item_key": m.item_key, "into_key": m.into_key, "reason": m.reason} for m in merges],
-                    schema=pa.schema([("item_key", pa.string()), ("into_key", pa.string()), ("reason", pa.string())]))
-                con.execute("DELETE FROM item_merges")
-                insert_rows(con, "item_merges", merge_batch)
-                build.near_duplicates = len(merges)
-            with build.step("items"):
-                con.execute(ITEM_HEADS_SQL)
-                con.execute(BUILD_ITEMS_SQL)
-                con.execute("DROP TABLE item_heads")
+            con.execute("DROP TABLE IF EXISTS items")
+            con.execute("ALTER TABLE items_next RENAME TO items")
             with build.step("organisations"):
                 build.organisations = build_organisations(con, aliases)
             with build.step("projects"):
@@ -158,3 +162,37 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
             raise
     build.items = con.execute("SELECT count(*) FROM items").fetchone()[0]
     return build
+
+
+def replace_item_merges(con) -> int:
+    """item_merges replaced by this build's near-duplicate merges; returns how many."""
+    merges = find_near_duplicates(con)
+    batch = pa.Table.from_pylist(
+        [{"item_key": m.item_key, "into_key": m.into_key, "reason": m.reason} for m in merges],
+        schema=pa.schema([("item_key", pa.string()), ("into_key", pa.string()), ("reason", pa.string())]))
+    con.begin()
+    try:
+        con.execute("DELETE FROM item_merges")
+        insert_rows(con, "item_merges", batch)
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    return len(merges)
+
+
+def build_next_items(con) -> None:
+    """The table items_next: every item, built a share of the items at a time (see KEPT_SQL)."""
+    con.execute(KEPT_SQL)
+    rows = con.execute("SELECT count(*) FROM kept_entries").fetchone()[0]
+    shares = max(1, -(-rows // ROWS_PER_SHARE))
+    for share in range(shares):
+        first = share == 0
+        con.execute(ITEM_HEADS_SQL.format(into="CREATE OR REPLACE TEMP TABLE item_heads AS" if first
+                                          else "INSERT INTO item_heads"), {"shares": shares, "share": share})
+    con.execute("DROP TABLE kept_entries")
+    for share in range(shares):
+        first = share == 0
+        con.execute(NEXT_ITEMS_SQL.format(into="CREATE OR REPLACE TABLE items_next AS" if first
+                                          else "INSERT INTO items_next"), {"shares": shares, "share": share})
+    con.execute("DROP TABLE item_heads")
