@@ -95,6 +95,18 @@ def build_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 @contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """The block's statements in one transaction: committed if it ends normally, rolled back if it raises."""
+    con.begin()
+    try:
+        yield
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+
+
+@contextmanager
 def registered(con: duckdb.DuckDBPyConnection, name: str, rows) -> Iterator[None]:
     """An Arrow table readable as view `name` on `con` for the duration of the block."""
     con.register(name, rows)

@@ -26,7 +26,7 @@ import pyarrow as pa
 pa.set_memory_pool(pa.system_memory_pool())
 
 from pipelines.dates import utc_now
-from pipelines.duck import connect, registered
+from pipelines.duck import connect, registered, transaction
 from pipelines.errors import SUCCEEDED_STATUSES, HarvestError, HubError, WarehouseLockedError
 from pipelines.records import RAW_COLUMNS, RawRecord
 
@@ -110,14 +110,9 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
         if not match or int(match.group(1)) in done:
             continue
         version = int(match.group(1))
-        con.begin()
-        try:
+        with transaction(con):
             con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, path.name, utc_now()])
-            con.commit()
-        except Exception:
-            con.rollback()
-            raise
         applied.append(version)
     return applied
 
@@ -263,8 +258,7 @@ class Warehouse:
         now = utc_now()
         table_rows = [(r["source_id"], r["kind"], r.get("url"), r.get("org"), r.get("tagged_only"),
                        r["config_json"], r.get("line"), True, now) for r in rows]
-        self.con.begin()
-        try:
+        with transaction(self.con):
             self.con.execute("UPDATE sources SET active = FALSE")
             self._insert_from_rows(
                 """INSERT INTO sources SELECT * FROM {rows}
@@ -272,10 +266,6 @@ class Warehouse:
                      org = excluded.org, tagged_only = excluded.tagged_only, config_json = excluded.config_json,
                      line = excluded.line, active = TRUE, updated_at = excluded.updated_at""",
                 table_rows, _SOURCES_SCHEMA)
-            self.con.commit()
-        except Exception:
-            self.con.rollback()
-            raise
 
     def prune_removed_sources(self) -> list[str]:
         """Delete what sources no longer in sources.yaml left behind (only on `run --prune`)."""
@@ -283,14 +273,9 @@ class Warehouse:
             "SELECT source_id FROM sources WHERE NOT active ORDER BY source_id").fetchall()]
         if not removed:
             return []
-        self.con.begin()
-        try:
+        with transaction(self.con):
             for table in ("raw_entries", "source_health", "source_state", "sources"):
                 self.con.execute(f"DELETE FROM {table} WHERE source_id IN (SELECT unnest($ids))", {"ids": removed})
-            self.con.commit()
-        except Exception:
-            self.con.rollback()
-            raise
         return removed
 
     def fetch_state(self, detail_kinds: tuple[str, ...] = ()) -> FetchState:
@@ -336,14 +321,9 @@ class Warehouse:
         now = utc_now()
         # A source stopped part way (a GitHub rate limit) still carries what it fetched: kept.
         records = [r for o in outcomes for r in o.records]
-        self.con.begin()
-        try:
+        with transaction(self.con):
             counts = self._upsert_records(run_id, records, now) if records else {}
             self._write_bookkeeping(run_id, outcomes, counts, now, backoff)
-            self.con.commit()
-        except Exception:
-            self.con.rollback()
-            raise
         result = []
         for o in outcomes:
             new, updated, unchanged = counts.get(o.source_id, (0, 0, 0))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pipelines.duck import STREAM_MEMORY_LIMIT, build_memory, connect, memory_limit, release_cache
+import pytest
+
+from pipelines.duck import STREAM_MEMORY_LIMIT, build_memory, connect, memory_limit, release_cache, transaction
 
 
 def limit(con) -> float:
@@ -61,3 +63,17 @@ def test_builds_checkpoint_by_a_larger_log_and_put_the_default_back(tmp_path):
         assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True
     finally:
         con.close()
+
+
+def test_a_transaction_commits_a_block_that_ends_and_rolls_back_one_that_raises(tmp_path):
+    con = connect(tmp_path / "hub.duckdb")
+    con.execute("CREATE TABLE t (n INTEGER)")
+    with transaction(con):
+        con.execute("INSERT INTO t VALUES (1)")
+        con.execute("INSERT INTO t VALUES (2)")
+    with pytest.raises(ValueError), transaction(con):
+        con.execute("INSERT INTO t VALUES (3)")
+        raise ValueError("part way")
+    assert con.execute("SELECT list(n ORDER BY n) FROM t").fetchone()[0] == [1, 2]
+    con.execute("INSERT INTO t VALUES (4)")  # no transaction left open
+    assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 3

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from pipelines.duck import build_memory, insert_rows
+from pipelines.duck import build_memory, insert_rows, transaction
 from pipelines.normalise.aliases import Aliases
 from pipelines.normalise.dedupe import find_near_duplicates
 from pipelines.normalise.facts import FACTS_VERSION, refresh_entry_facts
@@ -146,8 +146,7 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
             build.near_duplicates = replace_item_merges(con)
         with build.step("items"):
             build_next_items(con)
-        con.begin()
-        try:
+        with transaction(con):
             con.execute("DROP TABLE IF EXISTS items")
             con.execute("ALTER TABLE items_next RENAME TO items")
             with build.step("organisations"):
@@ -156,10 +155,6 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
                 projects = build_projects(con)
                 build.links, build.projects = projects.links, projects.projects
             warehouse.set_state(STATE_KEY, fingerprint)
-            con.commit()
-        except Exception:
-            con.rollback()
-            raise
     build.items = con.execute("SELECT count(*) FROM items").fetchone()[0]
     return build
 
@@ -170,14 +165,9 @@ def replace_item_merges(con) -> int:
     batch = pa.Table.from_pylist(
         [{"item_key": m.item_key, "into_key": m.into_key, "reason": m.reason} for m in merges],
         schema=pa.schema([("item_key", pa.string()), ("into_key", pa.string()), ("reason", pa.string())]))
-    con.begin()
-    try:
+    with transaction(con):
         con.execute("DELETE FROM item_merges")
         insert_rows(con, "item_merges", batch)
-        con.commit()
-    except Exception:
-        con.rollback()
-        raise
     return len(merges)
 
 
