@@ -384,3 +384,26 @@ def test_near_duplicates_read_a_range_of_authors_at_a_time_give_the_same_merges(
         assert {(key, into) for key, into, _ in together} == {("key-2", "key-0"), ("key-4", "key-0"),
                                                                ("key-3", "key-1"), ("key-5", "key-1")}
         assert merges(1) == together
+
+
+def test_items_built_in_many_shares_equal_items_built_in_one(tmp_path, monkeypatch):
+    # The item build ranks and joins a share of ~50,000 entries at a time; the tests' warehouses
+    # are one share, so here the shares are made tiny: the items must not change.
+    import pipelines.normalise.build as build
+
+    outcomes = []
+    for path in sorted((CORPUS / "feeds").iterdir())[:30]:
+        source_id = path.stem.replace("_", "-").lower()
+        doc = parse_document(path.read_bytes(), f"https://example.org/{path.name}", None,
+                             ParseOptions(source_id, (), False))
+        outcomes.append(SourceOutcome(source_id=source_id, status="ok", records=doc.records,
+                                      entries_read=len(doc.records)))
+    with open_for_writing(tmp_path / "shares.duckdb", "test", 0) as warehouse:
+        warehouse.write_outcomes("test", outcomes)
+        build.build_items(warehouse, force=True)
+        one_share = warehouse.con.execute("SELECT * FROM items ORDER BY id").fetchall()
+        monkeypatch.setattr(build, "ROWS_PER_SHARE", 37)
+        build.build_items(warehouse, force=True)
+        many_shares = warehouse.con.execute("SELECT * FROM items ORDER BY id").fetchall()
+    assert len(one_share) > 500
+    assert many_shares == one_share

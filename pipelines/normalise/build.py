@@ -90,6 +90,7 @@ SELECT h.id, f.kind, f.title, f.canonical_url AS url, f.summary, f.content_html,
        f.asset_type, h.details, h.mentions, f.kind_reasons, h.merge_reasons
 FROM entry_facts f
 JOIN item_heads h ON f.source_id = h.source_id AND f.entry_key = h.entry_key
+-- the share is named on both sides so that each scan is filtered, not only the join's result
 WHERE hash(f.source_id, f.entry_key) % $shares = $share AND hash(h.source_id, h.entry_key) % $shares = $share
 """
 
@@ -176,13 +177,15 @@ def build_next_items(con) -> None:
     con.execute(KEPT_SQL)
     rows = con.execute("SELECT count(*) FROM kept_entries").fetchone()[0]
     shares = max(1, -(-rows // ROWS_PER_SHARE))
-    for share in range(shares):
-        first = share == 0
-        con.execute(ITEM_HEADS_SQL.format(into="CREATE OR REPLACE TEMP TABLE item_heads AS" if first
-                                          else "INSERT INTO item_heads"), {"shares": shares, "share": share})
+    _fill_in_shares(con, ITEM_HEADS_SQL, "TEMP TABLE item_heads", shares)
     con.execute("DROP TABLE kept_entries")
-    for share in range(shares):
-        first = share == 0
-        con.execute(NEXT_ITEMS_SQL.format(into="CREATE OR REPLACE TABLE items_next AS" if first
-                                          else "INSERT INTO items_next"), {"shares": shares, "share": share})
+    _fill_in_shares(con, NEXT_ITEMS_SQL, "TABLE items_next", shares)
     con.execute("DROP TABLE item_heads")
+
+
+def _fill_in_shares(con, select_sql: str, table: str, shares: int) -> None:
+    """Create `table` ("TABLE name" or "TEMP TABLE name") from share 0 of `select_sql`, then append the others."""
+    name = table.split()[-1]
+    for share in range(shares):
+        into = f"CREATE OR REPLACE {table} AS" if share == 0 else f"INSERT INTO {name}"
+        con.execute(select_sql.format(into=into), {"shares": shares, "share": share})
