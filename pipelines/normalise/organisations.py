@@ -29,14 +29,18 @@ SCHEMA = pa.schema([
     ("aliases", pa.list_(pa.string())), ("source_ids", pa.list_(pa.string())), ("origins", pa.list_(pa.string())),
 ])
 
-# An organisation's items, the sources they came from, and (when nothing better is known) the
-# GitHub owner page of its repositories; ordered by name.
+# The sources an organisation's items came from (each pair once, so no list is as long as its
+# items), and (when nothing better is known) the GitHub owner page of its repositories; ordered by
+# name. Its item ids are not stored: hub_organisations gathers them when read.
 INSERT_SQL = """
 INSERT INTO organisations
-WITH by_items AS (
-    SELECT organisation AS name, list(id ORDER BY id) AS item_ids,
-           flatten(list(source_ids)) AS source_ids
-    FROM items WHERE organisation IS NOT NULL GROUP BY organisation
+WITH named AS (
+    SELECT DISTINCT organisation AS name FROM items WHERE organisation IS NOT NULL
+), item_sources AS (
+    SELECT name, list(source_id) AS source_ids
+    FROM (SELECT DISTINCT organisation AS name, unnest(source_ids) AS source_id
+          FROM items WHERE organisation IS NOT NULL)
+    GROUP BY name
 )
 -- the GitHub owner most of its repositories sit under (ties: the first by name)
 , owners AS (
@@ -49,11 +53,11 @@ WITH by_items AS (
     QUALIFY row_number() OVER (PARTITION BY name ORDER BY repos DESC, owner) = 1
 )
 SELECT o.name, o.slug, coalesce(o.homepage, g.homepage), o.logo_url, o.aliases,
-       coalesce(i.item_ids, []),
-       list_sort(list_distinct(list_concat(o.source_ids, coalesce(i.source_ids, [])))),
-       list_sort(list_distinct(list_concat(o.origins, CASE WHEN i.name IS NULL THEN [] ELSE ['items'] END)))
+       list_sort(list_distinct(list_concat(o.source_ids, coalesce(s.source_ids, [])))),
+       list_sort(list_distinct(list_concat(o.origins, CASE WHEN n.name IS NULL THEN [] ELSE ['items'] END)))
 FROM _organisations o
-LEFT JOIN by_items i USING (name)
+LEFT JOIN named n USING (name)
+LEFT JOIN item_sources s USING (name)
 LEFT JOIN github g USING (name)
 ORDER BY lower(o.name)
 """
