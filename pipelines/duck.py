@@ -18,7 +18,9 @@ HARVEST_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_MEMORY_LIMIT", "64MB")
 BUILD_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_BUILD_MEMORY_LIMIT", "256MB")
 # Reading raw entries into Python (per-entry facts, 2,000 at a time) needs little more than a
 # chunk's room; the rest of a higher limit would only cache table blocks while Python works.
-STREAM_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_STREAM_MEMORY_LIMIT", "128MB")
+# 64MB ran out at 180,000 entries while the facts were one long stream; read in row-id chunks
+# it is enough there, and the fault bench's normalise peak fell 450 → 402 MB against 128MB.
+STREAM_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_STREAM_MEMORY_LIMIT", "64MB")
 # During builds DuckDB checkpoints when its write-ahead log passes this size instead of its
 # default 16MB: every checkpoint rewrites the tables' primary-key indexes whole, so a large build
 # checkpointing every few batches made its inserts grow quadratically (per-entry facts at 180,000

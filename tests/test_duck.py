@@ -18,7 +18,7 @@ def used_mb(con) -> float:
 
 
 def test_a_step_limit_inside_a_build_limit_restores_the_build_limit(tmp_path):
-    con = connect(tmp_path / "hub.duckdb")
+    con = connect(tmp_path / "hub.duckdb", memory_limit="32MB")
     harvest = limit(con)
     with build_memory(con):
         build = limit(con)
@@ -26,7 +26,7 @@ def test_a_step_limit_inside_a_build_limit_restores_the_build_limit(tmp_path):
             stream = limit(con)
         assert abs(limit(con) - build) <= 0.2
     assert abs(limit(con) - harvest) <= 0.2
-    assert harvest < stream < build  # 64MB < 128MB < 256MB by default
+    assert harvest < stream < build  # 32MB < 64MB < 256MB (the stream and build defaults)
 
 
 def test_release_cache_gives_blocks_back_and_keeps_the_data_and_the_limit(tmp_path):

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from pipelines.duck import build_memory, insert_rows, transaction
+from pipelines.duck import build_memory, insert_rows, release_cache, transaction
 from pipelines.normalise.aliases import Aliases
 from pipelines.normalise.dedupe import find_near_duplicates
 from pipelines.normalise.facts import FACTS_VERSION, refresh_entry_facts
@@ -143,10 +143,15 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
         # Merges, item heads and the new items are built before the transaction that swaps the
         # new items in with their organisations and projects: a build that dies before its commit
         # leaves the fingerprint unchanged, and the next one builds them again.
+        # Each step's cached blocks are given back before the next: the next step reads other
+        # tables, and blocks left cached stack up under the build's raised limit.
+        release_cache(con)
         with build.step("near_duplicates"):
             build.near_duplicates = replace_item_merges(con)
+        release_cache(con)
         with build.step("items"):
             build_next_items(con)
+        release_cache(con)
         with transaction(con):
             con.execute("DROP TABLE IF EXISTS items")
             con.execute("ALTER TABLE items_next RENAME TO items")
