@@ -316,6 +316,33 @@ def test_organisations_gather_their_items_and_the_github_owner_most_repositories
     ]
 
 
+def test_a_warehouse_from_before_migration_6_keeps_its_organisations_and_reads_their_items_from_the_view(
+        tmp_path, monkeypatch):
+    # Migration 6 drops the stored item_ids: an older file's organisations must survive it, and
+    # hub_organisations must still list each one's items.
+    import shutil
+
+    import pipelines.warehouse as warehouse_module
+
+    real = warehouse_module.migrations_dir()
+    older = tmp_path / "migrations"
+    older.mkdir()
+    for path in sorted(real.glob("00[1-5]_*.sql")):
+        shutil.copy(path, older / path.name)
+    monkeypatch.setattr(warehouse_module, "migrations_dir", lambda: older)
+    with open_for_writing(tmp_path / "old.duckdb", "test", 0) as warehouse:
+        warehouse.con.execute("INSERT INTO items (id, kind, url, organisation, source_ids, title) VALUES "
+                              "('i2', 'story', 'https://a.example/2', 'Leeds City Council', ['blog'], 't'), "
+                              "('i1', 'story', 'https://a.example/1', 'Leeds City Council', ['blog'], 't')")
+        warehouse.con.execute("INSERT INTO organisations VALUES ('Leeds City Council', 'leeds-city-council', "
+                              "NULL, NULL, [], ['i1', 'i2'], ['blog'], ['items'])")
+    monkeypatch.setattr(warehouse_module, "migrations_dir", lambda: real)
+    with open_for_writing(tmp_path / "old.duckdb", "test", 0) as warehouse:
+        rows = warehouse.con.execute("SELECT name, slug, items, item_ids, source_ids, origins "
+                                     "FROM hub_organisations").fetchall()
+    assert rows == [("Leeds City Council", "leeds-city-council", 2, ["i1", "i2"], ["blog"], ["items"])]
+
+
 def test_entry_facts_read_in_row_id_chunks_match_one_pass_and_a_rerun_recomputes_only_what_changed(
         tmp_path, monkeypatch):
     # Facts are computed chunk by chunk of raw_entries row ids, so that DuckDB can checkpoint
