@@ -140,12 +140,12 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
         # that dies part way resumes from the batches already done.
         with build.step("facts"):
             build.facts_computed = refresh_entry_facts(con, aliases, force=force).computed
-        # Merges, item heads and the new items are built before the transaction that swaps the
-        # new items in with their organisations and projects: a build that dies before its commit
-        # leaves the fingerprint unchanged, and the next one builds them again.
         # Each step's cached blocks are given back before the next: the next step reads other
         # tables, and blocks left cached stack up under the build's raised limit.
         release_cache(con)
+        # Merges, item heads and the new items are built before the transaction that swaps the
+        # new items in with their organisations and projects: a build that dies before its commit
+        # leaves the fingerprint unchanged, and the next one builds them again.
         with build.step("near_duplicates"):
             build.near_duplicates = replace_item_merges(con)
         release_cache(con)
