@@ -140,6 +140,10 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
         # that dies part way resumes from the batches already done.
         with build.step("facts"):
             build.facts_computed = refresh_entry_facts(con, aliases, force=force).computed
+        # Facts written since the last checkpoint keep their index changes in memory (builds
+        # checkpoint only every 256MB of log, see duck.py): at 1,000,000 entries a first build's
+        # item step then ran out of its 256MB, where it fitted with the facts already on disk.
+        con.execute("CHECKPOINT")
         # Each step's cached blocks are given back before the next: the next step reads other
         # tables, and blocks left cached stack up under the build's raised limit.
         release_cache(con)
