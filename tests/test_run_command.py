@@ -69,7 +69,10 @@ def test_run_harvests_prints_a_summary_and_records_the_dagster_run(loopback, tmp
     built_at = home_page.stat().st_mtime_ns
     again = run_cli("run", "--sources", str(sources), "--warehouse", str(warehouse), env=env)
     assert again.returncode == 0
-    assert "not_modified" in again.stdout and "0 new, 0 updated" in again.stdout
+    assert "0 new, 0 updated" in again.stdout
+    # the failing source is listed again; the two answering 304 with nothing new are only counted
+    assert "HTTP 404" in again.stdout and "manton" not in again.stdout
+    assert "2 ok sources not listed (2 with nothing new)" in again.stdout
     # Nothing the site shows changed (a 304 stands for the same as a 200): it was not rebuilt.
     assert home_page.stat().st_mtime_ns == built_at
 
@@ -193,3 +196,28 @@ def test_second_run_waits_for_the_lock_then_proceeds(loopback, tmp_path):
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started >= 8  # it could only write once the first run let go
     assert "1 sources: 1 ok" in result.stdout
+
+
+def test_run_summary_lists_every_failing_source_and_at_most_50_changed_ones(tmp_path, monkeypatch):
+    # At 10,000 sources a row per source took half of an unchanged re-run to draw.
+    import io
+
+    from rich.console import Console
+
+    import pipelines.cli as cli
+
+    def row(source_id, status, new=0, error=None):
+        return {"source_id": source_id, "status": status, "fetched": new, "new": new, "updated": 0,
+                "unchanged": 0, "http_status": None, "error": error}
+
+    rows = ([row(f"broken-{i}", "failed", error="HTTP 500") for i in range(2)]
+            + [row(f"changed-{i:02d}", "ok", new=1) for i in range(60)]
+            + [row(f"same-{i}", "not_modified") for i in range(5)])
+    buffer = io.StringIO()
+    monkeypatch.setattr(cli, "out", Console(file=buffer, width=200))
+    cli._print_summary(rows, tmp_path / "hub.duckdb", "run-1")
+    text = buffer.getvalue()
+    listed = {line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")}
+    assert listed == {"broken-0", "broken-1", *(f"changed-{i:02d}" for i in range(50))}
+    assert "67 sources: 65 ok, 2 failed, 0 backing off; 60 new, 0 updated entries." in text
+    assert "15 ok sources not listed (5 with nothing new)" in text
