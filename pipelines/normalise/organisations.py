@@ -34,9 +34,7 @@ SCHEMA = pa.schema([
 # name. Its item ids are not stored: hub_organisations gathers them when read.
 INSERT_SQL = """
 INSERT INTO organisations
-WITH named AS (
-    SELECT DISTINCT organisation AS name FROM items WHERE organisation IS NOT NULL
-), item_sources AS (
+WITH item_sources AS (
     SELECT name, list(source_id) AS source_ids
     FROM (SELECT DISTINCT organisation AS name, unnest(source_ids) AS source_id
           FROM items WHERE organisation IS NOT NULL)
@@ -53,10 +51,8 @@ WITH named AS (
     QUALIFY row_number() OVER (PARTITION BY name ORDER BY repos DESC, owner) = 1
 )
 SELECT o.name, o.slug, coalesce(o.homepage, g.homepage), o.logo_url, o.aliases,
-       list_sort(list_distinct(list_concat(o.source_ids, coalesce(s.source_ids, [])))),
-       list_sort(list_distinct(list_concat(o.origins, CASE WHEN n.name IS NULL THEN [] ELSE ['items'] END)))
+       list_sort(list_distinct(list_concat(o.source_ids, coalesce(s.source_ids, [])))), o.origins
 FROM _organisations o
-LEFT JOIN named n USING (name)
 LEFT JOIN item_sources s USING (name)
 LEFT JOIN github g USING (name)
 ORDER BY lower(o.name)
@@ -105,9 +101,9 @@ def build_organisations(con, aliases: Aliases) -> int:
         entry["origins"].add("sources.yaml")
         entry["source_ids"].add(source_id)
 
-    # Organisations only items name (a repository's owner): the names, not the items, come to Python.
+    # Organisations items name (a repository's owner, too): the names, not the items, come to Python.
     for (name,) in con.execute("SELECT DISTINCT organisation FROM items WHERE organisation IS NOT NULL").fetchall():
-        org(name)
+        org(name)["origins"].add("items")
 
     rows = [{**o, **{k: sorted(o[k]) for k in ("aliases", "source_ids", "origins")}} for o in orgs.values()]
     con.execute("DELETE FROM organisations")
