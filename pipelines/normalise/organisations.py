@@ -22,8 +22,8 @@ FROM entry_facts f JOIN raw_entries r USING (source_id, entry_key)
 WHERE json_extract_string(r.details, '$.collection') = '_contributors'
 """
 
-# What Python knows of each organisation; its items (and their sources) are added in DuckDB, so
-# the build never holds a row per item.
+# What Python knows of each organisation; the sources its items came from are added in DuckDB,
+# and its items are gathered by hub_organisations when read, so the build never holds a row per item.
 SCHEMA = pa.schema([
     ("name", pa.string()), ("slug", pa.string()), ("homepage", pa.string()), ("logo_url", pa.string()),
     ("aliases", pa.list_(pa.string())), ("source_ids", pa.list_(pa.string())), ("origins", pa.list_(pa.string())),
