@@ -288,6 +288,43 @@ def test_the_parquet_export_is_written_in_bounded_row_groups(tmp_path, monkeypat
     assert sum(rows for _, rows in groups) == 5000
 
 
+def test_the_export_written_in_chunks_equals_one_ordered_copy(corpus_site, tmp_path, monkeypatch):
+    """The export is written a few rows at a time (so no sort holds every text): with chunks of 3 rows
+    the JSON and Parquet files hold exactly what one ordered COPY of hub_items writes, in its order."""
+    monkeypatch.setattr(site_build, "EXPORT_ROW_GROUP", 3)
+    columns = ", ".join(site_build.EXPORT_COLUMNS)
+    ordered = (f"SELECT {columns} FROM hub_items "
+               "ORDER BY coalesce(published_at, first_seen_at) DESC NULLS LAST, id")
+    with duckdb.connect(str(corpus_site.hub.warehouse_path), read_only=True) as con:
+        (count,), = con.execute("SELECT count(*) FROM hub_items").fetchall()
+        assert count > 10   # several chunks, the last one short
+        site_build._export_data(con, tmp_path / "chunked")
+        whole = tmp_path / "whole"
+        whole.mkdir()
+        con.execute(f"COPY ({ordered}) TO '{whole / 'items.json'}' (FORMAT json, ARRAY true)")
+        con.execute(f"COPY ({ordered}) TO '{whole / 'items.parquet'}' (FORMAT parquet)")
+        assert not con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0]
+    chunked = json.loads((tmp_path / "chunked" / "items.json").read_text(encoding="utf-8"))
+    assert chunked == json.loads((whole / "items.json").read_text(encoding="utf-8"))
+    assert len(chunked) == count
+
+    def parquet_rows(path: Path) -> list:
+        return duckdb.sql(f"SELECT * FROM '{path}'").fetchall()
+    assert parquet_rows(tmp_path / "chunked" / "items.parquet") == parquet_rows(whole / "items.parquet")
+    groups = duckdb.sql(f"SELECT row_group_num_rows FROM parquet_metadata('{tmp_path / 'chunked' / 'items.parquet'}') "
+                        "GROUP BY row_group_id, row_group_num_rows").fetchall()
+    assert max(rows for rows, in groups) == 3
+
+
+def test_an_empty_hub_exports_an_empty_array_and_an_empty_parquet_file(tmp_path):
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE hub_items AS SELECT * FROM (SELECT {', '.join(f'NULL AS {c}' for c in site_build.EXPORT_COLUMNS)}) "
+                "WHERE false")
+    site_build._export_data(con, tmp_path)
+    assert json.loads((tmp_path / "items.json").read_text(encoding="utf-8")) == []
+    assert duckdb.sql(f"SELECT count(*) FROM '{tmp_path / 'items.parquet'}'").fetchone() == (0,)
+
+
 def test_base_url_sets_absolute_links_and_paths(corpus_site, tmp_path):
     site = SiteConfig(base_url="https://hub.example.org/opengovtech")
     build = build_site_from_file(corpus_site.hub.warehouse_path, tmp_path / "site", site, search=False)
