@@ -271,6 +271,29 @@ def test_an_item_with_two_spellings_of_a_tag_is_listed_once_under_it(tmp_path):
     assert '<a href="/tags/opengovtech/">OpenGovTech</a> <span class="count">(2)</span>' in tags
 
 
+def test_listings_read_a_few_cards_per_query_are_the_same_pages(corpus_site, tmp_path, monkeypatch):
+    """Kind, tag and organisation listings read their cards in chunks of positions: cutting them into
+    chunks of 4 cards (across groups, mid-group) changes no listing page."""
+    whole = build_site_from_file(corpus_site.hub.warehouse_path, tmp_path / "whole", search=False)
+    monkeypatch.setattr(content, "LISTING_ROWS_PER_QUERY", 4)
+    cut = build_site_from_file(corpus_site.hub.warehouse_path, tmp_path / "cut", search=False)
+    listings = sorted(p.relative_to(whole.path) for d in ("kinds", "tags", "organisations")
+                      for p in (whole.path / d).rglob("*.html"))
+    assert len([p for p in listings if p.parts[0] == "tags"]) > 5
+    assert listings == sorted(p.relative_to(cut.path) for d in ("kinds", "tags", "organisations")
+                              for p in (cut.path / d).rglob("*.html"))
+    (tag_rows,), = corpus_site.hub.query("SELECT count(*) FROM (SELECT unnest(tags) FROM hub_items)")
+    assert tag_rows > 4 * 3   # several chunks of the tag listing's rows
+    ordered_pages = 0
+    for page in listings:
+        assert (whole.path / page).read_bytes() == (cut.path / page).read_bytes(), page
+        soup = BeautifulSoup((whole.path / page).read_bytes(), "html.parser")
+        dates = [t["datetime"] for t in soup.select("li.card time[datetime]")]
+        assert dates == sorted(dates, reverse=True), page   # newest first
+        ordered_pages += len(set(dates)) > 2
+    assert ordered_pages > 5
+
+
 def test_the_parquet_export_is_written_in_bounded_row_groups(tmp_path, monkeypatch):
     # DuckDB does not cut row groups below one vector (2,048 rows): a hub_items of 5,000 rows shows the cut.
     monkeypatch.setattr(site_build, "EXPORT_ROW_GROUP", 2048)

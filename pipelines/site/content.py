@@ -33,6 +33,9 @@ RELATED_LIMIT = 6
 LATEST_PER_KIND = 6
 BATCH = 2_000
 PAGES_PER_QUERY = 4_000
+# Listings are read this many cards per query: one query sorting every card with its texts, by
+# group, needed more than 128MB at 114,000 items and grows with the hub; its ids alone sort cheaply.
+LISTING_ROWS_PER_QUERY = 50_000
 
 CARD_COLUMNS = ("id", "kind", "title", "url", "summary", "author", "organisation", "published_at", "sort_date",
                 "updated_at", "language", "tags", "source_ids", "match_reasons", "date_missing", "related_ids",
@@ -49,10 +52,16 @@ coalesce(kind_reasons, []) AS kind_reasons, link_ok
 """
 
 # rn is the position in the hub's order (newest first); every listing is that order within its group.
+# Only ids and dates are sorted: a window over the cards themselves sorted every card's texts at
+# once (more than 64MB at 114,000 items, growing with the hub).
 SITE_CARDS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE site_cards AS
-SELECT row_number() OVER (ORDER BY coalesce(published_at, first_seen_at) DESC NULLS LAST, id) AS rn, {CARD_SELECT}
-FROM hub_items
+WITH hub_order AS (
+    SELECT id, row_number() OVER (ORDER BY coalesce(published_at, first_seen_at) DESC NULLS LAST, id) AS rn
+    FROM hub_items
+)
+SELECT hub_order.rn, {CARD_SELECT}
+FROM hub_items JOIN hub_order USING (id)
 """
 
 # One row per (item, tag key): an item tagged both "OpenGovTech" and "open-gov-tech" is listed once.
@@ -147,7 +156,7 @@ SELECT * FROM pages UNION ALL BY NAME SELECT * FROM related
 ORDER BY id, slot
 """
 
-SITE_TABLES = ("site_cards", "site_tag_keys", "site_item_tags", "site_related")
+SITE_TABLES = ("site_cards", "site_tag_keys", "site_item_tags", "site_related", "site_listing")
 
 
 def slugify(text: str) -> str:
@@ -320,10 +329,9 @@ def read_hub(con: duckdb.DuckDBPyConnection) -> HubContent:
                               key=lambda pair: _kind_position(pair[0])))
     latest: dict[str, list[ItemCard]] = {kind: [] for kind in kind_counts}
     for kind, cards in _grouped_cards(con, f"""
-            SELECT kind AS grp, * FROM (
-                SELECT {_CARDS}, c.rn, row_number() OVER (PARTITION BY c.kind ORDER BY c.rn) AS kind_rank
-                FROM site_cards c)
-            WHERE kind_rank <= {LATEST_PER_KIND} ORDER BY kind, rn"""):
+            SELECT c.kind AS grp, {_CARDS} FROM site_cards c JOIN (
+                SELECT id, row_number() OVER (PARTITION BY kind ORDER BY rn) AS kind_rank FROM site_cards) r USING (id)
+            WHERE r.kind_rank <= {LATEST_PER_KIND} ORDER BY c.kind, c.rn"""):
         latest[kind] = list(cards)
     sources = _read_sources(con)
     tags = [Tag(key=key, label=label, item_count=count) for key, label, count in con.execute(TAGS_SQL).fetchall()]
@@ -350,19 +358,17 @@ def iter_item_ids(con: duckdb.DuckDBPyConnection) -> Iterator[str]:
 
 def iter_kind_listings(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, Iterator[ItemCard]]]:
     """(kind, its cards newest first) for every kind; each group's cards must be read before the next."""
-    return _grouped_cards(con, f"SELECT c.kind AS grp, {_CARDS} FROM site_cards c ORDER BY c.kind, c.rn")
+    return _listing_cards(con, "SELECT kind AS grp, id, rn FROM site_cards")
 
 
 def iter_tag_listings(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, Iterator[ItemCard]]]:
     """(tag key, its cards newest first) for every tag."""
-    return _grouped_cards(con, f"SELECT t.key AS grp, {_CARDS} FROM site_item_tags t JOIN site_cards c USING (id) "
-                               "ORDER BY t.key, c.rn")
+    return _listing_cards(con, "SELECT key AS grp, id, rn FROM site_item_tags")
 
 
 def iter_organisation_listings(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, Iterator[ItemCard]]]:
     """(organisation name, its cards newest first) for every organisation."""
-    return _grouped_cards(con, f"SELECT c.organisation AS grp, {_CARDS} FROM site_cards c "
-                               "WHERE c.organisation IS NOT NULL ORDER BY c.organisation, c.rn")
+    return _listing_cards(con, "SELECT organisation AS grp, id, rn FROM site_cards WHERE organisation IS NOT NULL")
 
 
 def iter_item_pages(con: duckdb.DuckDBPyConnection, item_count: int) -> Iterator[ItemPage]:
@@ -404,6 +410,24 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) 
 def _grouped_cards(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[tuple[str, Iterator[ItemCard]]]:
     for group, rows in groupby(_rows(con, sql), key=lambda row: row["grp"]):
         yield group, (ItemCard.from_row(row) for row in rows)
+
+
+def _listing_cards(con: duckdb.DuckDBPyConnection, keys_sql: str) -> Iterator[tuple[str, Iterator[ItemCard]]]:
+    """(group, its cards in rn order) for the rows `grp, id, rn` of `keys_sql`, groups in order.
+
+    Only those narrow rows are sorted whole; the cards are joined to them and sorted
+    LISTING_ROWS_PER_QUERY at a time, so no sort holds every card's texts."""
+    con.execute("CREATE OR REPLACE TEMP TABLE site_listing AS "
+                f"SELECT grp, id, row_number() OVER (ORDER BY grp, rn) AS pos FROM ({keys_sql})")
+    (total,), = con.execute("SELECT count(*) FROM site_listing").fetchall()
+
+    def rows() -> Iterator[dict]:
+        for low in range(0, total, LISTING_ROWS_PER_QUERY):
+            yield from _rows(con, f"SELECT l.grp, {_CARDS} FROM site_listing l JOIN site_cards c USING (id) "
+                                  "WHERE l.pos > $low AND l.pos <= $high ORDER BY l.pos",
+                             {"low": low, "high": low + LISTING_ROWS_PER_QUERY})
+    for group, group_rows in groupby(rows(), key=lambda row: row["grp"]):
+        yield group, (ItemCard.from_row(row) for row in group_rows)
 
 
 def _stage_tag_keys(con: duckdb.DuckDBPyConnection) -> None:
