@@ -16,6 +16,11 @@ HARVEST_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_MEMORY_LIMIT", "64MB")
 # Building items and the search index runs after the parse workers have exited, and its
 # window functions and list aggregations need more room than the harvest writer.
 BUILD_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_BUILD_MEMORY_LIMIT", "256MB")
+# The site streams its pages from DuckDB a bounded share at a time (site/content.py), so a higher
+# limit only lets DuckDB keep its temporary tables resident: at 114,000 items the site build peaked
+# at 671 MB RSS under 256MB and 508 MB under 128MB, in the same time; 64MB ran out in the item
+# pages (4,000 bodies per query).
+SITE_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_SITE_MEMORY_LIMIT", "128MB")
 # Reading raw entries into Python (per-entry facts, 2,000 at a time) needs little more than a
 # chunk's room; the rest of a higher limit would only cache table blocks while Python works.
 # 64MB ran out at 180,000 entries while the facts were one long stream; read in row-id chunks
@@ -87,12 +92,13 @@ def release_cache(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def build_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Raise a harvest connection's memory limit (and checkpoint threshold) for a build step, then put them back."""
+def build_memory(con: duckdb.DuckDBPyConnection, limit: str = BUILD_MEMORY_LIMIT) -> Iterator[None]:
+    """Raise a harvest connection's memory limit (to `limit`) and checkpoint threshold for a build
+    step, then put them back."""
     # Tables are rebuilt whole and read by key: their row order is not worth the memory it costs.
     with (setting(con, "preserve_insertion_order", "false"),
           setting(con, "checkpoint_threshold", BUILD_CHECKPOINT_THRESHOLD),
-          memory_limit(con, BUILD_MEMORY_LIMIT)):
+          memory_limit(con, limit)):
         yield
 
 

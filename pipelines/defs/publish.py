@@ -4,7 +4,7 @@
 import dagster as dg
 
 from pipelines.defs.normalise import hub_items
-from pipelines.duck import build_memory
+from pipelines.duck import SITE_MEMORY_LIMIT, build_memory
 from pipelines.defs.resources import SourcesResource, WarehouseResource
 from pipelines.search import refresh_search_index
 from pipelines.site import default_site_dir
@@ -33,7 +33,7 @@ def hub_site(context: dg.AssetExecutionContext, sources: SourcesResource,
             # Nothing it shows has changed since it was built: an unchanged run costs no rebuild.
             context.log.info("site unchanged since its last build: kept")
             return dg.MaterializeResult(metadata={"path": str(out_dir), "rebuilt": False})
-        with build_memory(wh.con):   # it reads every item: the build limit, not the harvest's
+        with build_memory(wh.con, SITE_MEMORY_LIMIT):   # it reads every item: more than the harvest's limit
             built = build_site(wh.con, out_dir, site_config)
         wh.set_state(SITE_STATE_KEY, fingerprint)
     context.log.info(f"site built in {built.seconds:.1f} s: {built.pages} pages, {built.items} items")
