@@ -25,8 +25,8 @@ from pipelines.config import SiteConfig
 from pipelines.duck import registered, release_cache, setting
 from pipelines.sanitize import sanitize_for_site
 from pipelines.site import feeds
-from pipelines.site.content import (KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables, iter_item_ids,
-                                    iter_item_pages, iter_kind_listings, iter_organisation_listings,
+from pipelines.site.content import (HUB_ORDER, KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables,
+                                    iter_item_ids, iter_item_pages, iter_kind_listings, iter_organisation_listings,
                                     iter_sitemap_entries, iter_tag_listings, newest_cards, read_hub)
 from pipelines.site.pagefind import index_site, plan_search_bundles
 
@@ -290,9 +290,9 @@ EXPORT_COLUMNS = ("id", "kind", "title", "url", "summary", "author", "organisati
                   "language", "tags", "source_ids", "match_reasons", "first_seen_at", "last_seen_at", "content_text")
 
 # The export's order, newest first, numbered: only ids and dates are sorted, never the texts.
-EXPORT_ORDER_SQL = """
+EXPORT_ORDER_SQL = f"""
 CREATE OR REPLACE TEMP TABLE export_order AS
-SELECT id, row_number() OVER (ORDER BY coalesce(published_at, first_seen_at) DESC NULLS LAST, id) AS rn
+SELECT id, row_number() OVER (ORDER BY {HUB_ORDER}) AS rn
 FROM hub_items
 """
 EXPORT_CHUNK_SQL = f"""

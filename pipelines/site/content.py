@@ -51,13 +51,17 @@ coalesce(date_missing, false) AS date_missing, coalesce(related_ids, []) AS rela
 coalesce(kind_reasons, []) AS kind_reasons, link_ok
 """
 
-# rn is the position in the hub's order (newest first); every listing is that order within its group.
+# The hub's order, newest first: of site_cards (every listing is that order within its group) and
+# of the data export.
+HUB_ORDER = "coalesce(published_at, first_seen_at) DESC NULLS LAST, id"
+
+# rn is the position in the hub's order; every listing is that order within its group.
 # Only ids and dates are sorted: a window over the cards themselves sorted every card's texts at
 # once (more than 64MB at 114,000 items, growing with the hub).
 SITE_CARDS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE site_cards AS
 WITH hub_order AS (
-    SELECT id, row_number() OVER (ORDER BY coalesce(published_at, first_seen_at) DESC NULLS LAST, id) AS rn
+    SELECT id, row_number() OVER (ORDER BY {HUB_ORDER}) AS rn
     FROM hub_items
 )
 SELECT hub_order.rn, {CARD_SELECT}
