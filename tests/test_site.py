@@ -341,8 +341,8 @@ def test_the_export_written_in_chunks_equals_one_ordered_copy(corpus_site, tmp_p
 
 def test_an_empty_hub_exports_an_empty_array_and_an_empty_parquet_file(tmp_path):
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE hub_items AS SELECT * FROM (SELECT {', '.join(f'NULL AS {c}' for c in site_build.EXPORT_COLUMNS)}) "
-                "WHERE false")
+    nulls = ", ".join(f"NULL AS {column}" for column in site_build.EXPORT_COLUMNS)
+    con.execute(f"CREATE TABLE hub_items AS SELECT * FROM (SELECT {nulls}) WHERE false")
     site_build._export_data(con, tmp_path)
     assert json.loads((tmp_path / "items.json").read_text(encoding="utf-8")) == []
     assert duckdb.sql(f"SELECT count(*) FROM '{tmp_path / 'items.parquet'}'").fetchone() == (0,)
