@@ -416,6 +416,90 @@ def test_near_duplicates_read_a_range_of_authors_at_a_time_give_the_same_merges(
         assert merges(1) == together
 
 
+def _pairwise_near_duplicates(rows: list[tuple]) -> list[tuple[str, str, str]]:
+    """The near-duplicate merge as first written: every entry compared with every other entry in
+    its window. The reference the windowed one must agree with."""
+    from rapidfuzz import fuzz
+    from rapidfuzz.utils import default_process
+
+    from pipelines.normalise.dedupe import THRESHOLD, WINDOW, _original_first
+
+    parent, info, reasons, window = {}, {}, {}, []
+
+    def root(key):
+        while parent.get(key, key) != key:
+            key = parent[key]
+        return key
+
+    for key, url, author, published, text in rows:
+        window = [w for w in window if w[2] == author and published - w[3] <= WINDOW]
+        processed = default_process(text)
+        for other_key, other_url, _, other_published, other_text in window:
+            if root(other_key) == root(key):
+                continue
+            score = fuzz.ratio(processed, other_text, score_cutoff=THRESHOLD)
+            if not score:
+                continue
+            info.setdefault(key, (url, published))
+            info.setdefault(other_key, (other_url, other_published))
+            a, b = root(key), root(other_key)
+            keep, drop = (a, b) if _original_first(info[a], info[b]) else (b, a)
+            parent[drop] = keep
+            days = abs((published - other_published).total_seconds()) / 86400
+            reasons[drop] = (f"near-identical text ({score:.0f}% similar) by the same author ({author}) "
+                             f"{days:.1f} days apart: {info[drop][0]} merged into {info[keep][0]}")
+        window.append((key, url, author, published, processed))
+    return sorted((key, root(key), reasons[key]) for key in parent if root(key) != key)
+
+
+def _syndicated_posts(seed: int, copies: int) -> list[tuple]:
+    """Candidate rows in (author, date) order: posts cut from a real feed, each published in
+    `copies` places (some on a syndication host, some slightly edited), over three weeks."""
+    import random
+    from datetime import datetime, timezone
+
+    rng = random.Random(seed)
+    words = (CORPUS / "feeds" / "feedburner_thoughtbot_robots.atom").read_text(encoding="utf-8").split()
+    rows = []
+    for author in ("ada", "grace"):
+        for post in range(12):
+            start = rng.randrange(0, len(words) - 600)
+            text = " ".join(words[start:start + 500])
+            day = datetime(2024, 5, 1, tzinfo=timezone.utc) + timedelta(hours=rng.randrange(0, 21 * 24))
+            for copy_number in range(copies):
+                edited = text + (f" edit {rng.randrange(3)}" if rng.random() < 0.3 else "")
+                host = "dev.to" if rng.random() < 0.2 else f"copy{copy_number}.example"
+                published = day + timedelta(hours=rng.randrange(0, 9 * 24))
+                rows.append((f"{author}-{post}-{copy_number}", f"https://{host}/{author}/{post}", author,
+                             published, edited))
+    return sorted(rows, key=lambda r: (r[2], r[3], r[0]))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_near_duplicates_compared_once_per_distinct_text_merge_as_every_pair_compared(monkeypatch, seed):
+    from rapidfuzz import fuzz
+
+    from pipelines.normalise import dedupe
+
+    rows = _syndicated_posts(seed, copies=25)
+    monkeypatch.setattr(dedupe, "candidates", lambda con, rows_per_query=0: iter(rows))
+    comparisons = []
+    ratio = fuzz.ratio
+    monkeypatch.setattr(dedupe.fuzz, "ratio", lambda a, b, **kw: comparisons.append(1) or ratio(a, b, **kw))
+    merged = sorted((m.item_key, m.into_key, m.reason) for m in dedupe.find_near_duplicates(None))
+    monkeypatch.setattr(dedupe.fuzz, "ratio", ratio)
+
+    assert merged == _pairwise_near_duplicates(rows)
+    into = {key: target for key, target, _ in merged}
+    items_of_post = {}
+    for key, *_ in rows:
+        items_of_post.setdefault(key.rsplit("-", 1)[0], set()).add(into.get(key, key))
+    assert all(len(items) == 1 for items in items_of_post.values())   # each post's copies are one item
+    # Each entry meets each distinct text of its window once: at most 12 posts x 4 wordings of
+    # each in a window, however many copies there are (every pair would be ~ 25 x 25 per post).
+    assert len(comparisons) <= len(rows) * 12 * 4
+
+
 def test_items_built_in_many_shares_equal_items_built_in_one(tmp_path, monkeypatch):
     # The item build ranks and joins a share of ~50,000 entries at a time; the tests' warehouses
     # are one share, so here the shares are made tiny: the items must not change.

@@ -7,6 +7,7 @@ original publisher's URL: the entry not on a syndication platform, else the earl
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -80,17 +81,32 @@ def find_near_duplicates(con, rows_per_query: int = ROWS_PER_QUERY) -> list[Merg
     parent: dict[str, str] = {}
     info: dict[str, tuple] = {}      # only for keys that take part in a merge
     reasons: dict[str, str] = {}
-    window: list[tuple] = []         # (key, url, author, published, processed text)
+    window: deque[tuple] = deque()   # (position, key, url, published, processed text), oldest first
+    # The window's entries by text, oldest first. Copies of one text score the same against any
+    # entry, and were merged with each other when the later one came in, so only the oldest copy
+    # of each text is compared: an author whose posts are syndicated to hundreds of places made
+    # every pair in the window a comparison (2,800 copies of 20 posts: 263 s, now under a second).
+    copies: dict[str, deque[tuple]] = {}
+    current_author = None
 
     def root(key: str) -> str:
         while parent.get(key, key) != key:
-            key = parent[key]
+            parent[key] = key = parent.get(parent[key], parent[key])  # path halving keeps chains short
         return key
 
-    for key, url, author, published, text in candidates(con, rows_per_query):
-        window = [w for w in window if w[2] == author and published - w[3] <= WINDOW]
+    for position, (key, url, author, published, text) in enumerate(candidates(con, rows_per_query)):
+        if author != current_author:
+            window.clear()
+            copies.clear()
+            current_author = author
+        while window and published - window[0][3] > WINDOW:
+            oldest = window.popleft()
+            same_text = copies[oldest[4]]
+            same_text.popleft()
+            if not same_text:
+                del copies[oldest[4]]
         processed = default_process(text)
-        for other_key, other_url, _, other_published, other_text in window:
+        for _, other_key, other_url, other_published, other_text in sorted(q[0] for q in copies.values()):
             if root(other_key) == root(key):
                 continue
             score = fuzz.ratio(processed, other_text, score_cutoff=THRESHOLD)
@@ -104,7 +120,9 @@ def find_near_duplicates(con, rows_per_query: int = ROWS_PER_QUERY) -> list[Merg
             days = abs((published - other_published).total_seconds()) / 86400
             reasons[drop] = (f"near-identical text ({score:.0f}% similar) by the same author ({author}) "
                              f"{days:.1f} days apart: {info[drop][0]} merged into {info[keep][0]}")
-        window.append((key, url, author, published, processed))
+        entry = (position, key, url, published, processed)
+        window.append(entry)
+        copies.setdefault(processed, deque()).append(entry)
     return [Merge(key, root(key), reasons[key]) for key in parent if root(key) != key]
 
 
