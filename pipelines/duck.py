@@ -10,6 +10,7 @@ from typing import Iterator
 import duckdb
 
 from pipelines.errors import HubError, WarehouseLockedError
+from pipelines.memory import return_freed_memory
 
 
 HARVEST_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_MEMORY_LIMIT", "64MB")
@@ -89,6 +90,7 @@ def release_cache(con: duckdb.DuckDBPyConnection) -> None:
     # Data pinned by an open transaction cannot be evicted: then the cache stays, nothing else changes.
     with suppress(duckdb.Error), memory_limit(con, "16MB"):
         pass
+    return_freed_memory()
 
 
 @contextmanager

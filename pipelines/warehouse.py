@@ -28,6 +28,7 @@ pa.set_memory_pool(pa.system_memory_pool())
 from pipelines.dates import utc_now
 from pipelines.duck import connect, registered, transaction
 from pipelines.errors import SUCCEEDED_STATUSES, HarvestError, HubError, WarehouseLockedError
+from pipelines.memory import return_freed_memory
 from pipelines.records import RAW_COLUMNS, RawRecord
 
 DEFAULT_WAREHOUSE_PATH = Path("warehouse/hub.duckdb")
@@ -126,6 +127,7 @@ def open_for_writing(path: Path, run_id: str, wait_s: float = 0.0) -> Iterator["
             yield Warehouse(con, path)
         finally:
             con.close()
+            return_freed_memory()  # the next stage starts from the process's size, not this one's peak
 
 
 @contextmanager

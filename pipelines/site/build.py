@@ -23,6 +23,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from pipelines.config import SiteConfig
 from pipelines.duck import registered, release_cache, setting
+from pipelines.memory import return_freed_memory
 from pipelines.sanitize import sanitize_for_site
 from pipelines.site import feeds
 from pipelines.site.content import (HUB_ORDER, KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables,
@@ -332,6 +333,8 @@ def _export_data(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
                         for row in batch.column(0).to_pylist():
                             json_out.write(separator + row)
                             separator = ",\n"
+                del chunk
+                return_freed_memory()  # else RSS climbs chunk by chunk though each chunk is freed
             json_out.write("\n]\n" if total else "]\n")
     finally:
         con.execute("DROP TABLE IF EXISTS temp.export_order")

@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.duck import insert_rows
+from pipelines.memory import return_freed_memory
 from pipelines.tags import normalise_tag
 
 KIND_ORDER = ("story", "technique", "asset", "event", "community")
@@ -389,6 +390,7 @@ def iter_item_pages(con: duckdb.DuckDBPyConnection, item_count: int) -> Iterator
                                      summary=r["related_summary"] or "") for r in item_rows],
                 project_title=row["project_title"],
                 project_lead_path=f"items/{row['project_lead_id']}/" if row["project_lead_id"] else None)
+        return_freed_memory()
 
 
 def id_ranges(count: int, per_range: int) -> list[tuple[str | None, str | None]]:
