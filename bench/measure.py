@@ -153,3 +153,15 @@ def stage_spans(home: Path) -> dict[str, tuple[float, float]]:
         steps = [s for s in stats if s.step_key.startswith(prefixes) and s.start_time and s.end_time]
         spans[stage] = (min(s.start_time for s in steps), max(s.end_time for s in steps)) if steps else (0.0, 0.0)
     return spans
+
+
+def normalise_steps(home: Path) -> dict[str, float]:
+    """Seconds of each step of the latest hub_items build in this Dagster home (its metadata)."""
+    os.environ["DAGSTER_HOME"] = str(home)
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("hub_items"))
+    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    return {key.removeprefix("seconds_"): value.value for key, value in metadata.items()
+            if key.startswith("seconds_")}

@@ -31,7 +31,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harvest import build_feeds, measure_floor, start_origins  # noqa: E402
-from measure import memory_breakdown, run_with_memory, stage_spans  # noqa: E402
+from measure import memory_breakdown, normalise_steps, run_with_memory, stage_spans  # noqa: E402
 
 
 def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> dict:
@@ -57,6 +57,7 @@ def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> 
         spans = stage_spans(home)
         stages = {stage: end - start for stage, (start, end) in spans.items()}
         stage_memory = {stage: first.peaks_between(start, end) for stage, (start, end) in spans.items()}
+        steps = normalise_steps(home)
         again = run_with_memory(command, env)
         rerun_stages = {f"re_{k}": end - start for k, (start, end) in stage_spans(home).items()}
         con = duckdb.connect(str(warehouse), read_only=True)
@@ -71,7 +72,7 @@ def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> 
                                 for k in first.by_process.keys() | again.by_process.keys()},
                 "codes": (first.returncode, again.returncode),
                 "entries": entries, "items": items, "db_mb": warehouse.stat().st_size / 1e6,
-                "stage_memory": stage_memory, **stages, **rerun_stages}
+                "stage_memory": stage_memory, "normalise_steps": steps, **stages, **rerun_stages}
     finally:
         for server in servers:
             server.terminate()
@@ -105,6 +106,7 @@ def main() -> None:
             f"{r['peak_mb']:.0f}", f"{r['main_mb']:.0f}", f"{r['db_mb']:.0f}"]))
         print(f"   re-run stages: harvest {r['re_harvest']:.1f} s, normalise {r['re_normalise']:.1f} s, "
               f"index {r['re_index']:.1f} s, site {r['re_site']:.1f} s")
+        print("   normalise steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["normalise_steps"].items()))
         for line in memory_breakdown(r["children_mb"], r["stage_memory"]):
             print("   " + line)
         print(f"   process tree sum of PSS {r['pss_mb']:.0f} MB")
