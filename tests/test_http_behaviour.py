@@ -309,6 +309,25 @@ def test_run_deadline_defers_sources_still_hanging(loopback, hub):
     assert hub.query("SELECT count(*) FROM hub_items")[0][0] == 10
 
 
+def test_run_deadline_defers_sources_never_started_too(loopback, hub):
+    # 104 sources, one request at a time, the first hangs: the run holds 102 in flight
+    # (2 x global_concurrency + 100) and starts the rest only as slots free, so at the deadline
+    # some were never started. Every one is reported, none dropped.
+    def hang(request: Request) -> Response:
+        time.sleep(5)
+        return Response(RSS.read_bytes(), content_type="application/rss+xml")
+
+    loopback.expect_request("/hang.rss").respond_with_handler(hang)
+    hub.write_sources([{"id": f"s{i:03d}", "kind": "feed", "url": loopback.url_for("/hang.rss") + f"?{i}"}
+                       for i in range(104)], timeout_s=60, run_deadline_s=1, global_concurrency=1)
+    started = time.monotonic()
+    report = hub.harvest()
+    assert time.monotonic() - started < 10
+    assert sorted(c.source_id for c in report.counts) == [f"s{i:03d}" for i in range(104)]
+    assert {c.status for c in report.counts} == {"deferred"}
+    assert "run deadline of 1s" in hub.health("s103")["error"]
+
+
 def test_redirect_to_a_loopback_address_outside_the_allowed_network_is_refused(loopback, hub):
     # The source may reach 127.0.0.1 only; its server redirects to another loopback address.
     loopback.expect_request("/feed").respond_with_data(
