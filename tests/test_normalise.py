@@ -422,34 +422,20 @@ def _pairwise_near_duplicates(rows: list[tuple]) -> list[tuple[str, str, str]]:
     from rapidfuzz import fuzz
     from rapidfuzz.utils import default_process
 
-    from pipelines.normalise.dedupe import THRESHOLD, WINDOW, _original_first
+    from pipelines.normalise.dedupe import THRESHOLD, WINDOW, MergeForest
 
-    parent, info, reasons, window = {}, {}, {}, []
-
-    def root(key):
-        while parent.get(key, key) != key:
-            key = parent[key]
-        return key
-
+    forest, window = MergeForest(), []
     for key, url, author, published, text in rows:
         window = [w for w in window if w[2] == author and published - w[3] <= WINDOW]
         processed = default_process(text)
         for other_key, other_url, _, other_published, other_text in window:
-            if root(other_key) == root(key):
+            if forest.root(other_key) == forest.root(key):
                 continue
             score = fuzz.ratio(processed, other_text, score_cutoff=THRESHOLD)
-            if not score:
-                continue
-            info.setdefault(key, (url, published))
-            info.setdefault(other_key, (other_url, other_published))
-            a, b = root(key), root(other_key)
-            keep, drop = (a, b) if _original_first(info[a], info[b]) else (b, a)
-            parent[drop] = keep
-            days = abs((published - other_published).total_seconds()) / 86400
-            reasons[drop] = (f"near-identical text ({score:.0f}% similar) by the same author ({author}) "
-                             f"{days:.1f} days apart: {info[drop][0]} merged into {info[keep][0]}")
+            if score:
+                forest.merge((key, url, published), (other_key, other_url, other_published), author, score)
         window.append((key, url, author, published, processed))
-    return sorted((key, root(key), reasons[key]) for key in parent if root(key) != key)
+    return sorted((m.item_key, m.into_key, m.reason) for m in forest.merges())
 
 
 def _syndicated_posts(seed: int, copies: int) -> list[tuple]:

@@ -76,11 +76,41 @@ def candidates(con, rows_per_query: int = ROWS_PER_QUERY) -> Iterator[tuple]:
             yield from rows
 
 
+class MergeForest:
+    """The merges found so far: each merged key's parent (its root is the item kept), the
+    (url, published) of every key in a merge, and why each dropped key was merged."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+        self.info: dict[str, tuple] = {}
+        self.reasons: dict[str, str] = {}
+
+    def root(self, key: str) -> str:
+        parent = self.parent
+        while parent.get(key, key) != key:
+            parent[key] = key = parent.get(parent[key], parent[key])  # path halving keeps chains short
+        return key
+
+    def merge(self, entry: tuple, other: tuple, author: str, score: float) -> None:
+        """Merge the items of two (key, url, published) entries found `score`% similar: the one
+        that looks like the original is kept."""
+        (key, url, published), (other_key, other_url, other_published) = entry, other
+        self.info.setdefault(key, (url, published))
+        self.info.setdefault(other_key, (other_url, other_published))
+        a, b = self.root(key), self.root(other_key)
+        keep, drop = (a, b) if _original_first(self.info[a], self.info[b]) else (b, a)
+        self.parent[drop] = keep
+        days = abs((published - other_published).total_seconds()) / 86400
+        self.reasons[drop] = (f"near-identical text ({score:.0f}% similar) by the same author ({author}) "
+                              f"{days:.1f} days apart: {self.info[drop][0]} merged into {self.info[keep][0]}")
+
+    def merges(self) -> list[Merge]:
+        return [Merge(key, self.root(key), self.reasons[key]) for key in self.parent if self.root(key) != key]
+
+
 def find_near_duplicates(con, rows_per_query: int = ROWS_PER_QUERY) -> list[Merge]:
     """Streams entries in (author, date) order, holding only the current author's last WINDOW."""
-    parent: dict[str, str] = {}
-    info: dict[str, tuple] = {}      # only for keys that take part in a merge
-    reasons: dict[str, str] = {}
+    forest = MergeForest()
     window: deque[tuple] = deque()   # (position, key, url, published, processed text), oldest first
     # The window's entries by text, oldest first. Copies of one text score the same against any
     # entry, and were merged with each other when the later one came in, so only the oldest copy
@@ -88,11 +118,6 @@ def find_near_duplicates(con, rows_per_query: int = ROWS_PER_QUERY) -> list[Merg
     # every pair in the window a comparison (2,800 copies of 20 posts: 263 s, now 2 s).
     copies: dict[str, deque[tuple]] = {}
     current_author = None
-
-    def root(key: str) -> str:
-        while parent.get(key, key) != key:
-            parent[key] = key = parent.get(parent[key], parent[key])  # path halving keeps chains short
-        return key
 
     for position, (key, url, author, published, text) in enumerate(candidates(con, rows_per_query)):
         if author != current_author:
@@ -107,23 +132,15 @@ def find_near_duplicates(con, rows_per_query: int = ROWS_PER_QUERY) -> list[Merg
                 del copies[oldest[4]]
         processed = default_process(text)
         for _, other_key, other_url, other_published, other_text in sorted(q[0] for q in copies.values()):
-            if root(other_key) == root(key):
+            if forest.root(other_key) == forest.root(key):
                 continue
             score = fuzz.ratio(processed, other_text, score_cutoff=THRESHOLD)
-            if not score:
-                continue
-            info.setdefault(key, (url, published))
-            info.setdefault(other_key, (other_url, other_published))
-            a, b = root(key), root(other_key)
-            keep, drop = (a, b) if _original_first(info[a], info[b]) else (b, a)
-            parent[drop] = keep
-            days = abs((published - other_published).total_seconds()) / 86400
-            reasons[drop] = (f"near-identical text ({score:.0f}% similar) by the same author ({author}) "
-                             f"{days:.1f} days apart: {info[drop][0]} merged into {info[keep][0]}")
+            if score:
+                forest.merge((key, url, published), (other_key, other_url, other_published), author, score)
         entry = (position, key, url, published, processed)
         window.append(entry)
         copies.setdefault(processed, deque()).append(entry)
-    return [Merge(key, root(key), reasons[key]) for key in parent if root(key) != key]
+    return forest.merges()
 
 
 def _original_first(a: tuple, b: tuple) -> bool:
