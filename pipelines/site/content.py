@@ -414,8 +414,13 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) 
 
 
 def _grouped_cards(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[tuple[str, Iterator[ItemCard]]]:
-    for group, rows in groupby(_rows(con, sql), key=lambda row: row["grp"]):
-        yield group, (ItemCard.from_row(row) for row in rows)
+    return _cards_by_group(_rows(con, sql))
+
+
+def _cards_by_group(rows: Iterator[dict]) -> Iterator[tuple[str, Iterator[ItemCard]]]:
+    """(group, its cards) for card rows carrying their group as `grp`, already in group order."""
+    for group, group_rows in groupby(rows, key=lambda row: row["grp"]):
+        yield group, (ItemCard.from_row(row) for row in group_rows)
 
 
 def _listing_cards(con: duckdb.DuckDBPyConnection, keys_sql: str) -> Iterator[tuple[str, Iterator[ItemCard]]]:
@@ -432,8 +437,7 @@ def _listing_cards(con: duckdb.DuckDBPyConnection, keys_sql: str) -> Iterator[tu
             yield from _rows(con, f"SELECT l.grp, {_CARDS} FROM site_listing l JOIN site_cards c USING (id) "
                                   "WHERE l.pos > $low AND l.pos <= $high ORDER BY l.pos",
                              {"low": low, "high": low + LISTING_ROWS_PER_QUERY})
-    for group, group_rows in groupby(rows(), key=lambda row: row["grp"]):
-        yield group, (ItemCard.from_row(row) for row in group_rows)
+    yield from _cards_by_group(rows())
 
 
 def _stage_tag_keys(con: duckdb.DuckDBPyConnection) -> None:
