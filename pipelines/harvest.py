@@ -22,6 +22,7 @@ from pipelines.dates import utc_now
 from pipelines.errors import FAILED_STATUSES, HarvestError
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
+from pipelines.memory import call_then_return_freed_memory
 from pipelines.parsing import ParseOptions, parse_document
 from pipelines.progress import reporter
 from pipelines.sources.blog import harvest_blog
@@ -114,10 +115,11 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
     with parse_pool, ThreadPoolExecutor(1, thread_name_prefix="warehouse-writer") as writer:
 
         async def parse(body: bytes, url: str, content_type: str | None, options: ParseOptions):
-            return await loop.run_in_executor(parse_pool.get(), parse_document, body, url, content_type, options)
+            return await loop.run_in_executor(parse_pool.get(), call_then_return_freed_memory,
+                                              parse_document, body, url, content_type, options)
 
         async def in_workers(fn, *args):
-            return await loop.run_in_executor(parse_pool.get(), fn, *args)
+            return await loop.run_in_executor(parse_pool.get(), call_then_return_freed_memory, fn, *args)
 
         # Sources being harvested or waiting to be written; a task is started only once a slot
         # is free, so a run holds a bounded number of tasks however many sources it has (a task
@@ -231,7 +233,8 @@ class LazyProcessPool:
         if self._pool is None:
             # forkserver, not fork: the harvest runs inside Dagster with threads alive.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["pipelines.parsing", "pipelines.parsing.page"])
+            # Workers import what they run: the parsers, not the warehouse or Dagster.
+            context.set_forkserver_preload(["pipelines.parsing", "pipelines.parsing.page", "pipelines.memory"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._pool
 

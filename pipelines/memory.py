@@ -38,3 +38,14 @@ def return_freed_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+def call_then_return_freed_memory(fn, *args):
+    """`fn(*args)`, then `return_freed_memory()`: for parse workers, whose heap grows to fit the
+    largest document they have parsed and stays there (after a 9 MB feed and then a small one a
+    worker stayed at 55 MB, against 33 MB when it gives the pages back after each document; the
+    call costs about 26 us)."""
+    try:
+        return fn(*args)
+    finally:
+        return_freed_memory()

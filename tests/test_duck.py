@@ -78,26 +78,3 @@ def test_a_transaction_commits_a_block_that_ends_and_rolls_back_one_that_raises(
     con.execute("INSERT INTO t VALUES (4)")  # no transaction left open
     assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 3
 
-
-def test_freed_memory_scattered_through_the_heap_goes_back_to_the_system():
-    # 200 MB of 1 KB blocks (malloc's heap, not mmap), 1 in 100 kept: every freed page stays
-    # mapped behind the survivors until malloc is asked to trim (what a run's stages left).
-    import os
-    import sys
-
-    from pipelines.memory import return_freed_memory
-
-    if not sys.platform.startswith("linux"):
-        pytest.skip("RSS read from /proc; malloc_trim is glibc's")
-
-    def rss_mb() -> float:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-    blocks = [bytes(1000) + bytes([n % 256]) for n in range(200_000)]
-    survivors = blocks[::100]
-    del blocks
-    before = rss_mb()
-    assert return_freed_memory()
-    assert before - rss_mb() > 100
-    assert len(survivors) == 2000
