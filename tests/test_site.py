@@ -252,6 +252,13 @@ def test_a_large_sitemap_is_split_under_an_index(corpus_site, tmp_path, monkeypa
     assert len(locs) == len(set(locs)) and {f"http://127.0.0.1:8000/items/{i}/" for i in ids} <= set(locs)
 
 
+def test_the_build_reports_the_size_of_every_file_it_wrote(corpus_site, tmp_path):
+    build = build_site_from_file(corpus_site.hub.warehouse_path, tmp_path / "site", search=False)
+    files = [p for p in build.path.rglob("*") if p.is_file()]
+    assert len(files) > build.items > 0   # an item page each, and listings, feeds, the export
+    assert build.bytes == sum(p.stat().st_size for p in files)
+
+
 def test_an_item_with_two_spellings_of_a_tag_is_listed_once_under_it(tmp_path):
     hub = Hub(tmp_path)
     with open_for_writing(hub.warehouse_path, "test") as warehouse:

