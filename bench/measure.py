@@ -27,10 +27,12 @@ class Measured:
     # PSS splits each shared page between the processes sharing it, so its sum is what the tree holds.
     tree_pss_mb: float = 0.0
 
-    def peaks_between(self, start: float, end: float) -> tuple[float, float]:
-        """Peak (main, tree) RSS MB sampled between two unix times, e.g. one Dagster step's start and end."""
+    def peaks_between(self, start: float, end: float) -> tuple[float, float, float]:
+        """(main RSS at the start, peak main, peak tree) MB sampled between two unix times, e.g. one
+        Dagster step's start and end: what a stage found in the process, and what it took."""
         inside = [(main, tree) for at, main, tree in self.timeline if start <= at <= end]
-        return (max((m for m, _ in inside), default=0.0), max((t for _, t in inside), default=0.0))
+        return (inside[0][0] if inside else 0.0, max((m for m, _ in inside), default=0.0),
+                max((t for _, t in inside), default=0.0))
 
 
 def process_label(process: psutil.Process) -> str:
@@ -57,6 +59,8 @@ class TreeSampler:
         self.count_self = count_self
         self.main_peak = self.tree_peak = self.pss_peak = 0
         self.label_peaks: dict[str, int] = {}
+        # A process's label read when first seen: an exiting one has no command line left to read.
+        self._labels: dict[int, str] = {}
         self.timeline: list[tuple[float, float, float]] = []
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -75,7 +79,9 @@ class TreeSampler:
                         continue
                     total += rss
                     pss += _pss(child)
-                    label = process_label(child)
+                    if child.pid not in self._labels:
+                        self._labels[child.pid] = process_label(child)
+                    label = self._labels[child.pid]
                     per_label[label] = per_label.get(label, 0) + rss
                 self.tree_peak = max(self.tree_peak, total)
                 self.pss_peak = max(self.pss_peak, pss)
@@ -108,12 +114,14 @@ def run_with_memory(command: list[str], env: dict, ok_codes: tuple[int, ...] = (
                     sampler.pss_peak / 1e6)
 
 
-def memory_breakdown(by_process: dict[str, float], stage_memory: dict[str, tuple[float, float]]) -> list[str]:
-    """Two report lines: peak RSS per kind of child process, and (main / tree) peak per stage."""
+def memory_breakdown(by_process: dict[str, float], stage_memory: dict[str, tuple[float, float, float]]) -> list[str]:
+    """Two report lines: peak RSS per kind of child process, and per stage the main process's RSS
+    when it started, its peak, and the tree's peak."""
     children = ", ".join(f"{k} {v:.0f}" for k, v in sorted(by_process.items(), key=lambda kv: -kv[1]))
     return [f"peak RSS MB of child processes by kind: {children}",
-            "peak RSS MB during each stage (main / tree): "
-            + ", ".join(f"{stage} {main:.0f} / {tree:.0f}" for stage, (main, tree) in stage_memory.items())]
+            "RSS MB during each stage (main at start -> main peak / tree peak): "
+            + ", ".join(f"{stage} {start:.0f} -> {main:.0f} / {tree:.0f}"
+                        for stage, (start, main, tree) in stage_memory.items())]
 
 
 def _pss(process: psutil.Process) -> int:
