@@ -257,34 +257,56 @@ def test_a_repository_whose_readme_links_back_to_the_story_joins_its_project(hub
     assert reasons == [f"gds/open-government-plan links to {DATA_BLOG_POST}"]
 
 
+def _copies_of_one_post(count: int) -> list[tuple]:
+    """`count` copies of one post by one author at the same minute (a feed syndicated to
+    several places), as (source_id, entry_key, item key, url, text)."""
+    text = (CORPUS / "feeds" / "feedburner_thoughtbot_robots.atom").read_text(encoding="utf-8")[:4000]
+    return [(f"source-{n}", f"entry-{n}", f"key-{n}", f"https://copy{n}.example/post", text + " " * n)
+            for n in range(count)]
+
+
+def _store_copies(warehouse, rows: list[tuple]) -> None:
+    for source_id, entry_key, key, url, body in rows:
+        warehouse.con.execute(
+            "INSERT INTO raw_entries (source_id, entry_key, item_id, url, published_at, first_seen_at, "
+            "last_seen_at, changed_at) VALUES (?, ?, ?, ?, TIMESTAMPTZ '2024-05-01 09:00:00+00', now(), "
+            "now(), now())", [source_id, entry_key, key, url])
+        warehouse.con.execute(
+            "INSERT INTO entry_facts (source_id, entry_key, raw_changed_at, config_hash, item_key, "
+            "canonical_url, title, content_text, author, kind) VALUES (?, ?, now(), '', ?, ?, 'Post', ?, "
+            "'Ada', 'story')", [source_id, entry_key, key, url, body])
+
+
 def test_near_duplicate_merges_do_not_depend_on_the_order_entries_were_stored(tmp_path):
-    # Three copies of one post by one author at the same minute (a feed syndicated to three
-    # places): which copy each is merged into, and the reasons given, must not change with the
-    # order the rows happen to sit in the table, or a rebuild would rewrite unchanged items.
+    # Which copy each is merged into, and the reasons given, must not change with the order the
+    # rows happen to sit in the table, or a rebuild would rewrite unchanged items.
     from pipelines.normalise.dedupe import find_near_duplicates
 
-    text = (CORPUS / "feeds" / "feedburner_thoughtbot_robots.atom").read_text(encoding="utf-8")[:4000]
-    rows = [(f"source-{n}", f"entry-{n}", f"key-{n}", f"https://copy{n}.example/post", text + " " * n)
-            for n in range(3)]
+    rows = _copies_of_one_post(3)
 
     def merges_when_stored(order: list[int]) -> list[tuple[str, str, str]]:
         with open_for_writing(tmp_path / f"order-{''.join(map(str, order))}.duckdb", "test", 0) as warehouse:
-            for n in order:
-                source_id, entry_key, key, url, body = rows[n]
-                warehouse.con.execute(
-                    "INSERT INTO raw_entries (source_id, entry_key, item_id, url, published_at, first_seen_at, "
-                    "last_seen_at, changed_at) VALUES (?, ?, ?, ?, TIMESTAMPTZ '2024-05-01 09:00:00+00', now(), "
-                    "now(), now())", [source_id, entry_key, key, url])
-                warehouse.con.execute(
-                    "INSERT INTO entry_facts (source_id, entry_key, raw_changed_at, config_hash, item_key, "
-                    "canonical_url, title, content_text, author, kind) VALUES (?, ?, now(), '', ?, ?, 'Post', ?, "
-                    "'Ada', 'story')", [source_id, entry_key, key, url, body])
+            _store_copies(warehouse, [rows[n] for n in order])
             return sorted((m.item_key, m.into_key, m.reason) for m in find_near_duplicates(warehouse.con))
 
     first = merges_when_stored([0, 1, 2])
     assert len(first) == 2 and {into for _, into, _ in first} == {"key-0"}
+    assert first[0][2].startswith("near-identical text (") and "0.0 days apart: https://copy1.example/post " \
+        "merged into https://copy0.example/post" in first[0][2]
     assert merges_when_stored([2, 1, 0]) == first
     assert merges_when_stored([1, 2, 0]) == first
+
+
+def test_near_duplicate_merges_are_stored_a_batch_at_a_time_as_found(tmp_path, monkeypatch):
+    from pipelines.normalise import build
+    from pipelines.normalise.dedupe import find_near_duplicates
+
+    monkeypatch.setattr(build, "MERGES_PER_INSERT", 2)
+    with open_for_writing(tmp_path / "batches.duckdb", "test", 0) as warehouse:
+        _store_copies(warehouse, _copies_of_one_post(6))
+        found = sorted((m.item_key, m.into_key, m.reason) for m in find_near_duplicates(warehouse.con))
+        assert build.replace_item_merges(warehouse.con) == len(found) == 5
+        assert sorted(warehouse.con.execute("SELECT item_key, into_key, reason FROM item_merges").fetchall()) == found
 
 
 def test_organisations_gather_their_items_and_the_github_owner_most_repositories_sit_under(tmp_path):

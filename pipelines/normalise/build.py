@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Iterator
 
 import pyarrow as pa
@@ -169,16 +170,24 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
     return build
 
 
+MERGES_PER_INSERT = 10_000
+MERGES_SCHEMA = pa.schema([("item_key", pa.string()), ("into_key", pa.string()), ("reason", pa.string())])
+
+
 def replace_item_merges(con) -> int:
     """item_merges replaced by this build's near-duplicate merges; returns how many."""
     merges = find_near_duplicates(con)
-    batch = pa.Table.from_pylist(
-        [{"item_key": m.item_key, "into_key": m.into_key, "reason": m.reason} for m in merges],
-        schema=pa.schema([("item_key", pa.string()), ("into_key", pa.string()), ("reason", pa.string())]))
+    written = 0
     with transaction(con):
         con.execute("DELETE FROM item_merges")
-        insert_rows(con, "item_merges", batch)
-    return len(merges)
+        # In batches: a hub of syndicated copies has a merge for most of its entries, and each
+        # merge's reason is a sentence.
+        while batch := list(islice(merges, MERGES_PER_INSERT)):
+            insert_rows(con, "item_merges", pa.Table.from_pylist(
+                [{"item_key": m.item_key, "into_key": m.into_key, "reason": m.reason} for m in batch],
+                schema=MERGES_SCHEMA))
+            written += len(batch)
+    return written
 
 
 def build_next_items(con) -> None:

@@ -83,7 +83,9 @@ class MergeForest:
     def __init__(self) -> None:
         self.parent: dict[str, str] = {}
         self.info: dict[str, tuple] = {}
-        self.reasons: dict[str, str] = {}
+        # (score, author, days apart, the key it was merged into): the sentence is written only
+        # when the merges are read, since a hub of syndicated copies has a merge for most entries.
+        self.reasons: dict[str, tuple[float, str, float, str]] = {}
 
     def root(self, key: str) -> str:
         parent = self.parent
@@ -101,15 +103,23 @@ class MergeForest:
         keep, drop = (a, b) if _original_first(self.info[a], self.info[b]) else (b, a)
         self.parent[drop] = keep
         days = abs((published - other_published).total_seconds()) / 86400
-        self.reasons[drop] = (f"near-identical text ({score:.0f}% similar) by the same author ({author}) "
-                              f"{days:.1f} days apart: {self.info[drop][0]} merged into {self.info[keep][0]}")
+        self.reasons[drop] = (score, author, days, keep)
 
-    def merges(self) -> list[Merge]:
-        return [Merge(key, self.root(key), self.reasons[key]) for key in self.parent if self.root(key) != key]
+    def merges(self) -> Iterator[Merge]:
+        for key in self.parent:
+            root = self.root(key)
+            if root != key:
+                yield Merge(key, root, self.reason(key))
+
+    def reason(self, key: str) -> str:
+        score, author, days, into = self.reasons[key]
+        return (f"near-identical text ({score:.0f}% similar) by the same author ({author}) "
+                f"{days:.1f} days apart: {self.info[key][0]} merged into {self.info[into][0]}")
 
 
-def find_near_duplicates(con, rows_per_query: int = ROWS_PER_QUERY) -> list[Merge]:
-    """Streams entries in (author, date) order, holding only the current author's last WINDOW."""
+def find_near_duplicates(con, rows_per_query: int = ROWS_PER_QUERY) -> Iterator[Merge]:
+    """Streams entries in (author, date) order, holding only the current author's last WINDOW.
+    Every entry is read before this returns; the merges are then written out as they are read."""
     forest = MergeForest()
     window: deque[tuple] = deque()   # (position, key, url, published, processed text), oldest first
     # The window's entries by text, oldest first. Copies of one text score the same against any
