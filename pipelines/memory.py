@@ -7,6 +7,8 @@ where the previous one peaked. `malloc_trim(0)` hands every wholly free page bac
 stage, and after each chunk of the site's item pages and data export, whose RSS otherwise
 climbed chunk by chunk (the site at 114,000 items peaked at 570 and 587 MB in two runs, 483 and
 447 MB with it, in the export; the other stages' peaks moved by less than the runs' spread).
+The parse workers do the same after each document, and Arrow is made to allocate with malloc
+so that what it frees is within reach too.
 """
 
 from __future__ import annotations
