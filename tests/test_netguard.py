@@ -103,3 +103,37 @@ def test_allow_private_networks_lets_a_private_name_through(loopback):
             return await fetcher.fetch(f"http://intranet.example:{loopback.port}/feed.rss", allow_private=True)
 
     assert asyncio.run(go()).status == 200
+
+
+def test_connections_say_when_the_server_has_closed_them_as_anyio_streams_do():
+    # The pool drops a keep-alive connection whose socket has become readable (the server
+    # closed it). The guard's streams answer from the socket found once; the answers must be
+    # AnyIO's own, idle and after the close.
+    from pipelines.netguard import GuardedNetworkBackend
+    from pipelines.socket_stream import KnownSocketStream
+
+    async def go() -> list[tuple[bool, bool]]:
+        closed = asyncio.Event()
+
+        async def serve(reader, writer):
+            await closed.wait()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        stream = await GuardedNetworkBackend(allow_private=True).connect_tcp("127.0.0.1", port)
+        assert isinstance(stream, KnownSocketStream) and stream.get_extra_info("socket") is not None
+        inner = stream._inner
+        answers = [(stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable"))]
+        closed.set()
+        for _ in range(100):   # until the close reaches this side
+            await asyncio.sleep(0.01)
+            if inner.get_extra_info("is_readable"):
+                break
+        answers.append((stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable")))
+        assert await stream.read(100) == b""
+        await stream.aclose()
+        server.close()
+        return answers
+
+    assert asyncio.run(go()) == [(False, False), (True, True)]
