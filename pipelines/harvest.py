@@ -114,12 +114,11 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
     parse_pool = LazyProcessPool(parse_workers(registry))
     with parse_pool, ThreadPoolExecutor(1, thread_name_prefix="warehouse-writer") as writer:
 
-        async def parse(body: bytes, url: str, content_type: str | None, options: ParseOptions):
-            return await loop.run_in_executor(parse_pool.get(), call_then_return_freed_memory,
-                                              parse_document, body, url, content_type, options)
-
         async def in_workers(fn, *args):
             return await loop.run_in_executor(parse_pool.get(), call_then_return_freed_memory, fn, *args)
+
+        async def parse(body: bytes, url: str, content_type: str | None, options: ParseOptions):
+            return await in_workers(parse_document, body, url, content_type, options)
 
         # Sources being harvested or waiting to be written; a task is started only once a slot
         # is free, so a run holds a bounded number of tasks however many sources it has (a task
