@@ -115,3 +115,44 @@ def test_parsing_entity_bombs_again_and_again_does_not_grow_memory():
         doc = parse_document(body, "http://council.example/feed", None, ParseOptions("lol", (), False))
         assert [r.title for r in doc.records] == ["&l9;"]
     assert process.memory_info().rss - before < 20_000_000
+
+
+def _in_encoding(body: bytes, codec: str) -> bytes:
+    return body.decode().replace('version="1.0"?>', f'version="1.0" encoding="{codec}"?>').encode(codec)
+
+
+def test_entity_bombs_in_utf16_and_utf32_are_reduced_too():
+    # Their "<!DOCTYPE" is spelt with NUL bytes between the letters, so a byte search misses it;
+    # each such bomb cost a parse about 0.25 s and 20 MB held until the next garbage collection.
+    from pipelines.parsing.xmlfeed import parse_xml_feed, without_expanding_entities
+
+    bomb = _billion_laughs("<!ENTITY org 'Leeds'>")
+    for codec in ("utf-16", "utf-16-be", "utf-32", "utf-32-be"):
+        wide = _in_encoding(bomb, codec)
+        cleaned = without_expanding_entities(wide)
+        assert cleaned[:4] == wide[:4], codec  # same byte order mark or first character
+        text = cleaned.decode(codec)
+        assert "&l1;" not in text.split("]>")[0], codec
+        assert '<!ENTITY org "Leeds">' in text, codec
+        feed = parse_xml_feed(cleaned, "http://council.example/feed", None)
+        assert [e.title for e in feed.entries] == ["&l9;"], codec
+
+
+def test_plain_text_entities_still_expand_in_utf16():
+    from pipelines.parsing.xmlfeed import parse_xml_feed, without_expanding_entities
+
+    body = _in_encoding(b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY org \'Leeds\'>]>'
+                        b'<rss version="2.0"><channel><title>t &org;</title>'
+                        b'<item><title>a</title><link>http://council.example/1</link></item></channel></rss>', "utf-16")
+    assert parse_xml_feed(without_expanding_entities(body), "http://council.example/feed", None).title == "t Leeds"
+
+
+def test_wide_documents_without_a_doctype_and_badly_encoded_ones_pass_unchanged():
+    from pipelines.parsing.xmlfeed import without_expanding_entities
+    from tests.conftest import SHARED
+
+    for name in ("fp_encoding_utf-16le-bom.xml", "fp_encoding_utf-32be-autodetect.xml"):
+        body = (SHARED / "corpus" / "feeds-broken" / name).read_bytes()
+        assert without_expanding_entities(body) is body, name
+    broken = b"\xff\xfe<\x00!\x00\x00\xd8"  # a UTF-16 lone surrogate: the parser reports it
+    assert without_expanding_entities(broken) is broken

@@ -57,6 +57,39 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedField
 
 def without_expanding_entities(body: bytes) -> bytes:
     """`body` with its internal DTD subset reduced to plain-text entity declarations."""
+    wide = _wide_encoding(body)
+    if wide is None:
+        return _reduced_subset(body)
+    # UTF-16 and UTF-32 documents hide "<!DOCTYPE" between NUL bytes: reduce their UTF-8 form
+    # and write the result back in the document's own encoding (and byte order mark).
+    codec, mark = wide
+    try:
+        utf8 = body[len(mark):].decode(codec).encode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return body  # the parser reports the bad encoding
+    reduced = _reduced_subset(utf8)
+    return body if reduced is utf8 else mark + reduced.decode("utf-8").encode(codec)
+
+
+# Byte order marks first, then the first bytes of "<?" without one (the XML spec's appendix F).
+_WIDE_STARTS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+                (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_WIDE_UNMARKED = ((b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"),
+                  (b"<\x00?\x00", "utf-16-le"), (b"\x00<\x00?", "utf-16-be"))
+
+
+def _wide_encoding(body: bytes) -> tuple[str, bytes] | None:
+    """(codec, byte order mark) of a UTF-16 or UTF-32 document, None for any other."""
+    for mark, codec in _WIDE_STARTS:
+        if body.startswith(mark):
+            return codec, mark
+    for start, codec in _WIDE_UNMARKED:
+        if body.startswith(start):
+            return codec, b""
+    return None
+
+
+def _reduced_subset(body: bytes) -> bytes:
     start = body.find(_DOCTYPE, 0, _PROLOG_LIMIT)
     if start < 0:
         return body
