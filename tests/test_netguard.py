@@ -137,3 +137,57 @@ def test_connections_say_when_the_server_has_closed_them_as_anyio_streams_do():
         return answers
 
     assert asyncio.run(go()) == [(False, False), (True, True)]
+
+
+def test_tls_connections_keep_the_socket_check_and_talk_through_it():
+    # httpcore upgrades an https connection with start_tls(); the upgraded stream must still
+    # answer the idle check from its socket, as AnyIO's TLS stream does, and carry the request.
+    import ssl
+
+    import trustme
+
+    from pipelines.netguard import GuardedNetworkBackend
+    from pipelines.socket_stream import KnownSocketStream
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+
+    async def go() -> tuple[bytes, list[tuple[bool, bool]]]:
+        closed = asyncio.Event()
+
+        async def serve(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+            await writer.drain()
+            await closed.wait()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_context)
+        port = server.sockets[0].getsockname()[1]
+        plain = await GuardedNetworkBackend(allow_private=True).connect_tcp("127.0.0.1", port)
+        stream = await plain.start_tls(client_context, server_hostname="localhost", timeout=10)
+        assert isinstance(stream, KnownSocketStream)
+        assert stream.get_extra_info("ssl_object").server_hostname == "localhost"
+        await stream.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", timeout=10)
+        reply = b""
+        while not reply.endswith(b"hello"):
+            reply += await stream.read(4096, timeout=10)
+        inner = stream._inner
+        answers = [(stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable"))]
+        closed.set()
+        for _ in range(100):   # until the close reaches this side
+            await asyncio.sleep(0.01)
+            if inner.get_extra_info("is_readable"):
+                break
+        answers.append((stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable")))
+        await stream.aclose()
+        server.close()
+        return reply, answers
+
+    reply, answers = asyncio.run(go())
+    assert reply.startswith(b"HTTP/1.1 200 OK") and reply.endswith(b"hello")
+    assert answers[1] == (True, True)
+    assert answers[0][0] == answers[0][1]
