@@ -21,10 +21,6 @@ from typing import Iterator
 import duckdb
 import pyarrow as pa
 
-# Arrow's default (jemalloc) pool keeps freed batches mapped; the system allocator gives the
-# memory back between write batches, which keeps the harvest's peak RSS down.
-pa.set_memory_pool(pa.system_memory_pool())
-
 from pipelines.dates import utc_now
 from pipelines.duck import connect, registered, transaction
 from pipelines.errors import SUCCEEDED_STATUSES, HarvestError, HubError, WarehouseLockedError
