@@ -531,6 +531,8 @@ def test_near_duplicates_compared_once_per_distinct_text_merge_as_every_pair_com
 
     rows = _syndicated_posts(seed, copies=25)
     monkeypatch.setattr(dedupe, "candidates", lambda con, rows_per_query=0: iter(rows))
+    monkeypatch.setattr(dedupe, "keys_under_several_authors", lambda con: set())
+    monkeypatch.setattr(dedupe, "_spool_directory", lambda con: None)
     comparisons = []
     ratio = fuzz.ratio
     monkeypatch.setattr(dedupe.fuzz, "ratio", lambda a, b, **kw: comparisons.append(1) or ratio(a, b, **kw))
@@ -546,6 +548,57 @@ def test_near_duplicates_compared_once_per_distinct_text_merge_as_every_pair_com
     # Each entry meets each distinct text of its window once: at most 12 posts x 4 wordings of
     # each in a window, however many copies there are (every pair would be ~ 25 x 25 per post).
     assert len(comparisons) <= len(rows) * 12 * 4
+
+
+def test_near_duplicate_merges_are_let_go_author_by_author_unless_a_key_is_shared(tmp_path, monkeypatch):
+    # The forest keeps an author's merges only until the next author starts, except where an
+    # item key also appears under another author (one URL, two bylines): through it the next
+    # author's merges join the same item, exactly as when every merge was kept to the end.
+    from datetime import datetime, timezone
+
+    from pipelines.normalise import dedupe
+
+    text = (CORPUS / "feeds" / "feedburner_thoughtbot_robots.atom").read_text(encoding="utf-8")
+    day = datetime(2024, 5, 1, 9, tzinfo=timezone.utc)
+    rows = []   # (source, key, url, author, published, text)
+    for number, author in enumerate(("ada", "bea", "cy", "dot")):
+        body = text[number * 3000:number * 3000 + 2500]
+        for copy in range(4):
+            rows.append((f"{author}-{copy}", f"{author}-key-{copy}", f"https://{author}{copy}.example/p", author,
+                         day + timedelta(hours=copy), body + " " * copy))
+    # bea's first copy and cy's first copy are one URL: the same item key under two authors.
+    rows = [(source, "shared-key" if source in ("bea-0", "cy-0") else key, url, author, published, body)
+            for source, key, url, author, published, body in rows]
+    held = []
+    take_finished = dedupe.MergeForest.take_finished
+
+    def recording(forest, shared):
+        held.append(len(forest.info))
+        return take_finished(forest, shared)
+
+    monkeypatch.setattr(dedupe.MergeForest, "take_finished", recording)
+    with open_for_writing(tmp_path / "authors.duckdb", "test", 0) as warehouse:
+        for source, key, url, author, published, body in rows:
+            warehouse.con.execute(
+                "INSERT INTO raw_entries (source_id, entry_key, item_id, url, published_at, first_seen_at, "
+                "last_seen_at, changed_at) VALUES (?, 'e', ?, ?, ?, now(), now(), now())",
+                [source, key, url, published])
+            warehouse.con.execute(
+                "INSERT INTO entry_facts (source_id, entry_key, raw_changed_at, config_hash, item_key, "
+                "canonical_url, title, content_text, author, kind) VALUES (?, 'e', now(), '', ?, ?, 'Post', ?, ?, "
+                "'story')", [source, key, url, body, author])
+        assert dedupe.keys_under_several_authors(warehouse.con) == {"shared-key"}
+        found = sorted((m.item_key, m.into_key, m.reason) for m in dedupe.find_near_duplicates(warehouse.con))
+        assert not list((tmp_path / "authors.duckdb.tmp").glob("near-duplicates-*"))   # the spool is gone
+    ordered = sorted(((key, url, author, published, body) for _, key, url, author, published, body in rows),
+                     key=lambda r: (r[2], r[3], r[0]))
+    assert found == _pairwise_near_duplicates(ordered)
+    into = {key: target for key, target, _ in found}
+    assert len({into.get(key, key) for _, key, _, author, _, _ in rows if author in ("bea", "cy")}) == 1
+    assert len({into.get(key, key) for _, key, _, author, _, _ in rows if author == "ada"}) == 1
+    # Held as each next author started: nothing, ada's 4 keys, bea's 4 (then kept: one is
+    # shared), bea's and cy's 7 (ada's let go), and at the end those 7 and dot's 4.
+    assert held == [0, 4, 4, 7, 11]
 
 
 def test_items_built_in_many_shares_equal_items_built_in_one(tmp_path, monkeypatch):

@@ -7,12 +7,17 @@ original publisher's URL: the entry not on a syndication platform, else the earl
 
 from __future__ import annotations
 
-from collections import deque
+import os
+import tempfile
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
@@ -38,8 +43,15 @@ SELECT f.item_key, f.canonical_url, lower(f.author) AS author, r.published_at, l
 -- the key and entry break ties in date, so the same entries always give the same merges and reasons
 ORDER BY author, r.published_at, f.item_key, f.source_id, f.entry_key
 """
+# Item keys that more than one author's entries carry (the same URL under two bylines): a merge
+# made under one author can grow under another only through such a key.
+SHARED_KEYS_SQL = f"""
+SELECT f.item_key {CANDIDATES_FROM} GROUP BY f.item_key HAVING count(DISTINCT lower(f.author)) > 1
+"""
 ROWS_PER_QUERY = 20_000
 FETCH_ROWS = 5000
+SPOOL_ROWS = 10_000
+SPOOL_SCHEMA = pa.schema([("item_key", pa.string()), ("into_key", pa.string()), ("reason", pa.string())])
 
 
 @dataclass
@@ -65,6 +77,10 @@ def author_ranges(con, rows_per_query: int = ROWS_PER_QUERY) -> list[tuple[str, 
     if first is not None:
         ranges.append((first, last))
     return ranges
+
+
+def keys_under_several_authors(con) -> set[str]:
+    return {key for (key,) in con.execute(SHARED_KEYS_SQL, {"min_text": MIN_TEXT}).fetchall()}
 
 
 def candidates(con, rows_per_query: int = ROWS_PER_QUERY) -> Iterator[tuple]:
@@ -111,6 +127,22 @@ class MergeForest:
             if root != key:
                 yield Merge(key, root, self.reason(key))
 
+    def take_finished(self, shared: set[str]) -> list[Merge]:
+        """The merges of every group of keys that holds none of `shared`, each group then
+        forgotten: once its author's entries are all read, only a shared key can join it again."""
+        groups: dict[str, list[str]] = defaultdict(list)
+        for key in self.info:
+            groups[self.root(key)].append(key)
+        finished = []
+        for root, keys in groups.items():
+            if shared.isdisjoint(keys):
+                finished += [Merge(key, root, self.reason(key)) for key in keys if key != root]
+                for key in keys:
+                    del self.info[key]
+                    self.parent.pop(key, None)
+                    self.reasons.pop(key, None)
+        return finished
+
     def reason(self, key: str) -> str:
         score, author, days, into = self.reasons[key]
         return (f"near-identical text ({score:.0f}% similar) by the same author ({author}) "
@@ -118,8 +150,10 @@ class MergeForest:
 
 
 def find_near_duplicates(con, rows_per_query: int = ROWS_PER_QUERY) -> Iterator[Merge]:
-    """Streams entries in (author, date) order, holding only the current author's last WINDOW.
-    Every entry is read before this returns; the merges are then written out as they are read."""
+    """Streams entries in (author, date) order, holding only the current author's last WINDOW
+    and the merges not yet finished. Every entry is read before this returns; the merges are
+    then read back from where they were written as each author's were finished."""
+    shared = keys_under_several_authors(con)
     forest = MergeForest()
     window: deque[tuple] = deque()   # (position, key, url, published, processed text), oldest first
     # The window's entries by text, oldest first. Copies of one text score the same against any
@@ -128,29 +162,76 @@ def find_near_duplicates(con, rows_per_query: int = ROWS_PER_QUERY) -> Iterator[
     # every pair in the window a comparison (2,800 copies of 20 posts: 263 s, now 2 s).
     copies: dict[str, deque[tuple]] = {}
     current_author = None
+    # A hub of syndicated copies has a merge for most of its entries (about 600 bytes each in
+    # the forest), so each author's finished merges go to a file, not to memory.
+    spool = _MergeSpool(_spool_directory(con))
+    try:
+        for position, (key, url, author, published, text) in enumerate(candidates(con, rows_per_query)):
+            if author != current_author:
+                spool.write(forest.take_finished(shared))
+                window.clear()
+                copies.clear()
+                current_author = author
+            while window and published - window[0][3] > WINDOW:
+                oldest = window.popleft()
+                same_text = copies[oldest[4]]
+                same_text.popleft()
+                if not same_text:
+                    del copies[oldest[4]]
+            processed = default_process(text)
+            for _, other_key, other_url, other_published, other_text in sorted(q[0] for q in copies.values()):
+                if forest.root(other_key) == forest.root(key):
+                    continue
+                score = fuzz.ratio(processed, other_text, score_cutoff=THRESHOLD)
+                if score:
+                    forest.merge((key, url, published), (other_key, other_url, other_published), author, score)
+            entry = (position, key, url, published, processed)
+            window.append(entry)
+            copies.setdefault(processed, deque()).append(entry)
+        spool.write(forest.take_finished(set()))
+    except BaseException:
+        spool.discard()
+        raise
+    return spool.read_back()
 
-    for position, (key, url, author, published, text) in enumerate(candidates(con, rows_per_query)):
-        if author != current_author:
-            window.clear()
-            copies.clear()
-            current_author = author
-        while window and published - window[0][3] > WINDOW:
-            oldest = window.popleft()
-            same_text = copies[oldest[4]]
-            same_text.popleft()
-            if not same_text:
-                del copies[oldest[4]]
-        processed = default_process(text)
-        for _, other_key, other_url, other_published, other_text in sorted(q[0] for q in copies.values()):
-            if forest.root(other_key) == forest.root(key):
-                continue
-            score = fuzz.ratio(processed, other_text, score_cutoff=THRESHOLD)
-            if score:
-                forest.merge((key, url, published), (other_key, other_url, other_published), author, score)
-        entry = (position, key, url, published, processed)
-        window.append(entry)
-        copies.setdefault(processed, deque()).append(entry)
-    return forest.merges()
+
+def _spool_directory(con) -> Path | None:
+    """DuckDB's own spill directory (beside the warehouse), or None for the system's."""
+    directory = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    if not directory:
+        return None
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    return Path(directory)
+
+
+class _MergeSpool:
+    """Merges written to a Parquet file as they are found, read back once, then deleted."""
+
+    def __init__(self, directory: Path | None):
+        handle, name = tempfile.mkstemp(prefix="near-duplicates-", suffix=".parquet", dir=directory)
+        os.close(handle)
+        self.path = Path(name)
+        self._writer = pq.ParquetWriter(self.path, SPOOL_SCHEMA)
+
+    def write(self, merges: list[Merge]) -> None:
+        for start in range(0, len(merges), SPOOL_ROWS):
+            part = merges[start:start + SPOOL_ROWS]
+            self._writer.write_table(pa.table({"item_key": [m.item_key for m in part],
+                                               "into_key": [m.into_key for m in part],
+                                               "reason": [m.reason for m in part]}, schema=SPOOL_SCHEMA))
+
+    def read_back(self) -> Iterator[Merge]:
+        self._writer.close()
+        try:
+            for batch in pq.ParquetFile(self.path).iter_batches(batch_size=SPOOL_ROWS):
+                for row in batch.to_pylist():
+                    yield Merge(row["item_key"], row["into_key"], row["reason"])
+        finally:
+            self.path.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        self._writer.close()
+        self.path.unlink(missing_ok=True)
 
 
 def _original_first(a: tuple, b: tuple) -> bool:
