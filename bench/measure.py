@@ -35,6 +35,11 @@ class Measured:
                 max((t for _, t in inside), default=0.0))
 
 
+LABEL_MARKERS = (("pagefind", "pagefind"), ("forkserver", "forkserver/parse worker"),
+                 ("multiprocessing", "parse worker"), ("dagster", "dagster"))
+KNOWN_LABELS = {label for _, label in LABEL_MARKERS}
+
+
 def process_label(process: psutil.Process) -> str:
     """A short name for what a child process is, so the peaks say which part of the run holds memory."""
     try:
@@ -42,8 +47,7 @@ def process_label(process: psutil.Process) -> str:
     except psutil.Error:
         return "?"
     text = " ".join(words)
-    for marker, label in (("pagefind", "pagefind"), ("forkserver", "forkserver/parse worker"),
-                          ("multiprocessing", "parse worker"), ("dagster", "dagster")):
+    for marker, label in LABEL_MARKERS:
         if marker in text:
             return label
     return Path(words[0]).name if words else "?"
@@ -90,9 +94,12 @@ class TreeSampler:
                     total += rss
                     if with_pss:
                         pss += _pss(child)
-                    if child.pid not in self._labels:
-                        self._labels[child.pid] = process_label(child)
-                    label = self._labels[child.pid]
+                    label = self._labels.get(child.pid) or process_label(child)
+                    # A child caught between fork and exec still shows its parent's command line
+                    # (and the parent's pages as its RSS): only a label that names what the child
+                    # is gets kept, so the next sample reads the command line it has exec'd.
+                    if label in KNOWN_LABELS:
+                        self._labels[child.pid] = label
                     per_label[label] = per_label.get(label, 0) + rss
                 self.tree_peak = max(self.tree_peak, total)
                 self.pss_peak = max(self.pss_peak, pss)
