@@ -9,9 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from pipelines.config import MarkdownSource, load_registry
+from pipelines.duck import memory_limit
 from pipelines.errors import ConfigError
 from pipelines.normalise import build_items
 from pipelines.normalise.aliases import load_aliases
@@ -563,9 +565,9 @@ def test_near_duplicate_merges_are_let_go_author_by_author_unless_a_key_is_share
     rows = []   # (source, key, url, author, published, text)
     for number, author in enumerate(("ada", "bea", "cy", "dot")):
         body = text[number * 3000:number * 3000 + 2500]
-        for copy in range(4):
-            rows.append((f"{author}-{copy}", f"{author}-key-{copy}", f"https://{author}{copy}.example/p", author,
-                         day + timedelta(hours=copy), body + " " * copy))
+        for n in range(4):
+            rows.append((f"{author}-{n}", f"{author}-key-{n}", f"https://{author}{n}.example/p", author,
+                         day + timedelta(hours=n), body + " " * n))
     # bea's first copy and cy's first copy are one URL: the same item key under two authors.
     rows = [(source, "shared-key" if source in ("bea-0", "cy-0") else key, url, author, published, body)
             for source, key, url, author, published, body in rows]
@@ -622,3 +624,43 @@ def test_items_built_in_many_shares_equal_items_built_in_one(tmp_path, monkeypat
         many_shares = warehouse.con.execute("SELECT * FROM items ORDER BY id").fetchall()
     assert len(one_share) > 500
     assert many_shares == one_share
+
+
+def test_a_chunk_of_entry_facts_past_the_facts_memory_limit_is_read_under_the_build_limit(
+        tmp_path, monkeypatch):
+    # What reading a chunk takes grows with its entries' texts (a 54,000-source run ran out of the
+    # facts' 64MB there): such a chunk is read again under the build's limit, and its facts are
+    # those computed with room to spare.
+    import pipelines.normalise.facts as facts
+    from pipelines.normalise.aliases import Aliases
+
+    doc = parse_document((CORPUS / "feeds" / "guardian_us.rss").read_bytes(), "https://example.org/g", None,
+                         ParseOptions("g", (), False))
+    with open_for_writing(tmp_path / "long.duckdb", "test", 0) as warehouse:
+        con = warehouse.con
+        warehouse.write_outcomes("test", [SourceOutcome(source_id="g", status="ok", records=doc.records,
+                                                        entries_read=len(doc.records))])
+        # Each entry's texts padded to ~1 MB: the feed's together are far past 24MB.
+        con.execute("SET memory_limit = '1GB'")
+        con.execute("UPDATE raw_entries SET content_html = content_html || repeat('<p>padding</p>', 35000), "
+                    "content_text = content_text || repeat(' padding', 65000)")
+        con.execute("CHECKPOINT")   # so that its cached blocks can be let go when the limit drops
+        entries = con.execute("SELECT count(*) FROM raw_entries WHERE matched").fetchone()[0]
+        assert entries > 20
+        monkeypatch.setattr(facts, "STREAM_MEMORY_LIMIT", "24MB")
+        # The feed's one chunk does not fit 24MB...
+        con.execute(facts.SOURCE_FACTS_SQL, {"suffix": ""})
+        con.execute("CREATE TEMP TABLE stale_entries AS SELECT rowid AS raw_row FROM raw_entries")
+        with pytest.raises(duckdb.OutOfMemoryException, match="could not allocate|failed to pin|failed to allocate"), \
+                memory_limit(con, "24MB"):
+            con.execute(facts.ROWS_SQL, {"suffix": "", "first": 0, "last": 10 ** 6}).fetch_arrow_table()
+        con.execute("DROP TABLE stale_entries")
+        con.execute("DROP TABLE source_facts")
+        # ...and the facts are made all the same.
+        assert facts.refresh_entry_facts(con, Aliases()).computed == entries
+        retried = con.execute("SELECT * FROM entry_facts ORDER BY source_id, entry_key").fetchall()
+
+        monkeypatch.setattr(facts, "STREAM_MEMORY_LIMIT", "1GB")
+        assert facts.refresh_entry_facts(con, Aliases(), force=True).computed == entries
+        roomy = con.execute("SELECT * FROM entry_facts ORDER BY source_id, entry_key").fetchall()
+    assert len(retried) == entries and retried == roomy

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 
-from pipelines.duck import STREAM_MEMORY_LIMIT, insert_rows, memory_limit
+from pipelines.duck import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT, insert_rows, memory_limit
 
 from pipelines.normalise.aliases import Aliases
 from pipelines.records import json_object
@@ -124,7 +125,23 @@ def refresh_entry_facts(con, aliases: Aliases, *, force: bool = False) -> FactsR
 
 
 def _refresh_chunk(con, aliases: Aliases, suffix: str, first: int, last: int) -> int:
-    """Facts for the stale entries with row ids first..last; returns how many rows were read."""
+    """Facts for the stale entries with row ids first..last; returns how many rows were read.
+
+    DuckDB reads a column 2,048 rows at a time, whatever the row-id range, so what a chunk's
+    query needs is set by the texts of the entries stored around it as much as by the chunk's
+    size (entries with 12,000 characters of HTML and of text: 80 MB to read 10 rows, 136 MB for
+    2,000; with 6,000, 44 and 68 MB), and inserting a batch's facts grows with their texts too.
+    A chunk that does not fit the facts' limit is done again under the build's own limit, which
+    the item step needs anyway: facts replace their earlier rows by key, so a batch written
+    before the failure is written again, not twice."""
+    try:
+        return _compute_chunk(con, aliases, suffix, first, last)
+    except duckdb.OutOfMemoryException:
+        with memory_limit(con, BUILD_MEMORY_LIMIT):
+            return _compute_chunk(con, aliases, suffix, first, last)
+
+
+def _compute_chunk(con, aliases: Aliases, suffix: str, first: int, last: int) -> int:
     rows = con.execute(ROWS_SQL, {"suffix": suffix, "first": first, "last": last}).fetch_arrow_table()
     for batch in rows.to_batches(BATCH):
         facts = [entry_facts(row, aliases) for row in batch.to_pylist()]
