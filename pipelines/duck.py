@@ -86,8 +86,10 @@ def load_fts(con: duckdb.DuckDBPyConnection) -> None:
 def setting(con: duckdb.DuckDBPyConnection, name: str, value: str) -> Iterator[None]:
     """Run a step with DuckDB setting `name` at `value`, then put the connection's previous value back."""
     previous = con.execute(f"SELECT current_setting('{name}')").fetchone()[0]
-    con.execute(f"SET {name} = '{value}'")
     try:
+        # Inside the try: a memory limit DuckDB cannot evict down to raises, yet stays set, and
+        # release_cache (which expects that failure) then left a 54,000-source build at 16MB.
+        con.execute(f"SET {name} = '{value}'")
         yield
     finally:
         con.execute(f"SET {name} = '{previous}'")

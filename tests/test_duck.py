@@ -41,6 +41,22 @@ def test_release_cache_gives_blocks_back_and_keeps_the_data_and_the_limit(tmp_pa
     assert con.execute("SELECT count(*), sum(length(body)) FROM staged").fetchone() == (400000, 80_000_000)
 
 
+def test_a_limit_duckdb_cannot_evict_down_to_leaves_the_previous_limit(tmp_path):
+    # Large strings updated since the last checkpoint cannot be evicted: lowering the limit below
+    # them fails, and DuckDB keeps the lower limit all the same. A 54,000-source build's
+    # release_cache hit this and the next step ran under 16MB.
+    con = connect(tmp_path / "hub.duckdb", memory_limit="1GB")
+    con.execute("CREATE TABLE t AS SELECT range AS n, 'a' AS body FROM range(60)")
+    con.execute("UPDATE t SET body = body || repeat('<p>padding</p>', 35000)")
+    before = limit(con)
+    with pytest.raises(Exception, match="could not free up enough memory"), memory_limit(con, "16MB"):
+        pass
+    assert abs(limit(con) - before) <= 0.2
+    release_cache(con)
+    assert abs(limit(con) - before) <= 0.2
+    assert con.execute("SELECT count(*), min(length(body)) FROM t").fetchone() == (60, 1 + 14 * 35000)
+
+
 def test_builds_checkpoint_by_a_larger_log_and_put_the_default_back(tmp_path):
     # The default 16MB made large builds checkpoint (and rewrite their indexes) every few batches;
     # the harvest keeps it, since index changes not yet checkpointed stay in memory.
