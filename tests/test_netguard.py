@@ -105,6 +105,20 @@ def test_allow_private_networks_lets_a_private_name_through(loopback):
     assert asyncio.run(go()).status == 200
 
 
+async def readable_before_and_after_close(stream, closed: asyncio.Event) -> list[tuple[bool, bool]]:
+    """(the stream's, the AnyIO stream inside it's) idle check before the server closes (`closed`
+    tells it to) and once the close has reached this side."""
+    inner = stream._inner
+    answers = [(stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable"))]
+    closed.set()
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if inner.get_extra_info("is_readable"):
+            break
+    answers.append((stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable")))
+    return answers
+
+
 def test_connections_say_when_the_server_has_closed_them_as_anyio_streams_do():
     # The pool drops a keep-alive connection whose socket has become readable (the server
     # closed it). The guard's streams answer from the socket found once; the answers must be
@@ -123,14 +137,7 @@ def test_connections_say_when_the_server_has_closed_them_as_anyio_streams_do():
         port = server.sockets[0].getsockname()[1]
         stream = await GuardedNetworkBackend(allow_private=True).connect_tcp("127.0.0.1", port)
         assert isinstance(stream, KnownSocketStream) and stream.get_extra_info("socket") is not None
-        inner = stream._inner
-        answers = [(stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable"))]
-        closed.set()
-        for _ in range(100):   # until the close reaches this side
-            await asyncio.sleep(0.01)
-            if inner.get_extra_info("is_readable"):
-                break
-        answers.append((stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable")))
+        answers = await readable_before_and_after_close(stream, closed)
         assert await stream.read(100) == b""
         await stream.aclose()
         server.close()
@@ -175,14 +182,7 @@ def test_tls_connections_keep_the_socket_check_and_talk_through_it():
         reply = b""
         while not reply.endswith(b"hello"):
             reply += await stream.read(4096, timeout=10)
-        inner = stream._inner
-        answers = [(stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable"))]
-        closed.set()
-        for _ in range(100):   # until the close reaches this side
-            await asyncio.sleep(0.01)
-            if inner.get_extra_info("is_readable"):
-                break
-        answers.append((stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable")))
+        answers = await readable_before_and_after_close(stream, closed)
         await stream.aclose()
         server.close()
         return reply, answers

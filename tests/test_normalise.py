@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -408,6 +409,17 @@ def test_entry_facts_read_in_row_id_chunks_match_one_pass_and_a_rerun_recomputes
     assert sum(a != b for a, b in zip(in_chunks, one_pass)) == 3
 
 
+@contextmanager
+def warehouse_with_one_feed(path: Path, name: str):
+    """A warehouse holding one corpus feed's entries, harvested as source "g"."""
+    doc = parse_document((CORPUS / "feeds" / name).read_bytes(), "https://example.org/g", None,
+                         ParseOptions("g", (), False))
+    with open_for_writing(path, "test", 0) as warehouse:
+        warehouse.write_outcomes("test", [SourceOutcome(source_id="g", status="ok", records=doc.records,
+                                                        entries_read=len(doc.records))])
+        yield warehouse
+
+
 def test_entry_facts_take_another_pass_when_row_ids_move_during_one(tmp_path, monkeypatch):
     # A checkpoint can compact deleted rows out of raw_entries while facts are written, moving
     # later rows to lower row ids (it takes >122,880 rows, so here the rows are moved by hand
@@ -416,12 +428,8 @@ def test_entry_facts_take_another_pass_when_row_ids_move_during_one(tmp_path, mo
     import pipelines.normalise.facts as facts
     from pipelines.normalise.aliases import Aliases
 
-    doc = parse_document((CORPUS / "feeds" / "guardian_us.rss").read_bytes(), "https://example.org/g", None,
-                         ParseOptions("g", (), False))
-    with open_for_writing(tmp_path / "moved.duckdb", "test", 0) as warehouse:
+    with warehouse_with_one_feed(tmp_path / "moved.duckdb", "guardian_us.rss") as warehouse:
         con = warehouse.con
-        warehouse.write_outcomes("test", [SourceOutcome(source_id="g", status="ok", records=doc.records,
-                                                        entries_read=len(doc.records))])
         entries = con.execute("SELECT count(*) FROM raw_entries WHERE matched").fetchone()[0]
         assert entries > 20
         refresh_chunk = facts._refresh_chunk
@@ -634,12 +642,8 @@ def test_a_chunk_of_entry_facts_past_the_facts_memory_limit_is_read_under_the_bu
     import pipelines.normalise.facts as facts
     from pipelines.normalise.aliases import Aliases
 
-    doc = parse_document((CORPUS / "feeds" / "guardian_us.rss").read_bytes(), "https://example.org/g", None,
-                         ParseOptions("g", (), False))
-    with open_for_writing(tmp_path / "long.duckdb", "test", 0) as warehouse:
+    with warehouse_with_one_feed(tmp_path / "long.duckdb", "guardian_us.rss") as warehouse:
         con = warehouse.con
-        warehouse.write_outcomes("test", [SourceOutcome(source_id="g", status="ok", records=doc.records,
-                                                        entries_read=len(doc.records))])
         # Each entry's texts padded to ~1 MB: the feed's together are far past 24MB.
         con.execute("SET memory_limit = '1GB'")
         con.execute("UPDATE raw_entries SET content_html = content_html || repeat('<p>padding</p>', 35000), "
