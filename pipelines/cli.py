@@ -21,6 +21,7 @@ from rich.table import Table
 
 from pipelines.config import resolve_sources_path
 from pipelines.errors import FAILED_STATUSES, SUCCEEDED_STATUSES, ConfigError, HubError, WarehouseLockedError
+from pipelines.lifetime import skip_collection_at_exit
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_ALL_FAILED, EXIT_LOCKED = 0, 1, 2, 3, 4
 DEFAULT_WAREHOUSE = "warehouse/hub.duckdb"
@@ -556,7 +557,10 @@ def sources_status(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        skip_collection_at_exit()
 
 
 if __name__ == "__main__":

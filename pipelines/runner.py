@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.lifetime import kept_until_exit
 from pipelines.warehouse import write_lock
 
 DAGSTER_YAML = """# Local instance for `opengovtech run` and `dagster dev` (docs/deploy.md).
@@ -54,14 +55,15 @@ class CheckOutcome:
 def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0, prune: bool = False,
                  ignore_backoff: bool = False) -> PipelineRun:
     prepare_dagster_home(warehouse_path)
-    import dagster as dg
+    with kept_until_exit():
+        import dagster as dg
 
-    from pipelines.defs.harvest import harvest_asset_name
-    from pipelines.defs.schedules import HARVEST_JOB_NAME
-    from pipelines.harvest import HARVESTERS
-    from pipelines.definitions import defs
+        from pipelines.defs.harvest import harvest_asset_name
+        from pipelines.defs.schedules import HARVEST_JOB_NAME
+        from pipelines.harvest import HARVESTERS
+        from pipelines.definitions import defs
 
-    job = defs().resolve_job_def(HARVEST_JOB_NAME)
+        job = defs().resolve_job_def(HARVEST_JOB_NAME)
     run_id = str(uuid.uuid4())
     run_config = {
         "resources": {

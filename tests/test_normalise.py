@@ -187,7 +187,7 @@ def test_asset_checks_fail_on_a_deliberately_broken_warehouse(hub, loopback):
     from pipelines.defs.normalise import hub_items, hub_items_checks
     from pipelines.defs.resources import SourcesResource, WarehouseResource
     result = dg.materialize(
-        [hub_items, *hub_items_checks], raise_on_error=False,
+        [hub_items, hub_items_checks], raise_on_error=False,
         resources={"sources": SourcesResource(path=str(hub.sources_path)),
                    "warehouse": WarehouseResource(path=str(hub.warehouse_path))})
     outcome = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -221,3 +223,34 @@ def test_run_summary_lists_every_failing_source_and_at_most_50_changed_ones(tmp_
     assert listed == {"broken-0", "broken-1", *(f"changed-{i:02d}" for i in range(50))}
     assert "67 sources: 65 ok, 2 failed, 0 backing off; 60 new, 0 updated entries." in text
     assert "15 ok sources not listed (5 with nothing new)" in text
+
+
+def test_start_up_objects_are_frozen_and_what_the_run_makes_is_still_collected():
+    # In a child process: freezing is for the life of the process.
+    code = """
+import gc
+from pipelines.lifetime import kept_until_exit
+
+class Node:
+    pass
+
+with kept_until_exit():
+    assert not gc.isenabled()
+    made_at_start_up = Node()
+    made_at_start_up.self = made_at_start_up
+assert gc.isenabled()
+assert gc.get_freeze_count() > 0 and gc.is_tracked(made_at_start_up)
+garbage = Node()
+garbage.self = garbage
+del garbage
+assert gc.collect() >= 1, "a cycle made after start-up must still be collected"
+try:
+    with kept_until_exit():
+        raise ValueError("set-up failed")
+except ValueError:
+    pass
+assert gc.isenabled(), "the collector is back on after a failed set-up"
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
