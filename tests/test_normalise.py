@@ -699,3 +699,28 @@ def test_a_chunk_of_entry_facts_past_the_facts_memory_limit_is_read_under_the_bu
         assert facts.refresh_entry_facts(con, Aliases(), force=True).computed == entries
         roomy = con.execute("SELECT * FROM entry_facts ORDER BY source_id, entry_key").fetchall()
     assert len(retried) == entries and retried == roomy
+
+
+def test_the_items_fingerprint_needs_the_same_memory_however_many_sources(tmp_path):
+    # It joined every source's configuration into one sorted string (10 MB at 54,000 sources),
+    # and `opengovtech rebuild` ran out of its 64MB there after syncing the registry.
+    from pipelines.normalise.build import FINGERPRINT_SQL
+
+    def fingerprint(con) -> str:
+        return con.execute(FINGERPRINT_SQL, {"suffix": "rules"}).fetchone()[0]
+
+    with open_for_writing(tmp_path / "many.duckdb", "test", 0) as warehouse:
+        con = warehouse.con
+        con.execute("""INSERT INTO sources (source_id, kind, url, tagged_only, active, config_json)
+                       SELECT printf('feed-%06d', i), 'feed', printf('https://s%d.example/feed', i), false, true,
+                              repeat(md5(i::VARCHAR), 12)
+                       FROM range(60000) t(i)""")   # 23 MB of configuration
+        con.execute("CHECKPOINT")
+        with memory_limit(con, "8MB"):
+            before = fingerprint(con)
+            assert fingerprint(con) == before
+            con.execute("UPDATE sources SET config_json = config_json || ' ' WHERE source_id = 'feed-031415'")
+            changed = fingerprint(con)
+            con.execute("UPDATE sources SET active = false WHERE source_id = 'feed-000001'")
+            deactivated = fingerprint(con)
+    assert len({before, changed, deactivated}) == 3
