@@ -100,6 +100,24 @@ def memory_limit(con: duckdb.DuckDBPyConnection, limit: str):
     return setting(con, "memory_limit", limit)
 
 
+@contextmanager
+def lower_memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
+    """Run a step under the lower limit `limit` if DuckDB can evict down to it, else under the
+    current one; then put the previous limit back (raising a limit never fails).
+
+    DuckDB cannot go below what it holds pinned: rows changed since the last checkpoint, and the
+    key indexes it has loaded (at 1,000,000 entries the facts' own is over 64MB)."""
+    previous = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    try:
+        con.execute(f"SET memory_limit = '{limit}'")
+    except duckdb.OutOfMemoryException:
+        con.execute(f"SET memory_limit = '{previous}'")   # DuckDB keeps a limit it failed to reach
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{previous}'")
+
+
 def release_cache(con: duckdb.DuckDBPyConnection) -> None:
     """Give DuckDB's cached blocks back before another process does heavy work beside this one:
     lowering the limit makes DuckDB evict down to it; the previous limit is then restored."""

@@ -57,6 +57,24 @@ def test_a_limit_duckdb_cannot_evict_down_to_leaves_the_previous_limit(tmp_path)
     assert con.execute("SELECT count(*), min(length(body)) FROM t").fetchone() == (60, 1 + 14 * 35000)
 
 
+def test_a_lower_limit_is_used_where_duckdb_can_reach_it_and_skipped_where_it_cannot(tmp_path):
+    # The facts lower the build's limit to their own; at 1,000,000 entries DuckDB held more than
+    # that pinned, the lowering failed, and so did the build.
+    from pipelines.duck import lower_memory_limit
+
+    con = connect(tmp_path / "hub.duckdb", memory_limit="1GB")
+    before = limit(con)
+    with lower_memory_limit(con, "64MB"):
+        assert 60 < limit(con) < 62   # 64MB is 61.0 MiB
+    assert abs(limit(con) - before) <= 0.2
+    con.execute("CREATE TABLE t AS SELECT range AS n, 'a' AS body FROM range(60)")
+    con.execute("UPDATE t SET body = body || repeat('<p>padding</p>', 35000)")   # ~30 MB pinned
+    with lower_memory_limit(con, "16MB"):
+        assert abs(limit(con) - before) <= 0.2
+        assert con.execute("SELECT count(*), min(length(body)) FROM t").fetchone() == (60, 1 + 14 * 35000)
+    assert abs(limit(con) - before) <= 0.2
+
+
 def test_builds_checkpoint_by_a_larger_log_and_put_the_default_back(tmp_path):
     # The default 16MB made large builds checkpoint (and rewrite their indexes) every few batches;
     # the harvest keeps it, since index changes not yet checkpointed stay in memory.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from pipelines.duck import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT, insert_rows, memory_limit
+from pipelines.duck import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT, insert_rows, lower_memory_limit
 
 from pipelines.normalise.aliases import Aliases
 from pipelines.records import json_object
@@ -107,7 +107,7 @@ def refresh_entry_facts(con, aliases: Aliases, *, force: bool = False) -> FactsR
             SELECT 1 FROM raw_entries r
             WHERE r.matched AND r.source_id = f.source_id AND r.entry_key = f.entry_key)""").fetchone()[0]
     computed = 0
-    with memory_limit(con, STREAM_MEMORY_LIMIT):
+    with lower_memory_limit(con, STREAM_MEMORY_LIMIT):
         # Row ids stay put unless a checkpoint compacts deleted rows out of raw_entries, which
         # moves every later row down (and so lowers the highest row id): then another pass
         # takes whatever is still stale.
@@ -133,12 +133,14 @@ def _refresh_chunk(con, aliases: Aliases, suffix: str, first: int, last: int) ->
     2,000; with 6,000, 44 and 68 MB), and inserting a batch's facts grows with their texts too.
     A chunk that does not fit the facts' limit is done again under the build's own limit, which
     the item step needs anyway: facts replace their earlier rows by key, so a batch written
-    before the failure is written again, not twice."""
+    before the failure is written again, not twice. The build's limit then stays for the rest
+    of the refresh (the step around it puts the build's back at the end): going down again
+    failed at 1,000,000 entries, DuckDB by then holding more than 64MB it could not evict."""
     try:
         return _compute_chunk(con, aliases, suffix, first, last)
     except duckdb.OutOfMemoryException:
-        with memory_limit(con, BUILD_MEMORY_LIMIT):
-            return _compute_chunk(con, aliases, suffix, first, last)
+        con.execute(f"SET memory_limit = '{BUILD_MEMORY_LIMIT}'")
+        return _compute_chunk(con, aliases, suffix, first, last)
 
 
 def _compute_chunk(con, aliases: Aliases, suffix: str, first: int, last: int) -> int:
