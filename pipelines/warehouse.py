@@ -29,6 +29,7 @@ from pipelines.records import RAW_COLUMNS, RawRecord
 
 DEFAULT_WAREHOUSE_PATH = Path("warehouse/hub.duckdb")
 _MIGRATION_NAME = re.compile(r"^(\d+)_[\w-]+\.sql$")
+RECONNECT_WAIT_S = 60.0   # how long a reconnect waits for a reader that opened the file in between
 
 
 def resolve_warehouse_path(path: str | os.PathLike | None = None) -> Path:
@@ -117,12 +118,12 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
 @contextmanager
 def open_for_writing(path: Path, run_id: str, wait_s: float = 0.0) -> Iterator["Warehouse"]:
     with write_lock(path, run_id, wait_s):
-        con = connect(path)
+        warehouse = Warehouse(connect(path), path)
         try:
-            apply_migrations(con)
-            yield Warehouse(con, path)
+            apply_migrations(warehouse.con)
+            yield warehouse
         finally:
-            con.close()
+            warehouse.con.close()   # the warehouse's connection may have been replaced (reconnect)
             return_freed_memory()  # the next stage starts from the process's size, not this one's peak
 
 
@@ -250,6 +251,23 @@ class Warehouse:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
         self.con = con
         self.path = path
+
+    def reconnect(self, wait_s: float = RECONNECT_WAIT_S) -> None:
+        """Close the DuckDB connection and open a new one, letting go of all DuckDB held for it.
+
+        Our write lock is held throughout; DuckDB's own file lock is not, so a reader (a search)
+        that opens the file in between is waited for."""
+        self.con.close()
+        return_freed_memory()
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self.con = connect(self.path)
+                return
+            except WarehouseLockedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def sync_sources(self, rows: list[dict]) -> None:
         """Record the registry; sources no longer listed stay, marked inactive (their items are kept)."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
+import time
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -724,3 +727,38 @@ def test_the_items_fingerprint_needs_the_same_memory_however_many_sources(tmp_pa
             con.execute("UPDATE sources SET active = false WHERE source_id = 'feed-000001'")
             deactivated = fingerprint(con)
     assert len({before, changed, deactivated}) == 3
+
+
+def test_a_build_that_recomputed_many_facts_goes_on_in_a_new_connection_with_the_same_items(tmp_path, monkeypatch):
+    import pipelines.normalise.build as build
+
+    with warehouse_with_one_feed(tmp_path / "reconnect.duckdb", "guardian_us.rss") as warehouse:
+        build.build_items(warehouse, force=True)
+        same_connection = warehouse.con.execute("SELECT * FROM items ORDER BY id").fetchall()
+        first = warehouse.con
+        monkeypatch.setattr(build, "RECONNECT_AFTER_FACTS", 1)
+        build.build_items(warehouse, force=True)
+        assert warehouse.con is not first
+        assert warehouse.con.execute("SELECT * FROM items ORDER BY id").fetchall() == same_connection
+    assert len(same_connection) > 20
+    # open_for_writing closed the connection it ended with: another process can open the file.
+    reader = subprocess.run([sys.executable, "-c", "import duckdb, sys; "
+                             "print(duckdb.connect(sys.argv[1], read_only=True).execute("
+                             "'SELECT count(*) FROM items').fetchone()[0])", str(tmp_path / "reconnect.duckdb")],
+                            capture_output=True, text=True, timeout=60)
+    assert reader.stdout.strip() == str(len(same_connection)), reader.stderr
+
+
+def test_a_reconnect_waits_for_a_reader_that_opened_the_file_in_between(tmp_path):
+    with warehouse_with_one_feed(tmp_path / "wait.duckdb", "guardian_us.rss") as warehouse:
+        warehouse.con.close()
+        reader = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+                                   "con = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); "
+                                   "time.sleep(1.5)", str(tmp_path / "wait.duckdb")],
+                                  stdout=subprocess.PIPE, text=True)
+        assert reader.stdout.readline().strip() == "open"
+        started = time.monotonic()
+        warehouse.reconnect(wait_s=30)
+        assert time.monotonic() - started > 0.5   # it waited for the reader to close
+        assert warehouse.con.execute("SELECT count(*) FROM raw_entries").fetchone()[0] > 20
+        reader.wait(timeout=30)

@@ -24,6 +24,7 @@ from pipelines.normalise.projects import build_projects
 from pipelines.warehouse import Warehouse
 
 STATE_KEY = "items_built_from"
+RECONNECT_AFTER_FACTS = 100_000   # facts recomputed in one build past which the rest gets a new connection
 
 # Ranking and grouping read narrow columns only, into a temp table of one head row per item;
 # the wide columns (texts, HTML) are then joined from entry_facts past that table. Both are done a
@@ -148,6 +149,14 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
         # checkpoint only every 256MB of log, see duck.py): at 1,000,000 entries a first build's
         # item step then ran out of its 256MB, where it fitted with the facts already on disk.
         con.execute("CHECKPOINT")
+    if build.facts_computed >= RECONNECT_AFTER_FACTS:
+        # After recomputing every fact of 1,000,000 entries (a forced rebuild), the item step
+        # ran out of its 256MB with 55 MB in use by duckdb_memory() as it started, even a share
+        # at a time; in a new connection the same step fitted. Not explained; a new connection
+        # costs milliseconds.
+        warehouse.reconnect()
+        con = warehouse.con
+    with build_memory(con):
         # Each step's cached blocks are given back before the next: the next step reads other
         # tables, and blocks left cached stack up under the build's raised limit.
         release_cache(con)
