@@ -20,7 +20,7 @@ from pipelines.normalise.aliases import Aliases
 from pipelines.normalise.dedupe import find_near_duplicates
 from pipelines.normalise.facts import FACTS_VERSION, refresh_entry_facts
 from pipelines.normalise.organisations import build_organisations
-from pipelines.normalise.projects import build_projects
+from pipelines.normalise.projects import build_next_links, build_projects
 from pipelines.warehouse import Warehouse
 
 STATE_KEY = "items_built_from"
@@ -160,8 +160,8 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
         # Each step's cached blocks are given back before the next: the next step reads other
         # tables, and blocks left cached stack up under the build's raised limit.
         release_cache(con)
-        # Merges, item heads and the new items are built before the transaction that swaps the
-        # new items in with their organisations and projects: a build that dies before its commit
+        # Merges, item heads, the new items and their links are built before the transaction that
+        # swaps them in with their organisations and projects: a build that dies before its commit
         # leaves the fingerprint unchanged, and the next one builds them again.
         with build.step("near_duplicates"):
             build.near_duplicates = replace_item_merges(con)
@@ -169,9 +169,14 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
         with build.step("items"):
             build_next_items(con)
         release_cache(con)
+        with build.step("links"):
+            build_next_links(con)
+        release_cache(con)
         with transaction(con):
             con.execute("DROP TABLE IF EXISTS items")
             con.execute("ALTER TABLE items_next RENAME TO items")
+            con.execute("DROP TABLE IF EXISTS item_links")
+            con.execute("ALTER TABLE item_links_next RENAME TO item_links")
             with build.step("organisations"):
                 build.organisations = build_organisations(con, aliases)
             with build.step("projects"):
