@@ -65,7 +65,7 @@ def test_run_harvests_prints_a_summary_and_records_the_dagster_run(loopback, tmp
     assert "'bytes':" in metrics and "'duration_s':" in metrics and "'new': 30" in metrics
     assert table_head.startswith("| source | status | fetched | new | updated | unchanged | requests | bytes | seconds")
     assert normalise_steps == str(sorted(f"seconds_{step}" for step in
-                                         ("facts", "near_duplicates", "items", "organisations", "projects")))
+                                         ("facts", "near_duplicates", "items", "links", "organisations", "projects")))
 
     home_page = tmp_path / "wh" / "site" / "index.html"
     built_at = home_page.stat().st_mtime_ns
