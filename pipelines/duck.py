@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -105,8 +105,8 @@ def lower_memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[N
     """Run a step under the lower limit `limit` if DuckDB can evict down to it, else under the
     current one; then put the previous limit back (raising a limit never fails).
 
-    DuckDB cannot go below what it holds pinned: rows changed since the last checkpoint, and the
-    key indexes it has loaded (at 1,000,000 entries the facts' own is over 64MB)."""
+    DuckDB cannot go below what it holds pinned (rows changed since the last checkpoint, among
+    others): at 1,000,000 entries it held more than the facts' 64MB once a chunk had needed more."""
     previous = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     try:
         con.execute(f"SET memory_limit = '{limit}'")
@@ -122,7 +122,7 @@ def release_cache(con: duckdb.DuckDBPyConnection) -> None:
     """Give DuckDB's cached blocks back before another process does heavy work beside this one:
     lowering the limit makes DuckDB evict down to it; the previous limit is then restored."""
     # Data pinned by an open transaction cannot be evicted: then the cache stays, nothing else changes.
-    with suppress(duckdb.Error), memory_limit(con, "16MB"):
+    with lower_memory_limit(con, "16MB"):
         pass
     return_freed_memory()
 
