@@ -95,6 +95,10 @@ class RateLimited(HarvestError):
     status = "deferred"
 
 
+class ParseTimeout(HarvestError):
+    """Parsing one document overran its time limit (or killed its worker) and was stopped."""
+
+
 class APIResponseError(HarvestError):
     """An API answered with something that is not the JSON its documentation promises."""
 

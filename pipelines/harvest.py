@@ -13,18 +13,25 @@ import logging
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
+
+import pebble
 
 from pipelines.config import SourceBase, SourceRegistry
 from pipelines.dates import utc_now
-from pipelines.errors import FAILED_STATUSES, HarvestError
+from pipelines.entry_limits import PARSE_SECONDS, hold_records_to_limits
+from pipelines.errors import FAILED_STATUSES, HarvestError, ParseTimeout
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.memory import call_then_return_freed_memory
 from pipelines.parsing import ParseOptions, parse_document
 from pipelines.progress import reporter
+from pipelines.redaction import redact
 from pipelines.sources.blog import harvest_blog
 from pipelines.sources.bluesky import harvest_bluesky
 from pipelines.sources.devto import harvest_devto
@@ -114,8 +121,7 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
     parse_pool = LazyProcessPool(parse_workers(registry))
     with parse_pool, ThreadPoolExecutor(1, thread_name_prefix="warehouse-writer") as writer:
 
-        async def in_workers(fn, *args):
-            return await loop.run_in_executor(parse_pool.get(), call_then_return_freed_memory, fn, *args)
+        in_workers = parse_pool.run
 
         async def parse(body: bytes, url: str, content_type: str | None, options: ParseOptions):
             return await in_workers(parse_document, body, url, content_type, options)
@@ -222,27 +228,47 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
 
 class LazyProcessPool:
     """The parse workers, started on first use: a run where every source answers 304 never
-    pays for starting them."""
+    pays for starting them. A task that overruns its time, or whose source is cancelled at the
+    run deadline, has its worker stopped (pebble), so no parse outlives its limit."""
 
     def __init__(self, workers: int):
         self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: pebble.ProcessPool | None = None
 
-    def get(self) -> ProcessPoolExecutor:
+    def get(self) -> pebble.ProcessPool:
         if self._pool is None:
             # forkserver, not fork: the harvest runs inside Dagster with threads alive.
             context = multiprocessing.get_context("forkserver")
             # Workers import what they run: the parsers, not the warehouse or Dagster.
             context.set_forkserver_preload(["pipelines.parsing", "pipelines.parsing.page", "pipelines.memory"])
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = pebble.ProcessPool(self.workers, context=context)
         return self._pool
+
+    async def run(self, fn: Callable[..., Any], *args: Any, seconds: float = PARSE_SECONDS) -> Any:
+        """`fn(*args)` in a worker; ParseTimeout once it has run `seconds`."""
+        future = self.get().schedule(call_then_return_freed_memory, (fn, *args), timeout=seconds)
+        try:
+            return await asyncio.wrap_future(future)
+        except TimeoutError:
+            raise ParseTimeout(f"{_what_ran(fn, args)} took longer than {seconds:g}s (the limit for one document) "
+                               "and was stopped") from None
+        except pebble.ProcessExpired as exc:
+            raise ParseTimeout(f"{_what_ran(fn, args)} stopped its worker process ({exc})") from None
 
     def __enter__(self) -> "LazyProcessPool":
         return self
 
     def __exit__(self, *exc) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.stop()  # nothing is left to wait for: every task was awaited or cancelled
+            self._pool.join()
+
+
+def _what_ran(fn: Callable[..., Any], args: tuple) -> str:
+    """'parsing https://…' for a document, else the function's name."""
+    if fn is parse_document and len(args) > 1:
+        return f"parsing {args[1]}"
+    return f"{getattr(fn, '__name__', 'a worker task')}"
 
 
 async def harvest_one(source: SourceBase, ctx: HarvestContext) -> SourceOutcome:
@@ -263,9 +289,15 @@ async def harvest_one(source: SourceBase, ctx: HarvestContext) -> SourceOutcome:
         if exc.retry_after_s:
             outcome.retry_at = utc_now() + timedelta(seconds=exc.retry_after_s)
     except Exception as exc:  # a bug or an unforeseen input must not stop the other sources
-        log.exception("unexpected error harvesting source %s", source.id)
+        log.error("unexpected error harvesting source %s: %s", source.id,
+                  redact("".join(traceback.format_exception(exc))))
         outcome = SourceOutcome(source_id=source.id, status="failed",
                                 error=f"unexpected error: {type(exc).__name__}: {exc}")
+    if outcome.records:
+        outcome.records, limits = hold_records_to_limits(outcome.records, outcome.entries_read)
+        if limits:
+            outcome.warning = "; ".join(filter(None, (outcome.warning, str(limits))))
+    outcome.error, outcome.warning = redact(outcome.error), redact(outcome.warning)
     outcome.duration_s = time.monotonic() - started
     outcome.requests, outcome.bytes = stats.requests, stats.bytes
     if outcome.state is not None:

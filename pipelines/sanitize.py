@@ -28,6 +28,33 @@ _BLANK_LINES = re.compile(r"\n\s*\n+")
 
 
 URL_ATTRIBUTES = {"href", "src"}
+# The HTML parser behind nh3 takes time in the square of how deeply elements nest; real posts
+# nest a few dozen deep. Deeper markup is kept as its text only.
+NESTING_LIMIT = 500
+_TAG = re.compile(r"<(/?)([A-Za-z][\w-]*)[^<>]{0,2000}?(/?)>")  # bounded: no quadratic scans
+_VOID_OR_OPTIONAL_END = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
+    "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "rt", "rp",
+}
+
+
+def nesting_depth(fragment: str) -> int:
+    """How deeply `fragment`'s elements nest (void elements and optional end tags aside)."""
+    depth = deepest = 0
+    for closing, name, self_closing in _TAG.findall(fragment):
+        if self_closing or name.lower() in _VOID_OR_OPTIONAL_END:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def within_nesting_limit(fragment: str) -> str:
+    """`fragment`, or its text as escaped paragraphs when it nests deeper than NESTING_LIMIT."""
+    if fragment.count("<") <= NESTING_LIMIT or nesting_depth(fragment) <= NESTING_LIMIT:
+        return fragment
+    text = html.unescape(_TAG.sub(" ", fragment))
+    return "".join(f"<p>{html.escape(' '.join(p.split()))}</p>" for p in text.split("\n\n") if p.strip())
 
 
 def sanitize_html(fragment: str | None, base_url: str | None = None, *, tags: set[str] = ALLOWED_TAGS) -> str:
@@ -43,7 +70,7 @@ def sanitize_html(fragment: str | None, base_url: str | None = None, *, tags: se
         return urljoin(base_url, value.strip()) if attribute in URL_ATTRIBUTES else value
 
     return nh3.clean(
-        fragment,
+        within_nesting_limit(fragment),
         attribute_filter=absolute if base_url else None,
         tags=tags,
         attributes=ALLOWED_ATTRIBUTES,
@@ -60,7 +87,7 @@ def html_to_text(fragment: str | None) -> str:
     if "<" not in fragment and "&" not in fragment:
         return _SPACE.sub(" ", fragment).strip()
     # Mark block boundaries before nh3 drops every tag, so paragraphs stay apart.
-    marked = _BLOCK_BREAK.sub("\n", fragment)
+    marked = _BLOCK_BREAK.sub("\n", within_nesting_limit(fragment))
     text = html.unescape(nh3.clean(marked, tags=set(), clean_content_tags={"script", "style"}))
     text = _SPACE.sub(" ", text)
     return _BLANK_LINES.sub("\n\n", "\n".join(line.strip() for line in text.splitlines())).strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import time
@@ -26,6 +27,8 @@ from pipelines.duck import connect, registered, transaction
 from pipelines.errors import SUCCEEDED_STATUSES, HarvestError, HubError, WarehouseLockedError
 from pipelines.memory import return_freed_memory
 from pipelines.records import RAW_COLUMNS, RawRecord
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WAREHOUSE_PATH = Path("warehouse/hub.duckdb")
 _MIGRATION_NAME = re.compile(r"^(\d+)_[\w-]+\.sql$")
@@ -333,7 +336,32 @@ class Warehouse:
 
     def write_outcomes(self, run_id: str, outcomes: list[SourceOutcome],
                        backoff: BackoffPolicy = BackoffPolicy()) -> list[SourceCounts]:
-        """Write whole sources in one transaction; return per-source new/updated/unchanged counts."""
+        """Write whole sources in one transaction; return per-source new/updated/unchanged counts.
+
+        When the batch cannot be written, each source is written on its own, so a source whose
+        entries cannot be stored fails alone: its health says why, and every other source lands."""
+        try:
+            return self._write_together(run_id, outcomes, backoff)
+        except Exception:
+            if not any(o.records for o in outcomes):
+                raise  # the bookkeeping itself cannot be written: the warehouse is at fault
+            log.warning("a batch of %d sources could not be written; writing them one by one", len(outcomes))
+        counts = []
+        for outcome in outcomes:
+            try:
+                counts += self._write_together(run_id, [outcome], backoff)
+            except Exception as exc:
+                if not outcome.records:
+                    raise
+                problem = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+                failed = SourceOutcome(source_id=outcome.source_id, status="failed", http_status=outcome.http_status,
+                                       error=f"its {len(outcome.records):,} entries could not be stored: {problem}",
+                                       entries_read=outcome.entries_read, requests=outcome.requests,
+                                       bytes=outcome.bytes, duration_s=outcome.duration_s)
+                counts += self._write_together(run_id, [failed], backoff)
+        return counts
+
+    def _write_together(self, run_id: str, outcomes: list[SourceOutcome], backoff: BackoffPolicy) -> list[SourceCounts]:
         now = utc_now()
         # A source stopped part way (a GitHub rate limit) still carries what it fetched: kept.
         records = [r for o in outcomes for r in o.records]

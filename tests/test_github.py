@@ -360,3 +360,17 @@ def test_a_repository_page_on_the_site_lists_its_facts(github, hub, tmp_path):
     assert 'href="https://github.com/github3py/github3.py"' in page
     assets = (tmp_path / "site" / "kinds" / "asset" / "index.html").read_text(encoding="utf-8")
     assert "github3py/github3.py" in assets
+
+
+def test_a_token_an_api_error_echoes_back_is_redacted_before_it_is_stored_or_shown(github, hub, monkeypatch):
+    """An error message that repeats the request's Authorization header keeps the failure readable
+    and loses the credential, in source_health, source_runs and the report."""
+    monkeypatch.setenv("GITHUB_TOKEN", CANARY)
+    echo = json.dumps({"message": f"Malformed request (headers: Authorization: Bearer {CANARY}, Accept: json)"})
+    github.script("/repos/someone/echo", Scripted(400, {}, echo))
+    hub.write_sources([github_source("echo", repo="someone/echo")], retries=0)
+    report = hub.harvest()
+    stored = hub.query("SELECT error FROM source_health") + hub.query("SELECT error FROM source_runs")
+    shown = [c.error for c in report.counts]
+    assert all(CANARY not in (error or "") for (error,) in stored) and all(CANARY not in e for e in shown)
+    assert "Malformed request (headers: Authorization: [redacted]" in shown[0]

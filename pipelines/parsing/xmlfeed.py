@@ -7,6 +7,7 @@ import re
 import feedparser
 
 from pipelines.dates import from_struct_time
+from pipelines.entry_limits import ENTRIES_PER_SOURCE, TAGS_PER_ENTRY
 from pipelines.parsing.entries import EntryFields, FeedFields
 from pipelines.parsing.sniff import first_tag
 
@@ -34,6 +35,7 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedField
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    body, cut = within_entry_limits(without_impossible_characters(body))
     parsed = feedparser.parse(without_expanding_entities(body), response_headers=headers, **_PARSE_ARGS)
     if not parsed.get("version") and not parsed.entries:
         root = first_tag(body)
@@ -42,9 +44,10 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedField
         problem = parsed.get("bozo_exception")
         raise ValueError(f"not an RSS, Atom or JSON feed: {problem or 'no XML element found'}")
     feed = parsed.feed
-    warning = None
+    warning = cut
     if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
-        warning = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
+        problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
+        warning = f"{cut}; {problem}" if cut else problem
     return FeedFields(
         format=parsed.get("version") or "unknown",
         title=feed.get("title", ""),
@@ -53,6 +56,63 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedField
         entries=[_entry_fields(e) for e in parsed.entries],
         warning=warning,
     )
+
+
+# Where entries and their categories end and begin, in RSS and Atom with or without a prefix
+# (each repetition bounded, so a hostile document cannot make the search quadratic).
+_ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
+_ENTRY_START_OR_CATEGORY = re.compile(
+    rb"(?P<start><(?:[\w.-]+:)?(?:item|entry)[\s>])"
+    rb"|<(?:[\w.-]+:)?(?:category|subject)\b[^>]{0,256}?/>"
+    rb"|<(?P<name>(?:[\w.-]+:)?(?:category|subject))\b[^>]{0,256}>.{0,1024}?</(?P=name)\s*>", re.DOTALL)
+
+
+def within_entry_limits(body: bytes) -> tuple[bytes, str | None]:
+    """`body` with entries past ENTRIES_PER_SOURCE and categories past TAGS_PER_ENTRY in one entry
+    removed before feedparser reads it (its time grows with the square of an entry's
+    categories), and a warning saying so; the body itself when it is within them."""
+    warnings = []
+    if body.count(b"<item") + body.count(b"<entry") + body.count(b":item") + body.count(b":entry") > ENTRIES_PER_SOURCE:
+        ends = [m.end() for m in _ENTRY_END.finditer(body)]
+        if len(ends) > ENTRIES_PER_SOURCE:
+            # The text after the last entry closes the document, so it stays well-formed.
+            body = body[:ends[ENTRIES_PER_SOURCE - 1]] + body[ends[-1]:]
+            warnings.append(f"the feed lists {len(ends):,} entries; the first {ENTRIES_PER_SOURCE:,} were read")
+    if body.count(b"categor") + body.count(b"subject") > TAGS_PER_ENTRY:
+        in_entry = 0
+        dropped = 0
+
+        def keep_within_limit(match: re.Match) -> bytes:
+            nonlocal in_entry, dropped
+            if match.group("start"):
+                in_entry = 0
+                return match.group(0)
+            in_entry += 1
+            if in_entry <= TAGS_PER_ENTRY:
+                return match.group(0)
+            dropped += 1
+            return b""
+
+        body = _ENTRY_START_OR_CATEGORY.sub(keep_within_limit, body)
+        if dropped:
+            warnings.append(f"{dropped:,} categories past the first {TAGS_PER_ENTRY} of an entry were dropped")
+    return body, "; ".join(warnings) or None
+
+
+_CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{1,8})|0*([0-9]{1,10}));")
+
+
+def without_impossible_characters(body: bytes) -> bytes:
+    """`body` without references to characters no text can hold (surrogates, past U+10FFFF):
+    feedparser's lenient parser raises on them and the whole feed would be lost."""
+    if b"&#" not in body:
+        return body
+
+    def possible(match: re.Match) -> bytes:
+        code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+        return b"" if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else match.group(0)
+
+    return _CHARACTER_REFERENCE.sub(possible, body)
 
 
 def without_expanding_entities(body: bytes) -> bytes:

@@ -19,6 +19,7 @@ from pipelines.errors import AuthenticationRequired, HTTPStatusFailure, RateLimi
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
 from pipelines.records import Mention, RawRecord
+from pipelines.redaction import remember_secret
 from pipelines.sanitize import sanitize_html
 from pipelines.sources.api import get_json
 from pipelines.sources.mentions import PostFacts, SharedLink, post_record, posts_to_records
@@ -57,6 +58,7 @@ async def sign_in(ctx: HarvestContext, source: BlueskySource, stats: FetchStats,
         except (ValueError, KeyError, TypeError):
             raise AuthenticationRequired(f"Bluesky sign-in at {source.auth_service} returned no access token",
                                          url=url, http_status=result.status) from None
+        remember_secret(sessions[source.auth_service])
     return sessions[source.auth_service]
 
 
