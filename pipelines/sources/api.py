@@ -21,6 +21,24 @@ from pipelines.sources.github_api import parse_link_header
 from pipelines.urls import origin_of
 
 JSON_ACCEPT = "application/json"
+# What a builder raises on a field of another type than the API documents.
+MALFORMED = (TypeError, AttributeError, KeyError, ValueError, IndexError)
+
+
+def each_well_formed(items, build) -> tuple[list, int]:
+    """`build(item)` for every item, and how many were skipped because a field was not of the
+    type the API documents: a malformed item is left out, never the source."""
+    built, skipped = [], 0
+    for item in items:
+        try:
+            built.append(build(item))
+        except MALFORMED:
+            skipped += 1
+    return built, skipped
+
+
+def malformed_warning(skipped: int, what: str) -> list[str]:
+    return [f"skipped {skipped} {what} with fields of unexpected types"] if skipped else []
 
 
 @dataclass

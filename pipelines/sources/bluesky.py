@@ -21,7 +21,7 @@ from pipelines.http import FetchStats
 from pipelines.records import Mention, RawRecord
 from pipelines.redaction import remember_secret
 from pipelines.sanitize import sanitize_html
-from pipelines.sources.api import get_json
+from pipelines.sources.api import each_well_formed, get_json, malformed_warning
 from pipelines.sources.mentions import PostFacts, SharedLink, post_record, posts_to_records
 from pipelines.tags import hashtags, normalise_tag
 from pipelines.warehouse import SourceOutcome
@@ -107,10 +107,11 @@ async def harvest_bluesky(source: BlueskySource, ctx: HarvestContext, stats: Fet
         outcome.cut_short(exc, f"kept the {len(posts)} posts read before it, the rest are read next run")
 
     wanted = list(ctx.registry.tags_for(source)) + [source.hashtag]
-    facts = [post_facts(source, post, wanted) for post in posts.values()]
+    facts, malformed = each_well_formed(posts.values(), lambda post: post_facts(source, post, wanted))
     outcome.records, warnings = await posts_to_records(ctx, facts, stats, allow_private=allow_private,
                                                        wanted_tags=wanted, follow=source.follow_links,
                                                        own_record=skeet_record)
+    warnings += malformed_warning(malformed, "posts")
     if len(facts) > len(outcome.records):
         # Search matches words too: a post saying "opengovtech" without the hashtag is not tagged.
         warnings.append(f"skipped {len(facts) - len(outcome.records)} posts that match the search but carry no tag "

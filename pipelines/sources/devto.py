@@ -17,7 +17,7 @@ from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
 from pipelines.records import RawRecord
 from pipelines.sanitize import html_to_text, sanitize_html, summarise
-from pipelines.sources.api import get_json
+from pipelines.sources.api import each_well_formed, get_json, malformed_warning
 from pipelines.tags import merge_tags, normalise_tag
 from pipelines.urls import canonical_url, item_id
 from pipelines.warehouse import SourceOutcome
@@ -49,11 +49,13 @@ async def harvest_devto(source: DevtoSource, ctx: HarvestContext, stats: FetchSt
                 break
     except (RateLimited, RetryDeferred) as exc:
         outcome.cut_short(exc, f"kept the {len(articles)} articles read before it")
-    records = [article_record(source, article, wanted) for article in articles.values()]
+    records, malformed = each_well_formed(articles.values(), lambda article: article_record(source, article, wanted))
     outcome.records = [r for r in records if r.matched]
     outcome.entries_read = len(articles)
+    warnings = malformed_warning(malformed, "articles")
     if len(records) > len(outcome.records):
-        outcome.warning = f"skipped {len(records) - len(outcome.records)} articles without the tags {', '.join(wanted)}"
+        warnings.append(f"skipped {len(records) - len(outcome.records)} articles without the tags {', '.join(wanted)}")
+    outcome.warning = "; ".join(warnings) or None
     if outcome.status == "ok" and not articles and unchanged_pages:
         outcome.status = "not_modified"
     return outcome

@@ -15,7 +15,7 @@ from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
 from pipelines.records import RawRecord
 from pipelines.sanitize import html_to_text, sanitize_html, summarise
-from pipelines.sources.api import get_json
+from pipelines.sources.api import MALFORMED, get_json
 from pipelines.tags import merge_tags
 from pipelines.urls import canonical_url, item_id
 from pipelines.warehouse import SourceOutcome
@@ -71,8 +71,11 @@ async def harvest_discourse(source: DiscourseSource, ctx: HarvestContext, stats:
             return key, None, None  # read next run
         except HarvestError as exc:
             return key, None, f"topic {key}: {exc.reason}"
-        posts = ((data.get("post_stream") or {}).get("posts") or [])
-        return key, topic_record(source, topic, posts[0] if posts else {}), None
+        try:
+            posts = ((data.get("post_stream") or {}).get("posts") or [])
+            return key, topic_record(source, topic, posts[0] if posts else {}), None
+        except MALFORMED:
+            return key, None, f"topic {key}: skipped, with fields of unexpected types"
 
     results = await asyncio.gather(*(first_post(k, t) for k, t in new.items()))
     outcome.records = [record for _, record, _ in results if record is not None]

@@ -18,7 +18,7 @@ from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
 from pipelines.records import Mention, RawRecord
 from pipelines.sanitize import html_to_text, sanitize_html
-from pipelines.sources.api import get_json
+from pipelines.sources.api import each_well_formed, get_json, malformed_warning
 from pipelines.sources.mentions import PostFacts, SharedLink, post_record, posts_to_records
 from pipelines.tags import hashtags, normalise_tag
 from pipelines.warehouse import SourceOutcome
@@ -58,7 +58,7 @@ async def harvest_mastodon(source: MastodonSource, ctx: HarvestContext, stats: F
         while url and pages < source.max_pages:
             page = await get(url)
             pages += 1
-            batch = page.data if isinstance(page.data, list) else []
+            batch = [s for s in page.data if isinstance(s, dict)] if isinstance(page.data, list) else []
             reached_seen = False
             for status in batch:
                 status_id = str(status.get("id", ""))
@@ -82,10 +82,12 @@ async def harvest_mastodon(source: MastodonSource, ctx: HarvestContext, stats: F
         outcome.cut_short(exc, f"kept the {len(statuses)} posts read before it, the rest are read next run")
 
     wanted = list(ctx.registry.tags_for(source)) + ([source.hashtag] if source.hashtag else [])
-    posts = [post_facts(source, status, wanted, boosted_by.get(key, [])) for key, status in statuses.items()]
+    posts, malformed = each_well_formed(statuses.items(),
+                                        lambda item: post_facts(source, item[1], wanted, boosted_by.get(item[0], [])))
     outcome.records, warnings = await posts_to_records(ctx, posts, stats, allow_private=allow_private,
                                                        wanted_tags=wanted, follow=source.follow_links,
                                                        own_record=status_record)
+    warnings += malformed_warning(malformed, "posts")
     skipped = len(posts) - len(outcome.records)
     if skipped:
         warnings.append(f"skipped {skipped} posts without the tags {', '.join(wanted)}")
