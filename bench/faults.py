@@ -3,7 +3,9 @@
 The faults are those of tests/fault_server.py (hangs, slow answers, 429/503 with
 Retry-After, fail-then-ok, redirect loops, redirects to a private address, a 60 MB body, a
 gzip bomb, truncated bodies, a wrong charset, HTML instead of a feed, entity bombs, an
-external entity pointing at a local file, an empty 200). Prints, against the targets:
+external entity pointing at a local file, an empty 200) and hostile content (a 9 MB title,
+180,000 entries, 500,000 tags, 40,000 categories, 100,000 nested <div>s, a 300-character
+category, control characters, a JSON Feed field of the wrong type). Prints, against the targets:
 
   - the share of the healthy sources' entries ingested (target 100%);
   - faulty sources whose status is what the fault calls for, each with a reason (target all);

@@ -7,7 +7,10 @@ for, so a test can prove a request was never made.
 
 from __future__ import annotations
 
+import functools
 import gzip
+import html
+import json
 import threading
 import time
 from collections import Counter
@@ -34,8 +37,60 @@ FAULTS: dict[str, str] = {
     "external-entity": "ok",      # parsed without reading the local file
     "empty-200": "failed",
 }
+# Hostile content: read, held to the limits of pipelines/entry_limits.py, with a warning.
+HOSTILE_CONTENT = (
+    "huge-title",          # one title of 9 MB
+    "many-entries",        # 180,000 tiny entries in under 10 MB
+    "many-tags",           # a JSON Feed entry with 500,000 tags
+    "many-categories",     # an RSS entry with 40,000 categories
+    "deep-nesting",        # 100,000 nested <div>s in a description
+    "long-category",       # a 300-character category and author
+    "control-characters",  # \x01, U+FFFE and a surrogate reference in a title
+    "object-content",      # a JSON Feed content_html that is an object
+)
+FAULTS.update(dict.fromkeys(HOSTILE_CONTENT, "ok"))
 CANARY = "CANARY-LOCAL-FILE-5e1f"
 HANG_S = 60
+
+
+def _rss(items: str) -> bytes:
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+@functools.cache
+def hostile_body(route: str) -> tuple[bytes, str]:
+    """The body and content type of a hostile-content route, made once per process."""
+    if route == "huge-title":
+        return _rss("<item><title>" + "Civic " * 1_500_000 + "</title><link>http://council.example/big</link></item>"), \
+            "application/rss+xml"
+    if route == "many-entries":
+        return _rss("".join(f"<item><link>http://c.example/{i}</link></item>" for i in range(180_000))), \
+            "application/rss+xml"
+    if route == "many-tags":
+        return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [
+            {"id": "1", "url": "http://council.example/tags", "title": "Tagged", "content_text": "x",
+             "tags": [f"tag{i}" for i in range(500_000)]}]}).encode(), "application/feed+json"
+    if route == "many-categories":
+        categories = "".join(f"<category>topic {i}</category>" for i in range(40_000))
+        return _rss(f"<item><title>Topics</title><link>http://council.example/t</link>{categories}</item>"), \
+            "application/rss+xml"
+    if route == "deep-nesting":
+        nested = html.escape("<div>" * 100_000 + "deep" + "</div>" * 100_000)
+        return _rss(f"<item><title>Deep</title><link>http://council.example/d</link>"
+                    f"<description>{nested}</description></item>"), "application/rss+xml"
+    if route == "long-category":
+        long = "Open data " * 30
+        return _rss(f"<item><title>Long</title><link>http://council.example/l</link><category>{long}</category>"
+                    f"<author>{long}</author></item>"), "application/rss+xml"
+    if route == "control-characters":
+        return _rss("<item><title>Bins \x01 and \ufffe &#55296; data</title>"
+                    "<link>http://council.example/c</link></item>"), "application/rss+xml"
+    if route == "object-content":
+        return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [
+            {"id": "1", "url": "http://council.example/o", "title": "Object", "content_html": {"a": 1}},
+            {"id": "2", "url": "http://council.example/p", "title": "Plain", "content_text": "fine"}]}).encode(), \
+            "application/feed+json"
+    raise KeyError(route)
 
 
 def _gzip_bomb() -> bytes:
@@ -175,6 +230,9 @@ def start_fault_server(feeds: list[bytes], canary_file: Path, host: str = "127.0
                 self.send(200, body, xml)
             elif route == "empty-200":
                 self.send(200, b"", xml)
+            elif route in HOSTILE_CONTENT:
+                body, content_type = hostile_body(route)
+                self.send(200, body, {"Content-Type": content_type})
             else:
                 self.send(404, b"not found")
 

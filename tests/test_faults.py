@@ -8,7 +8,8 @@ import feedparser
 import pytest
 
 from tests.conftest import CORPUS, Hub
-from tests.fault_server import CANARY, FAULTS, fault_sources, start_fault_server
+from pipelines import entry_limits
+from tests.fault_server import CANARY, FAULTS, HOSTILE_CONTENT, fault_sources, start_fault_server
 
 FEEDS = [p.read_bytes() for p in sorted((CORPUS / "feeds").iterdir()) if p.suffix != ".json"][:20]
 REASONS = {
@@ -89,3 +90,21 @@ def test_recovering_faults_really_recovered(faulty_run):
     # it misreads the corpus's real Latin-1 feeds.)
     (warning,) = hub.query("SELECT warning FROM source_health WHERE source_id LIKE 'fault-%-wrong-charset'")[0]
     assert warning == "CharacterEncodingOverride: document declared as utf-8, but parsed as windows-1252"
+
+
+def test_hostile_content_is_read_within_the_limits_and_says_what_was_cut(faulty_run):
+    hub, _, _, _ = faulty_run
+
+    def by_route(rows):
+        return {source_id.split("-", 2)[2]: value for source_id, value in rows if source_id.startswith("fault-")}
+
+    stored = by_route(hub.query("SELECT source_id, count(*) FROM raw_entries GROUP BY 1"))
+    assert all(stored.get(route, 0) > 0 for route in HOSTILE_CONTENT), stored
+    assert stored["many-entries"] == entry_limits.ENTRIES_PER_SOURCE
+    longest_title, most_tags = hub.query("SELECT max(length(title)), max(len(tags)) FROM raw_entries")[0]
+    assert longest_title <= entry_limits.TITLE_CHARS and most_tags <= entry_limits.TAGS_PER_ENTRY
+    warnings = by_route(hub.query("SELECT source_id, warning FROM source_health"))
+    assert "title cut on 1 entry" in warnings["huge-title"]
+    assert "180,000 entries; the first 5,000 were read" in warnings["many-entries"]
+    assert "499,900 tags past the first 100" in warnings["many-tags"]
+    assert "39,900 categories past the first 100" in warnings["many-categories"]
