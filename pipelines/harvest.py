@@ -121,10 +121,8 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
     parse_pool = LazyProcessPool(parse_workers(registry))
     with parse_pool, ThreadPoolExecutor(1, thread_name_prefix="warehouse-writer") as writer:
 
-        in_workers = parse_pool.run
-
         async def parse(body: bytes, url: str, content_type: str | None, options: ParseOptions):
-            return await in_workers(parse_document, body, url, content_type, options)
+            return await parse_pool.run(parse_document, body, url, content_type, options)
 
         # Sources being harvested or waiting to be written; a task is started only once a slot
         # is free, so a run holds a bounded number of tasks however many sources it has (a task
@@ -180,7 +178,7 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
         own_fetcher = fetcher is None
         active_fetcher = fetcher or Fetcher(HttpSettings.from_defaults(registry.defaults))
         ctx = HarvestContext(registry=registry, fetcher=active_fetcher, state=state, parse=parse,
-                             run_in_workers=in_workers)
+                             run_in_workers=parse_pool.run)
         writer_task = asyncio.create_task(write_loop())
         try:
             async def one(source: SourceBase) -> None:
