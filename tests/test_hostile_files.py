@@ -62,3 +62,28 @@ def test_links_out_of_a_markdown_directory_and_special_files_are_refused_by_name
     for refused in ("_posts/env.md", "_posts/passwd.md", "_posts/2024-05-03-secret.md", "_posts/linked",
                     "_posts/2024-05-05-fifo.md", "_posts/2024-05-06-huge.md", "_posts/loop.md"):
         assert refused in warning, (refused, warning)
+
+
+def test_hostile_front_matter_skips_only_its_own_file_and_names_it_with_its_line(hub, tmp_path):
+    posts = tmp_path / "site" / "_posts"
+    posts.mkdir(parents=True)
+    (posts / "2024-05-01-ok.md").write_text(post("A good post"), encoding="utf-8")
+    # 'Billion laughs' in 390 bytes: nine anchors, each nine aliases of the one before.
+    bomb = "a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n" + "".join(
+        f"{b}: &{b} [{','.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
+    (posts / "2024-05-02-bomb.md").write_text(f"---\ntitle: Bomb\n{bomb}tags: *i\n---\nBody\n", encoding="utf-8")
+    (posts / "2024-05-03-deep.md").write_text("---\ntitle: Deep\ntags: " + "[" * 1000 + "]" * 1000 + "\n---\nBody\n",
+                                              encoding="utf-8")
+    keys = "".join(f"key{i}: value {i}\n" for i in range(5_000))
+    (posts / "2024-05-04-wide.md").write_text(f"\n---\ntitle: Wide\n{keys}---\nBody\n", encoding="utf-8")
+    hub.write_sources([{"id": "posts", "kind": "markdown", "directory": str(tmp_path / "site"),
+                        "tags": ["opengovtech"]}])
+    result = run_cli("run", "--sources", str(hub.sources_path), "--warehouse", str(hub.warehouse_path),
+                     env={"DAGSTER_HOME": ""}, timeout=600)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert [t for (t,) in hub.query("SELECT title FROM hub_items")] == ["A good post"]
+    warning = hub.health("posts")["warning"]
+    assert "_posts/2024-05-02-bomb.md:7: YAML aliases expand to more than 10,000 nodes (at alias *d)" in warning
+    assert "_posts/2024-05-03-deep.md:3: YAML nesting deeper than 64 levels" in warning
+    assert "_posts/2024-05-04-wide.md:2: YAML document larger than 64,000 bytes" in warning
+    assert hub.query("SELECT count(*) FROM raw_entries")[0][0] == 1

@@ -21,15 +21,15 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 import frontmatter
-import yaml
 
 from pipelines.config import MarkdownSource
 from pipelines.dates import parse_datetime
-from pipelines.errors import APIResponseError, FeedParseError, FileRefused, RateLimited, RetryDeferred
+from pipelines.errors import APIResponseError, ConfigError, FeedParseError, FileRefused, RateLimited, RetryDeferred
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
 from pipelines.parsing.markdown import markdown_to_html
 from pipelines.records import RawRecord
+from pipelines.safe_yaml import load_yaml
 from pipelines.sanitize import html_to_text, summarise
 from pipelines.sources.github import shared_api
 from pipelines.sources.github_api import RAW_ACCEPT
@@ -46,6 +46,8 @@ ASSET_TYPES = {"repo", "dataset", "tool", "standard", "other"}
 POST_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(.+)$")
 # A larger file is not read: from a directory it is named in the warning, from a repository left out.
 MAX_FILE_BYTES = 1_000_000
+# Front matter is a page of keys; a file whose front matter is larger is not read.
+MAX_FRONT_MATTER_BYTES = 64_000
 # How many unread files a source's warning names (the rest are counted).
 NAMED_UNREAD = 20
 
@@ -108,6 +110,8 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
     for file in files:
         try:
             records.append(file_record(source, file, wanted, permalink=permalink, branch=listing.branch))
+        except ConfigError as exc:   # front matter the YAML loader refused: "path:line: why"
+            problems.extend(exc.problems)
         except ValueError as exc:
             problems.append(f"{file.path}: {exc}")
     outcome.records = records
@@ -263,18 +267,35 @@ def read_local_file(root: Path, path: str) -> bytes:
 
 def _yaml(text: str) -> dict | None:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = load_yaml(text, "_config.yml", max_bytes=MAX_FILE_BYTES)
+    except ConfigError:
         return None
     return data if isinstance(data, dict) else None
 
 
+class BoundedFrontMatter(frontmatter.YAMLHandler):
+    """Jekyll's front matter, YAML between `---` lines at the top of a file, read with the hub's
+    bounded YAML loader. Only YAML: a file that does not start with `---` is all body."""
+
+    def __init__(self, name: str, first_line: int):
+        super().__init__()
+        self.name, self.first_line = name, first_line
+
+    def split(self, text: str) -> tuple[str, str]:
+        if not self.detect(text):
+            raise ValueError("no front matter")   # frontmatter.parse then reads the whole text as body
+        return super().split(text)
+
+    def load(self, fm: str, **kwargs) -> object:
+        return load_yaml(fm, self.name, max_bytes=MAX_FRONT_MATTER_BYTES, first_line=self.first_line)
+
+
 def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None,
                 branch: str) -> RawRecord:
-    try:
-        post = frontmatter.loads(file.text)
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ValueError(f"front matter is not valid YAML: {str(exc).splitlines()[0]}") from None
+    # The front matter handed to the loader starts at the end of its opening `---` line, so its
+    # lines are the file's, below any blank lines python-frontmatter strips first.
+    leading_lines = file.text[:len(file.text) - len(file.text.lstrip())].count("\n")
+    post = frontmatter.loads(file.text, handler=BoundedFrontMatter(file.path, first_line=leading_lines + 1))
     meta = {str(k): v for k, v in post.metadata.items()}
     name = PurePosixPath(file.path).stem
     collection = collection_of(file.path)
