@@ -105,3 +105,12 @@ class APIResponseError(HarvestError):
 
 class AuthenticationRequired(HarvestError):
     """The service answers only signed-in clients and the credentials it needs are not set."""
+
+
+class FileRefused(HubError):
+    """A local file a source would read is not read: a link out of its directory, not a regular
+    file, or too large. `reason` says which; the source goes on without it."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)

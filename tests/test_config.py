@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipelines import config
 from pipelines.config import load_registry
 from pipelines.errors import ConfigError
 from tests.conftest import REPO, run_cli
@@ -125,3 +126,65 @@ def test_a_timezone_that_names_a_directory_or_a_path_is_a_clear_error(tmp_path, 
     problems = problems_for(tmp_path, f"schedule:\n  timezone: {zone}\nsources: []\n")
     assert len(problems) == 1 and problems[0].startswith("sources.yaml:2 schedule:")
     assert f"unknown timezone '{zone}'" in problems[0]
+
+
+# --- hostile YAML: refused with a line number before it is expanded or composed ---------------
+
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """'Billion laughs' in YAML: each anchor a list of `width` aliases to the one before."""
+    names = "abcdefghijklmnopqrstuvwxyz"[:levels]
+    lines = [f"  a: &a [{','.join(['lol'] * width)}]"]
+    lines += [f"  {name}: &{name} [{','.join([f'*{before}'] * width)}]" for before, name in zip(names, names[1:])]
+    return "defaults:\n" + "\n".join(lines) + "\nsources: []\n"
+
+
+HOSTILE_YAML = {
+    "alias bomb": (alias_bomb(), 6, "YAML aliases expand to more than 10,000 nodes"),
+    "1,000 levels": ("sources:\n  - " + "[" * 1000 + "]" * 1000 + "\n", 2, "YAML nesting deeper than 64 levels"),
+    "100,000 open brackets": ("[" * 100_000, 1, "YAML nesting deeper than 64 levels"),
+}
+
+
+def test_an_alias_bomb_is_refused_at_its_line_before_it_expands(tmp_path):
+    text, line, problem = HOSTILE_YAML["alias bomb"]
+    assert len(text) < 400   # stands for 9^9 nodes; refused once its aliases pass 10,000
+    assert problems_for(tmp_path, text) == [f"sources.yaml:{line}: {problem} (at alias *d)"]
+
+
+def test_nesting_a_thousand_levels_deep_is_one_short_line_numbered_problem(tmp_path):
+    text, line, problem = HOSTILE_YAML["1,000 levels"]
+    assert problems_for(tmp_path, text) == [f"sources.yaml:{line}: {problem}"]
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_YAML))
+def test_validate_and_run_refuse_hostile_yaml_with_file_and_line_not_a_crash(tmp_path, case):
+    text, line, problem = HOSTILE_YAML[case]
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, encoding="utf-8")
+    for command in (["sources", "validate", str(path)],
+                    ["run", "--sources", str(path), "--warehouse", str(tmp_path / "wh" / "hub.duckdb")]):
+        result = run_cli(*command)
+        assert result.returncode == 2, (command, result.returncode)   # a crash would be negative (SIGSEGV)
+        assert f"{path}:{line}: {problem}" in result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr) < 2_000
+
+
+def test_anchors_of_an_ordinary_registry_still_load(tmp_path):
+    sources = "".join(f"  - id: feed-{i}\n    kind: feed\n    url: https://council-{i}.example/feed\n    tags: *shared\n"
+                      for i in range(2_000))
+    registry = load_registry(_write(tmp_path, "defaults:\n  tags: &shared [opengovtech, civic tech, open data, "
+                                    "smart cities, digital services]\nsources:\n" + sources))
+    assert len(registry.sources) == 2_000
+    assert all(len(s.tags) == 5 for s in registry.sources)
+
+
+def test_a_sources_file_past_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "MAX_CONFIG_BYTES", 1_000)
+    problems = problems_for(tmp_path, VALID_HEAD + "  - id: x\n    kind: feed\n    url: https://x.example/feed\n" * 40)
+    assert problems == ["sources.yaml:1: YAML document larger than 1,000 bytes"]
+
+
+def _write(tmp_path, text: str):
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -161,6 +161,21 @@ def test_publiccode_yml_is_parsed_and_its_problems_recorded(github, hub):
     assert "maintenance.type 'sometimes' is not internal, contract, community or none" in bad["problems"]
 
 
+def test_a_hostile_publiccode_yml_is_a_recorded_problem_and_the_other_repositories_are_read(github, hub):
+    bomb = "".join(f"{b}: &{b} [{','.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
+    github.add_owner("leedsdatamill", generated_repos("leedsdatamill", 3))
+    github.files[("leedsdatamill/service-0000", "publiccode.yml")] = PUBLICCODE
+    github.files[("leedsdatamill/service-0001", "publiccode.yml")] = "a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n" + bomb + "name: *i\n"
+    github.files[("leedsdatamill/service-0002", "publiccode.yml")] = "name: " + "[" * 1000 + "]" * 1000 + "\n"
+    hub.write_sources([github_source(org="leedsdatamill")])
+    hub.harvest()
+    codes = {name: json.loads(code) for name, code in hub.query("SELECT full_name, publiccode FROM hub_repositories")}
+    assert codes["leedsdatamill/service-0000"]["name"] == "Bin collection app"
+    assert codes["leedsdatamill/service-0001"] == {
+        "problems": ["publiccode.yml:5: YAML aliases expand to more than 10,000 nodes (at alias *d)"]}
+    assert codes["leedsdatamill/service-0002"] == {"problems": ["publiccode.yml:1: YAML nesting deeper than 64 levels"]}
+
+
 def test_rate_limit_exhausted_mid_run_keeps_what_was_read_and_resumes(github, hub, loopback):
     """Other kinds go on; the next run (after the reset) finishes the listing."""
     github.add_owner("bigcouncil", generated_repos("bigcouncil", 250))

@@ -15,10 +15,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pipelines.config import MAX_CONFIG_BYTES
 from pipelines.errors import ConfigError
+from pipelines.safe_yaml import document_too_large, load_yaml
 
 ALIASES_FILE = "aliases.yaml"
 _FOLD = re.compile(r"[\W_]+", re.UNICODE)
@@ -63,14 +64,12 @@ def load_aliases(path: Path | None) -> Aliases:
     """The curated aliases; no file means none. A bad file is a ConfigError naming the file and problem."""
     if path is None or not Path(path).exists():
         return Aliases()
+    if Path(path).stat().st_size > MAX_CONFIG_BYTES:
+        raise document_too_large(str(path), MAX_CONFIG_BYTES)
     text = Path(path).read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text, str(path), max_bytes=MAX_CONFIG_BYTES) or {}
         parsed = AliasesFile.model_validate(data)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError([f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
     except ValidationError as exc:
         problems = [f"{path}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ConfigError(problems) from None

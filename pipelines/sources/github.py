@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import yaml
-
 from pipelines.config import GitHubSource
 from pipelines.dates import parse_datetime
-from pipelines.errors import HarvestError, RateLimited, RetryDeferred
+from pipelines.errors import ConfigError, HarvestError, RateLimited, RetryDeferred
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
 from pipelines.parsing.markdown import markdown_excerpt
 from pipelines.records import RawRecord, json_object
+from pipelines.safe_yaml import load_yaml
 from pipelines.sources.github_api import RAW_ACCEPT, APIResponse, GitHubAPI, api_url_from_env
 from pipelines.tags import hashtags, merge_tags, normalise_tag
 from pipelines.urls import canonical_url, item_id
@@ -40,6 +39,8 @@ GITHUB_FOUNDED = date(2007, 10, 1)   # no repository was created before this
 # come up run after run rather than moving with today's date.
 SEARCH_HORIZON = date(2099, 12, 31)
 README_EXCERPT_CHARS = 2000
+# A publiccode.yml is a page of metadata; one larger is refused (its problem recorded).
+MAX_PUBLICCODE_BYTES = 1_000_000
 # publiccode.yml keys the standard requires (publiccode.yml 0.4); missing ones are recorded.
 PUBLICCODE_REQUIRED = ("publiccodeYmlVersion", "name", "url", "platforms", "developmentStatus",
                        "softwareType", "description", "legal", "maintenance", "localisation")
@@ -356,9 +357,9 @@ def parse_publiccode(text: str) -> dict:
     """The parts of a publiccode.yml the hub shows, and what is wrong with it (never fatal)."""
     problems: list[str] = []
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        return {"problems": [f"not valid YAML: {str(exc).splitlines()[0]}"]}
+        data = load_yaml(text, "publiccode.yml", max_bytes=MAX_PUBLICCODE_BYTES)
+    except ConfigError as exc:
+        return {"problems": exc.problems}
     if not isinstance(data, dict):
         return {"problems": ["not a mapping of keys"]}
     problems += [f"missing required key '{key}'" for key in PUBLICCODE_REQUIRED if key not in data]

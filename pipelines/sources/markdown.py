@@ -12,22 +12,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import re
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 import frontmatter
-import yaml
 
 from pipelines.config import MarkdownSource
 from pipelines.dates import parse_datetime
-from pipelines.errors import APIResponseError, FeedParseError, RateLimited, RetryDeferred
+from pipelines.errors import APIResponseError, ConfigError, FeedParseError, FileRefused, RateLimited, RetryDeferred
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
 from pipelines.parsing.markdown import markdown_to_html
 from pipelines.records import RawRecord
+from pipelines.safe_yaml import load_yaml
 from pipelines.sanitize import html_to_text, summarise
 from pipelines.sources.github import shared_api
 from pipelines.sources.github_api import RAW_ACCEPT
@@ -42,7 +44,12 @@ NOT_CONTENT = {"_drafts", "_layouts", "_includes", "_sass", "_site", "_data", "_
                ".github", "vendor"}
 ASSET_TYPES = {"repo", "dataset", "tool", "standard", "other"}
 POST_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(.+)$")
+# A larger file is not read: from a directory it is named in the warning, from a repository left out.
 MAX_FILE_BYTES = 1_000_000
+# Front matter is a page of keys; a file whose front matter is larger is not read.
+MAX_FRONT_MATTER_BYTES = 64_000
+# How many unread files a source's warning names (the rest are counted).
+NAMED_UNREAD = 20
 
 
 @dataclass
@@ -55,6 +62,7 @@ class FileListing:
     config: dict | None = None
     config_sha: str | None = None
     branch: str = ""
+    refused: list[str] = field(default_factory=list)   # "path: why it was not read"
 
 
 @dataclass
@@ -71,11 +79,15 @@ def collection_of(path: str) -> str | None:
     return None
 
 
+def content_folder(name: str) -> bool:
+    return name not in NOT_CONTENT and not name.startswith(".")
+
+
 def wanted_file(path: str, *, jekyll_site: bool, under: str) -> bool:
     parts = PurePosixPath(path).parts
     if not path.lower().endswith(EXTENSIONS) or (under and not path.startswith(under + "/")):
         return False
-    if any(p in NOT_CONTENT or p.startswith(".") for p in parts[:-1]):
+    if not all(content_folder(p) for p in parts[:-1]):
         return False
     if PurePosixPath(path).name.lower() in ("readme.md", "license.md", "contributing.md", "changelog.md"):
         return False
@@ -98,6 +110,8 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
     for file in files:
         try:
             records.append(file_record(source, file, wanted, permalink=permalink, branch=listing.branch))
+        except ConfigError as exc:   # front matter the YAML loader refused: "path:line: why"
+            problems.extend(exc.problems)
         except ValueError as exc:
             problems.append(f"{file.path}: {exc}")
     outcome.records = records
@@ -108,12 +122,15 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
     if listing.config_sha:
         outcome.state["site_config"] = {"sha": listing.config_sha, "config": config}
     unchanged = len(blobs) - len(files)
-    notes = problems[:5] + ([f"{unchanged} files unchanged since the last run"] if unchanged and files else [])
-    outcome.warning = "; ".join(notes) or None
+    unread = listing.refused + problems
+    notes = unread[:NAMED_UNREAD] + ([f"{len(unread) - NAMED_UNREAD} more files not read"]
+                                     if len(unread) > NAMED_UNREAD else [])
+    notes += [f"{unchanged} files unchanged since the last run"] if unchanged and files else []
     if not files and blobs:
         outcome.status = "not_modified"
     elif not blobs:
-        outcome.warning = f"no Markdown files found in {source.url}" + (f" under {source.path}/" if source.path else "")
+        notes.insert(0, f"no Markdown files found in {source.url}" + (f" under {source.path}/" if source.path else ""))
+    outcome.warning = "; ".join(notes) or None
     return outcome
 
 
@@ -159,41 +176,126 @@ async def _raw(api, repo: str, path: str, branch: str, stats: FetchStats) -> str
 
 
 def read_directory(source: MarkdownSource, ctx: HarvestContext) -> FileListing:
+    """The wanted files of a local directory. It is often a clone that others push to, so a link
+    is followed only while it stays inside the directory, and only regular files are read."""
     root = Path(source.directory or "")
     if not root.is_absolute():
         root = ctx.registry.path.resolve().parent / root
     if not root.is_dir():
         raise FeedParseError(f"directory {root} does not exist", url=str(root))
+    root = root.resolve()
     previous = ctx.state.source_state.get(source.id, {}).get("blobs", {})
     jekyll_site = (root / "_config.yml").is_file() and not source.path
-    config = _yaml((root / "_config.yml").read_text(encoding="utf-8", errors="replace")) if jekyll_site else None
+    refused: list[str] = []
+    config = None
+    if jekyll_site:
+        try:
+            config = _yaml(read_local_file(root, "_config.yml").decode("utf-8", errors="replace"))
+        except FileRefused as exc:
+            refused.append(f"_config.yml: {exc.reason}")
     files, blobs = [], {}
-    for file in sorted(root.rglob("*")):
-        path = file.relative_to(root).as_posix()
-        if not file.is_file() or not wanted_file(path, jekyll_site=jekyll_site, under=source.path):
+    for path in local_files(root, refused, under=source.path,
+                            wanted=lambda p: wanted_file(p, jekyll_site=jekyll_site, under=source.path)):
+        try:
+            data = read_local_file(root, path)
+        except FileRefused as exc:
+            refused.append(f"{path}: {exc.reason}")
             continue
-        data = file.read_bytes()[:MAX_FILE_BYTES]
         blob = hashlib.sha1(data).hexdigest()
         blobs[path] = blob
         if previous.get(path) != blob:
             files.append(MarkdownFile(path, data.decode("utf-8", errors="replace"), blob))
-    return FileListing(files, blobs, config)
+    return FileListing(files, blobs, config, refused=refused)
+
+
+def local_files(root: Path, refused: list[str], *, under: str, wanted) -> list[str]:
+    """The paths (relative to `root`, which is resolved) of the files under it that `wanted`
+    accepts, sorted. Links to folders are not descended into (no cycles, no folder read twice):
+    one leading outside `root` from a content folder is named in `refused`."""
+    found: list[str] = []
+    pending = [(root, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            refused.append(f"{prefix or './'}: cannot be listed ({exc.strerror})")
+            continue
+        for entry in entries:
+            path = prefix + entry.name
+            try:
+                is_link, is_folder = entry.is_symlink(), entry.is_dir()
+            except OSError:
+                is_link, is_folder = True, False
+            if not is_folder:
+                if wanted(path):
+                    found.append(path)
+                continue
+            on_the_way = not under or path.startswith(under + "/") or (under + "/").startswith(path + "/")
+            if not content_folder(entry.name) or not on_the_way:
+                continue
+            if not is_link:
+                pending.append((Path(entry.path), path + "/"))
+            elif not Path(os.path.realpath(entry.path)).is_relative_to(root):
+                refused.append(f"{path}/: links outside the directory")
+    return sorted(found)
+
+
+def read_local_file(root: Path, path: str) -> bytes:
+    """The bytes of the regular file at `path` under `root` (resolved), or FileRefused. Checked
+    before it is opened (a FIFO would block the open, a device may act on it) and again once open."""
+    real = Path(os.path.realpath(root / path))
+    if not real.is_relative_to(root):
+        raise FileRefused("links outside the directory")
+    try:
+        before = os.stat(real, follow_symlinks=False)
+        if not stat.S_ISREG(before.st_mode):
+            raise FileRefused("not a regular file")
+        if before.st_size > MAX_FILE_BYTES:
+            raise FileRefused(f"larger than {MAX_FILE_BYTES:,} bytes")
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as opened:
+            if not stat.S_ISREG(os.fstat(opened.fileno()).st_mode):   # replaced since it was checked
+                raise FileRefused("not a regular file")
+            data = opened.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise FileRefused(f"cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise FileRefused(f"larger than {MAX_FILE_BYTES:,} bytes")
+    return data
 
 
 def _yaml(text: str) -> dict | None:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = load_yaml(text, "_config.yml", max_bytes=MAX_FILE_BYTES)
+    except ConfigError:
         return None
     return data if isinstance(data, dict) else None
 
 
+class BoundedFrontMatter(frontmatter.YAMLHandler):
+    """Jekyll's front matter, YAML between `---` lines at the top of a file, read with the hub's
+    bounded YAML loader. Only YAML: a file that does not start with `---` is all body."""
+
+    def __init__(self, name: str, first_line: int):
+        super().__init__()
+        self.name, self.first_line = name, first_line
+
+    def split(self, text: str) -> tuple[str, str]:
+        if not self.detect(text):
+            raise ValueError("no front matter")   # frontmatter.parse then reads the whole text as body
+        return super().split(text)
+
+    def load(self, fm: str, **kwargs) -> object:
+        return load_yaml(fm, self.name, max_bytes=MAX_FRONT_MATTER_BYTES, first_line=self.first_line)
+
+
 def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None,
                 branch: str) -> RawRecord:
-    try:
-        post = frontmatter.loads(file.text)
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ValueError(f"front matter is not valid YAML: {str(exc).splitlines()[0]}") from None
+    # The front matter handed to the loader starts at the end of its opening `---` line, so its
+    # lines are the file's, below any blank lines python-frontmatter strips first.
+    leading_lines = file.text[:len(file.text) - len(file.text.lstrip())].count("\n")
+    post = frontmatter.loads(file.text, handler=BoundedFrontMatter(file.path, first_line=leading_lines + 1))
     meta = {str(k): v for k, v in post.metadata.items()}
     name = PurePosixPath(file.path).stem
     collection = collection_of(file.path)
