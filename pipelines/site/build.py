@@ -28,8 +28,9 @@ from pipelines.memory import return_freed_memory
 from pipelines.sanitize import sanitize_for_site
 from pipelines.site import feeds
 from pipelines.site.content import (HUB_ORDER, KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables,
-                                    iter_item_ids, iter_item_pages, iter_kind_listings, iter_organisation_listings,
-                                    iter_sitemap_entries, iter_tag_listings, newest_cards, read_hub)
+                                    item_path, iter_item_ids, iter_item_pages, iter_kind_listings,
+                                    iter_organisation_listings, iter_sitemap_entries, iter_tag_listings, kind_path,
+                                    newest_cards, path_segment, read_hub)
 from pipelines.site.pagefind import index_site, plan_search_bundles
 
 PAGE_SIZE = 50
@@ -103,7 +104,7 @@ class SiteWriter:
         self.env.filters["safe_href"] = safe_href
         self.env.filters["search_filter_value"] = search_filter_value
         self.env.globals.update(
-            site=site, url=self.url, absolute=self.absolute, csp=CONTENT_SECURITY_POLICY,
+            site=site, url=self.url, absolute=self.absolute, kind_path=kind_path, csp=CONTENT_SECURITY_POLICY,
             generated_at=hub.generated_at, plurals=KIND_PLURALS,
             nav_kinds=[(kind, KIND_PLURALS.get(kind, kind.title())) for kind in hub.kind_counts],
             counts={"sources": sum(1 for s in hub.sources if s.active), "organisations": len(hub.organisations),
@@ -172,7 +173,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
 
     try:
         hub = read_hub(con)
-        bundles = plan_search_bundles(iter_item_ids(con), site.search_bundle_items)
+        bundles = plan_search_bundles(map(path_segment, iter_item_ids(con)), site.search_bundle_items)
         writer = SiteWriter(staging, hub, site)
         shutil.copytree(STATIC_DIR, staging / "static")
         lap("read")
@@ -211,7 +212,7 @@ def _write_listings(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: Hub
     writer.render("home.html", "", kinds=[(kind, count, hub.latest[kind]) for kind, count in hub.kind_counts.items()])
     for kind, cards in iter_kind_listings(con):
         label = KIND_PLURALS.get(kind, kind.title())
-        writer.listing(f"kinds/{kind}/", label, hub.kind_counts[kind], cards, feed_title=f"{site.title}: {label.lower()}")
+        writer.listing(kind_path(kind), label, hub.kind_counts[kind], cards, feed_title=f"{site.title}: {label.lower()}")
     tags = {tag.key: tag for tag in hub.tags}
     for key, cards in iter_tag_listings(con):
         tag = tags[key]
@@ -279,13 +280,13 @@ def _sitemap_urls(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubCo
     for path in ("search/", "organisations/", "tags/", "sources/", "get-listed/", "about/"):
         yield writer.absolute(path), None
     for kind in hub.kind_counts:
-        yield writer.absolute(f"kinds/{kind}/"), None
+        yield writer.absolute(kind_path(kind)), None
     for org in hub.organisations:
         yield writer.absolute(org.path), None
     for tag in hub.tags:
         yield writer.absolute(tag.path), None
     for item_id, modified in iter_sitemap_entries(con):
-        yield writer.absolute(f"items/{item_id}/"), modified
+        yield writer.absolute(item_path(item_id)), modified
 
 
 EXPORT_COLUMNS = ("id", "kind", "title", "url", "summary", "author", "organisation", "published_at", "updated_at",

@@ -1,0 +1,86 @@
+"""Hostile sources cannot hurt the hub site: names too long for a file system, markup hidden in
+entities, characters XML forbids, a build that fails part way, and odd requests to the server.
+
+Each hostile feed is made here, served on 127.0.0.1, harvested by the real pipeline and built
+into a site."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+
+from pipelines.site import build_site_from_file
+from pipelines.site.content import SEGMENT_BYTES
+from tests.conftest import Hub, run_cli, serve_bytes
+
+def rss(*items: str) -> bytes:
+    return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+            + "".join(items) + "</channel></rss>").encode("utf-8")
+
+
+def rss_item(title: str, link: str, *categories: str) -> str:
+    """An RSS item; `title` and `categories` are written into the XML as given (escape them yourself)."""
+    return (f"<item><title>{title}</title><link>{link}</link><description>About {link}</description>"
+            + "".join(f"<category>{c}</category>" for c in categories) + "</item>")
+
+
+def harvest_feed(hub: Hub, loopback, body: bytes, **source) -> None:
+    url = serve_bytes(loopback, "/hostile/feed.rss", body, "application/rss+xml")
+    hub.write_sources([{"id": "hostile", "kind": "feed", "url": url, "tagged_only": False, **source}])
+    hub.harvest()
+
+
+def site_directories(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_dir()]
+
+
+# --- names too long for a path ------------------------------------------------------------------
+
+LONG_TAG = "open-government-" + "data" * 71                # 300 characters
+LONG_WIDE_TAG = "開放政府" * 75                               # 300 characters, 900 bytes in UTF-8
+LONG_ORGANISATION = "Metropolitan Borough Council of " + "Somewhere " * 27   # 300 characters
+
+
+def test_a_tag_or_organisation_of_300_characters_gets_a_short_path_and_the_site_builds(loopback, hub, tmp_path):
+    harvest_feed(hub, loopback, rss(rss_item("Long names", "http://council.example/long", LONG_TAG, LONG_WIDE_TAG,
+                                             "Open Data")), org=LONG_ORGANISATION)
+    built = build_site_from_file(hub.warehouse_path, tmp_path / "site", search=False)
+    assert not (tmp_path / "site.building").exists()
+    too_long = [p for p in site_directories(built.path) if len(p.name.encode("utf-8")) > SEGMENT_BYTES]
+    assert too_long == []
+    (item_id,), = hub.query("SELECT id FROM hub_items")
+    page = BeautifulSoup((built.path / "items" / item_id / "index.html").read_text(encoding="utf-8"), "html.parser")
+    linked = {a.get_text(): a["href"] for a in page.select("ul.tags a")}
+    assert set(linked) == {LONG_TAG, LONG_WIDE_TAG, "Open Data"}
+    organisation = page.select_one('a[data-pagefind-filter^="organisation"]')
+    assert organisation.get_text() == LONG_ORGANISATION.strip()
+    for href in [*linked.values(), organisation["href"]]:
+        assert (built.path / href.lstrip("/") / "index.html").exists(), href
+    assert linked["Open Data"] == "/tags/opendata/"   # a short name keeps the path it always had
+    # Two long names that share their beginning still get pages of their own.
+    assert linked[LONG_TAG] != linked[LONG_WIDE_TAG]
+
+
+def test_two_long_tags_that_differ_only_at_the_end_get_different_pages(loopback, hub, tmp_path):
+    first, second = LONG_TAG + "-one", LONG_TAG + "-two"
+    harvest_feed(hub, loopback, rss(rss_item("First", "http://council.example/1", first),
+                                    rss_item("Second", "http://council.example/2", second)))
+    built = build_site_from_file(hub.warehouse_path, tmp_path / "site", search=False)
+    tags = BeautifulSoup((built.path / "tags" / "index.html").read_text(encoding="utf-8"), "html.parser")
+    paths = {a.get_text(): a["href"] for a in tags.select("main li a")}
+    assert paths[first] != paths[second]
+    for label, href in paths.items():
+        listing = (built.path / href.lstrip("/") / "index.html").read_text(encoding="utf-8")
+        assert html.escape(label, quote=False) in listing
+
+
+def test_site_build_command_succeeds_on_a_hub_with_a_300_character_category(loopback, hub, tmp_path):
+    harvest_feed(hub, loopback, rss(rss_item("Long category", "http://council.example/c", LONG_TAG)))
+    out = tmp_path / "cli-site"
+    for _ in range(2):   # and again: a rerun is not stuck on what the first one left
+        result = run_cli("site", "build", "--out", str(out), "--no-search", "--warehouse", str(hub.warehouse_path),
+                         "--sources", str(hub.sources_path))
+        assert result.returncode == 0, result.stderr
+    assert (out / "index.html").exists() and not out.with_name("cli-site.building").exists()
