@@ -7,12 +7,16 @@ into a site."""
 from __future__ import annotations
 
 import html
+import socket
 from pathlib import Path
 
+import pytest
 from bs4 import BeautifulSoup
 
-from pipelines.site import build_site_from_file
+from pipelines.errors import SiteBuildError
+from pipelines.site import build as site_build, build_site_from_file
 from pipelines.site.content import SEGMENT_BYTES
+from pipelines.site.serve import SiteServer
 from tests.conftest import Hub, run_cli, serve_bytes
 
 def rss(*items: str) -> bytes:
@@ -84,3 +88,46 @@ def test_site_build_command_succeeds_on_a_hub_with_a_300_character_category(loop
                          "--sources", str(hub.sources_path))
         assert result.returncode == 0, result.stderr
     assert (out / "index.html").exists() and not out.with_name("cli-site.building").exists()
+
+
+# --- a build that fails part way ------------------------------------------------------------------
+
+def test_a_failed_build_leaves_the_last_good_site_served_and_no_staging_directory(loopback, hub, tmp_path,
+                                                                                   monkeypatch):
+    harvest_feed(hub, loopback, rss(rss_item("Good item", "http://council.example/good", "Open Data")))
+    out = tmp_path / "site"
+    build_site_from_file(hub.warehouse_path, out, search=False)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    server = SiteServer(out, port=0, quiet=True).start()
+    try:
+        def disk_full(*args, **kwargs):
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(site_build, "_write_item_page", disk_full)
+        with pytest.raises(SiteBuildError) as failure:
+            build_site_from_file(hub.warehouse_path, out, search=False)
+        message = str(failure.value)
+        assert "No space left on device" in message and str(out) in message and "left as it was" in message
+        assert not out.with_name("site.building").exists()
+        assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+        status, body = raw_request(server, b"GET / HTTP/1.0\r\n\r\n")
+        assert status == 200 and body == before[Path("index.html")]
+
+        monkeypatch.undo()
+        rebuilt = build_site_from_file(hub.warehouse_path, out, search=False)
+        assert rebuilt.items == 1 and not out.with_name("site.building").exists()
+    finally:
+        server.stop()
+
+
+def raw_request(server: SiteServer, request: bytes) -> tuple[int | None, bytes]:
+    """Send `request` as it is; the status and body of the answer (None: no answer at all)."""
+    host, port = server.httpd.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    if not answer:
+        return None, b""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from itertools import islice
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 import duckdb
@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from pipelines.config import SiteConfig
 from pipelines.duck import registered, release_cache, setting
+from pipelines.errors import SiteBuildError
 from pipelines.memory import return_freed_memory
 from pipelines.sanitize import sanitize_for_site
 from pipelines.site import feeds
@@ -159,7 +160,10 @@ class SiteWriter:
 
 def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig | None = None, *,
                search: bool = True) -> SiteBuild:
-    """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there)."""
+    """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there).
+
+    A build that fails, for whatever reason, raises SiteBuildError and leaves `out_dir` as it was
+    and no staging directory behind."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -168,9 +172,24 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     site = site or SiteConfig()
     out_dir = Path(out_dir)
     staging = out_dir.with_name(out_dir.name + ".building")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        hub, writer, summary = _write_site(con, staging, site, search, lap)
+        _swap_in(staging, out_dir)
+    except Exception as exc:
+        raise SiteBuildError(f"the site build failed and {out_dir} was left as it was: "
+                             f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)   # already gone once swapped in
+    size = _directory_bytes(out_dir)
+    return SiteBuild(path=out_dir, pages=writer.pages, items=hub.item_count, bytes=size,
+                     seconds=time.perf_counter() - started, search_index=summary, timings=timings)
 
+
+def _write_site(con: duckdb.DuckDBPyConnection, staging: Path, site: SiteConfig, search: bool,
+                lap: Callable[[str], None]) -> tuple[HubContent, SiteWriter, str]:
+    """Every file of the site, written under `staging`; the hub it shows, its writer and Pagefind's summary."""
     try:
         hub = read_hub(con)
         bundles = plan_search_bundles(map(path_segment, iter_item_ids(con)), site.search_bundle_items)
@@ -200,11 +219,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
         release_cache(con)   # Pagefind runs beside this process: DuckDB's cache is not needed meanwhile
     summary = index_site(staging, bundles) if search else ""
     lap("pagefind")
-
-    _swap_in(staging, out_dir)
-    size = _directory_bytes(out_dir)
-    return SiteBuild(path=out_dir, pages=writer.pages, items=hub.item_count, bytes=size,
-                     seconds=time.perf_counter() - started, search_index=summary, timings=timings)
+    return hub, writer, summary
 
 
 def _write_listings(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent, bundles) -> None:
@@ -362,7 +377,12 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
     if out_dir.exists():
         out_dir.rename(old)
-    staging.rename(out_dir)
+    try:
+        staging.rename(out_dir)
+    except OSError:
+        if old.exists():
+            old.rename(out_dir)   # the last good site goes back where it was served
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
