@@ -15,6 +15,7 @@ from bs4 import BeautifulSoup
 
 from pipelines.errors import SiteBuildError
 from pipelines.site import build as site_build, build_site_from_file
+from pipelines.site.build import search_filter_value
 from pipelines.site.content import SEGMENT_BYTES
 from pipelines.site.serve import SiteServer
 from tests.conftest import Hub, run_cli, serve_bytes
@@ -117,6 +118,50 @@ def test_a_failed_build_leaves_the_last_good_site_served_and_no_staging_director
         assert rebuilt.items == 1 and not out.with_name("site.building").exists()
     finally:
         server.stop()
+
+
+# --- markup hidden in entities ---------------------------------------------------------------------
+
+# Entity-escaped once more in the XML, so feedparser hands back the escaped text itself.
+ESCAPED_MARKUP = html.escape(html.escape('"><img src=x onerror=alert(1)>'))
+
+
+def pagefind_filter(element) -> tuple[str, str]:
+    """(name, value) of a filter as Pagefind reads it: "name:value", "name[attribute]" or the element's text."""
+    spec = element["data-pagefind-filter"]
+    if ":" in spec:
+        name, value = spec.split(":", 1)
+        return name, value
+    if "[" in spec:
+        name, attribute = spec.rstrip("]").split("[")
+        return name, element[attribute]
+    return spec, element.get_text()
+
+
+def test_a_category_hiding_markup_in_entities_is_plain_text_in_every_search_filter(loopback, hub, tmp_path):
+    harvest_feed(hub, loopback, rss(rss_item("Escaped markup", "http://council.example/e", ESCAPED_MARKUP,
+                                             "AT&amp;amp;T &amp;lt;b&amp;gt;Open&amp;lt;/b&amp;gt;")),
+                 org="Council &lt;i&gt;of&lt;/i&gt; &amp;quot;Things&amp;quot;")
+    built = build_site_from_file(hub.warehouse_path, tmp_path / "site", search=False)
+    (item_id,), = hub.query("SELECT id FROM hub_items")
+    page = BeautifulSoup((built.path / "items" / item_id / "index.html").read_text(encoding="utf-8"), "html.parser")
+    filters = [pagefind_filter(element) for element in page.select("[data-pagefind-filter]")]
+    assert {name for name, _ in filters} == {"kind", "year", "organisation", "tag"}
+    for _, value in filters:
+        # Pagefind decodes entities in a filter value again and its UI writes the value as HTML:
+        # nothing may be left to decode, and no character markup is made of.
+        assert html.unescape(value) == value and not set(value) & set('<>"'), value
+    assert ("organisation", "Council of Things") in filters
+    assert sorted(value for name, value in filters if name == "tag") == ["(unnamed)", "AT&T Open"]
+
+
+def test_a_filter_value_escaped_many_times_over_is_still_plain_text():
+    value = '"><img src=x onerror=alert(1)>'
+    for _ in range(12):
+        value = html.escape(value)
+    offered = search_filter_value(f"Open {value} Data")
+    assert html.unescape(offered) == offered and not set(offered) & set('<>"')
+    assert offered.startswith("Open ") and offered.endswith(" Data")
 
 
 def raw_request(server: SiteServer, request: bytes) -> tuple[int | None, bytes]:

@@ -7,6 +7,7 @@ so a server pointed at the target never shows a half-built site.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import re
@@ -36,6 +37,8 @@ from pipelines.site.pagefind import index_site, plan_search_bundles
 
 PAGE_SIZE = 50
 _TAG_LIKE = re.compile(r"<[^>]*>")
+_NOT_IN_FILTER = str.maketrans('<>"', "   ")
+FILTER_DECODE_ROUNDS = 8
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Inline script is forbidden; Pagefind's search runs as WebAssembly, hence 'wasm-unsafe-eval', and its
@@ -77,9 +80,19 @@ def safe_href(url: str | None) -> str:
 
 
 def search_filter_value(text: str) -> str:
-    """A Pagefind filter value that cannot become markup: Pagefind's UI writes filter names into the
-    page as HTML, so an organisation called "<b onmouseover=…>Evil Org</b>" is offered as "Evil Org"."""
-    return " ".join(_TAG_LIKE.sub(" ", text).replace("<", " ").replace(">", " ").split()) or "(unnamed)"
+    """A Pagefind filter value that stays plain text however often it is decoded. Pagefind decodes
+    entities in the value again and its UI writes filter names into the page as HTML, and feeds hand
+    back entity-escaped text ("&lt;img …&gt;"): entities are decoded and tags, <, > and " removed
+    until nothing changes, so "<b onmouseover=…>Evil Org</b>" is offered as "Evil Org" and nothing
+    is left that a decoder would turn into markup."""
+    for _ in range(FILTER_DECODE_ROUNDS):
+        plain = " ".join(_TAG_LIKE.sub(" ", html.unescape(text)).translate(_NOT_IN_FILTER).split())
+        if plain == text:   # each round that decodes anything shortens the text: here none is left
+            break
+        text = plain
+    else:
+        text = " ".join(text.replace("&", " ").split())   # still decoding: no "&", so no entity
+    return text or "(unnamed)"
 
 
 def json_for_script(data: object) -> str:
