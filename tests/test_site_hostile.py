@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import socket
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,49 @@ def test_a_filter_value_escaped_many_times_over_is_still_plain_text():
     offered = search_filter_value(f"Open {value} Data")
     assert html.unescape(offered) == offered and not set(offered) & set('<>"')
     assert offered.startswith("Open ") and offered.endswith(" Data")
+
+
+# --- characters XML forbids ------------------------------------------------------------------------
+
+FORBIDDEN = "\u0001\u000b\u001f\ufffe\uffff"
+
+
+def xml_documents(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.suffix in (".atom", ".xml", ".opml")]
+
+
+def test_a_title_with_characters_xml_forbids_leaves_every_xml_file_of_the_site_well_formed(loopback, hub, tmp_path):
+    harvest_feed(hub, loopback, rss(rss_item("Bad \u0001 title \ufffe here", "http://council.example/x", "tag\u0001one"),
+                                    rss_item("A fine title", "http://council.example/y")))
+    rows = hub.query("SELECT title, summary, content_text, tags FROM hub_items")
+    assert sorted(" ".join(title.split()) for title, *_ in rows) == ["A fine title", "Bad title here"]
+    stored = "".join(str(field) for row in rows for value in row for field in (value if isinstance(value, list) else [value]))
+    assert not set(stored) & set(FORBIDDEN)
+    built = build_site_from_file(hub.warehouse_path, tmp_path / "site", search=False)
+    documents = xml_documents(built.path)
+    assert len(documents) == 5   # the hub's, the kind's and the tag's feeds, the sitemap and the OPML
+    for document in documents:
+        ET.fromstring(document.read_bytes())   # expat: no recovery from what XML 1.0 forbids
+
+
+def test_a_warehouse_already_holding_forbidden_characters_still_writes_well_formed_xml_and_html(tmp_path):
+    from pipelines.warehouse import open_for_writing
+
+    hub = Hub(tmp_path)
+    with open_for_writing(hub.warehouse_path, "test") as warehouse:
+        warehouse.con.execute("""
+            INSERT INTO items (id, kind, title, url, summary, organisation, tags, source_ids, match_reasons,
+                               first_seen_at, last_seen_at, date_missing)
+            VALUES ('aa01', 'story', ?, 'https://council.example/a', ?, ?, ?, ['s1'], ['tag'], now(), now(), true)""",
+            [f"Old {FORBIDDEN} title", f"summary {FORBIDDEN}", f"Org {FORBIDDEN}", [f"tag {FORBIDDEN}"]])
+    built = build_site_from_file(hub.warehouse_path, tmp_path / "site", search=False)
+    documents = xml_documents(built.path)
+    assert len(documents) == 5   # the hub's, the kind's and the tag's feeds, the sitemap and the OPML
+    for document in documents:
+        ET.fromstring(document.read_bytes())
+    for page in built.path.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not set(text) & set(FORBIDDEN), page
 
 
 def raw_request(server: SiteServer, request: bytes) -> tuple[int | None, bytes]:

@@ -22,12 +22,13 @@ from urllib.parse import urljoin, urlsplit
 import duckdb
 import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from pipelines.config import SiteConfig
 from pipelines.duck import registered, release_cache, setting
 from pipelines.errors import SiteBuildError
 from pipelines.memory import return_freed_memory
-from pipelines.sanitize import sanitize_for_site
+from pipelines.sanitize import sanitize_for_site, xml_safe
 from pipelines.site import feeds
 from pipelines.site.content import (HUB_ORDER, KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables,
                                     item_path, iter_item_ids, iter_item_pages, iter_kind_listings,
@@ -95,6 +96,14 @@ def search_filter_value(text: str) -> str:
     return text or "(unnamed)"
 
 
+def written_out(value: object) -> object:
+    """Every value a page template writes, without the characters XML 1.0 forbids: a warehouse
+    written before they were removed at ingest may still hold them."""
+    if isinstance(value, Markup):
+        return Markup(xml_safe(value))
+    return xml_safe(value) if isinstance(value, str) else value
+
+
 def json_for_script(data: object) -> str:
     """JSON that cannot end the <script> element it sits in."""
     return (json.dumps(data, ensure_ascii=False)
@@ -114,7 +123,7 @@ class SiteWriter:
         self.pages = 0
         self.env = Environment(loader=PackageLoader("pipelines.site", "templates"),
                                autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
-                               trim_blocks=True, lstrip_blocks=True)
+                               finalize=written_out, trim_blocks=True, lstrip_blocks=True)
         self.env.filters["safe_href"] = safe_href
         self.env.filters["search_filter_value"] = search_filter_value
         self.env.globals.update(
