@@ -2,7 +2,7 @@
 entities, characters XML forbids, a build that fails part way, and odd requests to the server.
 
 Each hostile feed is made here, served on 127.0.0.1, harvested by the real pipeline and built
-into a site."""
+into a site; the server is sent raw requests over a socket."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pipelines.errors import SiteBuildError
 from pipelines.site import build as site_build, build_site_from_file
 from pipelines.site.build import search_filter_value
 from pipelines.site.content import SEGMENT_BYTES
-from pipelines.site.serve import SiteServer
+from pipelines.site.serve import SiteRequestHandler, SiteServer
 from tests.conftest import Hub, run_cli, serve_bytes
 
 def rss(*items: str) -> bytes:
@@ -208,6 +208,8 @@ def test_a_warehouse_already_holding_forbidden_characters_still_writes_well_form
         assert not set(text) & set(FORBIDDEN), page
 
 
+# --- odd requests to `opengovtech serve` -----------------------------------------------------------
+
 def raw_request(server: SiteServer, request: bytes) -> tuple[int | None, bytes]:
     """Send `request` as it is; the status and body of the answer (None: no answer at all)."""
     host, port = server.httpd.server_address[:2]
@@ -220,3 +222,48 @@ def raw_request(server: SiteServer, request: bytes) -> tuple[int | None, bytes]:
         return None, b""
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), body
+
+
+@pytest.fixture
+def served_site(tmp_path):
+    root = tmp_path / "site"
+    for path, text in {"index.html": "home", "404.html": "Page not found", "static/style.css": "p{}",
+                       "items/abc/index.html": "an item", "data/items.json": "[]"}.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text, encoding="utf-8")
+    server = SiteServer(root, port=0).start()   # not quiet: what `opengovtech serve` would print
+    yield server
+    server.stop()
+
+
+def test_the_server_lists_no_directory(served_site):
+    for path in ("/static/", "/data/", "/items/", "/static", "/items"):
+        status, body = raw_request(served_site, f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        assert status == 404 and b"style.css" not in body and b"items.json" not in body, path
+    assert raw_request(served_site, b"GET /items/abc/ HTTP/1.0\r\n\r\n") == (200, b"an item")
+
+
+@pytest.mark.parametrize("path", ["/%00", "/index.html%00.css", "/static/%00/", "/%ff%fe", "/%ed%a0%80",
+                                  "/..%2f..%2f..%2fetc%2fpasswd", "/a%zz", "//etc/passwd",
+                                  "/" + "a/" * 2000])
+def test_the_server_answers_a_malformed_path_with_a_clean_error_and_keeps_serving(served_site, capfd, path):
+    status, body = raw_request(served_site, f"GET {path} HTTP/1.0\r\n\r\n".encode())
+    assert status in (400, 404), (path, status)
+    assert b"passwd" not in body and b"root:" not in body
+    assert raw_request(served_site, b"GET / HTTP/1.0\r\n\r\n") == (200, b"home")
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_request_that_fails_inside_the_server_is_one_line_of_log_and_the_next_is_answered(served_site, capfd,
+                                                                                             monkeypatch):
+    answer = SiteRequestHandler.send_head
+
+    def failing(handler):
+        if handler.path == "/fails":
+            raise RuntimeError("the handler failed")
+        return answer(handler)
+    monkeypatch.setattr(SiteRequestHandler, "send_head", failing)
+    assert raw_request(served_site, b"GET /fails HTTP/1.0\r\n\r\n") == (None, b"")
+    assert raw_request(served_site, b"GET / HTTP/1.0\r\n\r\n") == (200, b"home")
+    log = capfd.readouterr().err
+    assert "request failed: RuntimeError('the handler failed')" in log and "Traceback" not in log
