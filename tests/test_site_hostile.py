@@ -92,6 +92,17 @@ def test_site_build_command_succeeds_on_a_hub_with_a_300_character_category(loop
     assert (out / "index.html").exists() and not out.with_name("cli-site.building").exists()
 
 
+def test_opengovtech_run_builds_the_site_of_a_hub_with_a_300_character_category(loopback, hub, tmp_path):
+    url = serve_bytes(loopback, "/hostile/feed.rss", rss(rss_item("Long category", "http://council.example/c", LONG_TAG)),
+                      "application/rss+xml")
+    hub.write_sources([{"id": "hostile", "kind": "feed", "url": url, "tagged_only": False}])
+    result = run_cli("run", "--sources", str(hub.sources_path), "--warehouse", str(hub.warehouse_path),
+                     env={"DAGSTER_HOME": ""})
+    assert result.returncode == 0, result.stderr + result.stdout
+    site = hub.warehouse_path.parent / "site"
+    assert (site / "index.html").exists() and not site.with_name("site.building").exists()
+
+
 # --- a build that fails part way ------------------------------------------------------------------
 
 def test_a_failed_build_leaves_the_last_good_site_served_and_no_staging_directory(loopback, hub, tmp_path,
