@@ -17,8 +17,8 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timezone
+from functools import cached_property
 from itertools import groupby
 from typing import Iterator
 
