@@ -20,7 +20,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipelines.config import resolve_sources_path
-from pipelines.errors import FAILED_STATUSES, SUCCEEDED_STATUSES, ConfigError, HubError, WarehouseLockedError
+from pipelines.errors import (FAILED_STATUSES, SUCCEEDED_STATUSES, ConfigError, HubError, SiteBuildError,
+                             WarehouseLockedError)
 from pipelines.lifetime import skip_collection_at_exit
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_ALL_FAILED, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -402,6 +403,8 @@ def site_build(
         built = build_site_from_file(_warehouse_path(warehouse), out_dir, site_config, search=not no_search)
     except WarehouseLockedError as exc:
         _fail(f"{exc}\n(the pipeline builds the site itself at the end of each run)", EXIT_LOCKED)
+    except SiteBuildError as exc:
+        _fail(str(exc), EXIT_UNEXPECTED)
     except HubError as exc:
         _fail(str(exc), EXIT_CONFIG)
     out.print(f"Built {built.pages} pages for {built.items} items in {built.seconds:.1f} s "

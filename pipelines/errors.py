@@ -30,6 +30,10 @@ class WarehouseLockedError(HubError):
     """Another process holds the warehouse write lock."""
 
 
+class SiteBuildError(HubError):
+    """The hub site could not be built; the last site built is left in place, as it was."""
+
+
 class HarvestError(HubError):
     """A source could not be harvested; `reason` says what happened in plain words."""
 

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipelines.sanitize import xml_safe
+
 
 @dataclass(frozen=True)
 class Mention:
@@ -52,6 +54,14 @@ class RawRecord:
     details: str | None = None       # JSON object of typed facts (a repository's licence, stars, …)
     mention: str | None = None       # JSON: the social post that shared this story (see Mention)
 
+    def __post_init__(self) -> None:
+        # Every kind's records are made here: nothing XML forbids is stored, so nothing reaches the site.
+        for name in CLEANED_FIELDS:
+            if value := getattr(self, name):
+                setattr(self, name, xml_safe(value))
+        self.tags = [tag for tag in map(xml_safe, self.tags or []) if tag]
+        self.match_reasons = list(map(xml_safe, self.match_reasons or []))
+
     def row(self) -> tuple:
         return (
             self.source_id, self.entry_key, self.item_id, self.url, self.canonical_url, self.title,
@@ -61,6 +71,10 @@ class RawRecord:
             self.organisation, self.details, self.mention,
         )
 
+
+# The text fields shown or written out (keys, hashes and the source's own raw JSON are kept as they came).
+CLEANED_FIELDS = ("url", "canonical_url", "title", "summary", "content_html", "content_text", "author", "language",
+                  "organisation", "details", "mention")
 
 RAW_COLUMNS = (
     "source_id", "entry_key", "item_id", "url", "canonical_url", "title", "summary", "content_html",

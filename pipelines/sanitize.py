@@ -25,6 +25,8 @@ ALLOWED_ATTRIBUTES = {
 _BLOCK_BREAK = re.compile(r"</?(p|div|br|li|h[1-6]|tr|blockquote|pre|ul|ol|table|figure)\b[^>]*>", re.I)
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+# XML 1.0 allows #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF], nothing else.
+_NOT_IN_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 URL_ATTRIBUTES = {"href", "src"}
@@ -78,6 +80,12 @@ def sanitize_html(fragment: str | None, base_url: str | None = None, *, tags: se
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (control characters but tab and line breaks, lone
+    surrogates, U+FFFE, U+FFFF): one of them in a title made the hub's own feeds unreadable."""
+    return _NOT_IN_XML.sub("", text)
 
 
 def html_to_text(fragment: str | None) -> str:

@@ -23,6 +23,8 @@ SITE_FEEDS = {
 KNOWN_PHRASE = "internet culture"   # in a data.blog.gov.uk title of the corpus feed
 KNOWN_TITLE = "What open government policy can learn from internet culture"
 HOSTILE_ITEM_ID = "hostile-written-directly"
+# A category entity-escaped twice in the feed: feedparser hands back "&quot;&gt;&lt;img …&gt;".
+HIDDEN_MARKUP = '"><img src=x onerror=alert(9)>'
 
 # What an older or buggier writer could have left in the warehouse: the site must render it inert.
 DIRECT_HOSTILE = {
@@ -59,7 +61,7 @@ def build_corpus_site(root: Path, server) -> BuiltSite:
                for sid, (name, org) in SITE_FEEDS.items()]
     hostile_feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
 <item><title>Harvested hostile post</title><link>http://council.example/hostile</link>
-<category>hostile</category><description>{escape(HOSTILE_HTML)}</description></item></channel></rss>""".encode()
+<category>hostile</category><category>{escape(escape(HIDDEN_MARKUP))}</category><description>{escape(HOSTILE_HTML)}</description></item></channel></rss>""".encode()
     sources.append({"id": "hostile-feed", "kind": "feed", "tagged_only": False, "org": "Hostile Org",
                     "url": serve_bytes(server, "/site/hostile.rss", hostile_feed, "application/rss+xml")})
     sources.append({"id": "gone", "kind": "feed", "tagged_only": False, "org": "Gone Council",

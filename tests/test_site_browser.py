@@ -239,6 +239,21 @@ def test_hostile_content_runs_nothing(watched, site_url, corpus_site):
     watched.assert_clean()
 
 
+def test_markup_hidden_in_entities_of_a_tag_is_text_in_the_search_filters(watched, site_url):
+    """Pagefind's UI writes filter names into the page as HTML: a category that decodes to an <img>
+    must not become one in the filter panel."""
+    page = watched.page
+    run_search(page, site_url, "hostile")
+    tags = page.locator(".pagefind-ui__filter-name", has_text="Tag")
+    expect(tags).to_be_visible(timeout=30_000)
+    tags.click()
+    labels = page.locator("label.pagefind-ui__filter-label")
+    expect(labels.filter(has_text=re.compile(r"^hostile \("))).to_be_visible()
+    assert page.locator("#search img, #search [onerror]").count() == 0
+    assert not [text for text in labels.all_inner_texts() if set(text) & set('<>"')]
+    watched.assert_clean()
+
+
 def test_screenshots_of_home_and_search(watched, site_url):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = watched.page

@@ -7,6 +7,7 @@ so a server pointed at the target never shows a half-built site.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import re
@@ -15,25 +16,30 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from itertools import islice
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 import duckdb
 import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from pipelines.config import SiteConfig
 from pipelines.duck import registered, release_cache, setting
+from pipelines.errors import SiteBuildError
 from pipelines.memory import return_freed_memory
-from pipelines.sanitize import sanitize_for_site
+from pipelines.sanitize import sanitize_for_site, xml_safe
 from pipelines.site import feeds
 from pipelines.site.content import (HUB_ORDER, KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables,
-                                    iter_item_ids, iter_item_pages, iter_kind_listings, iter_organisation_listings,
-                                    iter_sitemap_entries, iter_tag_listings, newest_cards, read_hub)
+                                    item_path, iter_item_ids, iter_item_pages, iter_kind_listings,
+                                    iter_organisation_listings, iter_sitemap_entries, iter_tag_listings, kind_path,
+                                    newest_cards, path_segment, read_hub)
 from pipelines.site.pagefind import index_site, plan_search_bundles
 
 PAGE_SIZE = 50
 _TAG_LIKE = re.compile(r"<[^>]*>")
+_NOT_IN_FILTER = str.maketrans('<>"', "   ")
+FILTER_DECODE_ROUNDS = 8
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Inline script is forbidden; Pagefind's search runs as WebAssembly, hence 'wasm-unsafe-eval', and its
@@ -75,9 +81,27 @@ def safe_href(url: str | None) -> str:
 
 
 def search_filter_value(text: str) -> str:
-    """A Pagefind filter value that cannot become markup: Pagefind's UI writes filter names into the
-    page as HTML, so an organisation called "<b onmouseover=…>Evil Org</b>" is offered as "Evil Org"."""
-    return " ".join(_TAG_LIKE.sub(" ", text).replace("<", " ").replace(">", " ").split()) or "(unnamed)"
+    """A Pagefind filter value that stays plain text however often it is decoded. Pagefind decodes
+    entities in the value again and its UI writes filter names into the page as HTML, and feeds hand
+    back entity-escaped text ("&lt;img …&gt;"): entities are decoded and tags, <, > and " removed
+    until nothing changes, so "<b onmouseover=…>Evil Org</b>" is offered as "Evil Org" and nothing
+    is left that a decoder would turn into markup."""
+    for _ in range(FILTER_DECODE_ROUNDS):
+        plain = " ".join(_TAG_LIKE.sub(" ", html.unescape(text)).translate(_NOT_IN_FILTER).split())
+        if plain == text:   # each round that decodes anything shortens the text: here none is left
+            break
+        text = plain
+    else:
+        text = " ".join(text.replace("&", " ").split())   # still decoding: no "&", so no entity
+    return text or "(unnamed)"
+
+
+def written_out(value: object) -> object:
+    """Every value a page template writes, without the characters XML 1.0 forbids: a warehouse
+    written before they were removed at ingest may still hold them."""
+    if isinstance(value, Markup):
+        return Markup(xml_safe(value))
+    return xml_safe(value) if isinstance(value, str) else value
 
 
 def json_for_script(data: object) -> str:
@@ -99,11 +123,11 @@ class SiteWriter:
         self.pages = 0
         self.env = Environment(loader=PackageLoader("pipelines.site", "templates"),
                                autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
-                               trim_blocks=True, lstrip_blocks=True)
+                               finalize=written_out, trim_blocks=True, lstrip_blocks=True)
         self.env.filters["safe_href"] = safe_href
         self.env.filters["search_filter_value"] = search_filter_value
         self.env.globals.update(
-            site=site, url=self.url, absolute=self.absolute, csp=CONTENT_SECURITY_POLICY,
+            site=site, url=self.url, absolute=self.absolute, kind_path=kind_path, csp=CONTENT_SECURITY_POLICY,
             generated_at=hub.generated_at, plurals=KIND_PLURALS,
             nav_kinds=[(kind, KIND_PLURALS.get(kind, kind.title())) for kind in hub.kind_counts],
             counts={"sources": sum(1 for s in hub.sources if s.active), "organisations": len(hub.organisations),
@@ -158,7 +182,10 @@ class SiteWriter:
 
 def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig | None = None, *,
                search: bool = True) -> SiteBuild:
-    """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there)."""
+    """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there).
+
+    A build that fails, for whatever reason, raises SiteBuildError and leaves `out_dir` as it was
+    and no staging directory behind."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -167,12 +194,27 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     site = site or SiteConfig()
     out_dir = Path(out_dir)
     staging = out_dir.with_name(out_dir.name + ".building")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        hub, writer, summary = _write_site(con, staging, site, search, lap)
+        _swap_in(staging, out_dir)
+    except Exception as exc:
+        raise SiteBuildError(f"the site build failed and {out_dir} was left as it was: "
+                             f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)   # already gone once swapped in
+    size = _directory_bytes(out_dir)
+    return SiteBuild(path=out_dir, pages=writer.pages, items=hub.item_count, bytes=size,
+                     seconds=time.perf_counter() - started, search_index=summary, timings=timings)
 
+
+def _write_site(con: duckdb.DuckDBPyConnection, staging: Path, site: SiteConfig, search: bool,
+                lap: Callable[[str], None]) -> tuple[HubContent, SiteWriter, str]:
+    """Every file of the site, written under `staging`; the hub it shows, its writer and Pagefind's summary."""
     try:
         hub = read_hub(con)
-        bundles = plan_search_bundles(iter_item_ids(con), site.search_bundle_items)
+        bundles = plan_search_bundles(map(path_segment, iter_item_ids(con)), site.search_bundle_items)
         writer = SiteWriter(staging, hub, site)
         shutil.copytree(STATIC_DIR, staging / "static")
         lap("read")
@@ -199,11 +241,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
         release_cache(con)   # Pagefind runs beside this process: DuckDB's cache is not needed meanwhile
     summary = index_site(staging, bundles) if search else ""
     lap("pagefind")
-
-    _swap_in(staging, out_dir)
-    size = _directory_bytes(out_dir)
-    return SiteBuild(path=out_dir, pages=writer.pages, items=hub.item_count, bytes=size,
-                     seconds=time.perf_counter() - started, search_index=summary, timings=timings)
+    return hub, writer, summary
 
 
 def _write_listings(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent, bundles) -> None:
@@ -211,7 +249,7 @@ def _write_listings(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: Hub
     writer.render("home.html", "", kinds=[(kind, count, hub.latest[kind]) for kind, count in hub.kind_counts.items()])
     for kind, cards in iter_kind_listings(con):
         label = KIND_PLURALS.get(kind, kind.title())
-        writer.listing(f"kinds/{kind}/", label, hub.kind_counts[kind], cards, feed_title=f"{site.title}: {label.lower()}")
+        writer.listing(kind_path(kind), label, hub.kind_counts[kind], cards, feed_title=f"{site.title}: {label.lower()}")
     tags = {tag.key: tag for tag in hub.tags}
     for key, cards in iter_tag_listings(con):
         tag = tags[key]
@@ -279,13 +317,13 @@ def _sitemap_urls(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubCo
     for path in ("search/", "organisations/", "tags/", "sources/", "get-listed/", "about/"):
         yield writer.absolute(path), None
     for kind in hub.kind_counts:
-        yield writer.absolute(f"kinds/{kind}/"), None
+        yield writer.absolute(kind_path(kind)), None
     for org in hub.organisations:
         yield writer.absolute(org.path), None
     for tag in hub.tags:
         yield writer.absolute(tag.path), None
     for item_id, modified in iter_sitemap_entries(con):
-        yield writer.absolute(f"items/{item_id}/"), modified
+        yield writer.absolute(item_path(item_id)), modified
 
 
 EXPORT_COLUMNS = ("id", "kind", "title", "url", "summary", "author", "organisation", "published_at", "updated_at",
@@ -361,7 +399,12 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
     if out_dir.exists():
         out_dir.rename(old)
-    staging.rename(out_dir)
+    try:
+        staging.rename(out_dir)
+    except OSError:
+        if old.exists():
+            old.rename(out_dir)   # the last good site goes back where it was served
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

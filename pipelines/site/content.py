@@ -12,11 +12,13 @@ memory limit, so the site build's memory does not grow with the number of items.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from itertools import groupby
 from typing import Iterator
 
@@ -164,9 +166,37 @@ ORDER BY id, slot
 SITE_TABLES = ("site_cards", "site_tag_keys", "site_item_tags", "site_related", "site_listing")
 
 
+# File systems allow 255 bytes for one name: a directory named from data is cut well short of that.
+SEGMENT_BYTES = 100
+SEGMENT_KEPT_BYTES = 60
+_NOT_IN_SEGMENT = re.compile(r"[^\w-]+")
+
+
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "unnamed"
+
+
+def path_segment(value: str) -> str:
+    """`value` (a tag's key, an organisation's slug, an item id, a kind) as one directory name of the
+    site: word characters and hyphens, at most SEGMENT_BYTES bytes of UTF-8. A longer one keeps its
+    first SEGMENT_KEPT_BYTES and gains 8 hex digits of a hash of the whole value, so every path that
+    fitted before is unchanged and two long values with the same beginning still differ."""
+    if value.isalnum() and len(value) <= SEGMENT_BYTES // 4:   # item ids and most tags: nothing to do
+        return value
+    segment = _NOT_IN_SEGMENT.sub("-", value).strip("-") or "unnamed"
+    if len(segment.encode("utf-8")) <= SEGMENT_BYTES:
+        return segment
+    kept = segment.encode("utf-8")[:SEGMENT_KEPT_BYTES].decode("utf-8", "ignore").rstrip("-")
+    return f"{kept}-{hashlib.sha1(value.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+def item_path(item_id: str) -> str:
+    return f"items/{path_segment(item_id)}/"
+
+
+def kind_path(kind: str) -> str:
+    return f"kinds/{path_segment(kind)}/"
 
 
 @dataclass
@@ -201,7 +231,7 @@ class ItemCard:
 
     @property
     def path(self) -> str:
-        return f"items/{self.id}/"
+        return item_path(self.id)
 
     @property
     def year(self) -> str | None:
@@ -220,7 +250,7 @@ class RelatedCard:
 
     @property
     def path(self) -> str:
-        return f"items/{self.id}/"
+        return item_path(self.id)
 
 
 @dataclass
@@ -254,9 +284,9 @@ class Tag:
     label: str
     item_count: int = 0
 
-    @property
+    @cached_property
     def path(self) -> str:
-        return f"tags/{self.key}/"
+        return f"tags/{path_segment(self.key)}/"
 
 
 @dataclass
@@ -389,7 +419,7 @@ def iter_item_pages(con: duckdb.DuckDBPyConnection, item_count: int) -> Iterator
                                      organisation=r["related_organisation"], sort_date=_utc(r["related_sort_date"]),
                                      summary=r["related_summary"] or "") for r in item_rows],
                 project_title=row["project_title"],
-                project_lead_path=f"items/{row['project_lead_id']}/" if row["project_lead_id"] else None)
+                project_lead_path=item_path(row["project_lead_id"]) if row["project_lead_id"] else None)
         return_freed_memory()
 
 
@@ -497,7 +527,7 @@ def _organisations(con: duckdb.DuckDBPyConnection, sources: list[SourceStatus]) 
     by_name: dict[str, Organisation] = {}
     taken: dict[str, int] = {}
     for name, items, source_count in con.execute(ORGANISATIONS_SQL).fetchall():
-        slug = slugify(name)
+        slug = path_segment(slugify(name))
         taken[slug] = taken.get(slug, 0) + 1
         if taken[slug] > 1:  # two names that slugify alike ("Leeds City Council" / "Leeds city-council")
             slug = f"{slug}-{taken[slug]}"

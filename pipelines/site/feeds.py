@@ -1,6 +1,7 @@
 """Feeds out of the hub: Atom 1.0, JSON Feed 1.1, OPML of the sources, and the sitemap.
 
-Built with ElementTree and json so escaping is the libraries' job, never string pasting.
+Built with ElementTree and json so escaping is the libraries' job, never string pasting; every
+document is cleaned of the characters XML 1.0 forbids as it is serialised, which neither library does.
 """
 
 from __future__ import annotations
@@ -11,11 +12,19 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
+from pipelines.sanitize import xml_safe
 from pipelines.site.content import ItemCard, SourceStatus
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 FEED_LENGTH = 50
+XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"
+
+
+def _xml_document(root: ET.Element) -> bytes:
+    """`root` as a UTF-8 XML document. ElementTree writes a control character as it is, which makes
+    the document unreadable, and a lone surrogate as a character reference to one: both are removed."""
+    return (XML_DECLARATION + xml_safe(ET.tostring(root, encoding="unicode"))).encode("utf-8")
 
 
 def _iso(moment: datetime | None) -> str:
@@ -58,7 +67,7 @@ def atom_feed(*, title: str, feed_url: str, site_url: str, items: Iterable[ItemC
         sub(entry, "category", term=item.kind, label=item.kind.title())
         for tag in item.tags:
             sub(entry, "category", term=tag)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return _xml_document(feed)
 
 
 def json_feed(*, title: str, feed_url: str, site_url: str, description: str, items: Iterable[ItemCard],
@@ -82,7 +91,8 @@ def json_feed(*, title: str, feed_url: str, site_url: str, description: str, ite
         entries.append(entry)
     document = {"version": "https://jsonfeed.org/version/1.1", "title": title, "home_page_url": site_url,
                 "feed_url": feed_url, "description": description, "language": "en", "items": entries}
-    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+    # A lone surrogate cannot be written as UTF-8: the JSON Feed is cleaned as the Atom one is.
+    return xml_safe(json.dumps(document, ensure_ascii=False, indent=1)).encode("utf-8")
 
 
 def sources_opml(*, title: str, sources: Iterable[SourceStatus], generated: datetime) -> bytes:
@@ -103,7 +113,7 @@ def sources_opml(*, title: str, sources: Iterable[SourceStatus], generated: date
         elif feed:
             attrs.update(type="link", url=feed)
         ET.SubElement(body, "outline", attrs)
-    return ET.tostring(opml, encoding="utf-8", xml_declaration=True)
+    return _xml_document(opml)
 
 
 SITEMAP_URLS = 50_000   # the sitemaps.org limit per file
@@ -127,7 +137,7 @@ def sitemaps(urls: Iterable[tuple[str, datetime | None]], absolute: Callable[[st
     index = ET.Element("sitemapindex", xmlns=SITEMAP_NS)
     for name in names:
         ET.SubElement(ET.SubElement(index, "sitemap"), "loc").text = absolute(name)
-    yield "sitemap.xml", ET.tostring(index, encoding="utf-8", xml_declaration=True)
+    yield "sitemap.xml", _xml_document(index)
 
 
 def _urlset(urls: Iterable[tuple[str, datetime | None]]) -> bytes:
@@ -137,4 +147,4 @@ def _urlset(urls: Iterable[tuple[str, datetime | None]]) -> bytes:
         ET.SubElement(url, "loc").text = loc
         if modified:
             ET.SubElement(url, "lastmod").text = modified.strftime("%Y-%m-%d")
-    return ET.tostring(urlset, encoding="utf-8", xml_declaration=True)
+    return _xml_document(urlset)

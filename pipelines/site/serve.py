@@ -1,7 +1,13 @@
-"""`opengovtech serve`: the built site on 127.0.0.1, with the headers a real host should send."""
+"""`opengovtech serve`: the built site on 127.0.0.1, with the headers a real host should send.
+
+Only the site's files are served: a directory without an index.html is a 404, not a listing, and
+a path no file can have (a NUL byte, a lone surrogate) is a 400. Whatever one request does, the
+server answers the next."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +37,21 @@ class SiteRequestHandler(SimpleHTTPRequestHandler):
         self.send_header("Referrer-Policy", "strict-origin-when-cross-origin")
         super().end_headers()
 
+    def send_head(self):
+        path = self.translate_path(self.path)
+        try:
+            if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "index.html")):
+                self.send_error(404)
+                return None
+            return super().send_head()
+        except ValueError:   # a NUL byte or a lone surrogate in the path: no file is named so
+            self.send_error(400, "Bad request path")
+            return None
+
+    def list_directory(self, path):
+        self.send_error(404)
+        return None
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         not_found = Path(self.directory) / "404.html"
         if code == 404 and not_found.exists():
@@ -49,11 +70,21 @@ class SiteRequestHandler(SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+class SiteHTTPServer(ThreadingHTTPServer):
+    quiet = False
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that hangs up mid-answer, or anything else one request raises, is one line of
+        # the log, not a traceback; the server goes on.
+        if not self.quiet:
+            sys.stderr.write(f"{client_address[0]} - request failed: {sys.exc_info()[1]!r}\n")
+
+
 class SiteServer:
     """The site served from a background thread (tests, the demo) or the foreground (`serve_forever`)."""
 
     def __init__(self, site_dir: Path, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False):
-        self.httpd = ThreadingHTTPServer((host, port), partial(SiteRequestHandler, directory=str(site_dir)))
+        self.httpd = SiteHTTPServer((host, port), partial(SiteRequestHandler, directory=str(site_dir)))
         self.httpd.quiet = quiet
         self.thread: threading.Thread | None = None
 
