@@ -72,9 +72,9 @@ class RawRecord:
         )
 
 
-# The text fields shown or written out (keys, hashes and the source's own raw JSON are kept as they came).
+# The text fields shown, written out or stored as UTF-8 (keys and hashes are kept as they came).
 CLEANED_FIELDS = ("url", "canonical_url", "title", "summary", "content_html", "content_text", "author", "language",
-                  "organisation", "details", "mention")
+                  "organisation", "details", "mention", "raw_json")
 
 RAW_COLUMNS = (
     "source_id", "entry_key", "item_id", "url", "canonical_url", "title", "summary", "content_html",

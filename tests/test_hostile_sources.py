@@ -112,6 +112,17 @@ def test_a_json_feed_field_of_the_wrong_type_drops_that_field_not_the_feed(loopb
     assert rows["3"][0] == "Plain"
 
 
+def test_lone_surrogates_a_json_feed_may_carry_are_not_stored(loopback, hub):
+    """JSON allows "\\ud800", which no UTF-8 text holds: the entry is stored without it."""
+    feed = ('{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [{"id": "1", '
+            '"url": "http://council.example/s", "title": "Bins \\ud800data", "content_text": "x", '
+            '"_extra": "\\udfff"}]}').encode()
+    health = hub.harvest_source("sur", serve_bytes(loopback, "/s.json", feed, "application/feed+json"),
+                                tagged_only=False)
+    assert health["status"] == "ok", health["error"]
+    assert hub.query("SELECT title FROM raw_entries") == [("Bins data",)]
+
+
 def test_character_references_no_text_can_hold_are_dropped_not_the_feed(loopback, hub):
     feed = rss("<item><title>Bins &#55296; &#x110000;and data</title><link>http://council.example/1</link></item>"
                "<item><title>Second</title><link>http://council.example/2</link></item>")
@@ -121,19 +132,19 @@ def test_character_references_no_text_can_hold_are_dropped_not_the_feed(loopback
     assert sorted(t for (t,) in hub.query("SELECT title FROM raw_entries")) == ["Bins and data", "Second"]
 
 
-def record(source_id: str, key: str, title: str) -> RawRecord:
+def record(source_id: str, key: str, published_at=None) -> RawRecord:
     return RawRecord(source_id=source_id, entry_key=key, item_id=f"{source_id}:{key}", url=None, canonical_url=None,
-                     title=title, summary="", content_html="", content_text="", author=None, published_at=None,
-                     updated_at=None, date_missing=True, content_hash=key)
+                     title="A post", summary="", content_html="", content_text="", author=None,
+                     published_at=published_at, updated_at=None, date_missing=True, content_hash=key)
 
 
 def test_a_source_whose_entries_cannot_be_stored_fails_alone(tmp_path):
-    """A lone surrogate (JSON allows "\\ud800") cannot be written as UTF-8: that source fails, with
-    the reason in its health, and the other sources of the same batch are written."""
+    """A value its column cannot hold fails the batch's write: that source fails, with the reason
+    in its health, and the other sources of the same batch are written."""
     path = tmp_path / "hub.duckdb"
-    outcomes = [SourceOutcome("good", "ok", records=[record("good", "1", "Fine")]),
-                SourceOutcome("bad", "ok", records=[record("bad", "1", "Broken \ud800 title")]),
-                SourceOutcome("also-good", "ok", records=[record("also-good", "1", "Fine too")])]
+    outcomes = [SourceOutcome("good", "ok", records=[record("good", "1")]),
+                SourceOutcome("bad", "ok", records=[record("bad", "1", published_at="the day before yesterday")]),
+                SourceOutcome("also-good", "ok", records=[record("also-good", "1")])]
     with open_for_writing(path, "run-1") as warehouse:
         counts = warehouse.write_outcomes("run-1", outcomes)
     assert {c.source_id: c.status for c in counts} == {"good": "ok", "bad": "failed", "also-good": "ok"}
