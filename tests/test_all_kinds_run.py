@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import CORPUS, run_cli, serve_bytes, serve_file
 from tests.github_api_server import GitHubAPIServer, generated_repos
 from tests.social_servers import SOCIAL, BlueskySearch, MastodonTimeline, bluesky_post, corpus_page
+
+pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
 
 
 def test_run_fills_hub_items_from_every_kind_and_a_failing_kind_stops_nothing(hub, loopback):

@@ -10,10 +10,13 @@ import sys
 import time
 
 import duckdb
+import pytest
 import yaml
 from werkzeug import Request, Response
 
 from tests.conftest import CORPUS, run_cli
+
+pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
 
 FEEDS = sorted(p for p in (CORPUS / "feeds").iterdir() if p.suffix in (".xml", ".rss", ".atom", ".json"))[:16]
 

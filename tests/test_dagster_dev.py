@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
 from pipelines.harvest import HARVESTERS
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
 
 QUERY = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
   jobs { name }

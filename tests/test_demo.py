@@ -10,6 +10,8 @@ import pytest
 from pipelines.demo import DEMO_SOURCES, SAMPLE_DIR
 from tests.conftest import REPO, run_cli
 
+pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):

@@ -11,6 +11,8 @@ from tests.conftest import CORPUS, Hub
 from pipelines import entry_limits
 from tests.fault_server import CANARY, FAULTS, HOSTILE_CONTENT, fault_sources, start_fault_server
 
+pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
+
 FEEDS = [p.read_bytes() for p in sorted((CORPUS / "feeds").iterdir()) if p.suffix != ".json"][:20]
 REASONS = {
     "hang-after-headers": "within 3s",

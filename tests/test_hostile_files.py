@@ -6,7 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
 
 SECRETS = {"GITHUB_TOKEN": "CANARY-GITHUB-TOKEN-5d1e", "BLUESKY_APP_PASSWORD": "CANARY-BLUESKY-PASSWORD-93ab"}
 OUTSIDE_CANARY = "CANARY-OUTSIDE-FILE-7c42"

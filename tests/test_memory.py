@@ -14,8 +14,8 @@ from pipelines.memory import call_then_return_freed_memory, return_freed_memory
 from pipelines.parsing import ParseOptions, parse_document
 from tests.conftest import CORPUS
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="RSS read from /proc; malloc_trim is glibc's")
+pytestmark = [pytest.mark.slow,  # subprocesses measuring their own memory
+              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RSS read from /proc; malloc_trim is glibc's")]
 
 
 def rss_mb(pid: int | str = "self") -> float:

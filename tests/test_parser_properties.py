@@ -11,11 +11,14 @@ from html import escape
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import pytest
 
 from pipelines.config import BlueskySource, DevtoSource, DiscourseSource, MastodonSource
 from pipelines.parsing import ParsedDocument, ParseOptions, parse_document
 from pipelines.sources import bluesky, devto, discourse, mastodon
 from pipelines.sources.api import each_well_formed
+
+pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
 
 OPTIONS = ParseOptions("prop", ("opengovtech",), tagged_only=False)
 MEMORY_BOUND = 200_000_000   # bytes Python may allocate for one small example

@@ -17,6 +17,8 @@ from pipelines.harvest import HARVESTERS
 from tests.conftest import CORPUS, REPO, run_cli, serve_file
 from tests.postgres_server import start_postgres
 
+pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
+
 
 @pytest.fixture(scope="module")
 def postgres():

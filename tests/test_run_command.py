@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from pipelines.harvest import HARVESTERS
 from pipelines.warehouse import write_lock
 from tests.conftest import CORPUS, REPO, run_cli, serve_file
+
+pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
 
 
 def write_sources(path: Path, sources: list[dict], **defaults) -> Path:

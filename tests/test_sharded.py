@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
 
 from pipelines.defs.sharded import shard_of
 from tests.conftest import CORPUS, REPO, corpus_files, run_cli, serve_file
+
+pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
 
 FEEDS = ["data_blog_gov_uk_trimmed.atom", "news_gov_scot_trimmed.rss", "feedburner_thoughtbot_robots.atom",
          "wordpress_natasha_the_robot.xml", "jsonfeed_inessential.json", "hugo_rubenerd.rss",

@@ -23,6 +23,8 @@ from tests.conftest import REPO
 from tests.debian_packages import apt_install
 from tests.site_fixture import HOSTILE_ITEM_ID, KNOWN_PHRASE, KNOWN_TITLE
 
+pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",

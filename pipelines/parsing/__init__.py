@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipelines.entry_limits import hold_records_to_limits
 from pipelines.parsing.discovery import discover_feed_urls, looks_like_html
 from pipelines.parsing.entries import EntryFields, ParseOptions, build_records
 from pipelines.parsing.jsonfeed import looks_like_json, parse_json_feed
@@ -42,10 +43,12 @@ def parse_document(body: bytes, url: str, content_type: str | None, options: Par
     except ValueError as exc:  # the format parsers' one way of saying "this is not a feed"
         return ParsedDocument(error=str(exc))
     records = build_records(feed.entries, options, base_url=feed.link or url, language=feed.language)
+    # Held to the limits here too, so an oversized entry is cut before it travels back from the worker.
+    records, limits = hold_records_to_limits(records, len(feed.entries))
     return ParsedDocument(
         format=feed.format,
         title=feed.title,
         entries_read=len(feed.entries),
         records=records,
-        warning=feed.warning,
+        warning="; ".join(filter(None, (feed.warning, str(limits) if limits else None))) or None,
     )
