@@ -23,7 +23,7 @@ from pipelines.config import resolve_sources_path
 from pipelines.errors import FAILED_STATUSES, SUCCEEDED_STATUSES, ConfigError, HubError, WarehouseLockedError
 from pipelines.lifetime import skip_collection_at_exit
 
-EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_ALL_FAILED, EXIT_LOCKED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_ALL_FAILED, EXIT_LOCKED, EXIT_CHECKS_FAILED = 0, 1, 2, 3, 4, 5
 DEFAULT_WAREHOUSE = "warehouse/hub.duckdb"
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -38,6 +38,9 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 SourcesOption = typer.Option(None, "--sources", help="sources.yaml path [env: OPENGOVTECH_SOURCES]")
+BaseUrlOption = typer.Option(None, "--base-url", help="Where the site will be served from, over sources.yaml's "
+                                                      "site.base_url (GitHub Pages: https://OWNER.github.io/REPO/) "
+                                                      "[env: OPENGOVTECH_SITE_BASE_URL]")
 WarehouseOption = typer.Option(None, "--warehouse", help=f"DuckDB file [env: OPENGOVTECH_WAREHOUSE; default {DEFAULT_WAREHOUSE}]")
 
 
@@ -63,18 +66,26 @@ def run(
                                                       "(by default they are kept)"),
     ignore_backoff: bool = typer.Option(False, "--ignore-backoff", help="Also try sources that are backing off "
                                                                         "after failing several runs in a row"),
+    base_url: Optional[str] = BaseUrlOption,
+    summary: Optional[Path] = typer.Option(None, "--summary", help="Also append the sources table and the data "
+                                                                   "checks as Markdown to this file (in GitHub "
+                                                                   "Actions: \"$GITHUB_STEP_SUMMARY\")"),
+    fail_on_checks: bool = typer.Option(False, "--fail-on-checks", help="Exit 5 when a data check of severity "
+                                                                        "ERROR fails"),
 ) -> None:
     """Harvest every source, rebuild hub_items and the search index (the Dagster job, in process).
 
     Exit codes: 0 completed (failed sources are listed), 1 unexpected error, 2 invalid
-    configuration, 3 every source failed, 4 warehouse locked by another run.
+    configuration, 3 every source failed, 4 warehouse locked by another run, 5 a data check
+    failed (with --fail-on-checks).
     """
-    from pipelines.config import load_registry
+    from pipelines.config import load_registry, site_published_at
 
     sources_path = resolve_sources_path(sources)
     warehouse_path = _warehouse_path(warehouse)
     try:
         registry = load_registry(sources_path)
+        site_published_at(registry.site, base_url)   # a bad address is refused before any harvest
     except ConfigError as exc:
         _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
 
@@ -82,7 +93,8 @@ def run(
 
     try:
         with progress_bar():
-            result = run_pipeline(sources_path, warehouse_path, wait, prune=prune, ignore_backoff=ignore_backoff)
+            result = run_pipeline(sources_path, warehouse_path, wait, prune=prune, ignore_backoff=ignore_backoff,
+                                  site_base_url=base_url)
     except WarehouseLockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     except Exception:
@@ -96,11 +108,23 @@ def run(
     rows = _run_summary(warehouse_path, result.run_id)
     _print_summary(rows, warehouse_path, result.run_id)
     _print_checks(result.checks)
+    if summary is not None:
+        from pipelines.run_summary import markdown_summary
+
+        with open(summary, "a", encoding="utf-8") as markdown:
+            markdown.write(markdown_summary(rows, result.checks, result.run_id, str(warehouse_path)) + "\n")
     enabled = len(registry.enabled())
     tried = [r for r in rows if r["status"] != "backoff"]
     if enabled and tried and all(r["status"] in FAILED_STATUSES for r in tried):
         err.print(f"[red]every source failed[/red] ({len(rows)} of {enabled})")
         raise typer.Exit(EXIT_ALL_FAILED)
+    if fail_on_checks:
+        from pipelines.run_summary import failed_error_checks
+
+        failed = failed_error_checks(result.checks)
+        if failed:
+            err.print(f"[red]data checks failed:[/red] {', '.join(c.name for c in failed)}", highlight=False)
+            raise typer.Exit(EXIT_CHECKS_FAILED)
 
 
 def _print_checks(checks) -> None:
@@ -134,35 +158,22 @@ def _run_summary(warehouse_path: Path, run_id: str) -> list[dict]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-# Sources that failed or wait are always listed, sources with new or updated entries up to this
-# many; the rest are counted. Drawing every source took ~3.5 s at 2,000 sources (~17 s at
-# 10,000, half an unchanged re-run) to show rows nobody acts on.
-LISTED_CHANGED_SOURCES = 50
-
-
 def _print_summary(rows: list[dict], warehouse_path: Path, run_id: str) -> None:
-    attention = [r for r in rows if r["status"] not in SUCCEEDED_STATUSES]
-    changed = [r for r in rows if r["status"] in SUCCEEDED_STATUSES and (r["new"] or r["updated"])]
-    listed = attention + changed[:LISTED_CHANGED_SOURCES]
-    if listed:
+    from pipelines.run_summary import COUNT_COLUMNS, SOURCE_COLUMNS, select_sources
+
+    selection = select_sources(rows)
+    if selection.listed:
         table = Table(title=f"run {run_id}", title_justify="left")
-        for column in ("source", "status", "fetched", "new", "updated", "unchanged", "reason"):
-            table.add_column(column, justify="right" if column in ("fetched", "new", "updated", "unchanged") else "left",
+        for column in SOURCE_COLUMNS:
+            table.add_column(column, justify="right" if column in COUNT_COLUMNS else "left",
                              overflow="fold", no_wrap=column in ("source", "status"))
         colours = {"ok": "green", "not_modified": "cyan", "deferred": "yellow", "backoff": "yellow"}
-        for r in listed:
+        for r in selection.listed:
             colour = colours.get(r["status"], "red")
             table.add_row(r["source_id"], f"[{colour}]{r['status']}[/{colour}]", str(r["fetched"]), str(r["new"]),
                           str(r["updated"]), str(r["unchanged"]), r["error"] or "")
         out.print(table)
-    failed = sum(r["status"] in FAILED_STATUSES for r in rows)
-    waiting = sum(r["status"] == "backoff" for r in rows)
-    not_listed = len(rows) - len(listed)
-    unlisted = (f" {not_listed} ok sources not listed ({len(rows) - len(attention) - len(changed)} with nothing new); "
-                "`opengovtech sources status` shows every source." if not_listed else "")
-    out.print(f"{len(rows)} sources: {len(rows) - failed - waiting} ok, {failed} failed, {waiting} backing off; "
-              f"{sum(r['new'] for r in rows)} new, {sum(r['updated'] for r in rows)} updated entries."
-              f"{unlisted} Warehouse: {warehouse_path}", highlight=False)
+    out.print(selection.sentence(str(warehouse_path)), highlight=False)
 
 
 class RichProgress:
@@ -386,18 +397,20 @@ def site_build(
     sources: Optional[Path] = SourcesOption,
     warehouse: Optional[Path] = WarehouseOption,
     no_search: bool = typer.Option(False, "--no-search", help="Skip the Pagefind index (pages and feeds only)"),
+    base_url: Optional[str] = BaseUrlOption,
 ) -> None:
     """Build the hub site (pages, Pagefind search, feeds, data export) from the warehouse."""
-    from pipelines.config import SiteConfig, load_registry
+    from pipelines.config import SiteConfig, load_registry, site_published_at
     from pipelines.site import build_site_from_file
 
     sources_path = resolve_sources_path(sources)
     site_config = SiteConfig()  # no sources.yaml here: a warehouse copied elsewhere still builds
-    if sources_path.exists():
-        try:
+    try:
+        if sources_path.exists():
             site_config = load_registry(sources_path).site
-        except ConfigError as exc:
-            _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+        site_config = site_published_at(site_config, base_url)
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
     try:
         built = build_site_from_file(_warehouse_path(warehouse), out_dir, site_config, search=not no_search)
     except WarehouseLockedError as exc:

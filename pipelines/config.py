@@ -482,6 +482,22 @@ class SiteConfig(BaseModel):
         return url if url.endswith("/") else url + "/"
 
 
+SITE_BASE_URL_ENV = "OPENGOVTECH_SITE_BASE_URL"
+
+
+def site_published_at(site: SiteConfig, base_url: str | None = None) -> SiteConfig:
+    """The site settings with `base_url` (else $OPENGOVTECH_SITE_BASE_URL) in place of sources.yaml's:
+    a host that names its address only at deploy time (GitHub Pages under /REPO/) passes it here."""
+    override = (base_url or os.environ.get(SITE_BASE_URL_ENV) or "").strip()
+    if not override:
+        return site
+    try:
+        return SiteConfig.model_validate({**site.model_dump(), "base_url": override})
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError([f"--base-url or {SITE_BASE_URL_ENV}: {message}"]) from None
+
+
 SOURCE_MODELS: dict[str, type[SourceBase]] = {
     "feed": FeedSource,
     "github": GitHubSource,
