@@ -499,6 +499,45 @@ def check(
     raise typer.Exit(report.exit_code)
 
 
+# --- suggest a source (GitHub Actions) --------------------------------------------------------
+
+@app.command("suggest-source")
+def suggest_source(
+    event_path: Optional[Path] = typer.Option(None, "--event", help="The `issues` event payload "
+                                                                    "[default: $GITHUB_EVENT_PATH]"),
+    sources: Optional[Path] = SourcesOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the comment (and the new sources.yaml) "
+                                                          "instead of writing to GitHub"),
+) -> None:
+    """Answer a "Suggest a source" issue: comment with what `opengovtech check` finds and the
+    sources.yaml entry to add; when the add-source label is applied, open a pull request adding it.
+
+    Run by the suggest-a-source workflow, with GITHUB_TOKEN, GITHUB_SHA and GITHUB_API_URL set.
+    Exit status: 0 done (or nothing to do), 1 GitHub refused a write, 2 invalid event or configuration."""
+    import os
+
+    from pipelines.errors import GitHubWriteError
+    from pipelines.suggest import handle_event, read_event
+
+    path = event_path or (Path(os.environ["GITHUB_EVENT_PATH"]) if os.environ.get("GITHUB_EVENT_PATH") else None)
+    if path is None:
+        _fail("no event: pass --event FILE or set GITHUB_EVENT_PATH", EXIT_CONFIG)
+    try:
+        outcome = handle_event(read_event(path), resolve_sources_path(sources), dry_run=dry_run,
+                               commit_sha=os.environ.get("GITHUB_SHA"), token=os.environ.get("GITHUB_TOKEN"))
+    except GitHubWriteError as exc:
+        _fail(str(exc), EXIT_UNEXPECTED)
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+    except HubError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    if dry_run and outcome.comment:
+        typer.echo(outcome.comment)
+    if dry_run and outcome.sources_text:
+        typer.echo(outcome.sources_text)
+    out.print(outcome.done, highlight=False, soft_wrap=True, markup=False)
+
+
 # --- sources ------------------------------------------------------------------------------
 
 @sources_app.command("validate")

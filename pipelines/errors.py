@@ -30,6 +30,10 @@ class WarehouseLockedError(HubError):
     """Another process holds the warehouse write lock."""
 
 
+class GitHubWriteError(HubError):
+    """GitHub's API refused a write (a comment, a branch, a file, a pull request); says what it answered."""
+
+
 class HarvestError(HubError):
     """A source could not be harvested; `reason` says what happened in plain words."""
 
