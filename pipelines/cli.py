@@ -499,6 +499,45 @@ def check(
     raise typer.Exit(report.exit_code)
 
 
+# --- init ---------------------------------------------------------------------------------
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(Path("."), help="The hub repository [default: the current directory]"),
+    force: bool = typer.Option(False, "--force", help="Rewrite the workflows and the issue form (after changing "
+                                                      "sources.yaml's schedule or upgrading); never sources.yaml "
+                                                      "or aliases.yaml"),
+    check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 if a generated file is missing or "
+                                                      "differs from what this version writes"),
+    package: Optional[str] = typer.Option(None, "--package", help="The requirement the workflows install, written "
+                                                                  "to requirements.txt [default: "
+                                                                  "opengovtech-hub==THIS VERSION]; e.g. "
+                                                                  "'opengovtech-hub @ git+https://…@TAG'"),
+) -> None:
+    """Start a hub repository: sources.yaml (the hashtag sources and an example of every kind),
+    aliases.yaml, a daily workflow publishing the hub to GitHub Pages, and the "Suggest a source"
+    issue form with its workflow. Existing files are kept."""
+    from pipelines.starter import init_hub
+
+    try:
+        report = init_hub(directory, force=force, check=check, package=package)
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+    for path in report.written:
+        out.print(f"wrote {directory / path}", highlight=False, soft_wrap=True)
+    for path in report.kept:
+        differs = " (differs from what this version writes: --force rewrites it)" if path in report.differing else ""
+        out.print(f"kept  {directory / path}{differs}", highlight=False, soft_wrap=True)
+    if check:
+        for path in report.differing:
+            out.print(f"differs or missing: {directory / path}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1 if report.differing else 0)
+    if report.written:
+        out.print("Next: check sources.yaml with `opengovtech sources validate`, push the repository to GitHub and "
+                  "follow docs/deploy.md, \"GitHub Actions + Pages\", to turn on Pages and the labels.",
+                  highlight=False, soft_wrap=True)
+
+
 # --- suggest a source (GitHub Actions) --------------------------------------------------------
 
 @app.command("suggest-source")
