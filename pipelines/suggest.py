@@ -11,6 +11,7 @@ ACCEPT_LABEL applied by a maintainer opens a pull request adding that entry, che
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -21,7 +22,7 @@ import yaml
 
 from pipelines.check import CheckReport, check_url
 from pipelines.config import SOURCE_MODELS, SourceRegistry, check_http_url, parse_registry
-from pipelines.errors import ConfigError, HubError
+from pipelines.errors import ConfigError, GitHubWriteError, HubError
 from pipelines.github_repository import GitHubRepository
 from pipelines.http import Fetcher, HttpSettings
 from pipelines.run_summary import code
@@ -35,6 +36,9 @@ FORM_PATH = Path(__file__).parent / "starter" / "suggest-a-source-form.yml"
 COMMENT_MARKER = "<!-- opengovtech suggest-source -->"
 NO_RESPONSE = "_No response_"            # how GitHub renders an optional field left empty
 ORGANISATION_MAX = 200
+PULL_REQUEST_HELP = ("The workflow's token may open pull requests only when the repository allows it: Settings → "
+                     "Actions → General → Workflow permissions → \"Allow GitHub Actions to create and approve pull "
+                     "requests\". Remove and apply the label again to retry.")
 
 
 class SuggestionError(HubError):
@@ -266,10 +270,18 @@ def _open_pull_request(event: IssueEvent, registry: SourceRegistry, sources_path
     async def write() -> str:
         async with _fetcher(registry) as fetcher:
             repository = _repository(fetcher, event, registry, token)
-            await repository.create_branch(branch, commit_sha)
-            await repository.replace_file(_repository_path(sources_path), branch, text.encode("utf-8"), old,
-                                          f"sources.yaml: add {entry_id} (suggested in #{event.number})")
-            url = await repository.open_pull_request(branch, event.default_branch, f"Add source {entry_id}", body)
+            try:
+                await repository.create_branch(branch, commit_sha)
+                await repository.replace_file(_repository_path(sources_path), branch, text.encode("utf-8"), old,
+                                              f"sources.yaml: add {entry_id} (suggested in #{event.number})")
+                url = await repository.open_pull_request(branch, event.default_branch, f"Add source {entry_id}",
+                                                         body)
+            except GitHubWriteError as exc:
+                # Say so where the maintainer looks; the step fails with the same message either way.
+                with contextlib.suppress(GitHubWriteError):
+                    await repository.comment(event.number, f"{COMMENT_MARKER}**The pull request could not be "
+                                                           f"opened:** {code(str(exc))}\n\n{PULL_REQUEST_HELP}\n")
+                raise
             await repository.comment(event.number, f"{COMMENT_MARKER}A pull request adds the entry: {url}\n")
             return url
 
