@@ -43,6 +43,7 @@ class Runner:
     def expression(self, expr: str, status_ok: bool):
         expr = expr.strip()
         known = {"github.run_id": str(self.run_id), "github.run_attempt": "1", "github.token": "",
+                 "github.server_url": "https://github.com", "github.repository": "council/hub",
                  "!cancelled()": True, "success()": status_ok}
         if expr in known:
             return known[expr]
@@ -149,6 +150,8 @@ def test_two_daily_runs_keep_the_warehouse_and_publish_the_site_under_the_pages_
     assert 'href="/hub/static/style.css"' in home and 'href="/hub/search/"' in home
     assert not re.search(r'(href|src)="/(?!hub/)', home), "a root-relative link outside /hub/"
     assert "<id>https://council.github.io/hub/feed.atom</id>" in (first.artifact / "feed.atom").read_text()
+    get_listed = (first.artifact / "get-listed" / "index.html").read_text(encoding="utf-8")
+    assert 'href="https://github.com/council/hub/issues/new?template=suggest-a-source.yml"' in get_listed
     items = count_items(first)
 
     loopback.clear_log()
