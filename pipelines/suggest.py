@@ -141,14 +141,17 @@ def answer_suggestion(suggestion: Suggestion, registry: SourceRegistry, warehous
     own_tag = suggestion.tag if suggestion.tag and normalise_tag(suggestion.tag) not in \
         {normalise_tag(t) for t in hub_tags} else None
     report = check_url(url, registry, warehouse_path, fetcher, tags=[own_tag, *hub_tags] if own_tag else None)
+    # "No source covers it" is what the comment's own lines say; the other reasons are kept as check gave them.
+    reasons = [r for r in report.reasons if not r.startswith("no source in sources.yaml")]
     if report.covered_by:
-        return Answer(suggestion, "The hub already reads this: no new entry is needed.", report=report,
-                      notes=[f"covered by {', '.join(report.covered_by)}", *report.reasons])
+        return Answer(suggestion, "The hub already reads this: no new entry is needed.", report=report, notes=reasons)
     if report.in_hub:
         return Answer(suggestion, "This is already in the hub.", report=report)
     if report.reachable is False or report.robots_allowed is False or report.proposed_entry is None:
+        if any("non-public address" in r for r in reasons):
+            reasons.insert(0, "it is a private address, not on the public internet: the hub reads public pages only")
         return Answer(suggestion, "The hub could not read it, so there is no entry to add.", report=report,
-                      notes=report.reasons)
+                      notes=reasons)
     entry, problem = _finished_entry(report.proposed_entry, suggestion, registry, own_tag)
     if entry is None:
         return Answer(suggestion, "The hub read it but could not make a valid entry for it.", report=report,
@@ -158,8 +161,7 @@ def answer_suggestion(suggestion: Suggestion, registry: SourceRegistry, warehous
     else:
         headline = ("Not picked up yet: the tag was not found. The entry below adds the source; "
                     "its posts count once they carry the tag.")
-    return Answer(suggestion, headline, entry=entry, report=report,
-                  notes=[r for r in report.reasons if not r.startswith("no source in sources.yaml")])
+    return Answer(suggestion, headline, entry=entry, report=report, notes=reasons)
 
 
 def _finished_entry(entry: dict, suggestion: Suggestion, registry: SourceRegistry,

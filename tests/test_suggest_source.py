@@ -156,7 +156,7 @@ def test_a_publishers_own_tag_is_looked_for_and_kept_in_the_entry(suggestion, lo
 
 
 @pytest.mark.parametrize("address, expected", [
-    ("http://10.1.2.3/blog/our-bins-api", "non-public address 10.1.2.3: refused"),
+    ("http://10.1.2.3/blog/our-bins-api", "it is a private address, not on the public internet"),
     ("www.my-council.gov.uk/blog", "That is not an address the hub can read."),
     ("PAGE", "The hub already reads this: no new entry is needed."),
 ], ids=["private address", "invalid URL", "duplicate of a source"])
@@ -166,7 +166,7 @@ def test_private_invalid_or_duplicate_suggestions_get_a_clear_comment_and_no_ent
     assert result.returncode == 0, result.stdout + result.stderr
     [comment] = github.comments()
     assert expected in comment
-    assert "```yaml" not in comment and "add-source" not in comment
+    assert "```yaml" not in comment and "add-source" not in comment and "add the entry below" not in comment
     if address == suggestion.page:
         assert "- In sources.yaml: `bins-launch (page)`" in comment
 
