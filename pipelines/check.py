@@ -26,6 +26,7 @@ from pipelines.parsing.page import TAG_PLACES, parse_page_metadata
 from pipelines.sources.api import get_json
 from pipelines.sources.devto import article_tags
 from pipelines.sources.github_api import api_url_from_env
+from pipelines.sources_file import dump_entry
 from pipelines.tags import hashtags, normalise_tag
 from pipelines.urls import canonical_url, origin_of
 from pipelines.warehouse import FetchState
@@ -43,6 +44,7 @@ class CheckReport:
     what: str = "web page"                       # web page, feed, Mastodon post, Bluesky post, …
     covered_by: list[str] = field(default_factory=list)   # "id (kind)"
     proposed_source: str | None = None           # a sources.yaml entry, when nothing covers it
+    proposed_entry: dict | None = None           # the same entry as data
     reachable: bool | None = None
     http_status: int | None = None
     robots_allowed: bool | None = None
@@ -73,13 +75,14 @@ class Found:
 
 
 def check_url(url: str, registry: SourceRegistry | None, warehouse_path: Path | None,
-              fetcher: Fetcher | None = None) -> CheckReport:
-    return asyncio.run(_check(url, registry, warehouse_path, fetcher))
+              fetcher: Fetcher | None = None, tags: list[str] | None = None) -> CheckReport:
+    """`tags`: the tags to look for, when not the registry's own (a publisher's own tag)."""
+    return asyncio.run(_check(url, registry, warehouse_path, fetcher, tags))
 
 
-async def _check(url: str, registry, warehouse_path, fetcher) -> CheckReport:
+async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> CheckReport:
     report = CheckReport(url=url)
-    wanted = list(registry.defaults.tags) if registry else ["opengovtech"]
+    wanted = list(tags) if tags else list(registry.defaults.tags) if registry else ["opengovtech"]
     own_fetcher = fetcher is None
     if fetcher is None:
         from pipelines.config import Defaults
@@ -106,7 +109,8 @@ async def _check(url: str, registry, warehouse_path, fetcher) -> CheckReport:
         report.exit_code = EXIT_PICKED_UP
         return report
     if not covering:
-        report.proposed_source = propose_source(url, found, wanted)
+        report.proposed_entry = proposed_entry(url, found, wanted)
+        report.proposed_source = dump_entry(report.proposed_entry)
         report.reasons.append("no source in sources.yaml covers this URL" +
                               ("; add the entry below (or ask the hub's maintainers to)" if report.proposed_source else ""))
     if found is not None and not found.tags_found and not on_topic_source:
@@ -299,7 +303,7 @@ def covering_sources(registry: SourceRegistry, url: str, found: Found | None) ->
     return covering
 
 
-def propose_source(url: str, found: Found | None, wanted: list[str]) -> str | None:
+def proposed_entry(url: str, found: Found | None, wanted: list[str]) -> dict:
     """The sources.yaml entry that would pick this URL's publisher up."""
     parts = urlsplit(url)
     host = (parts.hostname or "site").lower()
@@ -308,18 +312,17 @@ def propose_source(url: str, found: Found | None, wanted: list[str]) -> str | No
     what = found.what if found else "web page"
     if what == "Mastodon post" and found and found.owner:
         user = found.owner.lstrip("@").split("@")[0]
-        return f"- id: {slug}-{user.lower()}\n  kind: mastodon\n  account: \"{found.owner}\""
+        return {"id": f"{slug}-{user.lower()}", "kind": "mastodon", "account": found.owner}
     if what == "Bluesky post":
-        return f"- id: bluesky-{normalise_tag(tag)}\n  kind: bluesky\n  hashtag: {tag}"
+        return {"id": f"bluesky-{normalise_tag(tag)}", "kind": "bluesky", "hashtag": tag}
     if what == "dev.to article" and found and found.owner:
-        return f"- id: devto-{found.owner.lower()}\n  kind: devto\n  username: {found.owner}"
+        return {"id": f"devto-{found.owner.lower()}", "kind": "devto", "username": found.owner}
     if what == "GitHub repository" and found and found.owner:
         key = "org" if found.owner_type == "Organization" else "user"
-        return f"- id: github-{found.owner.lower()}\n  kind: github\n  {key}: {found.owner}"
+        return {"id": f"github-{found.owner.lower()}", "kind": "github", key: found.owner}
     if what.startswith("feed"):
-        return f"- id: {slug}\n  kind: feed\n  url: {url}"
-    home = f"{parts.scheme}://{parts.netloc}/"
-    return f"- id: {slug}\n  kind: blog\n  url: {home}\n  tag: {tag}"
+        return {"id": slug, "kind": "feed", "url": url}
+    return {"id": slug, "kind": "blog", "url": f"{parts.scheme}://{parts.netloc}/", "tag": tag}
 
 
 def lookup_in_hub(warehouse_path: Path | None, url: str, canonical: str | None) -> dict | None:

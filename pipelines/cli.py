@@ -24,7 +24,7 @@ from pipelines.errors import (FAILED_STATUSES, SUCCEEDED_STATUSES, ConfigError, 
                              WarehouseLockedError)
 from pipelines.lifetime import skip_collection_at_exit
 
-EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_ALL_FAILED, EXIT_LOCKED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_ALL_FAILED, EXIT_LOCKED, EXIT_CHECKS_FAILED = 0, 1, 2, 3, 4, 5
 DEFAULT_WAREHOUSE = "warehouse/hub.duckdb"
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -39,6 +39,9 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 SourcesOption = typer.Option(None, "--sources", help="sources.yaml path [env: OPENGOVTECH_SOURCES]")
+BaseUrlOption = typer.Option(None, "--base-url", help="Where the site will be served from, over sources.yaml's "
+                                                      "site.base_url (GitHub Pages: https://OWNER.github.io/REPO/) "
+                                                      "[env: OPENGOVTECH_SITE_BASE_URL]")
 WarehouseOption = typer.Option(None, "--warehouse", help=f"DuckDB file [env: OPENGOVTECH_WAREHOUSE; default {DEFAULT_WAREHOUSE}]")
 
 
@@ -64,18 +67,26 @@ def run(
                                                       "(by default they are kept)"),
     ignore_backoff: bool = typer.Option(False, "--ignore-backoff", help="Also try sources that are backing off "
                                                                         "after failing several runs in a row"),
+    base_url: Optional[str] = BaseUrlOption,
+    summary: Optional[Path] = typer.Option(None, "--summary", help="Also append the sources table and the data "
+                                                                   "checks as Markdown to this file (in GitHub "
+                                                                   "Actions: \"$GITHUB_STEP_SUMMARY\")"),
+    fail_on_checks: bool = typer.Option(False, "--fail-on-checks", help="Exit 5 when a data check of severity "
+                                                                        "ERROR fails"),
 ) -> None:
     """Harvest every source, rebuild hub_items and the search index (the Dagster job, in process).
 
     Exit codes: 0 completed (failed sources are listed), 1 unexpected error, 2 invalid
-    configuration, 3 every source failed, 4 warehouse locked by another run.
+    configuration, 3 every source failed, 4 warehouse locked by another run, 5 a data check
+    failed (with --fail-on-checks).
     """
-    from pipelines.config import load_registry
+    from pipelines.config import load_registry, site_published_at
 
     sources_path = resolve_sources_path(sources)
     warehouse_path = _warehouse_path(warehouse)
     try:
         registry = load_registry(sources_path)
+        site_published_at(registry.site, base_url)   # a bad address is refused before any harvest
     except ConfigError as exc:
         _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
 
@@ -83,7 +94,8 @@ def run(
 
     try:
         with progress_bar():
-            result = run_pipeline(sources_path, warehouse_path, wait, prune=prune, ignore_backoff=ignore_backoff)
+            result = run_pipeline(sources_path, warehouse_path, wait, prune=prune, ignore_backoff=ignore_backoff,
+                                  site_base_url=base_url)
     except WarehouseLockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     except Exception:
@@ -97,11 +109,23 @@ def run(
     rows = _run_summary(warehouse_path, result.run_id)
     _print_summary(rows, warehouse_path, result.run_id)
     _print_checks(result.checks)
+    if summary is not None:
+        from pipelines.run_summary import markdown_summary
+
+        with open(summary, "a", encoding="utf-8") as markdown:
+            markdown.write(markdown_summary(rows, result.checks, result.run_id, str(warehouse_path)) + "\n")
     enabled = len(registry.enabled())
     tried = [r for r in rows if r["status"] != "backoff"]
     if enabled and tried and all(r["status"] in FAILED_STATUSES for r in tried):
         err.print(f"[red]every source failed[/red] ({len(rows)} of {enabled})")
         raise typer.Exit(EXIT_ALL_FAILED)
+    if fail_on_checks:
+        from pipelines.run_summary import failed_error_checks
+
+        failed = failed_error_checks(result.checks)
+        if failed:
+            err.print(f"[red]data checks failed:[/red] {', '.join(c.name for c in failed)}", highlight=False)
+            raise typer.Exit(EXIT_CHECKS_FAILED)
 
 
 def _print_checks(checks) -> None:
@@ -135,35 +159,22 @@ def _run_summary(warehouse_path: Path, run_id: str) -> list[dict]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-# Sources that failed or wait are always listed, sources with new or updated entries up to this
-# many; the rest are counted. Drawing every source took ~3.5 s at 2,000 sources (~17 s at
-# 10,000, half an unchanged re-run) to show rows nobody acts on.
-LISTED_CHANGED_SOURCES = 50
-
-
 def _print_summary(rows: list[dict], warehouse_path: Path, run_id: str) -> None:
-    attention = [r for r in rows if r["status"] not in SUCCEEDED_STATUSES]
-    changed = [r for r in rows if r["status"] in SUCCEEDED_STATUSES and (r["new"] or r["updated"])]
-    listed = attention + changed[:LISTED_CHANGED_SOURCES]
-    if listed:
+    from pipelines.run_summary import COUNT_COLUMNS, SOURCE_COLUMNS, select_sources
+
+    selection = select_sources(rows)
+    if selection.listed:
         table = Table(title=f"run {run_id}", title_justify="left")
-        for column in ("source", "status", "fetched", "new", "updated", "unchanged", "reason"):
-            table.add_column(column, justify="right" if column in ("fetched", "new", "updated", "unchanged") else "left",
+        for column in SOURCE_COLUMNS:
+            table.add_column(column, justify="right" if column in COUNT_COLUMNS else "left",
                              overflow="fold", no_wrap=column in ("source", "status"))
         colours = {"ok": "green", "not_modified": "cyan", "deferred": "yellow", "backoff": "yellow"}
-        for r in listed:
+        for r in selection.listed:
             colour = colours.get(r["status"], "red")
             table.add_row(r["source_id"], f"[{colour}]{r['status']}[/{colour}]", str(r["fetched"]), str(r["new"]),
                           str(r["updated"]), str(r["unchanged"]), r["error"] or "")
         out.print(table)
-    failed = sum(r["status"] in FAILED_STATUSES for r in rows)
-    waiting = sum(r["status"] == "backoff" for r in rows)
-    not_listed = len(rows) - len(listed)
-    unlisted = (f" {not_listed} ok sources not listed ({len(rows) - len(attention) - len(changed)} with nothing new); "
-                "`opengovtech sources status` shows every source." if not_listed else "")
-    out.print(f"{len(rows)} sources: {len(rows) - failed - waiting} ok, {failed} failed, {waiting} backing off; "
-              f"{sum(r['new'] for r in rows)} new, {sum(r['updated'] for r in rows)} updated entries."
-              f"{unlisted} Warehouse: {warehouse_path}", highlight=False)
+    out.print(selection.sentence(str(warehouse_path)), highlight=False)
 
 
 class RichProgress:
@@ -387,18 +398,20 @@ def site_build(
     sources: Optional[Path] = SourcesOption,
     warehouse: Optional[Path] = WarehouseOption,
     no_search: bool = typer.Option(False, "--no-search", help="Skip the Pagefind index (pages and feeds only)"),
+    base_url: Optional[str] = BaseUrlOption,
 ) -> None:
     """Build the hub site (pages, Pagefind search, feeds, data export) from the warehouse."""
-    from pipelines.config import SiteConfig, load_registry
+    from pipelines.config import SiteConfig, load_registry, site_published_at
     from pipelines.site import build_site_from_file
 
     sources_path = resolve_sources_path(sources)
     site_config = SiteConfig()  # no sources.yaml here: a warehouse copied elsewhere still builds
-    if sources_path.exists():
-        try:
+    try:
+        if sources_path.exists():
             site_config = load_registry(sources_path).site
-        except ConfigError as exc:
-            _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+        site_config = site_published_at(site_config, base_url)
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
     try:
         built = build_site_from_file(_warehouse_path(warehouse), out_dir, site_config, search=not no_search)
     except WarehouseLockedError as exc:
@@ -487,6 +500,84 @@ def check(
     else:
         out.print(format_report(report), highlight=False, soft_wrap=True, markup=False)
     raise typer.Exit(report.exit_code)
+
+
+# --- init ---------------------------------------------------------------------------------
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(Path("."), help="The hub repository [default: the current directory]"),
+    force: bool = typer.Option(False, "--force", help="Rewrite the workflows and the issue form (after changing "
+                                                      "sources.yaml's schedule or upgrading); never sources.yaml "
+                                                      "or aliases.yaml"),
+    check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 if a generated file is missing or "
+                                                      "differs from what this version writes"),
+    package: Optional[str] = typer.Option(None, "--package", help="The requirement the workflows install, written "
+                                                                  "to requirements.txt [default: "
+                                                                  "opengovtech-hub==THIS VERSION]; e.g. "
+                                                                  "'opengovtech-hub @ git+https://…@TAG'"),
+) -> None:
+    """Start a hub repository: sources.yaml (the hashtag sources and an example of every kind),
+    aliases.yaml, a daily workflow publishing the hub to GitHub Pages, and the "Suggest a source"
+    issue form with its workflow. Existing files are kept."""
+    from pipelines.starter import init_hub
+
+    try:
+        report = init_hub(directory, force=force, check=check, package=package)
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+    for path in report.written:
+        out.print(f"wrote {directory / path}", highlight=False, soft_wrap=True)
+    for path in report.kept:
+        differs = " (differs from what this version writes: --force rewrites it)" if path in report.differing else ""
+        out.print(f"kept  {directory / path}{differs}", highlight=False, soft_wrap=True)
+    if check:
+        for path in report.differing:
+            out.print(f"differs or missing: {directory / path}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1 if report.differing else 0)
+    if report.written:
+        out.print("Next: check sources.yaml with `opengovtech sources validate`, push the repository to GitHub and "
+                  "follow docs/deploy.md, \"GitHub Actions + Pages\", to turn on Pages and the labels.",
+                  highlight=False, soft_wrap=True)
+
+
+# --- suggest a source (GitHub Actions) --------------------------------------------------------
+
+@app.command("suggest-source")
+def suggest_source(
+    event_path: Optional[Path] = typer.Option(None, "--event", help="The `issues` event payload "
+                                                                    "[default: $GITHUB_EVENT_PATH]"),
+    sources: Optional[Path] = SourcesOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the comment (and the new sources.yaml) "
+                                                          "instead of writing to GitHub"),
+) -> None:
+    """Answer a "Suggest a source" issue: comment with what `opengovtech check` finds and the
+    sources.yaml entry to add; when the add-source label is applied, open a pull request adding it.
+
+    Run by the suggest-a-source workflow, with GITHUB_TOKEN, GITHUB_SHA and GITHUB_API_URL set.
+    Exit status: 0 done (or nothing to do), 1 GitHub refused a write, 2 invalid event or configuration."""
+    import os
+
+    from pipelines.errors import GitHubWriteError
+    from pipelines.suggest import handle_event, read_event
+
+    path = event_path or (Path(os.environ["GITHUB_EVENT_PATH"]) if os.environ.get("GITHUB_EVENT_PATH") else None)
+    if path is None:
+        _fail("no event: pass --event FILE or set GITHUB_EVENT_PATH", EXIT_CONFIG)
+    try:
+        outcome = handle_event(read_event(path), resolve_sources_path(sources), dry_run=dry_run,
+                               commit_sha=os.environ.get("GITHUB_SHA"), token=os.environ.get("GITHUB_TOKEN"))
+    except GitHubWriteError as exc:
+        _fail(str(exc), EXIT_UNEXPECTED)
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
+    except HubError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    if dry_run and outcome.comment:
+        typer.echo(outcome.comment)
+    if dry_run and outcome.sources_text:
+        typer.echo(outcome.sources_text)
+    out.print(outcome.done, highlight=False, soft_wrap=True, markup=False)
 
 
 # --- sources ------------------------------------------------------------------------------

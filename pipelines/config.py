@@ -473,6 +473,8 @@ class SiteConfig(BaseModel):
     # Item pages per Pagefind bundle: Pagefind holds a bundle in memory while indexing (45–110 KB a page),
     # so this bounds the site build's memory; searches merge the bundles in the browser.
     search_bundle_items: int = Field(10_000, ge=10, le=1_000_000)
+    # The hub's GitHub repository: "Get listed" links to its Suggest a source issue form.
+    repository_url: str | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -481,6 +483,31 @@ class SiteConfig(BaseModel):
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"base_url {url!r} must be an absolute http(s) URL")
         return url if url.endswith("/") else url + "/"
+
+    @field_validator("repository_url")
+    @classmethod
+    def _repository(cls, url: str | None) -> str | None:
+        return check_http_url(url).rstrip("/") if url else None
+
+
+SITE_BASE_URL_ENV = "OPENGOVTECH_SITE_BASE_URL"
+SITE_REPOSITORY_URL_ENV = "OPENGOVTECH_SITE_REPOSITORY_URL"
+
+
+def site_published_at(site: SiteConfig, base_url: str | None = None) -> SiteConfig:
+    """The site settings with `base_url` (else $OPENGOVTECH_SITE_BASE_URL) in place of sources.yaml's,
+    and $OPENGOVTECH_SITE_REPOSITORY_URL for repository_url: what a deploy knows only when it runs
+    (GitHub Pages' address under /REPO/, the repository the workflow runs in)."""
+    overrides = {"base_url": (base_url or os.environ.get(SITE_BASE_URL_ENV) or "").strip(),
+                 "repository_url": (os.environ.get(SITE_REPOSITORY_URL_ENV) or "").strip()}
+    overrides = {key: value for key, value in overrides.items() if value}
+    if not overrides:
+        return site
+    try:
+        return SiteConfig.model_validate({**site.model_dump(), **overrides})
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError([f"--base-url, {SITE_BASE_URL_ENV} or {SITE_REPOSITORY_URL_ENV}: {message}"]) from None
 
 
 SOURCE_MODELS: dict[str, type[SourceBase]] = {

@@ -34,6 +34,10 @@ class SiteBuildError(HubError):
     """The hub site could not be built; the last site built is left in place, as it was."""
 
 
+class GitHubWriteError(HubError):
+    """GitHub's API refused a write (a comment, a branch, a file, a pull request); says what it answered."""
+
+
 class HarvestError(HubError):
     """A source could not be harvested; `reason` says what happened in plain words."""
 

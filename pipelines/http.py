@@ -190,6 +190,11 @@ class Fetcher:
         """POST a JSON body once (signing in to an API): no redirects followed, no retries, an
         error status comes back with its body for the caller to explain. Same address guard
         and connection slots as every GET."""
+        return await self.send_json("POST", url, payload, allow_private=allow_private, stats=stats, headers=headers)
+
+    async def send_json(self, method: str, url: str, payload: dict, *, allow_private: PrivateAccess = False,
+                        stats: FetchStats | None = None, headers: dict[str, str] | None = None) -> FetchResult:
+        """Send a JSON body once with `method` (POST, PUT, PATCH: writing through an API), as post_json."""
         stats = stats if stats is not None else FetchStats()
         origin = origin_of(url)
         origin_slots = self._origins.setdefault(origin, asyncio.Semaphore(self.settings.per_origin_concurrency))
@@ -197,7 +202,7 @@ class Fetcher:
         try:
             async with origin_slots, self._global, asyncio.timeout(self.settings.timeout_s):
                 stats.requests += 1
-                async with client.stream("POST", url, json=payload,
+                async with client.stream(method, url, json=payload,
                                          headers={"Accept": "application/json", **(headers or {})}) as response:
                     # Read like every GET body, through the bounded decoder: httpx's own would
                     # inflate a gzip bomb whole before any cap could be checked.

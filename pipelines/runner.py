@@ -53,7 +53,7 @@ class CheckOutcome:
 
 
 def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0, prune: bool = False,
-                 ignore_backoff: bool = False) -> PipelineRun:
+                 ignore_backoff: bool = False, site_base_url: str | None = None) -> PipelineRun:
     prepare_dagster_home(warehouse_path)
     with kept_until_exit():
         import dagster as dg
@@ -67,7 +67,7 @@ def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 
     run_id = str(uuid.uuid4())
     run_config = {
         "resources": {
-            "sources": {"config": {"path": str(sources_path)}},
+            "sources": {"config": {"path": str(sources_path), "site_base_url": site_base_url or ""}},
             "warehouse": {"config": {"path": str(warehouse_path), "lock_wait_s": lock_wait_s}},
         },
         # The CLI prints its own summary and error line; Dagster's event log keeps the details.

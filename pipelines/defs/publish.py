@@ -25,7 +25,7 @@ def search_index(context: dg.AssetExecutionContext, warehouse: WarehouseResource
           description="The static hub site (pages, Pagefind search, feeds out, data export) under warehouse/site/.")
 def hub_site(context: dg.AssetExecutionContext, sources: SourcesResource,
              warehouse: WarehouseResource) -> dg.MaterializeResult:
-    site_config = sources.load().site
+    site_config = sources.site()
     with warehouse.open(context.run_id) as wh:
         out_dir = default_site_dir(wh.path)
         fingerprint = site_fingerprint(wh.con, site_config, wh.get_state(ITEMS_STATE_KEY), search=True)

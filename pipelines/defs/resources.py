@@ -7,7 +7,7 @@ from typing import Iterator
 
 import dagster as dg
 
-from pipelines.config import SourceRegistry, load_registry, resolve_sources_path
+from pipelines.config import SiteConfig, SourceRegistry, load_registry, resolve_sources_path, site_published_at
 from pipelines.errors import ConfigError
 from pipelines.warehouse import Warehouse, open_for_writing, resolve_warehouse_path
 
@@ -16,6 +16,7 @@ class SourcesResource(dg.ConfigurableResource):
     """sources.yaml; empty means $OPENGOVTECH_SOURCES or ./sources.yaml."""
 
     path: str = ""
+    site_base_url: str = ""   # where the site is published, over sources.yaml's site.base_url
 
     def file(self) -> Path:
         return resolve_sources_path(self.path or None)
@@ -23,6 +24,13 @@ class SourcesResource(dg.ConfigurableResource):
     def load(self) -> SourceRegistry:
         try:
             return load_registry(self.file())
+        except ConfigError as exc:
+            raise dg.Failure(description=f"invalid configuration:\n{exc}", allow_retries=False) from None
+
+    def site(self) -> SiteConfig:
+        """The site settings, at the address the run was given (or $OPENGOVTECH_SITE_BASE_URL) if any."""
+        try:
+            return site_published_at(self.load().site, self.site_base_url or None)
         except ConfigError as exc:
             raise dg.Failure(description=f"invalid configuration:\n{exc}", allow_retries=False) from None
 
