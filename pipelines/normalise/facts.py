@@ -20,10 +20,10 @@ from pipelines.records import json_object
 from pipelines.normalise.classify import ClassifyInput, classify
 from pipelines.normalise.clean import detect_language, fix_text, has_mojibake, primary_language
 from pipelines.sanitize import summarise
-from pipelines.urls import canonical_url, github_repo, item_id, url_identity
+from pipelines.urls import canonical_url, github_repo, item_id, permalink, url_identity
 
 # Bump when the rules here or in classify.py change: every entry's facts are then recomputed.
-FACTS_VERSION = "3"
+FACTS_VERSION = "4"
 # Rows per batch: each row's texts are held three times at once (Arrow, Python, the facts), so
 # 2,000 rows took ~60 MB more at the peak than 500 on the fault bench, for no speed gained.
 BATCH = 500
@@ -88,6 +88,7 @@ FACTS_SCHEMA = pa.schema([
     ("author", pa.string()), ("organisation", pa.string()), ("language", pa.string()), ("kind", pa.string()),
     ("asset_type", pa.string()), ("kind_score", pa.float64()), ("kind_reasons", pa.list_(pa.string())),
     ("merge_note", pa.string()), ("link_keys", pa.list_(pa.string())), ("repo_links", pa.list_(pa.string())),
+    ("own_key", pa.string()), ("own_url", pa.string()),
 ])
 
 
@@ -176,7 +177,19 @@ def entry_facts(row: dict, aliases: Aliases) -> dict:
         "kind": verdict.kind, "asset_type": verdict.asset_type, "kind_score": verdict.score,
         "kind_reasons": verdict.reasons, "merge_note": _merge_note(row, canonical),
         "link_keys": link_keys, "repo_links": repos,
+        "own_key": item_id(None, row["source_id"], row["entry_key"]), "own_url": _own_url(row, canonical),
     }
+
+
+def _own_url(row: dict, canonical: str | None) -> str | None:
+    """The entry's own address when its canonical URL may be shared with other posts of its source:
+    its link with the #fragment kept, else its guid when that is a URL (an empty href takes the
+    feed's own URL)."""
+    for candidate in (row["url"], row["entry_key"]):
+        url = permalink(candidate)
+        if url and url != canonical:
+            return url
+    return None
 
 
 def _organisation(row: dict) -> str | None:
