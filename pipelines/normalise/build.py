@@ -21,6 +21,7 @@ from pipelines.normalise.dedupe import find_near_duplicates
 from pipelines.normalise.facts import FACTS_VERSION, refresh_entry_facts
 from pipelines.normalise.identity import ENTRY_ITEM_ID, ENTRY_ITEM_JOINS, ENTRY_ITEM_URL, SHARED_KEYS_SQL
 from pipelines.normalise.organisations import build_organisations
+from pipelines.sanitize import UNTITLED
 from pipelines.normalise.projects import build_next_links, build_projects
 from pipelines.warehouse import Warehouse
 
@@ -43,6 +44,8 @@ FROM raw_entries r
 JOIN entry_facts f USING (source_id, entry_key)
 {ENTRY_ITEM_JOINS}
 WHERE r.matched
+  -- an entry with no title, link or text (stored before such entries were skipped) is no item
+  AND (f.canonical_url IS NOT NULL OR f.content_text <> '' OR f.title <> '{UNTITLED}')
 """
 ROWS_PER_SHARE = 50_000
 

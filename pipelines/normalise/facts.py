@@ -19,11 +19,11 @@ from pipelines.normalise.aliases import Aliases
 from pipelines.records import json_object
 from pipelines.normalise.classify import ClassifyInput, classify
 from pipelines.normalise.clean import detect_language, fix_text, has_mojibake, primary_language
-from pipelines.sanitize import summarise
+from pipelines.sanitize import UNTITLED, summarise, title_from_text
 from pipelines.urls import canonical_url, github_repo, item_id, permalink, url_identity
 
 # Bump when the rules here or in classify.py change: every entry's facts are then recomputed.
-FACTS_VERSION = "4"
+FACTS_VERSION = "5"
 # Rows per batch: each row's texts are held three times at once (Arrow, Python, the facts), so
 # 2,000 rows took ~60 MB more at the peak than 500 on the fault bench, for no speed gained.
 BATCH = 500
@@ -158,7 +158,8 @@ def entry_facts(row: dict, aliases: Aliases) -> dict:
     title, text, html, summary = row["title"] or "", row["content_text"] or "", row["content_html"] or "", row["summary"]
     if has_mojibake(title, text[:20000]):  # one check decides for every field of the entry
         title, text, html, summary = fix_text(title), fix_text(text), fix_text(html), fix_text(summary)
-    title = title or canonical or "(untitled)"
+    if not title.strip() or title == UNTITLED:  # records stored before titles were derived from text
+        title = title_from_text(text) or canonical or UNTITLED
     details = json_object(row["details"])
     verdict = classify(ClassifyInput(
         title=title, summary=summary or "", content_text=text, content_html=html, url=canonical,

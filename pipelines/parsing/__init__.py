@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipelines.parsing.discovery import discover_feed_urls, looks_like_html
-from pipelines.parsing.entries import EntryFields, ParseOptions, build_records
+from pipelines.parsing.entries import EntryFields, ParseOptions, build_records, is_empty_entry
 from pipelines.parsing.jsonfeed import looks_like_json, parse_json_feed
 from pipelines.parsing.xmlfeed import parse_xml_feed
 from pipelines.records import RawRecord
@@ -41,11 +41,14 @@ def parse_document(body: bytes, url: str, content_type: str | None, options: Par
             feed = parse_xml_feed(body, url, content_type)
     except ValueError as exc:  # the format parsers' one way of saying "this is not a feed"
         return ParsedDocument(error=str(exc))
-    records = build_records(feed.entries, options, base_url=feed.link or url, language=feed.language)
+    entries = [e for e in feed.entries if not is_empty_entry(e)]
+    records = build_records(entries, options, base_url=feed.link or url, language=feed.language)
+    empty = len(feed.entries) - len(entries)
+    skipped = f"{empty} empty {'entry' if empty == 1 else 'entries'} (no title, link or text) skipped" if empty else None
     return ParsedDocument(
         format=feed.format,
         title=feed.title,
         entries_read=len(feed.entries),
         records=records,
-        warning=feed.warning,
+        warning="; ".join(filter(None, (feed.warning, skipped))) or None,
     )
