@@ -39,11 +39,11 @@ CREATE OR REPLACE TEMP TABLE kept_entries AS
 SELECT f.source_id, f.entry_key, {ENTRY_ITEM_ID} AS id, {ENTRY_ITEM_URL} AS url,
        CASE WHEN s.item_key IS NULL THEN m.reason END AS near_duplicate,
        f.merge_note, f.kind_score, r.mention, r.published_at, r.date_missing, r.updated_at, r.details,
-       r.first_seen_at, r.last_seen_at, r.tags, r.match_reasons
+       r.first_seen_at, r.last_seen_at, r.tags, f.match_reasons
 FROM raw_entries r
 JOIN entry_facts f USING (source_id, entry_key)
 {ENTRY_ITEM_JOINS}
-WHERE r.matched
+WHERE f.matched
   -- an entry with no title, link or text (stored before such entries were skipped) is no item
   AND (f.canonical_url IS NOT NULL OR f.content_text <> '' OR f.title <> '{UNTITLED}')
 """

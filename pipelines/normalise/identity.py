@@ -12,7 +12,7 @@ SHARED_KEYS_SQL = """
 CREATE OR REPLACE TEMP TABLE shared_item_keys AS
 SELECT f.source_id, f.item_key
 FROM entry_facts f JOIN raw_entries r USING (source_id, entry_key)
-WHERE r.matched AND r.mention IS NULL
+WHERE f.matched AND r.mention IS NULL
 GROUP BY f.source_id, f.item_key HAVING count(*) > 1
 """
 

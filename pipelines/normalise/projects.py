@@ -24,7 +24,8 @@ LINKS_SQL = f"""
 CREATE OR REPLACE TABLE item_links_next AS
 WITH final AS (SELECT {ENTRY_ITEM_ID} AS id, f.link_keys, f.repo_links
                FROM entry_facts f JOIN raw_entries r USING (source_id, entry_key)
-               {ENTRY_ITEM_JOINS}),
+               {ENTRY_ITEM_JOINS}
+               WHERE f.matched),
 edges AS (
     SELECT DISTINCT final.id AS from_id, coalesce(m.into_key, t.link) AS to_id
     FROM final, unnest(final.link_keys) AS t(link)

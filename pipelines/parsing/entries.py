@@ -9,7 +9,7 @@ from datetime import datetime
 
 from pipelines.records import RawRecord
 from pipelines.sanitize import UNTITLED, html_to_text, sanitize_html, summarise, title_from_text
-from pipelines.tags import find_tag_matches, hashtags, merge_tags
+from pipelines.tags import ON_TOPIC_REASON, find_tag_matches, hashtags, merge_tags
 from pipelines.urls import canonical_url, item_id
 
 
@@ -89,7 +89,7 @@ def build_record(entry: EntryFields, options: ParseOptions, *, base_url: str, la
     tags = merge_tags(entry.categories, hashtags(title), hashtags(summary_text), hashtags(content_text))
     matched = bool(reasons) or not options.tagged_only
     if not options.tagged_only:
-        reasons = reasons + ["source is on topic as a whole (tagged_only: false)"]
+        reasons = reasons + [ON_TOPIC_REASON]
 
     published = entry.published_at or entry.updated_at
     guid = (entry.guid or "").strip() or None
