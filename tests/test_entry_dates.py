@@ -29,3 +29,14 @@ def test_a_feed_of_unreadable_dates_stops_being_read_in_its_language_after_a_few
     assert all(reader.read(f"not a date {i}") is None for i in range(FeedDateReader.MISSES))
     assert reader.read("Seg, 24 Set 2018 19:42:40 -0300") is None   # given up
     assert FeedDateReader("pt").read("Seg, 24 Set 2018 19:42:40 -0300") is not None
+
+
+def test_json_ld_dates_inside_a_cdata_wrapped_script_are_read():
+    from pipelines.parsing.page import parse_page_metadata
+    from tests.conftest import CORPUS
+
+    # Both pages wrap their JSON-LD in <![CDATA[ … ]]> and carry no date in a meta tag.
+    aclu = parse_page_metadata((CORPUS / "pages" / "readability_aclu.html").read_bytes(), "https://www.aclu.org/x")
+    gitlab = parse_page_metadata((CORPUS / "pages" / "readability_gitlab-blog.html").read_bytes(), "https://about.gitlab.com/x")
+    assert aclu.published_at.isoformat() == "2018-04-05T06:00:00+00:00" and "Article" in aclu.schema_types
+    assert gitlab.published_at.isoformat() == "2024-06-25T00:00:00+00:00" and "BlogPosting" in gitlab.schema_types
