@@ -71,6 +71,18 @@ def match_stored_entry(wanted: Iterable[str], tagged_only: bool, *, tags: Iterab
     return True, tagged + ([] if tagged_only else [ON_TOPIC_REASON]) + context
 
 
+def repository_tag_matches(wanted: Iterable[str], *, topics: Iterable[str], description: str,
+                           readme_excerpt: str) -> list[str]:
+    """Where a GitHub repository carries one of `wanted`: a topic, or a hashtag in its description or README."""
+    targets = {normalise_tag(t) for t in wanted}
+    reasons = [f"repo topic '{t}'" for t in topics if normalise_tag(t) in targets]
+    for place, text in (("description", description), ("README", readme_excerpt)):
+        tag = next((t for t in hashtags(text) if normalise_tag(t) in targets), None)
+        if tag:
+            reasons.append(f"hashtag #{tag} in {place}")
+    return reasons
+
+
 def merge_tags(*groups: Iterable[str]) -> list[str]:
     """Tags in first-seen order, without case/punctuation duplicates."""
     seen: set[str] = set()
