@@ -7,8 +7,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
-import dateparser
-
 # A date is a few dozen characters: a longer "date" is not read (dateparser's time grows with it).
 DATE_TEXT_LIMIT = 80
 # Only absolute dates with a day, month and year: "yesterday" in a feed is not a publication date.
@@ -48,6 +46,9 @@ def parse_date_in_any_language(text: str | None, language: str | None = None) ->
     RFC 822 and ISO parsers refuse; `language` (the feed's, e.g. "pt-BR") is tried first."""
     if not text or not isinstance(text, str) or len(text) > DATE_TEXT_LIMIT:
         return None
+    # Imported on first use: its language data is tens of MB that most runs never need.
+    import dateparser
+
     primary = (language or "").split("-")[0].split("_")[0].lower()
     try:
         value = dateparser.parse(text, languages=[primary], settings=_ANY_LANGUAGE_SETTINGS) if primary else None
