@@ -22,13 +22,18 @@ from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.parsing import ParseOptions, parse_document
 from pipelines.parsing.discovery import looks_like_html
+from pipelines.normalise.classify import ClassifyInput, classify
+from pipelines.parsing.markdown import markdown_excerpt
 from pipelines.parsing.page import TAG_PLACES, parse_page_metadata
+from pipelines.records import RawRecord
 from pipelines.sources.api import get_json
 from pipelines.sources.devto import article_tags
-from pipelines.sources.github_api import api_url_from_env
+from pipelines.sources.github import README_EXCERPT_CHARS
+from pipelines.sources.github_api import RAW_ACCEPT, api_url_from_env
+from pipelines.sources.page import page_record
 from pipelines.sources_file import dump_entry
-from pipelines.tags import hashtags, normalise_tag
-from pipelines.urls import canonical_url, origin_of
+from pipelines.tags import hashtags, match_stored_entry, normalise_tag, repository_tag_matches
+from pipelines.urls import canonical_url, origin_of, url_identity
 from pipelines.warehouse import FetchState
 
 EXIT_PICKED_UP, EXIT_NOT_PICKED_UP, EXIT_ERROR = 0, 1, 2
@@ -91,18 +96,27 @@ async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> Chec
     allow_private = registry.allow_private_for(_probe(url)) if registry else False
     try:
         found = await read_url(url, registry, fetcher, allow_private, wanted, report)
+        if found is not None:
+            report.what = found.what
+            report.tag_found = found.tags_found
+            report.looked_at = found.looked_at
+            report.kind = found.kind
+        covering = covering_sources(registry, url, found) if registry else []
+        report.covered_by = [f"{s.id} ({s.kind})" for s in covering]
+        report.in_hub = lookup_in_hub(warehouse_path, url, found.canonical if found else None)
+        # A feed or blog source picks a post up from its own feed, not from the post's page: what
+        # decides is whether the source is healthy and its feed lists the post, tagged.
+        listing = [s for s in covering if isinstance(s, (FeedSource, BlogSource))]
+        verdicts = []
+        if found is not None and listing and not found.what.startswith("feed") and not report.in_hub:
+            verdicts = [await listing_verdict(s, registry, warehouse_path, fetcher, url, found) for s in listing]
     finally:
         if own_fetcher:
             await fetcher.__aexit__(None, None, None)
-    if found is not None:
-        report.what = found.what
-        report.tag_found = found.tags_found
-        report.looked_at = found.looked_at
-        report.kind = found.kind
-    covering = covering_sources(registry, url, found) if registry else []
-    report.covered_by = [f"{s.id} ({s.kind})" for s in covering]
-    report.in_hub = lookup_in_hub(warehouse_path, url, found.canonical if found else None)
     on_topic_source = any(not s.tagged_only for s in covering)
+    picked_by_listing = [v for v in verdicts if v.picks_up]
+    if picked_by_listing and picked_by_listing[0].kind:
+        report.kind = picked_by_listing[0].kind
 
     if report.in_hub:
         report.verdict = "already in the hub"
@@ -113,7 +127,9 @@ async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> Chec
         report.proposed_source = dump_entry(report.proposed_entry)
         report.reasons.append("no source in sources.yaml covers this URL" +
                               ("; add the entry below (or ask the hub's maintainers to)" if report.proposed_source else ""))
-    if found is not None and not found.tags_found and not on_topic_source:
+    if verdicts and not picked_by_listing and len(listing) == len(covering):
+        report.reasons.extend(v.why_not for v in verdicts)
+    elif found is not None and not found.tags_found and not on_topic_source and not picked_by_listing:
         report.reasons.append(f"the tag {' or '.join('#' + t for t in wanted)} was not found "
                               f"(looked at: {', '.join(found.looked_at) or 'nothing readable'})")
     if report.reasons:
@@ -123,6 +139,64 @@ async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> Chec
         report.verdict = "would be picked up on the next run"
         report.exit_code = EXIT_PICKED_UP
     return report
+
+
+@dataclass
+class ListingVerdict:
+    """What a run of one feed or blog source would do with the post."""
+
+    picks_up: bool
+    why_not: str = ""
+    kind: str | None = None
+
+
+async def listing_verdict(source: FeedSource | BlogSource, registry: SourceRegistry, warehouse_path: Path | None,
+                          fetcher: Fetcher, url: str, found: Found) -> ListingVerdict:
+    """Read the source's feed as its harvest does (parse_document with its options), find the post
+    in it, and decide with normalise's own tag rule; a source that failed its last run says so."""
+    health = source_health(warehouse_path, source.id)
+    if health and health["status"] in ("failed", "blocked"):
+        return ListingVerdict(False, f"the source {source.id} is failing: its last run ended "
+                                     f"{health['status']} ({health['error'] or 'no reason recorded'})")
+    feed_url = (health or {}).get("feed_url") or source.url
+    wanted = registry.wanted_tags(source)
+    try:
+        result = await fetcher.fetch(feed_url, allow_private=registry.allow_private_for(source), stats=FetchStats())
+    except HarvestError as exc:
+        return ListingVerdict(False, f"the source {source.id} could not read its feed {feed_url}: {exc.reason}")
+    document = await asyncio.to_thread(parse_document, result.body, result.url, result.content_type,
+                                       ParseOptions(source.id, tuple(wanted), source.tagged_only))
+    if document.error or document.format == "html":
+        return ListingVerdict(False, f"the source {source.id}'s {feed_url} is not a feed the harvest can read")
+    targets = {url_identity(u) for u in (canonical_url(url), found.canonical) if u}
+    record = next((r for r in document.records if r.canonical_url and url_identity(r.canonical_url) in targets), None)
+    if record is None:
+        return ListingVerdict(False, f"the post is not in the source {source.id}'s feed {feed_url} yet "
+                                     f"({len(document.records)} entries listed)")
+    # A blog read through its tag feed lists only tagged posts (what its harvest records as "listed in").
+    listed = [f"listed in {feed_url}"] if isinstance(source, BlogSource) and (health or {}).get("scoped") else []
+    matched, _ = match_stored_entry(wanted, source.tagged_only, tags=record.tags, reasons=record.match_reasons + listed)
+    if not matched:
+        return ListingVerdict(False, f"the post is in the source {source.id}'s feed but not tagged "
+                                     f"{' or '.join('#' + t for t in wanted)} there (categories or hashtags)")
+    return ListingVerdict(True, kind=record_kind(record, source.kind, source.item_kind))
+
+
+def record_kind(record: RawRecord, source_kind: str, source_hint: str | None = None) -> str:
+    """The kind normalise's classifier gives the record."""
+    return classify(ClassifyInput.from_row(vars(record), source_kind=source_kind, source_hint=source_hint)).kind
+
+
+def source_health(warehouse_path: Path | None, source_id: str) -> dict | None:
+    if warehouse_path is None or not warehouse_path.exists():
+        return None
+    from pipelines.warehouse import open_for_reading
+
+    with open_for_reading(warehouse_path) as con:
+        row = con.execute("""SELECT h.status, h.error, h.feed_url, json_extract(s.state_json, '$.scoped')::BOOLEAN
+                             FROM source_health h LEFT JOIN source_state s USING (source_id)
+                             WHERE h.source_id = ?""", [source_id]).fetchone()
+    return {"status": row[0], "error": row[1], "feed_url": row[2], "scoped": bool(row[3])} if row else None
 
 
 def _probe(url: str) -> SourceBase:
@@ -166,7 +240,8 @@ async def read_web(ctx, url, stats, allow_private, wanted, report) -> Found:
         meta = await asyncio.to_thread(parse_page_metadata, result.body, result.url)
         found_places = meta.tag_matches(wanted)
         looked = [p for p in TAG_PLACES if not any(f.startswith(p + " ") for f in found_places)]
-        kind = "event" if "Event" in meta.schema_types else "story"
+        record = page_record(meta, source_id="check", entry_key=url, wanted_tags=wanted, tagged_only=True)
+        kind = record_kind(record, "page")
         return Found(what="web page", canonical=meta.best_url(), tags_found=found_places, looked_at=looked,
                      kind=kind, feeds=meta.feeds)
     document = parse_document(result.body, result.url, result.content_type, ParseOptions("check", tuple(wanted), True))
@@ -245,11 +320,13 @@ async def read_github_repo(ctx, path, stats, allow_private, wanted, report) -> F
                           headers=headers)
     report.reachable, report.http_status = True, page.status
     repo = page.data
-    targets = {normalise_tag(t) for t in wanted}
-    found = [f"repository topic '{t}'" for t in repo.get("topics") or [] if normalise_tag(t) in targets][:1]
-    if not found and any(normalise_tag(t) in targets for t in hashtags(repo.get("description") or "")):
-        found = ["hashtag in the repository description"]
-    looked = [] if found else ["repository topics", "description"]
+    readme = await ctx.fetcher.fetch(f"{api}/repos/{owner}/{name}/readme", allow_private=allow_private, stats=stats,
+                                     accept=RAW_ACCEPT, headers=headers, robots=False, raise_for_status=False)
+    readme_text = readme.body.decode("utf-8", "replace") if readme.status == 200 else ""
+    topics = [t for t in repo.get("topics") or [] if isinstance(t, str)]
+    found = repository_tag_matches(wanted, topics=topics, description=repo.get("description") or "",
+                                   readme_excerpt=markdown_excerpt(readme_text, README_EXCERPT_CHARS))
+    looked = [] if found else ["repository topics", "description", "README"]
     return Found(what="GitHub repository", canonical=canonical_url(repo.get("html_url") or f"https://github.com{path}"),
                  tags_found=found, looked_at=looked, kind="asset", owner=(repo.get("owner") or {}).get("login", owner),
                  owner_type=(repo.get("owner") or {}).get("type"))

@@ -544,6 +544,12 @@ class SourceRegistry:
     def tags_for(self, source: SourceBase) -> list[str]:
         return source.tags or self.defaults.tags
 
+    def wanted_tags(self, source: SourceBase) -> list[str]:
+        """Every tag that puts a source's entry in the hub: its tags, and the tag or hashtag the
+        source itself follows (a blog's tag feed, a dev.to tag, a Mastodon or Bluesky hashtag)."""
+        own = [getattr(source, name, None) for name in ("tag", "hashtag")]
+        return list(dict.fromkeys([*[t for t in own if isinstance(t, str) and t], *self.tags_for(source)]))
+
     def count_by_kind(self, sources: list[SourceBase] | None = None) -> dict[str, int]:
         counts = Counter(s.kind for s in (self.sources if sources is None else sources))
         return dict(sorted(counts.items()))
@@ -553,7 +559,9 @@ class SourceRegistry:
         return [
             {"source_id": s.id, "kind": s.kind, "url": getattr(s, "url", None),
              "org": getattr(s, "organisation", None) or s.org,
-             "tagged_only": s.tagged_only, "config_json": s.model_dump_json(), "line": self.lines.get(s.id)}
+             "tagged_only": s.tagged_only, "line": self.lines.get(s.id),
+             # the tags it wants, defaults included: normalise matches stored entries against them
+             "config_json": s.model_copy(update={"tags": self.wanted_tags(s)}).model_dump_json()}
             for s in self.sources
         ]
 

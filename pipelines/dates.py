@@ -7,6 +7,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
+# A date is a few dozen characters: a longer "date" is not read (dateparser's time grows with it).
+DATE_TEXT_LIMIT = 80
+# Only absolute dates with a day, month and year: "yesterday" in a feed is not a publication date.
+_ANY_LANGUAGE_SETTINGS = {"RETURN_AS_TIMEZONE_AWARE": True, "TO_TIMEZONE": "UTC", "PARSERS": ["absolute-time"],
+                          "REQUIRE_PARTS": ["day", "month", "year"]}
+
 
 def from_struct_time(value: time.struct_time | None) -> datetime | None:
     """feedparser's *_parsed fields are UTC struct_time values."""
@@ -33,6 +39,41 @@ def parse_datetime(text: str | None) -> datetime | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
+
+
+def parse_date_in_any_language(text: str | None, language: str | None = None) -> datetime | None:
+    """A date written in its feed's own language ("Seg, 24 Set 2018 19:42:40 -0300"), which the
+    RFC 822 and ISO parsers refuse; `language` (the feed's, e.g. "pt-BR") is tried first."""
+    if not text or not isinstance(text, str) or len(text) > DATE_TEXT_LIMIT:
+        return None
+    # Imported on first use: its language data is tens of MB that most runs never need.
+    import dateparser
+
+    primary = (language or "").split("-")[0].split("_")[0].lower()
+    try:
+        value = dateparser.parse(text, languages=[primary], settings=_ANY_LANGUAGE_SETTINGS) if primary else None
+    except ValueError:  # a language dateparser does not know
+        value = None
+    if value is None:
+        value = dateparser.parse(text, settings=_ANY_LANGUAGE_SETTINGS)
+    return value.astimezone(timezone.utc) if value else None
+
+
+class FeedDateReader:
+    """Dates in one feed's own language, given up on after MISSES unread dates: a miss can take
+    dateparser tens of milliseconds, and a hostile feed may carry thousands of entries."""
+
+    MISSES = 20
+
+    def __init__(self, language: str | None) -> None:
+        self.language, self.misses = language, 0
+
+    def read(self, text: str | None) -> datetime | None:
+        if not text or self.misses >= self.MISSES:
+            return None
+        value = parse_date_in_any_language(text, self.language)
+        self.misses += value is None
+        return value
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

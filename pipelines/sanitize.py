@@ -110,6 +110,24 @@ def summarise(text: str, limit: int = 280) -> str:
     return cut.rstrip(",;:-") + "…"
 
 
+UNTITLED = "(untitled)"   # what a record without a title stored before titles were derived from text
+TITLE_LIMIT = 100
+# A sentence ends at . ! ? or … followed by a space (so "3.5" or "example.org" do not end one).
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
+
+
+def title_from_text(text: str, limit: int = TITLE_LIMIT) -> str:
+    """A title for a post that has none (a micro-post): its first line when that fits in `limit`,
+    else its first sentence, cut at a word when that is too long as well."""
+    first_line = next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+    if len(first_line) <= limit:
+        return first_line
+    sentence = _SENTENCE_END.split(first_line, 1)[0].strip()
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:-") + "…"
+
+
 SITE_TAGS = ALLOWED_TAGS - {"img"}
 
 

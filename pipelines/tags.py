@@ -42,6 +42,47 @@ def find_tag_matches(
     return reasons
 
 
+ON_TOPIC_REASON = "source is on topic as a whole (tagged_only: false)"
+# Reasons saying the source itself listed the entry under the hub's tag (a tag feed or page, a
+# forum tag, a topic search, a story linking a repository): they stand whatever tags are wanted.
+LISTING_REASONS = ("listed in ", "in the Discourse tag ", "GitHub search for topic:", "linked from ")
+# The tag a harvest's reason names: 'quoted' (a category, topic, front matter tag) or #hashtag.
+_REASON_TAG = re.compile(r"'([^']+)'|(?:^|(?<=\s))#([^\W\d_][\w-]*)")
+
+
+def match_stored_entry(wanted: Iterable[str], tagged_only: bool, *, tags: Iterable[str],
+                       reasons: Iterable[str]) -> tuple[bool, list[str]]:
+    """Whether a stored entry belongs in the hub under its source's current `wanted` tags and
+    `tagged_only`, and why: from the tags stored with it and where its harvest found them
+    (`reasons`), so an edit of sources.yaml holds without fetching the entry again."""
+    targets = {normalise_tag(t) for t in wanted}
+    reasons = list(reasons)
+    listed = [r for r in reasons if r.startswith(LISTING_REASONS)]
+    rest = [r for r in reasons if r not in listed and r != ON_TOPIC_REASON]
+    named = {r: {normalise_tag(a or b) for a, b in _REASON_TAG.findall(r)} for r in rest}
+    placed = [r for r in rest if named[r] & targets]
+    # A wanted tag stored with the entry whose place the harvest did not note (it was not wanted then).
+    unplaced = [] if placed or listed else [f"tag '{t}'" for t in merge_tags(tags) if normalise_tag(t) in targets]
+    tagged = placed + unplaced + listed
+    matched = bool(tagged) or not tagged_only
+    if not matched:
+        return False, []
+    context = [r for r in rest if not named[r]]   # boosted by, cross-posted from, …
+    return True, tagged + ([] if tagged_only else [ON_TOPIC_REASON]) + context
+
+
+def repository_tag_matches(wanted: Iterable[str], *, topics: Iterable[str], description: str,
+                           readme_excerpt: str) -> list[str]:
+    """Where a GitHub repository carries one of `wanted`: a topic, or a hashtag in its description or README."""
+    targets = {normalise_tag(t) for t in wanted}
+    reasons = [f"repo topic '{t}'" for t in topics if normalise_tag(t) in targets]
+    for place, text in (("description", description), ("README", readme_excerpt)):
+        tag = next((t for t in hashtags(text) if normalise_tag(t) in targets), None)
+        if tag:
+            reasons.append(f"hashtag #{tag} in {place}")
+    return reasons
+
+
 def merge_tags(*groups: Iterable[str]) -> list[str]:
     """Tags in first-seen order, without case/punctuation duplicates."""
     seen: set[str] = set()

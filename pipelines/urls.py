@@ -55,6 +55,15 @@ def _canonical(url: str) -> str | None:
         return None
 
 
+def permalink(url: str | None) -> str | None:
+    """The canonical URL with the link's own #fragment kept: a post's address on a page of many posts."""
+    canonical = canonical_url(url or "")
+    if canonical is None:
+        return None
+    fragment = urlsplit(url.strip()).fragment
+    return f"{canonical}#{fragment}" if fragment else canonical
+
+
 def url_identity(canonical: str) -> str:
     """What makes two canonical URLs the same page: `/post` and `/post/` are one."""
     parts = urlsplit(canonical)

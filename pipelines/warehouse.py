@@ -324,7 +324,7 @@ class Warehouse:
             WITH linked AS (
                 SELECT lower(t.repo) AS key, t.repo AS name, f.canonical_url AS page
                 FROM entry_facts f, unnest(f.repo_links) AS t(repo)
-                WHERE f.kind <> 'asset' OR f.asset_type IS DISTINCT FROM 'repo'
+                WHERE f.matched AND (f.kind <> 'asset' OR f.asset_type IS DISTINCT FROM 'repo')
             ),
             own AS (
                 SELECT DISTINCT lower(regexp_extract(r.canonical_url, '^https://github\\.com/([^/]+/[^/]+)', 1)) AS key

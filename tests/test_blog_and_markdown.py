@@ -141,8 +141,9 @@ def test_opengovtech_org_repository_collections_become_stories_assets_and_organi
     aliases, items = hub.query("SELECT aliases, items FROM hub_organisations WHERE name = 'Connected Places Catapult'")[0]
     assert aliases == ["cp-catapult"] and items >= 2   # its profile and PlanTech Principles (originator cp-catapult)
     story = hub.query("SELECT url, published_at, content_html FROM hub_items WHERE kind = 'story'")[0]
-    # _config.yml's permalink /:categories/:year-:month-:day-:title/ with the file name's date
-    assert story[0] == "https://opengovtech.org/2019-10-07-futuregov-designing-21st-century-government/"
+    # _config.yml's permalink /:categories/:year-:month-:day-:title/ with the front matter's date as
+    # written ('2019-10-08 00:00:00 +01:00'), not the file name's
+    assert story[0] == "https://opengovtech.org/2019-10-08-futuregov-designing-21st-century-government/"
     assert story[1].isoformat() == "2019-10-07T23:00:00+00:00"          # '2019-10-08 00:00:00 +01:00'
     assert '<a href="https://twitter.com/thomasforth/status/1181146515051618304"' in story[2]
     assert ("dxw digital", "dxw digital") in hub.query(

@@ -79,3 +79,43 @@ def test_bad_url_is_an_error(hub):
     hub.write_sources([])
     result = check(hub, "not a url")
     assert result.returncode == 2 and "must be an absolute http(s) URL" in result.stderr
+
+
+def test_a_tagged_page_whose_covering_feed_source_is_failing_would_not_be_picked_up_and_a_run_agrees(hub, loopback):
+    url = serve_bytes(loopback, "/blog/zwischenbilanz", tagged_page(), "text/html; charset=utf-8")
+    hub.write_sources([{"id": "changelog", "kind": "feed", "url": loopback.url_for("/blog/feed/")}])  # 404
+    hub.harvest()
+    assert hub.health("changelog")["status"] == "failed"
+    result = check(hub, url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "verdict: would not be picked up" in result.stdout
+    assert "the source changelog is failing: its last run ended failed" in result.stdout
+    hub.harvest()
+    assert hub.query("SELECT count(*) FROM hub_items")[0][0] == 0
+
+
+NEVERWINTER = "/en/games/neverwinter/news/detail/10743874-neverwinter-%26-jingle-jam-humble-bundle%21"
+
+
+def test_check_says_what_a_run_does_with_a_post_its_feed_lists_and_one_it_does_not_list_yet(hub, loopback):
+    # Arc Games' feed links its posts by site-relative paths, so they are on the feed's own origin.
+    from tests.conftest import CORPUS
+
+    feed = serve_file(loopback, "/en/games/neverwinter/rss", CORPUS / "feeds" / "relative_links_neverwinter.xml")
+    page = corpus_page("traf_nationalgeographic.co.uk.goats.html").read_bytes()
+    loopback.expect_request("/en/games/neverwinter/news/detail/10743874-neverwinter-&-jingle-jam-humble-bundle!") \
+        .respond_with_data(page, content_type="text/html; charset=utf-8")
+    listed = loopback.url_for(NEVERWINTER)
+    unlisted = serve_bytes(loopback, "/en/games/neverwinter/news/detail/1-not-yet", page, "text/html; charset=utf-8")
+    hub.write_sources([{"id": "neverwinter", "kind": "feed", "url": feed, "tagged_only": False}])
+
+    verdicts = {u: json.loads(check(hub, u, "--json").stdout) for u in (listed, unlisted)}
+    assert verdicts[listed]["verdict"] == "would be picked up on the next run", verdicts[listed]
+    assert verdicts[unlisted]["verdict"] == "would not be picked up"
+    assert any("not in the source neverwinter's feed" in r and "yet" in r for r in verdicts[unlisted]["reasons"])
+
+    hub.harvest()
+    in_hub = {u: json.loads(check(hub, u, "--json").stdout)["in_hub"] for u in (listed, unlisted)}
+    assert in_hub[listed] is not None and in_hub[unlisted] is None
+    assert hub.query("SELECT kind FROM hub_items WHERE id = ?", [in_hub[listed]["id"]])[0][0] == \
+        verdicts[listed]["kind"]

@@ -138,3 +138,38 @@ def test_relative_urls_inside_content_are_made_absolute(harvested):
     hrefs = [h for (html,) in rows for h in html.split('href="')[1:]]
     assert hrefs
     assert all(h.startswith(("http://", "https://", "mailto:")) for h in hrefs), [h[:40] for h in hrefs if not h.startswith("http")][:5]
+
+
+def reference_entries(path: Path) -> list[dict]:
+    """The entries the reference parser reads that carry something (a title, link or text), each
+    repeated verbatim entry once: the posts a reader of the feed would count."""
+    body = path.read_bytes()
+    if path.suffix == ".json":
+        entries = [{"id": i.get("id"), "title": i.get("title"), "link": i.get("url"),
+                    "text": i.get("content_html") or i.get("content_text") or i.get("summary"),
+                    "date": i.get("date_published") or i.get("date_modified")}
+                   for i in json.loads(body.decode("utf-8-sig"))["items"]]
+    else:
+        parsed = feedparser.parse(body, response_headers={"content-type": content_type_for(path)})
+        entries = [{"id": e.get("id"), "title": e.get("title"), "link": e.get("link"),
+                    "text": e.get("summary") or "".join(c.get("value", "") for c in e.get("content", [])),
+                    "date": e.get("published") or e.get("created") or e.get("updated")}
+                   for e in parsed.entries]
+    distinct = {json.dumps(e, sort_keys=True, default=str): e for e in entries
+                if any((e[k] or "").strip() for k in ("title", "link", "text"))}
+    return list(distinct.values())
+
+
+@pytest.mark.parametrize("feed", FEEDS, ids=[f.name for f in FEEDS])
+def test_every_corpus_feed_becomes_one_titled_linked_dated_item_per_distinct_entry(harvested, feed):
+    hub, _ = harvested
+    entries = reference_entries(feed)
+    rows = hub.query("SELECT title, url, published_at, merge_reasons FROM hub_items WHERE list_contains(source_ids, ?)",
+                     [source_id(feed)])
+    merged = [reasons for *_, reasons in rows if reasons]
+    # Fewer items than entries only where an item says why entries were merged into it.
+    assert len(rows) == len(entries) or (len(rows) < len(entries) and merged), (len(rows), len(entries))
+    assert not [t for t, *_ in rows if not t or t == "(untitled)"]
+    assert not [t for t, url, *_ in rows if not url]
+    dated = sum(1 for e in entries if (e["date"] or "").strip())
+    assert sum(1 for _, _, published, _ in rows if published is not None) >= dated

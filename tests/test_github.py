@@ -389,3 +389,18 @@ def test_a_token_an_api_error_echoes_back_is_redacted_before_it_is_stored_or_sho
     shown = [c.error for c in report.counts]
     assert all(CANARY not in (error or "") for (error,) in stored) and all(CANARY not in e for e in shown)
     assert "Malformed request (headers: Authorization: [redacted]" in shown[0]
+
+
+def test_check_finds_the_readme_hashtag_the_harvest_reads_and_a_run_agrees(github, hub):
+    # The recorded repository shape, without the topic: only its README carries the tag.
+    repos = generated_repos("leedsdatamill", 1, tag="bins")
+    github.add_owner("leedsdatamill", repos)
+    github.files[("leedsdatamill/service-0000", "README.md")] = "# Bins\n\nNow with **#OpenGovTech** maps."
+    hub.write_sources([github_source(org="leedsdatamill")])
+    url = "https://github.com/leedsdatamill/service-0000"
+    result = run_cli("check", url, "--json", "--sources", str(hub.sources_path), "--warehouse", str(hub.warehouse_path))
+    report = json.loads(result.stdout)
+    assert report["tag_found"] == ["hashtag #OpenGovTech in README"], report
+    assert report["verdict"] == "would be picked up on the next run" and report["kind"] == "asset"
+    hub.harvest()
+    assert hub.query("SELECT url, kind FROM hub_items") == [(url, "asset")]

@@ -279,8 +279,8 @@ def _store_copies(warehouse, rows: list[tuple]) -> None:
             "now(), now())", [source_id, entry_key, key, url])
         warehouse.con.execute(
             "INSERT INTO entry_facts (source_id, entry_key, raw_changed_at, config_hash, item_key, "
-            "canonical_url, title, content_text, author, kind) VALUES (?, ?, now(), '', ?, ?, 'Post', ?, "
-            "'Ada', 'story')", [source_id, entry_key, key, url, body])
+            "canonical_url, title, content_text, author, kind, matched) VALUES (?, ?, now(), '', ?, ?, 'Post', ?, "
+            "'Ada', 'story', true)", [source_id, entry_key, key, url, body])
 
 
 def test_near_duplicate_merges_do_not_depend_on_the_order_entries_were_stored(tmp_path):
@@ -475,8 +475,8 @@ def test_near_duplicates_read_a_range_of_authors_at_a_time_give_the_same_merges(
                                                       f"https://copy{n}.example/post", n])
             warehouse.con.execute(
                 "INSERT INTO entry_facts (source_id, entry_key, raw_changed_at, config_hash, item_key, "
-                "canonical_url, title, content_text, author, kind) VALUES (?, ?, now(), '', ?, ?, 'Post', ?, ?, "
-                "'story')", [f"source-{n}", f"entry-{n}", f"key-{n}", f"https://copy{n}.example/post",
+                "canonical_url, title, content_text, author, kind, matched) VALUES (?, ?, now(), '', ?, ?, 'Post', ?, ?, "
+                "'story', true)", [f"source-{n}", f"entry-{n}", f"key-{n}", f"https://copy{n}.example/post",
                              author + " " + text + " " * n, author])
 
         def merges(rows_per_query: int) -> list[tuple[str, str, str]]:
@@ -629,8 +629,8 @@ def test_near_duplicate_merges_are_let_go_author_by_author_unless_a_key_is_share
                 [source, key, url, published])
             warehouse.con.execute(
                 "INSERT INTO entry_facts (source_id, entry_key, raw_changed_at, config_hash, item_key, "
-                "canonical_url, title, content_text, author, kind) VALUES (?, 'e', now(), '', ?, ?, 'Post', ?, ?, "
-                "'story')", [source, key, url, body, author])
+                "canonical_url, title, content_text, author, kind, matched) VALUES (?, 'e', now(), '', ?, ?, 'Post', ?, ?, "
+                "'story', true)", [source, key, url, body, author])
         assert dedupe.keys_under_several_authors(warehouse.con) == {"shared-key"}
         found = sorted((m.item_key, m.into_key, m.reason) for m in dedupe.find_near_duplicates(warehouse.con))
         assert not list((tmp_path / "authors.duckdb.tmp").glob("near-duplicates-*"))   # the spool is gone

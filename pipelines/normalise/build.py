@@ -19,7 +19,9 @@ from pipelines.duck import build_memory, insert_rows, release_cache, transaction
 from pipelines.normalise.aliases import Aliases
 from pipelines.normalise.dedupe import find_near_duplicates
 from pipelines.normalise.facts import FACTS_VERSION, refresh_entry_facts
+from pipelines.normalise.identity import ENTRY_ITEM_ID, ENTRY_ITEM_JOINS, ENTRY_ITEM_URL, SHARED_KEYS_SQL
 from pipelines.normalise.organisations import build_organisations
+from pipelines.sanitize import UNTITLED
 from pipelines.normalise.projects import build_next_links, build_projects
 from pipelines.warehouse import Warehouse
 
@@ -32,15 +34,18 @@ RECONNECT_AFTER_FACTS = 100_000   # facts recomputed in one build past which the
 # before the transaction that swaps the new items in: DuckDB holds a window's partitions, list
 # aggregates and a transaction's new rows in memory, and at 1,000,000 entries each ran out of
 # the build's 256MB when done over every entry at once.
-KEPT_SQL = """
+KEPT_SQL = f"""
 CREATE OR REPLACE TEMP TABLE kept_entries AS
-SELECT f.source_id, f.entry_key, coalesce(m.into_key, f.item_key) AS id, m.reason AS near_duplicate,
+SELECT f.source_id, f.entry_key, {ENTRY_ITEM_ID} AS id, {ENTRY_ITEM_URL} AS url,
+       CASE WHEN s.item_key IS NULL THEN m.reason END AS near_duplicate,
        f.merge_note, f.kind_score, r.mention, r.published_at, r.date_missing, r.updated_at, r.details,
-       r.first_seen_at, r.last_seen_at, r.tags, r.match_reasons
+       r.first_seen_at, r.last_seen_at, r.tags, f.match_reasons
 FROM raw_entries r
 JOIN entry_facts f USING (source_id, entry_key)
-LEFT JOIN item_merges m ON m.item_key = f.item_key
-WHERE r.matched
+{ENTRY_ITEM_JOINS}
+WHERE f.matched
+  -- an entry with no title, link or text (stored before such entries were skipped) is no item
+  AND (f.canonical_url IS NOT NULL OR f.content_text <> '' OR f.title <> '{UNTITLED}')
 """
 ROWS_PER_SHARE = 50_000
 
@@ -51,7 +56,7 @@ WITH kept AS (SELECT * FROM kept_entries WHERE hash(id) % $shares = $share),
 -- the page or feed itself beats one made from a social post sharing it, a record under the
 -- item's own URL beats a merged near-duplicate, and the earliest published wins.
 ranked AS (
-    SELECT id, source_id, entry_key, published_at, date_missing, updated_at, details,
+    SELECT id, url, source_id, entry_key, published_at, date_missing, updated_at, details,
            row_number() OVER (PARTITION BY id
                               ORDER BY mention IS NOT NULL, near_duplicate IS NOT NULL,
                                        merge_note IS NOT NULL, kind_score DESC,
@@ -72,7 +77,7 @@ merged AS (
            count(DISTINCT source_id) AS sources
     FROM kept GROUP BY id
 )
-SELECT k.id, k.source_id, k.entry_key, k.published_at, k.date_missing, k.updated_at, k.details,
+SELECT k.id, k.url, k.source_id, k.entry_key, k.published_at, k.date_missing, k.updated_at, k.details,
        m.tags, m.source_ids, m.match_reasons, m.first_seen_at, m.last_seen_at,
        coalesce(m.mentions, []) AS mentions,
        list_concat(
@@ -86,7 +91,7 @@ WHERE k.rank = 1
 
 NEXT_ITEMS_SQL = """
 {into}
-SELECT h.id, f.kind, f.title, f.canonical_url AS url, f.summary, f.content_html, f.content_text, f.author,
+SELECT h.id, f.kind, f.title, h.url, f.summary, f.content_html, f.content_text, f.author,
        f.organisation, h.published_at, h.date_missing, h.updated_at, f.language,
        h.tags, h.source_ids, h.match_reasons, h.first_seen_at, h.last_seen_at,
        f.asset_type, h.details, h.mentions, f.kind_reasons, h.merge_reasons
@@ -171,6 +176,7 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
         release_cache(con)
         with build.step("links"):
             build_next_links(con)
+        con.execute("DROP TABLE shared_item_keys")
         release_cache(con)
         with transaction(con):
             con.execute("DROP TABLE IF EXISTS items")
@@ -209,6 +215,7 @@ def replace_item_merges(con) -> int:
 
 def build_next_items(con) -> None:
     """The table items_next: every item, built a share of the items at a time (see KEPT_SQL)."""
+    con.execute(SHARED_KEYS_SQL)
     con.execute(KEPT_SQL)
     rows = con.execute("SELECT count(*) FROM kept_entries").fetchone()[0]
     shares = max(1, -(-rows // ROWS_PER_SHARE))

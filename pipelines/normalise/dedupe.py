@@ -30,7 +30,7 @@ SYNDICATION_HOSTS = ("dev.to", "medium.com", "linkedin.com", "hashnode.com", "ha
 
 CANDIDATES_FROM = """
 FROM entry_facts f JOIN raw_entries r USING (source_id, entry_key)
-WHERE f.author IS NOT NULL AND r.published_at IS NOT NULL AND length(f.content_text) >= $min_text
+WHERE f.matched AND f.author IS NOT NULL AND r.published_at IS NOT NULL AND length(f.content_text) >= $min_text
   AND r.mention IS NULL
 """
 AUTHORS_SQL = f"SELECT lower(f.author) AS candidate_author, count(*) {CANDIDATES_FROM} GROUP BY 1 ORDER BY 1"

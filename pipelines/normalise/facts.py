@@ -1,4 +1,5 @@
-"""Per-entry facts: each matched raw record cleaned, classified and its links read.
+"""Per-entry facts: whether each raw record belongs in the hub under its source's current tags, and
+each that does cleaned, classified and its links read.
 
 Computed only for records that changed since their facts were made (or whose source
 config, aliases or these rules changed), so an unchanged re-run costs one query; the
@@ -19,11 +20,12 @@ from pipelines.normalise.aliases import Aliases
 from pipelines.records import json_object
 from pipelines.normalise.classify import ClassifyInput, classify
 from pipelines.normalise.clean import detect_language, fix_text, has_mojibake, primary_language
-from pipelines.sanitize import summarise
-from pipelines.urls import canonical_url, github_repo, item_id, url_identity
+from pipelines.sanitize import UNTITLED, summarise, title_from_text
+from pipelines.tags import match_stored_entry
+from pipelines.urls import canonical_url, github_repo, item_id, permalink, url_identity
 
 # Bump when the rules here or in classify.py change: every entry's facts are then recomputed.
-FACTS_VERSION = "3"
+FACTS_VERSION = "6"
 # Rows per batch: each row's texts are held three times at once (Arrow, Python, the facts), so
 # 2,000 rows took ~60 MB more at the peak than 500 on the fault bench, for no speed gained.
 BATCH = 500
@@ -45,8 +47,9 @@ CHUNK = 2000
 # measured, it made no difference to a chunk's need: see _refresh_chunk for what does.)
 SOURCE_FACTS_SQL = """
 CREATE OR REPLACE TEMP TABLE source_facts AS
-SELECT source_id, org AS source_org, kind AS source_kind,
+SELECT source_id, org AS source_org, kind AS source_kind, tagged_only,
        json_extract_string(config_json, '$.item_kind') AS source_hint,
+       coalesce(json_extract_string(config_json, '$.tags[*]'), []) AS wanted_tags,
        md5(concat(coalesce(config_json, ''), $suffix)) AS config_hash
 FROM sources
 """
@@ -57,8 +60,7 @@ SELECT r.rowid AS raw_row
 FROM raw_entries r
 LEFT JOIN source_facts s USING (source_id)
 LEFT JOIN entry_facts f USING (source_id, entry_key)
-WHERE r.matched
-  AND (f.source_id IS NULL OR f.raw_changed_at <> r.changed_at
+WHERE (f.source_id IS NULL OR f.raw_changed_at <> r.changed_at
        OR f.config_hash <> coalesce(s.config_hash, md5($suffix)))
 """
 
@@ -74,6 +76,7 @@ ROWS_SQL = """
 SELECT r.source_id, r.entry_key, r.changed_at, r.item_id, r.url, r.canonical_url, r.title, r.summary,
        r.content_html, r.content_text, r.author, r.organisation AS record_org, s.source_org,
        s.source_kind, s.source_hint, r.language, r.tags, r.kind_hint, r.asset_type, r.details, r.mention,
+       r.matched AS harvest_matched, r.match_reasons AS harvest_reasons, s.wanted_tags, s.tagged_only,
        coalesce(s.config_hash, md5($suffix)) AS config_hash
 FROM raw_entries r
 LEFT JOIN source_facts s USING (source_id)
@@ -88,6 +91,8 @@ FACTS_SCHEMA = pa.schema([
     ("author", pa.string()), ("organisation", pa.string()), ("language", pa.string()), ("kind", pa.string()),
     ("asset_type", pa.string()), ("kind_score", pa.float64()), ("kind_reasons", pa.list_(pa.string())),
     ("merge_note", pa.string()), ("link_keys", pa.list_(pa.string())), ("repo_links", pa.list_(pa.string())),
+    ("own_key", pa.string()), ("own_url", pa.string()), ("matched", pa.bool_()),
+    ("match_reasons", pa.list_(pa.string())),
 ])
 
 
@@ -104,8 +109,7 @@ def refresh_entry_facts(con, aliases: Aliases, *, force: bool = False) -> FactsR
         con.execute("DELETE FROM entry_facts")
     removed = con.execute("""
         DELETE FROM entry_facts f WHERE NOT EXISTS (
-            SELECT 1 FROM raw_entries r
-            WHERE r.matched AND r.source_id = f.source_id AND r.entry_key = f.entry_key)""").fetchone()[0]
+            SELECT 1 FROM raw_entries r WHERE r.source_id = f.source_id AND r.entry_key = f.entry_key)""").fetchone()[0]
     computed = 0
     with lower_memory_limit(con, STREAM_MEMORY_LIMIT):
         # Row ids stay put unless a checkpoint compacts deleted rows out of raw_entries, which
@@ -154,10 +158,16 @@ def _compute_chunk(con, aliases: Aliases, suffix: str, first: int, last: int) ->
 def entry_facts(row: dict, aliases: Aliases) -> dict:
     canonical = canonical_url(row["canonical_url"] or row["url"] or "")
     key = item_id(canonical, row["source_id"], None) if canonical else row["item_id"]
+    matched, reasons = _match(row)
+    if not matched:  # kept so that it is not read again until the entry or its source's config changes
+        return {"source_id": row["source_id"], "entry_key": row["entry_key"], "raw_changed_at": row["changed_at"],
+                "config_hash": row["config_hash"], "item_key": key, "canonical_url": canonical, "kind": "",
+                "matched": False, "match_reasons": []}
     title, text, html, summary = row["title"] or "", row["content_text"] or "", row["content_html"] or "", row["summary"]
     if has_mojibake(title, text[:20000]):  # one check decides for every field of the entry
         title, text, html, summary = fix_text(title), fix_text(text), fix_text(html), fix_text(summary)
-    title = title or canonical or "(untitled)"
+    if not title.strip() or title == UNTITLED:  # records stored before titles were derived from text
+        title = title_from_text(text) or canonical or UNTITLED
     details = json_object(row["details"])
     verdict = classify(ClassifyInput(
         title=title, summary=summary or "", content_text=text, content_html=html, url=canonical,
@@ -176,7 +186,28 @@ def entry_facts(row: dict, aliases: Aliases) -> dict:
         "kind": verdict.kind, "asset_type": verdict.asset_type, "kind_score": verdict.score,
         "kind_reasons": verdict.reasons, "merge_note": _merge_note(row, canonical),
         "link_keys": link_keys, "repo_links": repos,
+        "own_key": item_id(None, row["source_id"], row["entry_key"]), "own_url": _own_url(row, canonical),
+        "matched": True, "match_reasons": reasons,
     }
+
+
+def _match(row: dict) -> tuple[bool, list[str]]:
+    """The tag rule over the stored entry and its source as sources.yaml now describes it."""
+    if row["tagged_only"] is None:  # a source no longer listed: as its last harvest decided
+        return bool(row["harvest_matched"]), list(row["harvest_reasons"] or [])
+    return match_stored_entry(row["wanted_tags"] or [], row["tagged_only"], tags=row["tags"] or [],
+                              reasons=row["harvest_reasons"] or [])
+
+
+def _own_url(row: dict, canonical: str | None) -> str | None:
+    """The entry's own address when its canonical URL may be shared with other posts of its source:
+    its link with the #fragment kept, else its guid when that is a URL (an empty href takes the
+    feed's own URL)."""
+    for candidate in (row["url"], row["entry_key"]):
+        url = permalink(candidate)
+        if url and url != canonical:
+            return url
+    return None
 
 
 def _organisation(row: dict) -> str | None:

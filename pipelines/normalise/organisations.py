@@ -19,7 +19,7 @@ from pipelines.records import json_object
 CONTRIBUTORS_SQL = """
 SELECT f.organisation, f.title, r.details, r.raw_json, r.source_id
 FROM entry_facts f JOIN raw_entries r USING (source_id, entry_key)
-WHERE json_extract_string(r.details, '$.collection') = '_contributors'
+WHERE f.matched AND json_extract_string(r.details, '$.collection') = '_contributors'
 """
 
 # What Python knows of each organisation; the sources its items came from are added in DuckDB,

@@ -15,14 +15,17 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from pipelines.duck import insert_rows
+from pipelines.normalise.identity import ENTRY_ITEM_ID, ENTRY_ITEM_JOINS
 
 # Made from the new items (items_next) before the transaction that swaps them in: inside it, with
 # the transaction's changes held in memory, a forced rebuild of 1,000,000 entries ran out of
 # the build's 256MB here.
-LINKS_SQL = """
+LINKS_SQL = f"""
 CREATE OR REPLACE TABLE item_links_next AS
-WITH final AS (SELECT f.item_key, coalesce(m.into_key, f.item_key) AS id, f.link_keys, f.repo_links
-               FROM entry_facts f LEFT JOIN item_merges m USING (item_key)),
+WITH final AS (SELECT {ENTRY_ITEM_ID} AS id, f.link_keys, f.repo_links
+               FROM entry_facts f JOIN raw_entries r USING (source_id, entry_key)
+               {ENTRY_ITEM_JOINS}
+               WHERE f.matched),
 edges AS (
     SELECT DISTINCT final.id AS from_id, coalesce(m.into_key, t.link) AS to_id
     FROM final, unnest(final.link_keys) AS t(link)

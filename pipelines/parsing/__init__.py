@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from pipelines.entry_limits import hold_records_to_limits
 from pipelines.parsing.discovery import discover_feed_urls, looks_like_html
-from pipelines.parsing.entries import EntryFields, ParseOptions, build_records
+from pipelines.parsing.entries import EntryFields, ParseOptions, build_records, is_empty_entry
 from pipelines.parsing.jsonfeed import looks_like_json, parse_json_feed
 from pipelines.parsing.xmlfeed import parse_xml_feed
 from pipelines.records import RawRecord
@@ -42,7 +42,10 @@ def parse_document(body: bytes, url: str, content_type: str | None, options: Par
             feed = parse_xml_feed(body, url, content_type)
     except ValueError as exc:  # the format parsers' one way of saying "this is not a feed"
         return ParsedDocument(error=str(exc))
-    records = build_records(feed.entries, options, base_url=feed.link or url, language=feed.language)
+    entries = [e for e in feed.entries if not is_empty_entry(e)]
+    records = build_records(entries, options, base_url=feed.link or url, language=feed.language)
+    empty = len(feed.entries) - len(entries)
+    skipped = f"{empty} empty {'entry' if empty == 1 else 'entries'} (no title, link or text) skipped" if empty else None
     # Held to the limits here too, so an oversized entry is cut before it travels back from the worker.
     records, limits = hold_records_to_limits(records, len(feed.entries))
     return ParsedDocument(
@@ -50,5 +53,5 @@ def parse_document(body: bytes, url: str, content_type: str | None, options: Par
         title=feed.title,
         entries_read=len(feed.entries),
         records=records,
-        warning="; ".join(filter(None, (feed.warning, str(limits) if limits else None))) or None,
+        warning="; ".join(filter(None, (feed.warning, skipped, str(limits) if limits else None))) or None,
     )

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipelines.records import RawRecord
-from pipelines.sanitize import html_to_text, sanitize_html, summarise
-from pipelines.tags import find_tag_matches, hashtags, merge_tags
+from pipelines.sanitize import UNTITLED, html_to_text, sanitize_html, summarise, title_from_text
+from pipelines.tags import ON_TOPIC_REASON, find_tag_matches, hashtags, merge_tags
 from pipelines.urls import canonical_url, item_id
 
 
@@ -48,6 +48,12 @@ class FeedFields:
     warning: str | None = None
 
 
+def is_empty_entry(entry: EntryFields) -> bool:
+    """An entry with no title, link or text: nothing a reader could be shown or sent to."""
+    return not ((entry.link or "").strip() or html_to_text(entry.title)
+                or html_to_text(entry.content_html) or html_to_text(entry.summary_html))
+
+
 def build_records(entries: list[EntryFields], options: ParseOptions, *, base_url: str,
                   language: str | None) -> list[RawRecord]:
     records: list[RawRecord] = []
@@ -71,11 +77,11 @@ def build_record(entry: EntryFields, options: ParseOptions, *, base_url: str, la
     link = canonical_url(entry.link, base=base_url) if entry.link else None
     if link is None and entry.guid and entry.guid.startswith(("http://", "https://")):
         link = canonical_url(entry.guid)
-    title = html_to_text(entry.title) or "(untitled)"
     content_source = entry.content_html or entry.summary_html
     content_html = sanitize_html(content_source, base_url=entry.content_base or link or base_url)
     content_text = html_to_text(content_html)
     summary_text = html_to_text(entry.summary_html) if entry.summary_html else ""
+    title = html_to_text(entry.title) or title_from_text(summary_text or content_text) or UNTITLED
     summary = summarise(summary_text or content_text)
 
     reasons = find_tag_matches(options.tags, categories=entry.categories, title=title,
@@ -83,7 +89,7 @@ def build_record(entry: EntryFields, options: ParseOptions, *, base_url: str, la
     tags = merge_tags(entry.categories, hashtags(title), hashtags(summary_text), hashtags(content_text))
     matched = bool(reasons) or not options.tagged_only
     if not options.tagged_only:
-        reasons = reasons + ["source is on topic as a whole (tagged_only: false)"]
+        reasons = reasons + [ON_TOPIC_REASON]
 
     published = entry.published_at or entry.updated_at
     guid = (entry.guid or "").strip() or None

@@ -142,13 +142,18 @@ def parse_page_metadata(body: bytes | str, url: str) -> PageMetadata:
     return meta
 
 
+# Pages written as XHTML wrap a script's JSON in <![CDATA[ … ]]> (often behind // comments).
+_CDATA_WRAPPER = re.compile(r"^(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>$")
+
+
 def _json_ld_objects(soup: BeautifulSoup) -> list[dict]:
     """Every JSON-LD object on the page, @graph members included; broken blocks are skipped."""
     found: list[dict] = []
     for script in soup.find_all("script", type=re.compile(r"application/ld\+json", re.I)):
-        text = script.string or script.get_text() or ""
+        text = (script.string or script.get_text() or "").strip()
+        text = _CDATA_WRAPPER.sub("", text).strip() if "CDATA" in text[:40] else text
         try:
-            data = json.loads(text.strip().rstrip(";"))
+            data = json.loads(text.rstrip(";"))
         except ValueError:
             continue
         stack = data if isinstance(data, list) else [data]

@@ -6,7 +6,7 @@ import re
 
 import feedparser
 
-from pipelines.dates import from_struct_time
+from pipelines.dates import FeedDateReader, from_struct_time
 from pipelines.entry_limits import ENTRIES_PER_SOURCE, TAGS_PER_ENTRY
 from pipelines.parsing.entries import EntryFields, FeedFields
 from pipelines.parsing.sniff import first_tag
@@ -44,6 +44,7 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedField
         problem = parsed.get("bozo_exception")
         raise ValueError(f"not an RSS, Atom or JSON feed: {problem or 'no XML element found'}")
     feed = parsed.feed
+    dates = FeedDateReader(feed.get("language"))
     warning = cut
     if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
         problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
@@ -53,7 +54,7 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedField
         title=feed.get("title", ""),
         link=feed.get("link"),
         language=feed.get("language"),
-        entries=[_entry_fields(e) for e in parsed.entries],
+        entries=[_entry_fields(e, dates) for e in parsed.entries],
         warning=warning,
     )
 
@@ -170,7 +171,7 @@ def _reduced_subset(body: bytes) -> bytes:
     return body[:start] + line_start + body[start:open_bracket + 1] + kept + b"\n" + body[close.start():]
 
 
-def _entry_fields(entry) -> EntryFields:
+def _entry_fields(entry, dates: FeedDateReader) -> EntryFields:
     content, content_base = "", None
     if entry.get("content"):
         # Prefer the HTML alternative when a feed offers several.
@@ -187,13 +188,25 @@ def _entry_fields(entry) -> EntryFields:
         summary_html=summary,
         content_html=content,
         author=entry.get("author"),
-        published_at=from_struct_time(entry.get("published_parsed") or entry.get("created_parsed")),
-        updated_at=from_struct_time(entry.get("updated_parsed")),
+        published_at=_entry_date(entry, ("published", "created"), dates),
+        updated_at=_entry_date(entry, ("updated",), dates),
         categories=[c for c in categories if c],
         raw=_raw_entry(entry),
         language=(entry.get("language") or None),
         content_base=content_base or (entry.get("summary_detail") or {}).get("base"),
     )
+
+
+def _entry_date(entry, names: tuple[str, ...], dates: FeedDateReader):
+    """The first of the entry's dates `names` that feedparser read, else one written in the
+    feed's own language that it could not ("Seg, 24 Set 2018")."""
+    for name in names:
+        if entry.get(f"{name}_parsed"):
+            return from_struct_time(entry[f"{name}_parsed"])
+    for name in names:
+        if entry.get(name):
+            return dates.read(entry[name])
+    return None
 
 
 def _raw_entry(entry) -> dict:

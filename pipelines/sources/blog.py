@@ -74,7 +74,7 @@ def tag_feed_candidates(home: str, platform: str | None, tag: str) -> list[str]:
 async def harvest_blog(source: BlogSource, ctx: HarvestContext, stats: FetchStats) -> SourceOutcome:
     allow_private = ctx.registry.allow_private_for(source)
     tag = source.tag or ctx.registry.tags_for(source)[0]
-    wanted = tuple(dict.fromkeys([tag, *ctx.registry.tags_for(source)]))
+    wanted = tuple(dict.fromkeys([tag, *ctx.registry.wanted_tags(source)]))
     outcome = SourceOutcome(source_id=source.id, status="ok")
     state = ctx.state.source_state.get(source.id, {})
     tried: list[str] = []

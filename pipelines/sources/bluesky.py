@@ -106,7 +106,7 @@ async def harvest_bluesky(source: BlueskySource, ctx: HarvestContext, stats: Fet
     except (RateLimited, RetryDeferred) as exc:
         outcome.cut_short(exc, f"kept the {len(posts)} posts read before it, the rest are read next run")
 
-    wanted = list(ctx.registry.tags_for(source)) + [source.hashtag]
+    wanted = ctx.registry.wanted_tags(source)
     facts, malformed = each_well_formed(posts.values(), lambda post: post_facts(source, post, wanted))
     outcome.records, warnings = await posts_to_records(ctx, facts, stats, allow_private=allow_private,
                                                        wanted_tags=wanted, follow=source.follow_links,

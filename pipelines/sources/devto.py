@@ -28,7 +28,7 @@ PER_PAGE = 100
 async def harvest_devto(source: DevtoSource, ctx: HarvestContext, stats: FetchStats) -> SourceOutcome:
     outcome = SourceOutcome(source_id=source.id, status="ok")
     allow_private = ctx.registry.allow_private_for(source)
-    wanted = list(ctx.registry.tags_for(source)) + ([source.tag] if source.tag else [])
+    wanted = ctx.registry.wanted_tags(source)
     articles: dict[str, dict] = {}
     unchanged_pages = 0
     try:

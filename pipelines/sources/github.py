@@ -28,7 +28,7 @@ from pipelines.parsing.markdown import markdown_excerpt
 from pipelines.records import RawRecord, json_object
 from pipelines.safe_yaml import load_yaml
 from pipelines.sources.github_api import RAW_ACCEPT, APIResponse, GitHubAPI, api_url_from_env
-from pipelines.tags import hashtags, merge_tags, normalise_tag
+from pipelines.tags import hashtags, merge_tags, normalise_tag, repository_tag_matches
 from pipelines.urls import canonical_url, item_id
 from pipelines.warehouse import SourceOutcome
 
@@ -263,11 +263,8 @@ class GitHubReader:
     def match_reasons(self, repo: dict, readme_excerpt: str) -> list[str]:
         """Where the hub's tag was found: a topic, or a hashtag in the description or README."""
         topics = [t for t in repo.get("topics") or [] if isinstance(t, str)]
-        reasons = [f"repo topic '{t}'" for t in topics if normalise_tag(t) in self.wanted_tags]
-        for place, text in (("description", repo.get("description") or ""), ("README", readme_excerpt)):
-            tag = next((t for t in hashtags(text) if normalise_tag(t) in self.wanted_tags), None)
-            if tag:
-                reasons.append(f"hashtag #{tag} in {place}")
+        reasons = repository_tag_matches(self.wanted_tags, topics=topics, description=repo.get("description") or "",
+                                         readme_excerpt=readme_excerpt)
         if self.source.topic and not reasons:
             reasons.append(f"GitHub search for topic:{self.source.topic}")
         return reasons

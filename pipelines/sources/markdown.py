@@ -306,10 +306,13 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     published = _date(meta.get("date")) or _date(meta.get("date_added"))
     if published is None and name_match:
         published = datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc)
-    title = _text(meta.get("title")) or _text(meta.get("name")) or _first_heading(post.content) or slug
-    body_html = markdown_to_html(post.content)
+    body = without_liquid(post.content)
+    title = _text(meta.get("title")) or _text(meta.get("name")) or _first_heading(body) or slug
+    body_html = markdown_to_html(body)
     body_text = html_to_text(body_html)
-    description = _text(meta.get("description")) or _text(meta.get("summary")) or _text(meta.get("excerpt"))
+    # Front matter text may carry HTML entities ("&#58;" is how a colon is kept out of YAML's way).
+    description = html_to_text(without_liquid(
+        _text(meta.get("description")) or _text(meta.get("summary")) or _text(meta.get("excerpt"))))
 
     tags = _strings(meta.get("tags")) + _strings(meta.get("categories")) + _strings(meta.get("category"))
     targets = {normalise_tag(t) for t in wanted}
@@ -318,8 +321,9 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     if not source.tagged_only:
         reasons.append("source is on topic as a whole (tagged_only: false)")
 
-    # Jekyll dates a post's URL by its file name (in the site's time zone), not by UTC.
-    url_date = datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc) if name_match else published
+    # Jekyll dates a post's URL by its front matter date as written (not in UTC), else by its file name.
+    url_date = _written_date(meta.get("date")) or (
+        datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc) if name_match else published)
     page_url = _page_url(source, file.path, collection, slug, url_date, meta, permalink, branch)
     external = canonical_url(_text(meta.get("external_url")) or "")
     url = external or page_url
@@ -351,7 +355,7 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
         summary=summarise(description or body_text),
         content_html=body_html,
         content_text=body_text,
-        author=_text(meta.get("author")) or None,
+        author=_text(meta.get("author")) or ", ".join(_strings(meta.get("authors"))) or None,
         published_at=published,
         updated_at=_date(meta.get("last_modified_at") or meta.get("date_checked")),
         date_missing=published is None,
@@ -403,6 +407,46 @@ def _date(value) -> datetime | None:
     return None
 
 
+def _written_date(value) -> datetime | None:
+    """The calendar date a front matter `date` is written in, whatever its offset from UTC."""
+    if isinstance(value, datetime):
+        return datetime.combine(value.date(), time.min, timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, time.min, timezone.utc)
+    match = re.match(r"\s*(\d{4})-(\d{2})-(\d{2})", value) if isinstance(value, str) else None
+    try:
+        return datetime(*(int(g) for g in match.groups()), tzinfo=timezone.utc) if match else None
+    except ValueError:
+        return None
+
+
+# Liquid, which Jekyll renders before Markdown: a raw block keeps its text, a capture block and
+# any other tag are dropped, an output of a quoted string is that string, any other output dropped.
+_LIQUID_RAW = re.compile(r"{%-?\s*raw\s*-?%}(.*?){%-?\s*endraw\s*-?%}", re.S)
+_LIQUID_CAPTURE = re.compile(r"{%-?\s*capture\b.*?{%-?\s*endcapture\s*-?%}", re.S)
+_LIQUID_TAG = re.compile(r"{%.*?%}", re.S)
+_LIQUID_STRING_OUTPUT = re.compile(r"""{{-?\s*(?:"([^"]*)"|'([^']*)')\s*(?:\|[^}]*)?-?}}""")
+_LIQUID_OUTPUT = re.compile(r"{{.*?}}", re.S)
+
+
+def without_liquid(text: str) -> str:
+    """Markdown without its Liquid tags and outputs, which would otherwise be shown as text."""
+    if "{%" not in text and "{{" not in text:
+        return text
+    raw: list[str] = []
+
+    def keep_raw(match: re.Match) -> str:
+        raw.append(match.group(1))
+        return f"\x00{len(raw) - 1}\x00"
+
+    text = _LIQUID_RAW.sub(keep_raw, text)
+    text = _LIQUID_CAPTURE.sub("", text)
+    text = _LIQUID_TAG.sub("", text)
+    text = _LIQUID_STRING_OUTPUT.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
+    text = _LIQUID_OUTPUT.sub("", text)
+    return re.sub("\x00(\d+)\x00", lambda m: raw[int(m.group(1))], text)
+
+
 def _iso(value) -> str | None:
     parsed = _date(value)
     return parsed.isoformat() if parsed else None
@@ -417,6 +461,9 @@ def _strings(value) -> list[str]:
 
 
 def _text(value) -> str:
+    # YAML's true/false are not text: `permalink: false` is no permalink (it was the URL …/False).
+    if isinstance(value, bool):
+        return ""
     return value.strip() if isinstance(value, str) else (str(value) if isinstance(value, (int, float)) else "")
 
 

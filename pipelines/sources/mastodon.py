@@ -81,7 +81,7 @@ async def harvest_mastodon(source: MastodonSource, ctx: HarvestContext, stats: F
     except (RateLimited, RetryDeferred) as exc:
         outcome.cut_short(exc, f"kept the {len(statuses)} posts read before it, the rest are read next run")
 
-    wanted = list(ctx.registry.tags_for(source)) + ([source.hashtag] if source.hashtag else [])
+    wanted = ctx.registry.wanted_tags(source)
     posts, malformed = each_well_formed(statuses.items(),
                                         lambda item: post_facts(source, item[1], wanted, boosted_by.get(item[0], [])))
     outcome.records, warnings = await posts_to_records(ctx, posts, stats, allow_private=allow_private,

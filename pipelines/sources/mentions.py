@@ -19,7 +19,7 @@ from pipelines.errors import HarvestError
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
 from pipelines.records import Mention, RawRecord
-from pipelines.sanitize import summarise
+from pipelines.sanitize import summarise, title_from_text
 from pipelines.sources.page import page_record, read_page
 from pipelines.tags import merge_tags
 from pipelines.urls import canonical_url, item_id
@@ -94,7 +94,7 @@ async def posts_to_records(ctx: HarvestContext, posts: list[tuple[PostFacts, dic
 
 def preview_record(post: PostFacts, link_url: str, entry_key: str) -> RawRecord:
     link = post.link
-    title = (link.title if link else "") or _title_from_text(post.text) or link_url
+    title = (link.title if link else "") or title_from_text(post.text) or link_url
     description = (link.description if link else "") or post.text
     raw = {"link": link_url, "preview_title": link.title if link else "", "post": post.mention.url}
     return RawRecord(
@@ -122,13 +122,8 @@ def preview_record(post: PostFacts, link_url: str, entry_key: str) -> RawRecord:
     )
 
 
-def _title_from_text(text: str, limit: int = 100) -> str:
-    first_line = text.strip().split("\n", 1)[0].strip()
-    return first_line if len(first_line) <= limit else first_line[: limit - 1].rsplit(" ", 1)[0] + "…"
-
-
 def post_title(text: str, fallback: str) -> str:
-    return _title_from_text(text) or fallback
+    return title_from_text(text) or fallback
 
 
 def post_record(post: PostFacts, *, entry_key: str, url: str, content_html: str,
