@@ -419,22 +419,37 @@ def lookup_in_hub(warehouse_path: Path | None, url: str, canonical: str | None) 
     return {"id": row[0], "title": row[1], "url": row[2], "sources": row[3]}
 
 
-def format_report(report: CheckReport) -> str:
-    lines = [f"{report.url}", f"  what it is:      {report.what}"]
+def report_facts(report: CheckReport) -> list[tuple[str, str | list[str]]]:
+    """What a check found, as (fact, value) pairs in the order they are shown; the terminal and an
+    issue comment each give the facts their own labels."""
+    facts: list[tuple[str, str | list[str]]] = [("what", report.what)]
     if report.reachable is not None:
-        reach = "yes" if report.reachable else "no"
-        if report.http_status:
-            reach += f" (HTTP {report.http_status})"
-        lines.append(f"  reachable:       {reach}")
+        facts.append(("reachable", ("yes" if report.reachable else "no")
+                      + (f" (HTTP {report.http_status})" if report.http_status else "")))
     if report.robots_allowed is not None:
-        lines.append(f"  robots.txt:      {'allows the hub' if report.robots_allowed else 'forbids the hub'}")
-    lines.append(f"  covered by:      {', '.join(report.covered_by) or 'no source in sources.yaml'}")
+        facts.append(("robots", "allows the hub" if report.robots_allowed else "forbids the hub"))
+    facts.append(("covered_by", list(report.covered_by)))
     if report.tag_found:
-        lines.append(f"  tag found:       {'; '.join(report.tag_found)}")
+        facts.append(("tag_found", list(report.tag_found)))
     elif report.looked_at:
-        lines.append(f"  tag not found in: {', '.join(report.looked_at)}")
+        facts.append(("tag_not_found_in", list(report.looked_at)))
     if report.kind:
-        lines.append(f"  kind:            {report.kind}")
+        facts.append(("kind", report.kind))
+    return facts
+
+
+TERMINAL_LABELS = {"what": "what it is:     ", "reachable": "reachable:      ", "robots": "robots.txt:     ",
+                   "covered_by": "covered by:     ", "tag_found": "tag found:      ",
+                   "tag_not_found_in": "tag not found in:", "kind": "kind:           "}
+
+
+def format_report(report: CheckReport) -> str:
+    lines = [f"{report.url}"]
+    for fact, value in report_facts(report):
+        if fact == "covered_by":
+            value = value or "no source in sources.yaml"
+        text = value if isinstance(value, str) else ("; " if fact == "tag_found" else ", ").join(value)
+        lines.append(f"  {TERMINAL_LABELS[fact]} {text}")
     if report.in_hub:
         lines.append(f"  in the hub:      yes — '{report.in_hub['title']}' ({report.in_hub['url']})")
     else:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.check import CheckReport, check_url
+from pipelines.check import CheckReport, check_url, report_facts
 from pipelines.config import SOURCE_MODELS, SourceRegistry, check_http_url, parse_registry
 from pipelines.errors import ConfigError, GitHubWriteError, HubError
 from pipelines.github_repository import GitHubRepository
@@ -184,25 +184,20 @@ def _finished_entry(entry: dict, suggestion: Suggestion, registry: SourceRegistr
     return entry, ""
 
 
+COMMENT_LABELS = {"what": "What it is", "reachable": "Reachable", "robots": "robots.txt",
+                  "covered_by": "In sources.yaml", "tag_found": "Tag found",
+                  "tag_not_found_in": "Tag not found; looked for it in", "kind": "It would be listed as"}
+
+
 def comment_markdown(answer: Answer) -> str:
     """The answer as an issue comment. Every value that came from the issue or the page is a code
     span or block, so no markup, image or @mention in it takes effect."""
     lines = [COMMENT_MARKER, f"**{answer.headline}**", "", f"- Address: {code(answer.suggestion.url)}"]
-    report = answer.report
-    if report is not None:
-        lines.append(f"- What it is: {report.what}")
-        if report.reachable is not None:
-            lines.append(f"- Reachable: {'yes' if report.reachable else 'no'}"
-                         + (f" (HTTP {report.http_status})" if report.http_status else ""))
-        if report.robots_allowed is not None:
-            lines.append(f"- robots.txt: {'allows the hub' if report.robots_allowed else 'forbids the hub'}")
-        lines.append(f"- In sources.yaml: {', '.join(code(c) for c in report.covered_by) or 'not yet'}")
-        if report.tag_found:
-            lines.append(f"- Tag found: {'; '.join(code(t) for t in report.tag_found)}")
-        elif report.looked_at:
-            lines.append(f"- Tag not found; looked for it in: {', '.join(code(p) for p in report.looked_at)}")
-        if report.kind:
-            lines.append(f"- It would be listed as: {report.kind}")
+    if answer.report is not None:
+        for fact, value in report_facts(answer.report):
+            if isinstance(value, list):
+                value = ("; " if fact == "tag_found" else ", ").join(map(code, value))
+            lines.append(f"- {COMMENT_LABELS[fact]}: {value or 'not yet'}")
     for note in answer.notes:
         lines.append(f"- {code(note)}")
     if answer.entry is not None:
