@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pipelines.errors import FAILED_STATUSES, SUCCEEDED_STATUSES
 
 # Sources that failed or wait are always listed, sources with new or updated entries up to this
-# many; the rest are counted. Drawing every source took ~3.5 s at 2,000 sources (~17 s at
-# 10,000, half an unchanged re-run) to show rows nobody acts on.
+# many; the rest are counted: drawing every source cost a large hub seconds for rows nobody acts on.
 LISTED_CHANGED_SOURCES = 50
 SOURCE_COLUMNS = ("source", "status", "fetched", "new", "updated", "unchanged", "reason")
 COUNT_COLUMNS = ("fetched", "new", "updated", "unchanged")
