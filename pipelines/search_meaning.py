@@ -1,0 +1,106 @@
+"""Meaning, offline: WordLlama's static word embeddings, read from the files inside its wheel.
+
+A text's vector is the mean of its tokens' vectors (what WordLlama's `embed` computes), cut to
+the first `DIMENSIONS` (the model is trained so a prefix still works) and normalised. Document
+vectors are written into the search index at build time; a query is embedded when it is run.
+The `wordllama` package itself is never imported (it pulls in pydantic and requests and tries
+to download a tokenizer it already ships); only its two files are read, so nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sqlite3
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MODEL = "l2_supercat"
+DIMENSIONS = 128
+VECTOR_BLOCK = 4096  # document vectors per row of the `vectors` table
+TITLE_REPEATS = 2    # the title says most about what an item is: it counts twice in the item's vector
+
+
+class MeaningModelMissing(RuntimeError):
+    pass
+
+
+def model_files() -> tuple[Path, Path]:
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise MeaningModelMissing("the wordllama package is not installed (pip install wordllama)")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return root / "weights" / f"{MODEL}_256.safetensors", root / "tokenizers" / f"{MODEL}_tokenizer_config.json"
+
+
+class StaticEmbedder:
+    def __init__(self) -> None:
+        import numpy as np
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        weights, tokenizer = model_files()
+        self.tokenizer = Tokenizer.from_file(str(tokenizer))
+        with safe_open(str(weights), framework="np") as f:
+            self.table = np.ascontiguousarray(f.get_tensor("embedding.weight")[:, :DIMENSIONS], dtype=np.float32)
+
+    def embed(self, texts: list[str]) -> "np.ndarray":
+        """One unit vector per text (a text with no tokens gets zeros)."""
+        import numpy as np
+
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        for row, encoding in enumerate(self.tokenizer.encode_batch(texts, add_special_tokens=False)):
+            if encoding.ids:
+                out[row] = self.table[encoding.ids].mean(axis=0)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+@lru_cache(maxsize=1)
+def embedder() -> StaticEmbedder:
+    return StaticEmbedder()
+
+
+def document_text(title: str, tags: Iterable[str], summary: str | None, content: str | None) -> str:
+    body = summary or content or ""
+    return " ".join([title] * TITLE_REPEATS + [", ".join(tags), body[:1000]])
+
+
+def write_vectors(con: sqlite3.Connection, texts: list[str]) -> None:
+    """Document vectors (rowids 1..n in order) into the index, float16, in blocks."""
+    import numpy as np
+
+    con.execute("CREATE TABLE vectors (block INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    model = embedder()
+    for block, start in enumerate(range(0, len(texts), VECTOR_BLOCK)):
+        vectors = model.embed(texts[start:start + VECTOR_BLOCK]).astype(np.float16)
+        con.execute("INSERT INTO vectors VALUES (?, ?)", (block, vectors.tobytes()))
+
+
+def read_vectors(con: sqlite3.Connection) -> "np.ndarray | None":
+    import numpy as np
+
+    try:
+        blocks = con.execute("SELECT data FROM vectors ORDER BY block").fetchall()
+    except sqlite3.OperationalError:
+        return None  # an index written without vectors
+    if not blocks:
+        return None
+    return np.concatenate([np.frombuffer(b, dtype=np.float16).reshape(-1, DIMENSIONS) for (b,) in blocks])
+
+
+def nearest(vectors: "np.ndarray", query: str, limit: int, min_similarity: float) -> list[tuple[int, float]]:
+    """(rowid, cosine similarity) of the documents closest to `query`, at least `min_similarity`."""
+    import numpy as np
+
+    q = embedder().embed([query])[0].astype(np.float16)
+    if not q.any():
+        return []
+    sims = (vectors @ q).astype(np.float32)
+    limit = min(limit, len(sims))
+    top = np.argpartition(-sims, limit - 1)[:limit]
+    top = top[np.argsort(-sims[top])]
+    return [(int(i) + 1, float(sims[i])) for i in top if sims[i] >= min_similarity]
