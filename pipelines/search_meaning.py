@@ -38,23 +38,35 @@ def model_files() -> tuple[Path, Path]:
 
 class StaticEmbedder:
     def __init__(self) -> None:
-        import numpy as np
-        from safetensors import safe_open
         from tokenizers import Tokenizer
 
-        weights, tokenizer = model_files()
+        self.weights, tokenizer = model_files()
         self.tokenizer = Tokenizer.from_file(str(tokenizer))
-        with safe_open(str(weights), framework="np") as f:
-            self.table = np.ascontiguousarray(f.get_tensor("embedding.weight")[:, :DIMENSIONS], dtype=np.float32)
+        self.table: "np.ndarray | None" = None  # the whole table, read when many texts are embedded
+
+    def _token_vectors(self, ids: list[int], many: bool) -> "np.ndarray":
+        import numpy as np
+        from safetensors import safe_open
+
+        if self.table is None and many:
+            with safe_open(str(self.weights), framework="np") as f:
+                self.table = np.ascontiguousarray(f.get_tensor("embedding.weight")[:, :DIMENSIONS], dtype=np.float32)
+        if self.table is not None:
+            return self.table[ids]
+        # A query: read only its tokens' rows (the whole table is 32 MB; a cold start can't wait for it).
+        with safe_open(str(self.weights), framework="np") as f:
+            rows = f.get_slice("embedding.weight")
+            return np.stack([rows[i:i + 1, :DIMENSIONS][0] for i in ids]).astype(np.float32)
 
     def embed(self, texts: list[str]) -> "np.ndarray":
         """One unit vector per text (a text with no tokens gets zeros)."""
         import numpy as np
 
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        many = len(texts) > 1
         for row, encoding in enumerate(self.tokenizer.encode_batch(texts, add_special_tokens=False)):
             if encoding.ids:
-                out[row] = self.table[encoding.ids].mean(axis=0)
+                out[row] = self._token_vectors(encoding.ids, many).mean(axis=0)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)
 
@@ -89,17 +101,19 @@ def read_vectors(con: sqlite3.Connection) -> "np.ndarray | None":
         return None  # an index written without vectors
     if not blocks:
         return None
-    return np.concatenate([np.frombuffer(b, dtype=np.float16).reshape(-1, DIMENSIONS) for (b,) in blocks])
+    # Stored as float16 (half the file); multiplied as float32, which numpy hands to BLAS.
+    return np.concatenate([np.frombuffer(b, dtype=np.float16).reshape(-1, DIMENSIONS) for (b,) in blocks]) \
+        .astype(np.float32)
 
 
 def nearest(vectors: "np.ndarray", query: str, limit: int, min_similarity: float) -> list[tuple[int, float]]:
     """(rowid, cosine similarity) of the documents closest to `query`, at least `min_similarity`."""
     import numpy as np
 
-    q = embedder().embed([query])[0].astype(np.float16)
+    q = embedder().embed([query])[0]
     if not q.any():
         return []
-    sims = (vectors @ q).astype(np.float32)
+    sims = vectors @ q
     limit = min(limit, len(sims))
     top = np.argpartition(-sims, limit - 1)[:limit]
     top = top[np.argsort(-sims[top])]

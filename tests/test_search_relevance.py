@@ -104,3 +104,23 @@ def test_cli_json_says_which_matching_found_each_hit(relevance_hub):
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
     assert hits and "typo" in hits[0]["matched_by"] and "bigqurey → bigquery" in hits[0]["explanation"]
+
+
+def test_query_vectors_are_what_wordllama_itself_computes():
+    """The embedder reads WordLlama's files directly (no download, a fast cold start): it must agree
+    with WordLlama's own embed, whether it reads the whole table or only a query's rows."""
+    import logging
+    from pathlib import Path
+
+    import numpy as np
+    import wordllama
+    from wordllama import WordLlama
+
+    from pipelines.search_meaning import DIMENSIONS, StaticEmbedder
+
+    logging.getLogger("wordllama").setLevel(logging.ERROR)
+    reference = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=DIMENSIONS)
+    texts = ["voice synthesis", "open data community"]
+    expected = reference.embed(texts, norm=True)
+    assert np.allclose(StaticEmbedder().embed(texts), expected, atol=1e-5)
+    assert np.allclose(StaticEmbedder().embed(texts[:1])[0], expected[0], atol=1e-5)
