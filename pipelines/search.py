@@ -358,7 +358,7 @@ class SearchIndex:
         try:
             plan = self._plan(parsed)
             lexical = self._lexical(plan, filter_clause, params, limit)
-            close = self._meaning(query, filter_clause, params, limit)
+            close = self._meaning(query, filter_clause, params, limit) if _words_fall_short(plan, lexical) else {}
             fused = _fuse(lexical, close, limit)
             hits = self._page(plan, fused, lexical, close)
             if not facets:
@@ -474,6 +474,7 @@ RRF_K = 60
 WORDS_WEIGHT = 1.0
 MEANING_WEIGHT = 0.6
 MIN_SIMILARITY = 0.35
+MEANING_WHEN_FEWER = 5  # meaning is looked up only when fewer items than this hold every word
 MEANING_CANDIDATES = 200  # nearest items looked at before filters, when filters are given
 PARTIAL_CANDIDATES = 100  # best any-word matches ranked by coverage
 MAX_IDF = 8.0
@@ -516,6 +517,13 @@ class LexicalRanking:
     rowids: list[int]
     coverage: dict[int, float]  # rowid -> weighted share of the query's words it holds
     every_word: bool            # whether any item held every word
+
+
+def _words_fall_short(plan: QueryPlan, lexical: LexicalRanking) -> bool:
+    """Whether meaning is looked up: the words found few items holding all of them, or a word had to be
+    corrected or is not in the index at all. A query whose words find a page of items is answered by them."""
+    every_word = sum(1 for share in lexical.coverage.values() if share >= 1.0)
+    return every_word < MEANING_WHEN_FEWER or bool(plan.unknown) or bool(plan.corrections)
 
 
 def _fuse(lexical: LexicalRanking, close: dict[int, float], limit: int) -> list[tuple[int, float]]:
