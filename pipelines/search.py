@@ -12,6 +12,7 @@ starts cold, and reading the index needs only the standard library.
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from pipelines.errors import HubError
-from pipelines.search_meaning import document_text, nearest, read_vectors, write_vectors
+from pipelines.search_meaning import DocumentVectors, document_text, vectors_path, write_vectors
 from pipelines.search_terms import WordMatch, match_word, word_key
 from pipelines.tags import normalise_tag
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from pipelines.warehouse import Warehouse
 
 INDEX_STATE_KEY = "search_index_built_from"
-INDEX_FORMAT = "fts5-2"  # bump when the index schema changes, so old files are rebuilt
+INDEX_FORMAT = "fts5-3"  # bump when the index schema changes, so old files are rebuilt
 # BM25 column weights for (title, tags, summary, content): a word in the title or the tags
 # says more about what an item is than the same word deep in its body.
 COLUMN_WEIGHTS = (10.0, 6.0, 3.0, 1.0)
@@ -140,6 +141,9 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
     staging = target.with_name(target.name + ".building")
     for leftover in (staging, Path(f"{staging}-journal")):
         leftover.unlink(missing_ok=True)
+    # The vectors file is named after this build, so a search still reading the index being
+    # replaced keeps the vectors that go with it.
+    vectors = vectors_path(target, os.urandom(6).hex())
     con = sqlite3.connect(staging)
     try:
         con.execute("PRAGMA journal_mode = OFF")
@@ -167,14 +171,21 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
                 _flush(con, docs, tags, sources, texts)
         _flush(con, docs, tags, sources, texts)
         _write_terms(con)
-        write_vectors(con, meaning_texts)
+        write_vectors(vectors, meaning_texts)
         con.executescript(INDEXES)
         con.execute("INSERT INTO docs_fts(docs_fts) VALUES ('optimize')")
-        con.execute("INSERT INTO meta VALUES ('format', ?), ('documents', ?)", (INDEX_FORMAT, str(count)))
+        con.execute("INSERT INTO meta VALUES ('format', ?), ('documents', ?), ('vectors', ?)",
+                    (INDEX_FORMAT, str(count), vectors.name))
         con.commit()
+    except BaseException:
+        vectors.unlink(missing_ok=True)
+        raise
     finally:
         con.close()
     os.replace(staging, target)
+    for old in target.parent.glob(f"{glob.escape(target.name)}.*.vectors"):
+        if old != vectors:
+            old.unlink(missing_ok=True)
     return count
 
 
@@ -424,18 +435,23 @@ class SearchIndex:
 
     def _meaning(self, query: str, filter_clause: str, params: dict, limit: int) -> dict[int, float]:
         if self._vectors is None:
-            self._vectors = read_vectors(self.con)
-            if self._vectors is None:
-                self._vectors = False
+            self._vectors = self._open_vectors()
         if self._vectors is False:
             return {}
-        close = nearest(self._vectors, query, MEANING_CANDIDATES if filter_clause else limit, MIN_SIMILARITY)
+        close = self._vectors.nearest(query, MEANING_CANDIDATES if filter_clause else limit, MIN_SIMILARITY)
         if filter_clause and close:
             allowed = {rowid for (rowid,) in self.con.execute(
                 f"SELECT d.rowid FROM docs d WHERE d.rowid IN ({','.join(str(r) for r, _ in close)}){filter_clause}",
                 params)}
             close = [(rowid, sim) for rowid, sim in close if rowid in allowed]
         return dict(close[:limit])
+
+    def _open_vectors(self) -> "DocumentVectors | bool":
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'vectors'").fetchone()
+        path = self.path.with_name(row[0]) if row else None
+        if path is None or not path.exists() or not self._documents():
+            return False  # the index was replaced and its vectors removed since it was opened: words only
+        return DocumentVectors(path, self._documents())
 
     def _ranked(self, match: str, join: str, filter_clause: str, params: dict, limit: int,
                 exclude: list[int]) -> list[tuple[int, float]]:
@@ -505,6 +521,8 @@ class QueryPlan:
     @property
     def in_title_or_tags(self) -> str:
         """Every group, and at least one of them in the title or the tags."""
+        if len(self.groups) == 1:  # one term list read once, not twice
+            return f"{{title tags}} : ({self.groups[0].expression})"
         return f"({self.all_words}) AND ({{title tags}} : ({self.any_word}))"
 
     @property

@@ -2,7 +2,8 @@
 
 A text's vector is the mean of its tokens' vectors (what WordLlama's `embed` computes), cut to
 the first `DIMENSIONS` (the model is trained so a prefix still works) and normalised. Document
-vectors are written into the search index at build time; a query is embedded when it is run.
+vectors are written beside the search index at build time and memory-mapped; a query is embedded
+when it is run.
 The `wordllama` package itself is never imported (it pulls in pydantic and requests and tries
 to download a tokenizer it already ships); only its two files are read, so nothing is fetched.
 """
@@ -10,7 +11,6 @@ to download a tokenizer it already ships); only its two files are read, so nothi
 from __future__ import annotations
 
 import importlib.util
-import sqlite3
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 MODEL = "l2_supercat"
 DIMENSIONS = 128
-VECTOR_BLOCK = 4096  # document vectors per row of the `vectors` table
+VECTOR_BLOCK = 4096  # documents embedded at a time
 TITLE_REPEATS = 2    # the title says most about what an item is: it counts twice in the item's vector
 
 
@@ -81,40 +81,44 @@ def document_text(title: str, tags: Iterable[str], summary: str | None, content:
     return " ".join([title] * TITLE_REPEATS + [", ".join(tags), body[:1000]])
 
 
-def write_vectors(con: sqlite3.Connection, texts: list[str]) -> None:
-    """Document vectors (rowids 1..n in order) into the index, float16, in blocks."""
+def vectors_path(index_path: Path, token: str) -> Path:
+    return index_path.with_name(f"{index_path.name}.{token}.vectors")
+
+
+def write_vectors(path: Path, texts: list[str]) -> int:
+    """Document vectors (rowids 1..n in order) into a file beside the index, float32 rows, read
+    memory-mapped (no load step, and the page cache is shared by every search process)."""
     import numpy as np
 
-    con.execute("CREATE TABLE vectors (block INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    with open(path, "wb") as out:
+        out.truncate(len(texts) * DIMENSIONS * 4)
+    if not texts:
+        return 0
+    vectors = np.memmap(path, dtype=np.float32, mode="r+", shape=(len(texts), DIMENSIONS))
     model = embedder()
-    for block, start in enumerate(range(0, len(texts), VECTOR_BLOCK)):
-        vectors = model.embed(texts[start:start + VECTOR_BLOCK]).astype(np.float16)
-        con.execute("INSERT INTO vectors VALUES (?, ?)", (block, vectors.tobytes()))
+    for start in range(0, len(texts), VECTOR_BLOCK):
+        vectors[start:start + VECTOR_BLOCK] = model.embed(texts[start:start + VECTOR_BLOCK])
+    vectors.flush()
+    return len(texts)
 
 
-def read_vectors(con: sqlite3.Connection) -> "np.ndarray | None":
-    import numpy as np
+class DocumentVectors:
+    """The index's document vectors, memory-mapped."""
 
-    try:
-        blocks = con.execute("SELECT data FROM vectors ORDER BY block").fetchall()
-    except sqlite3.OperationalError:
-        return None  # an index written without vectors
-    if not blocks:
-        return None
-    # Stored as float16 (half the file); multiplied as float32, which numpy hands to BLAS.
-    return np.concatenate([np.frombuffer(b, dtype=np.float16).reshape(-1, DIMENSIONS) for (b,) in blocks]) \
-        .astype(np.float32)
+    def __init__(self, path: Path, rows: int):
+        import numpy as np
 
+        self.vectors = np.memmap(path, dtype=np.float32, mode="r", shape=(rows, DIMENSIONS))
 
-def nearest(vectors: "np.ndarray", query: str, limit: int, min_similarity: float) -> list[tuple[int, float]]:
-    """(rowid, cosine similarity) of the documents closest to `query`, at least `min_similarity`."""
-    import numpy as np
+    def nearest(self, query: str, limit: int, min_similarity: float) -> list[tuple[int, float]]:
+        """(rowid, cosine similarity) of the documents closest to `query`, at least `min_similarity`."""
+        import numpy as np
 
-    q = embedder().embed([query])[0]
-    if not q.any():
-        return []
-    sims = vectors @ q
-    limit = min(limit, len(sims))
-    top = np.argpartition(-sims, limit - 1)[:limit]
-    top = top[np.argsort(-sims[top])]
-    return [(int(i) + 1, float(sims[i])) for i in top if sims[i] >= min_similarity]
+        q = embedder().embed([query])[0]
+        if not q.any():
+            return []
+        sims = self.vectors @ q
+        limit = min(limit, len(sims))
+        top = np.argpartition(-sims, limit - 1)[:limit]
+        top = top[np.argsort(-sims[top])]
+        return [(int(i) + 1, float(sims[i])) for i in top if sims[i] >= min_similarity]
