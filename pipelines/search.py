@@ -12,23 +12,27 @@ starts cold, and reading the index needs only the standard library.
 
 from __future__ import annotations
 
+import glob
 import json
+import math
 import os
 import re
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from pipelines.errors import HubError
+from pipelines.search_meaning import DocumentVectors, document_text, vectors_path, write_vectors
+from pipelines.search_terms import WordMatch, match_word, word_key
 from pipelines.tags import normalise_tag
 
 if TYPE_CHECKING:
     from pipelines.warehouse import Warehouse
 
 INDEX_STATE_KEY = "search_index_built_from"
-INDEX_FORMAT = "fts5-1"  # bump when the index schema changes, so old files are rebuilt
+INDEX_FORMAT = "fts5-3"  # bump when the index schema changes, so old files are rebuilt
 # BM25 column weights for (title, tags, summary, content): a word in the title or the tags
 # says more about what an item is than the same word deep in its body.
 COLUMN_WEIGHTS = (10.0, 6.0, 3.0, 1.0)
@@ -56,11 +60,13 @@ CREATE TABLE docs (
 );
 CREATE TABLE doc_tags (rowid INTEGER NOT NULL, tag_key TEXT NOT NULL, tag TEXT NOT NULL);
 CREATE TABLE doc_sources (rowid INTEGER NOT NULL, source_id TEXT NOT NULL);
--- porter over unicode61: English stemming; names still match because the query is stemmed the same way.
+-- Words as written: a query word is widened to its forms through `terms` (pipelines/search_terms.py).
 CREATE VIRTUAL TABLE docs_fts USING fts5(
     title, tags, summary, content,
-    tokenize = 'porter unicode61 remove_diacritics 2'
+    tokenize = 'unicode61 remove_diacritics 2'
 );
+-- The index's vocabulary: each term, how many documents hold it, and its light stem.
+CREATE TABLE terms (term TEXT PRIMARY KEY, docs INTEGER NOT NULL, word_key TEXT NOT NULL);
 INSERT INTO docs_fts(docs_fts, rank) VALUES ('rank', 'bm25({", ".join(map(str, COLUMN_WEIGHTS))})');
 """
 
@@ -70,6 +76,7 @@ CREATE INDEX doc_tags_by_row ON doc_tags (rowid);
 CREATE INDEX doc_sources_by_id ON doc_sources (source_id, rowid);
 CREATE INDEX docs_by_kind ON docs (kind);
 CREATE INDEX docs_by_date ON docs (sort_date);
+CREATE INDEX terms_by_key ON terms (word_key);
 """
 
 
@@ -134,6 +141,9 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
     staging = target.with_name(target.name + ".building")
     for leftover in (staging, Path(f"{staging}-journal")):
         leftover.unlink(missing_ok=True)
+    # The vectors file is named after this build, so a search still reading the index being
+    # replaced keeps the vectors that go with it.
+    vectors = vectors_path(target, os.urandom(6).hex())
     con = sqlite3.connect(staging)
     try:
         con.execute("PRAGMA journal_mode = OFF")
@@ -141,6 +151,7 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
         con.executescript(SCHEMA)
         count = 0
         docs, tags, sources, texts = [], [], [], []
+        meaning_texts = []
         for rowid, row in enumerate(rows, 1):
             count = rowid
             row_tags = list(row.get("tags") or [])
@@ -155,17 +166,35 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
             tags.extend((rowid, key, t) for t in dict.fromkeys(row_tags) if (key := normalise_tag(t)))
             sources.extend((rowid, s) for s in row_sources)
             texts.append((rowid, row["title"], " ".join(row_tags), row.get("summary") or "", row.get("content_text") or ""))
+            meaning_texts.append(document_text(row["title"], row_tags, row.get("summary"), row.get("content_text")))
             if len(docs) >= 2_000:
                 _flush(con, docs, tags, sources, texts)
         _flush(con, docs, tags, sources, texts)
+        _write_terms(con)
+        write_vectors(vectors, meaning_texts)
         con.executescript(INDEXES)
         con.execute("INSERT INTO docs_fts(docs_fts) VALUES ('optimize')")
-        con.execute("INSERT INTO meta VALUES ('format', ?), ('documents', ?)", (INDEX_FORMAT, str(count)))
+        con.execute("INSERT INTO meta VALUES ('format', ?), ('documents', ?), ('vectors', ?)",
+                    (INDEX_FORMAT, str(count), vectors.name))
         con.commit()
+    except BaseException:
+        vectors.unlink(missing_ok=True)
+        raise
     finally:
         con.close()
     os.replace(staging, target)
+    for old in target.parent.glob(f"{glob.escape(target.name)}.*.vectors"):
+        if old != vectors:
+            old.unlink(missing_ok=True)
     return count
+
+
+def _write_terms(con: sqlite3.Connection) -> None:
+    con.execute("CREATE VIRTUAL TABLE temp.vocabulary USING fts5vocab(main, docs_fts, 'row')")
+    con.executemany("INSERT INTO terms VALUES (?, ?, ?)",
+                    ((term, docs, word_key(term)) for term, docs in
+                     con.execute("SELECT term, doc FROM temp.vocabulary")))
+    con.execute("DROP TABLE temp.vocabulary")
 
 
 def _flush(con: sqlite3.Connection, docs: list, tags: list, sources: list, texts: list) -> None:
@@ -197,19 +226,18 @@ few more most other some such no nor not only own same so than too very s t can 
 
 @dataclass
 class ParsedQuery:
-    terms: list[str]  # FTS5 strings: "word" or "a phrase"
+    phrases: list[str]  # "quoted phrases", their words joined by spaces
+    words: list[str]    # the other words, stop words dropped unless that leaves nothing
+
+    @property
+    def terms(self) -> list[str]:
+        """FTS5 strings, every word as typed: "word" or "a phrase"."""
+        return [f'"{p}"' for p in self.phrases] + [f'"{w}"' for w in self.words]
 
     @property
     def match(self) -> str:
-        """Every term required."""
+        """Every term required, as typed."""
         return " ".join(self.terms)
-
-    @property
-    def in_title_or_tags(self) -> str:
-        """Every term required, and at least one of them in the title or the tags."""
-        if len(self.terms) == 1:
-            return f"{{title tags}} : {self.terms[0]}"
-        return f"({self.match}) AND ({{title tags}} : ({' OR '.join(self.terms)}))"
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -223,16 +251,16 @@ def parse_query(text: str) -> ParsedQuery:
         if not found:
             continue
         if index % 2:  # inside quotes
-            phrases.append('"' + " ".join(found) + '"')
+            phrases.append(" ".join(found))
         else:
             words.extend(found)
     content_words = [w for w in words if w.lower() not in STOPWORDS]
     if content_words or phrases:
         words = content_words
-    terms = phrases + [f'"{w}"' for w in dict.fromkeys(words)]
-    if not terms:
+    parsed = ParsedQuery(phrases=phrases, words=list(dict.fromkeys(words)))
+    if not parsed.terms:
         raise InvalidQuery(f"nothing to search for in {text!r}: give at least one word")
-    return ParsedQuery(terms)
+    return parsed
 
 
 def fts_query(text: str) -> str:
@@ -252,6 +280,10 @@ class SearchHit:
     source_ids: list[str]
     score: float
     snippet: str
+    # Which matching put the item on the page: "words" (every word), "some words", "typo"
+    # (a word read as its nearest vocabulary term), "meaning" (close in embedding space).
+    matched_by: list[str] = field(default_factory=list)
+    explanation: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -315,6 +347,8 @@ class SearchIndex:
     def __init__(self, index_path: Path):
         self.path = index_path
         self.con = open_index(index_path)
+        self._vectors = None  # the document vectors, read on the first search
+        self._document_count: int | None = None
 
     def close(self) -> None:
         self.con.close()
@@ -327,28 +361,97 @@ class SearchIndex:
 
     def search(self, query: str, filters: SearchFilters | None = None, limit: int = 20,
                *, facets: bool = False) -> SearchResult:
-        """Matches in the title or tags first, then the rest; BM25 (title and tags weighted) within each.
-
-        With these weights BM25 nearly always ranks a title or tag match above a body-only one;
-        making that the rule lets a common word be answered from its (few) title matches without
-        scoring every body it appears in.
-        """
+        """Items with every word first, then items with some of them (by how much of the query they
+        cover), fused by reciprocal rank with the items closest in meaning."""
         parsed = parse_query(query)
         where, params = _filter_sql(filters or SearchFilters())
         filter_clause = "".join(f" AND {w}" for w in where)
-        join = " JOIN docs d ON d.rowid = f.rowid" if where else ""
         try:
-            top = self._ranked(parsed.in_title_or_tags, join, filter_clause, params, limit, exclude=[])
-            if len(top) < limit:
-                top += self._ranked(parsed.match, join, filter_clause, params, limit - len(top),
-                                    exclude=[rowid for rowid, _ in top])
-            hits = self._page(parsed.match, top)
+            plan = self._plan(parsed)
+            lexical = self._lexical(plan, filter_clause, params, limit)
+            close = self._meaning(query, filter_clause, params, limit) if _words_fall_short(plan, lexical) else {}
+            fused = _fuse(lexical, close, limit)
+            hits = self._page(plan, fused, lexical, close)
             if not facets:
                 return SearchResult(hits=hits, total=len(hits))
-            return _with_facets(self.con, hits, filter_clause, {**params, "q": parsed.match})
+            match = plan.all_words if plan.all_words and lexical.every_word else plan.any_word
+            return _with_facets(self.con, hits, filter_clause, {**params, "q": match or '""'})
         except sqlite3.OperationalError as exc:
             raise HubError(f"search index {self.path} cannot be read ({exc}): "
                            "run `opengovtech run` to rebuild it") from None
+
+    def _plan(self, parsed: ParsedQuery) -> "QueryPlan":
+        groups = [QueryGroup(expression=f'"{p}"', label=f'"{p}"', weight=MAX_IDF) for p in parsed.phrases]
+        unknown = []
+        documents = max(1, self._documents())
+        for word in parsed.words:
+            found = match_word(self.con, word)
+            if not found.found:
+                unknown.append(word)
+                continue
+            groups.append(QueryGroup(expression="(" + " OR ".join(f'"{t}"' for t in found.terms) + ")",
+                                     label=found.corrected_to or word, word=found,
+                                     weight=min(MAX_IDF, math.log(1 + documents / max(1, found.documents)))))
+        return QueryPlan(groups=groups, unknown=unknown)
+
+    def _documents(self) -> int:
+        if self._document_count is None:
+            self._document_count = self.con.execute("SELECT count(*) FROM docs").fetchone()[0]
+        return self._document_count
+
+    def _lexical(self, plan: "QueryPlan", filter_clause: str, params: dict, limit: int) -> "LexicalRanking":
+        if not plan.groups:
+            return LexicalRanking(rowids=[], coverage={}, every_word=False)
+        join = " JOIN docs d ON d.rowid = f.rowid" if filter_clause else ""
+        # Every word: matches in the title or tags first (they nearly always win under these weights,
+        # and a common word is answered from its few title matches), then the rest.
+        top = self._ranked(plan.in_title_or_tags, join, filter_clause, params, limit, exclude=[])
+        if len(top) < limit:
+            top += self._ranked(plan.all_words, join, filter_clause, params, limit - len(top),
+                                exclude=[rowid for rowid, _ in top])
+        rowids = [rowid for rowid, _ in top]
+        coverage = {rowid: 1.0 for rowid in rowids}
+        if len(rowids) < limit and len(plan.groups) > 1:
+            # Some words: the best BM25 matches for any word, ranked by the share of the query
+            # (weighted by how rare each word is) they hold.
+            candidates = self._ranked(plan.any_word, join, filter_clause, params, PARTIAL_CANDIDATES, exclude=rowids)
+            share = self._coverage(plan, [rowid for rowid, _ in candidates])
+            ranked = sorted(candidates, key=lambda c: (-share[c[0]], c[1]))
+            coverage.update((rowid, share[rowid]) for rowid, _ in ranked[: limit - len(rowids)])
+            rowids += [rowid for rowid, _ in ranked[: limit - len(rowids)]]
+        return LexicalRanking(rowids=rowids, coverage=coverage, every_word=bool(top))
+
+    def _coverage(self, plan: "QueryPlan", rowids: list[int]) -> dict[int, float]:
+        share = dict.fromkeys(rowids, 0.0)
+        if not rowids:
+            return share
+        total = sum(g.weight for g in plan.groups)
+        marks = ",".join(map(str, rowids))
+        for group in plan.groups:
+            for (rowid,) in self.con.execute(f"SELECT rowid FROM docs_fts WHERE docs_fts MATCH ? AND rowid IN ({marks})",
+                                             (group.expression,)):
+                share[rowid] += group.weight / total
+        return share
+
+    def _meaning(self, query: str, filter_clause: str, params: dict, limit: int) -> dict[int, float]:
+        if self._vectors is None:
+            self._vectors = self._open_vectors()
+        if self._vectors is False:
+            return {}
+        close = self._vectors.nearest(query, MEANING_CANDIDATES if filter_clause else limit, MIN_SIMILARITY)
+        if filter_clause and close:
+            allowed = {rowid for (rowid,) in self.con.execute(
+                f"SELECT d.rowid FROM docs d WHERE d.rowid IN ({','.join(str(r) for r, _ in close)}){filter_clause}",
+                params)}
+            close = [(rowid, sim) for rowid, sim in close if rowid in allowed]
+        return dict(close[:limit])
+
+    def _open_vectors(self) -> "DocumentVectors | bool":
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'vectors'").fetchone()
+        path = self.path.with_name(row[0]) if row else None
+        if path is None or not path.exists() or not self._documents():
+            return False  # the index was replaced and its vectors removed since it was opened: words only
+        return DocumentVectors(path, self._documents())
 
     def _ranked(self, match: str, join: str, filter_clause: str, params: dict, limit: int,
                 exclude: list[int]) -> list[tuple[int, float]]:
@@ -358,20 +461,116 @@ class SearchIndex:
                                 f"{filter_clause}{skip} ORDER BY f.rank LIMIT {int(limit)}",
                                 {**params, "q": match}).fetchall()
 
-    def _page(self, match: str, top: list[tuple[int, float]]) -> list[SearchHit]:
-        if not top:
+    def _page(self, plan: "QueryPlan", fused: list[tuple[int, float]], lexical: "LexicalRanking",
+              close: dict[int, float]) -> list[SearchHit]:
+        if not fused:
             return []
-        rank_of = dict(top)
-        marks = ",".join("?" * len(top))
+        score_of = dict(fused)
+        marks = ",".join(str(rowid) for rowid in score_of)
+        snippets = dict(self.con.execute(
+            f"SELECT rowid, snippet(docs_fts, -1, '{MARK}', '{MARK}', '…', {SNIPPET_TOKENS}) FROM docs_fts "
+            f"WHERE docs_fts MATCH ? AND rowid IN ({marks})", (plan.any_word or '""',)).fetchall()) \
+            if plan.groups else {}
         rows = self.con.execute(f"""
-            SELECT d.rowid, d.id, d.kind, d.title, d.url, d.summary, d.organisation, d.published_at, d.tags,
-                   d.source_ids, snippet(docs_fts, -1, '{MARK}', '{MARK}', '…', {SNIPPET_TOKENS})
-            FROM docs_fts f JOIN docs d ON d.rowid = f.rowid
-            WHERE docs_fts MATCH ? AND f.rowid IN ({marks})""", (match, *rank_of)).fetchall()
-        hits = sorted(rows, key=lambda r: rank_of[r[0]])
-        return [SearchHit(id=r[1], kind=r[2], title=r[3], url=r[4], summary=r[5] or "", organisation=r[6],
-                          published_at=r[7], tags=json.loads(r[8]), source_ids=json.loads(r[9]),
-                          score=round(-rank_of[r[0]], 4), snippet=r[10] or "") for r in hits]
+            SELECT rowid, id, kind, title, url, summary, organisation, published_at, tags, source_ids
+            FROM docs WHERE rowid IN ({marks})""").fetchall()
+        hits = []
+        for r in sorted(rows, key=lambda r: -score_of[r[0]]):
+            matched_by, explanation = _explain(plan, lexical.coverage.get(r[0]), close.get(r[0]))
+            hits.append(SearchHit(id=r[1], kind=r[2], title=r[3], url=r[4], summary=r[5] or "", organisation=r[6],
+                                  published_at=r[7], tags=json.loads(r[8]), source_ids=json.loads(r[9]),
+                                  score=round(score_of[r[0]], 4), snippet=snippets.get(r[0]) or "",
+                                  matched_by=matched_by, explanation=explanation))
+        return hits
+
+
+# How the word and meaning rankings are fused (reciprocal rank fusion, k as in Cormack et al. 2009),
+# and when meaning counts at all: below MIN_SIMILARITY a "closest" item is noise.
+RRF_K = 60
+WORDS_WEIGHT = 1.0
+MEANING_WEIGHT = 0.6
+MIN_SIMILARITY = 0.35
+MEANING_WHEN_FEWER = 5  # meaning is looked up only when fewer items than this hold every word
+MEANING_CANDIDATES = 200  # nearest items looked at before filters, when filters are given
+PARTIAL_CANDIDATES = 100  # best any-word matches ranked by coverage
+MAX_IDF = 8.0
+
+
+@dataclass
+class QueryGroup:
+    """One part of a query as an FTS5 expression: a phrase, or a word's forms OR'ed."""
+    expression: str
+    label: str
+    weight: float
+    word: WordMatch | None = None
+
+
+@dataclass
+class QueryPlan:
+    groups: list[QueryGroup]
+    unknown: list[str]  # words neither in the index nor near any of its terms
+
+    @property
+    def all_words(self) -> str:
+        return " AND ".join(g.expression for g in self.groups)
+
+    @property
+    def any_word(self) -> str:
+        return " OR ".join(g.expression for g in self.groups)
+
+    @property
+    def in_title_or_tags(self) -> str:
+        """Every group, and at least one of them in the title or the tags."""
+        if len(self.groups) == 1:  # one term list read once, not twice
+            return f"{{title tags}} : ({self.groups[0].expression})"
+        return f"({self.all_words}) AND ({{title tags}} : ({self.any_word}))"
+
+    @property
+    def corrections(self) -> list[str]:
+        return [f"{g.word.typed} → {g.word.corrected_to}" for g in self.groups if g.word and g.word.corrected_to]
+
+
+@dataclass
+class LexicalRanking:
+    rowids: list[int]
+    coverage: dict[int, float]  # rowid -> weighted share of the query's words it holds
+    every_word: bool            # whether any item held every word
+
+
+def _words_fall_short(plan: QueryPlan, lexical: LexicalRanking) -> bool:
+    """Whether meaning is looked up: the words found few items holding all of them, or a word had to be
+    corrected or is not in the index at all. A query whose words find a page of items is answered by them."""
+    every_word = sum(1 for share in lexical.coverage.values() if share >= 1.0)
+    return every_word < MEANING_WHEN_FEWER or bool(plan.unknown) or bool(plan.corrections)
+
+
+def _fuse(lexical: LexicalRanking, close: dict[int, float], limit: int) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: each list adds weight / (k + rank), the word list's weighted by the
+    share of the query an item covers; scores are scaled by 1000 only to be readable."""
+    score: dict[int, float] = {}
+    for rank, rowid in enumerate(lexical.rowids, 1):
+        score[rowid] = WORDS_WEIGHT * lexical.coverage[rowid] / (RRF_K + rank)
+    for rank, rowid in enumerate(close, 1):
+        score[rowid] = score.get(rowid, 0.0) + MEANING_WEIGHT / (RRF_K + rank)
+    ranked = sorted(score.items(), key=lambda item: -item[1])
+    return [(rowid, value * 1000) for rowid, value in ranked[:limit]]
+
+
+def _explain(plan: QueryPlan, coverage: float | None, similarity: float | None) -> tuple[list[str], str]:
+    matched_by, said = [], []
+    if coverage is not None:
+        matched_by.append("words" if coverage >= 1.0 else "some words")
+        said.append(("every word" + (" the index has" if plan.unknown else "")) if coverage >= 1.0
+                    else f"words covering {coverage:.0%} of the query")
+        if plan.corrections:
+            matched_by.append("typo")
+            said.append("read " + ", ".join(plan.corrections))
+    if similarity is not None:
+        matched_by.append("meaning")
+        said.append(f"close in meaning (similarity {similarity:.2f})")
+    if plan.unknown:
+        said.append("not in the index: " + ", ".join(plan.unknown))
+    return matched_by, "; ".join(said)
 
 
 def search(index_path: Path, query: str, filters: SearchFilters | None = None, limit: int = 20) -> list[SearchHit]:

@@ -185,14 +185,16 @@ def _index(tmp_path, docs: list[dict]):
     return path
 
 
-def test_title_and_tag_matches_rank_above_body_only_matches(tmp_path):
+def test_a_title_match_ranks_first_and_every_item_with_the_word_is_found(tmp_path):
     path = _index(tmp_path, [
         {"id": "body", "title": "Council minutes", "content_text": "recycling " * 30},
         {"id": "title", "title": "Recycling rates in Leeds", "content_text": "A short note."},
         {"id": "tag", "title": "Bins", "tags": ["recycling"], "content_text": "Collections."},
         {"id": "none", "title": "Parking", "content_text": "Nothing relevant."},
     ])
-    assert [h.id for h in search(path, "recycling")] == ["title", "tag", "body"]
+    hits = search(path, "recycling")
+    assert hits[0].id == "title" and {h.id for h in hits} == {"title", "tag", "body"}
+    assert all("words" in h.matched_by for h in hits)
     assert [h.id for h in search(path, "recycling", limit=1)] == ["title"]
 
 
