@@ -414,7 +414,13 @@ class SearchIndex:
         if len(rowids) < limit and len(plan.groups) > 1:
             # Some words: the best BM25 matches for any word, ranked by the share of the query
             # (weighted by how rare each word is) they hold.
-            candidates = self._ranked(plan.any_word, join, filter_clause, params, PARTIAL_CANDIDATES, exclude=rowids)
+            # Candidates holding a word in the title or tags first (fewer to score for a common word).
+            candidates = self._ranked(f"{{title tags}} : ({plan.any_word})", join, filter_clause, params,
+                                      PARTIAL_CANDIDATES, exclude=rowids)
+            if len(candidates) < PARTIAL_CANDIDATES:
+                candidates += self._ranked(plan.any_word, join, filter_clause, params,
+                                           PARTIAL_CANDIDATES - len(candidates),
+                                           exclude=rowids + [rowid for rowid, _ in candidates])
             share = self._coverage(plan, [rowid for rowid, _ in candidates])
             ranked = sorted(candidates, key=lambda c: (-share[c[0]], c[1]))
             coverage.update((rowid, share[rowid]) for rowid, _ in ranked[: limit - len(rowids)])
