@@ -53,7 +53,7 @@ class StaticEmbedder:
                 self.table = np.ascontiguousarray(f.get_tensor("embedding.weight")[:, :DIMENSIONS], dtype=np.float32)
         if self.table is not None:
             return self.table[ids]
-        # A query: read only its tokens' rows (the whole table is 32 MB; a cold start can't wait for it).
+        # A query: read only its tokens' rows (reading the whole table would slow every cold start).
         with safe_open(str(self.weights), framework="np") as f:
             rows = f.get_slice("embedding.weight")
             return np.stack([rows[i:i + 1, :DIMENSIONS][0] for i in ids]).astype(np.float32)

@@ -81,6 +81,13 @@ def serve_file(server: HTTPServer, path: str, file: Path, **kwargs) -> str:
     return serve_bytes(server, path, file.read_bytes(), content_type_for(file), **kwargs)
 
 
+def corpus_feed_sources(server: HTTPServer, prefix: str, feeds: dict[str, tuple[str, str]]) -> list[dict]:
+    """On-topic feed sources serving corpus feeds: {source id: (file in corpus/feeds, organisation)}."""
+    return [{"id": source_id, "kind": "feed", "tagged_only": False, "org": org,
+             "url": serve_file(server, f"/{prefix}/{name}", CORPUS / "feeds" / name)}
+            for source_id, (name, org) in feeds.items()]
+
+
 @dataclass
 class Hub:
     """A sources.yaml and a warehouse in a temp dir, driven through the real pipeline stages."""

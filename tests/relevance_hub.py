@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.conftest import CORPUS, SHARED, Hub, serve_file
+from tests.conftest import CORPUS, SHARED, Hub, corpus_feed_sources
 
 RELEVANCE_FEEDS = {
     "data-blog": ("data_blog_gov_uk_trimmed.atom", "Government Digital Service"),
@@ -37,9 +37,7 @@ def opengovtech_site(into: Path) -> Path:
 
 def build_relevance_hub(root: Path, server) -> Hub:
     hub = Hub(root)
-    sources = [{"id": sid, "kind": "feed", "tagged_only": False, "org": org,
-                "url": serve_file(server, f"/relevance/{name}", CORPUS / "feeds" / name)}
-               for sid, (name, org) in RELEVANCE_FEEDS.items()]
+    sources = corpus_feed_sources(server, "relevance", RELEVANCE_FEEDS)
     sources += [
         {"id": "seeds", "kind": "markdown", "directory": str(SHARED / "seeds"), "tagged_only": False},
         {"id": "posts", "kind": "markdown", "directory": str(CORPUS / "pages" / "repo_posts"), "tagged_only": False},

@@ -11,7 +11,7 @@ from pathlib import Path
 from pipelines.site import build_site_from_file
 from pipelines.site.build import SiteBuild
 from pipelines.warehouse import open_for_writing
-from tests.conftest import CORPUS, Hub, serve_bytes, serve_file
+from tests.conftest import Hub, corpus_feed_sources, serve_bytes
 from tests.test_hostile_input import HOSTILE_HTML
 
 SITE_FEEDS = {
@@ -56,9 +56,7 @@ class BuiltSite:
 
 def build_corpus_site(root: Path, server) -> BuiltSite:
     hub = Hub(root)
-    sources = [{"id": sid, "kind": "feed", "tagged_only": False, "org": org,
-                "url": serve_file(server, f"/site/{name}", CORPUS / "feeds" / name)}
-               for sid, (name, org) in SITE_FEEDS.items()]
+    sources = corpus_feed_sources(server, "site", SITE_FEEDS)
     hostile_feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
 <item><title>Harvested hostile post</title><link>http://council.example/hostile</link>
 <category>hostile</category><category>{escape(escape(HIDDEN_MARKUP))}</category><description>{escape(HOSTILE_HTML)}</description></item></channel></rss>""".encode()
