@@ -26,6 +26,7 @@ from pipelines.normalise.classify import ClassifyInput, classify
 from pipelines.parsing.markdown import markdown_excerpt
 from pipelines.parsing.page import TAG_PLACES, parse_page_metadata
 from pipelines.records import RawRecord
+from pipelines.redaction import redact
 from pipelines.sources.api import get_json
 from pipelines.sources.devto import article_tags
 from pipelines.sources.github import README_EXCERPT_CHARS
@@ -82,7 +83,10 @@ class Found:
 def check_url(url: str, registry: SourceRegistry | None, warehouse_path: Path | None,
               fetcher: Fetcher | None = None, tags: list[str] | None = None) -> CheckReport:
     """`tags`: the tags to look for, when not the registry's own (a publisher's own tag)."""
-    return asyncio.run(_check(url, registry, warehouse_path, fetcher, tags))
+    report = asyncio.run(_check(url, registry, warehouse_path, fetcher, tags))
+    # What services answered is printed and posted on issues: never with a credential in it.
+    report.reasons = [redact(reason) for reason in report.reasons]
+    return report
 
 
 async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> CheckReport:

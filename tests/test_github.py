@@ -404,3 +404,13 @@ def test_check_finds_the_readme_hashtag_the_harvest_reads_and_a_run_agrees(githu
     assert report["verdict"] == "would be picked up on the next run" and report["kind"] == "asset"
     hub.harvest()
     assert hub.query("SELECT url, kind FROM hub_items") == [(url, "asset")]
+
+
+def test_check_shows_a_failure_that_echoes_the_token_without_it(github, hub):
+    echo = json.dumps({"message": f"Malformed request (headers: Authorization: Bearer {CANARY}, Accept: json)"})
+    github.script("/repos/someone/echo", Scripted(400, {}, echo))
+    hub.write_sources([github_source(org="someone")])
+    result = run_cli("check", "https://github.com/someone/echo", "--sources", str(hub.sources_path),
+                     "--warehouse", str(hub.warehouse_path), env={"GITHUB_TOKEN": CANARY})
+    assert "Malformed request" in result.stdout, result.stdout
+    assert CANARY not in result.stdout + result.stderr
