@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 
 from pipelines.records import RawRecord
+from pipelines.sanitize import cut_at_word, sanitize_html  # sanitize_html closes what a cut left open
 
 ENTRIES_PER_SOURCE = 5_000        # per source per run; feeds list their newest first
 SOURCE_TEXT_CHARS = 50_000_000    # all the text one source's entries may bring in one run
@@ -87,8 +88,6 @@ def _cut_fields(record: RawRecord) -> list[str]:
     if len(record.match_reasons) > TAGS_PER_ENTRY:
         record.match_reasons = record.match_reasons[:TAGS_PER_ENTRY]
     if len(record.content_html) > CONTENT_HTML_CHARS:
-        from pipelines.sanitize import sanitize_html  # closes the elements the cut left open
-
         record.content_html = sanitize_html(record.content_html[:CONTENT_HTML_CHARS])
         cut.append("content")
     if len(record.content_text) > CONTENT_TEXT_CHARS:
@@ -101,15 +100,6 @@ def _cut_fields(record: RawRecord) -> list[str]:
             setattr(record, name, bounded_json_text(value))
             cut.append(name)
     return cut
-
-
-def cut_at_word(text: str, limit: int) -> str:
-    """`text` within `limit` characters, cut at a word boundary where one is near, with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit - 1]
-    space = cut.rfind(" ", limit // 2)
-    return (cut[:space] if space > 0 else cut).rstrip() + "…"
 
 
 def bounded_json_text(text: str) -> str:

@@ -125,7 +125,16 @@ def title_from_text(text: str, limit: int = TITLE_LIMIT) -> str:
     sentence = _SENTENCE_END.split(first_line, 1)[0].strip()
     if len(sentence) <= limit:
         return sentence
-    return sentence[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:-") + "…"
+    return cut_at_word(sentence, limit)
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a word boundary where one is near, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ", limit // 2)
+    return (cut[:space] if space > 0 else cut).rstrip().rstrip(",;:-") + "…"
 
 
 SITE_TAGS = ALLOWED_TAGS - {"img"}
