@@ -55,7 +55,9 @@ def write_lock(db_path: Path, run_id: str, wait_s: float = 0.0) -> Iterator[None
     An flock: the kernel drops it when the holder's process ends, so a crashed run leaves no
     stale lock. Re-entrant within the process (the runner holds it and its assets re-enter)."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(db_path) + ".lock", is_singleton=True, thread_local=False)
+    # Never filelock's soft fallback on a filesystem without flock: its marker outlives a crash,
+    # and flock(1) in docs/deploy.md would not see it.
+    lock = FileLock(str(db_path) + ".lock", is_singleton=True, thread_local=False, fallback_to_soft=False)
     try:
         lock.acquire(timeout=wait_s, poll_interval=0.2)
     except Timeout:
