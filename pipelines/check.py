@@ -27,6 +27,7 @@ from pipelines.parsing.markdown import markdown_excerpt
 from pipelines.parsing.page import TAG_PLACES, parse_page_metadata
 from pipelines.records import RawRecord
 from pipelines.redaction import redact
+from pipelines.slugs import slugify
 from pipelines.sources.api import get_json
 from pipelines.sources.devto import article_tags
 from pipelines.sources.github import README_EXCERPT_CHARS
@@ -388,7 +389,7 @@ def proposed_entry(url: str, found: Found | None, wanted: list[str]) -> dict:
     """The sources.yaml entry that would pick this URL's publisher up."""
     parts = urlsplit(url)
     host = (parts.hostname or "site").lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", host.removeprefix("www.")).strip("-")
+    slug = slugify(host.removeprefix("www."))
     tag = wanted[0]
     what = found.what if found else "web page"
     if what == "Mastodon post" and found and found.owner:

@@ -15,12 +15,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from pipelines import PROJECT_URL, __version__
 from pipelines.errors import ConfigError
@@ -510,17 +510,12 @@ def site_published_at(site: SiteConfig, base_url: str | None = None) -> SiteConf
         raise ConfigError([f"--base-url, {SITE_BASE_URL_ENV} or {SITE_REPOSITORY_URL_ENV}: {message}"]) from None
 
 
+# A source of sources.yaml: its `kind` picks the model (a discriminated union).
+AnySource = Annotated[FeedSource | GitHubSource | MastodonSource | BlueskySource | DevtoSource | DiscourseSource
+                      | BlogSource | MarkdownSource | PageSource, Field(discriminator="kind")]
+SOURCE_ADAPTER: TypeAdapter[SourceBase] = TypeAdapter(AnySource)
 SOURCE_MODELS: dict[str, type[SourceBase]] = {
-    "feed": FeedSource,
-    "github": GitHubSource,
-    "mastodon": MastodonSource,
-    "bluesky": BlueskySource,
-    "devto": DevtoSource,
-    "discourse": DiscourseSource,
-    "blog": BlogSource,
-    "markdown": MarkdownSource,
-    "page": PageSource,
-}
+    get_args(model.model_fields["kind"].annotation)[0]: model for model in get_args(get_args(AnySource)[0])}
 
 
 @dataclass
@@ -682,21 +677,19 @@ def parse_registry(text: str, path: Path) -> SourceRegistry:
             problems.append(f"{name}:{at(loc)} source #{index + 1}: expected a mapping of keys (id, kind, url, …)")
             continue
         label = f"source {raw['id']!r}" if isinstance(raw.get("id"), str) else f"source #{index + 1}"
-        kind = raw.get("kind")
-        model = SOURCE_MODELS.get(kind) if isinstance(kind, str) else None
-        if model is None:
-            allowed = ", ".join(sorted(SOURCE_MODELS))
-            where = at(loc + ("kind",))
-            if kind is None:
-                problems.append(f"{name}:{where} {label}: missing required key 'kind' (allowed: {allowed})")
-            else:
-                problems.append(f"{name}:{where} {label}: unknown kind {kind!r} (allowed: {allowed})")
-            continue
         try:
-            source = model.model_validate(raw)
+            source = SOURCE_ADAPTER.validate_python(raw)
         except ValidationError as exc:
             for err in exc.errors():
-                problems.append(f"{name}:{at(loc + tuple(err['loc']))} {label}: {_describe(err, model)}")
+                if err["type"] in ("union_tag_not_found", "union_tag_invalid"):
+                    kind = raw.get("kind")
+                    what = "missing required key 'kind'" if kind is None else f"unknown kind {kind!r}"
+                    problems.append(f"{name}:{at(loc + ('kind',))} {label}: {what} "
+                                    f"(allowed: {', '.join(sorted(SOURCE_MODELS))})")
+                else:  # the union puts the kind first in the error's location
+                    kind, *field_loc = err["loc"]
+                    problems.append(f"{name}:{at(loc + tuple(field_loc))} {label}: "
+                                    f"{_describe({**err, 'loc': tuple(field_loc)}, SOURCE_MODELS[kind])}")
             continue
         if source.id in seen:
             problems.append(f"{name}:{at(loc + ('id',))} {label}: duplicate id (first defined on line {seen[source.id]})")

@@ -95,6 +95,7 @@ class FetchResult:
     body: bytes = b""
     not_modified: bool = False
     redirects: list[str] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)  # the Link header's URLs by rel (pagination)
 
     @property
     def content_type(self) -> str | None:
@@ -216,7 +217,8 @@ class Fetcher:
             raise FetchFailed(f"connection to {origin} failed: {_describe_transport_error(exc)}", url=url) from None
         stats.bytes += response.num_bytes_downloaded
         return FetchResult(url=url, status=response.status_code,
-                           headers={k.lower(): v for k, v in response.headers.items()}, body=body)
+                           headers={k.lower(): v for k, v in response.headers.items()}, body=body,
+                           links=_links_by_rel(response))
 
     async def _follow(self, url, headers, allow_private, stats, max_bytes, *, check_robots,
                       error_body: bool = False, before_send=None, method: str = "GET") -> FetchResult:
@@ -294,7 +296,8 @@ class Fetcher:
         stats.requests += 1
         async with client.stream(method, url, headers=headers) as response:
             result = FetchResult(url=url, status=response.status_code,
-                                 headers={k.lower(): v for k, v in response.headers.items()})
+                                 headers={k.lower(): v for k, v in response.headers.items()},
+                                 links=_links_by_rel(response))
             if response.status_code >= 400 and error_body:
                 # An API explains its errors in the body; a short one is enough to report.
                 max_bytes = min(max_bytes, ERROR_BODY_MAX_BYTES)
@@ -350,6 +353,11 @@ async def _read_capped(response: httpx.Response, url: str, max_bytes: int) -> by
                                    url=url, http_status=response.status_code)
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _links_by_rel(response: httpx.Response) -> dict[str, str]:
+    # httpx parses the Link header; it keys a link that has no rel by its URL, which is no relation.
+    return {link["rel"]: link["url"] for link in response.links.values() if "rel" in link}
 
 
 def _reason(status: int) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from pipelines.check import CheckReport, check_url, report_facts
-from pipelines.config import SOURCE_MODELS, SourceRegistry, check_http_url, parse_registry
+from pipelines.config import SOURCE_ADAPTER, SourceRegistry, check_http_url, parse_registry
 from pipelines.errors import ConfigError, GitHubWriteError, HubError
 from pipelines.github_repository import GitHubRepository
 from pipelines.http import Fetcher, HttpSettings
@@ -178,7 +178,7 @@ def _finished_entry(entry: dict, suggestion: Suggestion, registry: SourceRegistr
     if organisation:
         entry["organisation" if entry["kind"] == "github" else "org"] = organisation
     try:
-        SOURCE_MODELS[entry["kind"]].model_validate(entry)
+        SOURCE_ADAPTER.validate_python(entry)
     except Exception as exc:   # pydantic's ValidationError: the suggester's answers made it invalid
         return None, " ".join(str(exc).split())[:300]
     return entry, ""

@@ -7,7 +7,6 @@ source's records land all together or not at all.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ from typing import Iterator
 
 import duckdb
 import pyarrow as pa
+from filelock import FileLock, Timeout
 
 from pipelines.dates import utc_now
 from pipelines.duck import connect, registered, transaction
@@ -48,53 +48,34 @@ def migrations_dir() -> Path:
 
 # --- the write lock -------------------------------------------------------------------
 
-_held_locks: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within a process
-
-
 @contextmanager
 def write_lock(db_path: Path, run_id: str, wait_s: float = 0.0) -> Iterator[None]:
-    """Hold `<db>.lock` while writing; wait up to `wait_s` for another run to finish."""
-    lock_path = str(db_path) + ".lock"
-    if lock_path in _held_locks:
-        fd, depth = _held_locks[lock_path]
-        _held_locks[lock_path] = (fd, depth + 1)
-        try:
-            yield
-        finally:
-            fd, depth = _held_locks[lock_path]
-            _held_locks[lock_path] = (fd, depth - 1)
-        return
+    """Hold `<db>.lock` while writing; wait up to `wait_s` for another run to finish.
+
+    An flock: the kernel drops it when the holder's process ends, so a crashed run leaves no
+    stale lock. Re-entrant within the process (the runner holds it and its assets re-enter)."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = _read_lock_holder(fd)
-                os.close(fd)
-                waited = f" after waiting {wait_s:.0f}s" if wait_s else ""
-                raise WarehouseLockedError(f"warehouse {db_path} is locked by {holder}{waited}") from None
-            time.sleep(0.2)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps({"run_id": run_id, "pid": os.getpid(), "since": utc_now().isoformat()}).encode(), 0)
-    _held_locks[lock_path] = (fd, 1)
+    # Never filelock's soft fallback on a filesystem without flock: its marker outlives a crash,
+    # and flock(1) in docs/deploy.md would not see it.
+    lock = FileLock(str(db_path) + ".lock", is_singleton=True, thread_local=False, fallback_to_soft=False)
     try:
+        lock.acquire(timeout=wait_s, poll_interval=0.2)
+    except Timeout:
+        waited = f" after waiting {wait_s:.0f}s" if wait_s else ""
+        raise WarehouseLockedError(f"warehouse {db_path} is locked by {_lock_holder(lock.lock_file)}{waited}") \
+            from None
+    try:
+        if lock.lock_counter == 1:  # the first hold says who holds it, for a run that is turned away
+            Path(lock.lock_file).write_text(
+                json.dumps({"run_id": run_id, "pid": os.getpid(), "since": utc_now().isoformat()}))
         yield
     finally:
-        depth = _held_locks[lock_path][1]
-        if depth <= 1:
-            del _held_locks[lock_path]
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        lock.release()
 
 
-def _read_lock_holder(fd: int) -> str:
+def _lock_holder(lock_file: str) -> str:
     try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        info = json.loads(Path(lock_file).read_text() or "{}")
         return f"run {info.get('run_id', '?')} (pid {info.get('pid', '?')}, since {info.get('since', '?')})"
     except (OSError, ValueError):
         return "another run"

@@ -40,3 +40,15 @@ def test_json_ld_dates_inside_a_cdata_wrapped_script_are_read():
     gitlab = parse_page_metadata((CORPUS / "pages" / "readability_gitlab-blog.html").read_bytes(), "https://about.gitlab.com/x")
     assert aclu.published_at.isoformat() == "2018-04-05T06:00:00+00:00" and "Article" in aclu.schema_types
     assert gitlab.published_at.isoformat() == "2024-06-25T00:00:00+00:00" and "BlogPosting" in gitlab.schema_types
+
+
+def test_a_broken_json_ld_block_is_skipped_and_the_others_are_read():
+    from pipelines.parsing.page import parse_page_metadata
+
+    page = b"""<html><head><script type="application/ld+json">{"@type": "Article", "headline": </script>
+    <script type="application/ld+json"><![CDATA[
+    {"@type": "BlogPosting", "headline": "Read", "datePublished": "2024-06-25"}
+    ]]></script></head><body></body></html>"""
+    meta = parse_page_metadata(page, "https://example.org/post")
+    assert meta.schema_types == ["BlogPosting"] and meta.title == "Read"
+    assert meta.published_at.date().isoformat() == "2024-06-25"

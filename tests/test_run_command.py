@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipelines.errors import WarehouseLockedError
 from pipelines.harvest import HARVESTERS
 from pipelines.warehouse import write_lock
 from tests.conftest import CORPUS, REPO, run_cli, serve_file
@@ -173,6 +174,26 @@ def test_removed_source_keeps_its_items_unless_pruned(loopback, tmp_path):
 
     assert run_cli("run", "--prune", "--sources", str(sources), "--warehouse", str(warehouse)).returncode == 0
     assert sources_of_items() == {"manton"}
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
+    warehouse = tmp_path / "hub.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom pipelines.warehouse import write_lock\n"
+         "with write_lock(Path(sys.argv[1]), 'crashed-run'):\n    print('held', flush=True)\n    time.sleep(60)",
+         str(warehouse)], stdout=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseLockedError, match="locked by run crashed-run"):
+            with write_lock(warehouse, "next-run"):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with write_lock(warehouse, "next-run"):  # no wait: the kernel let the lock go with the process
+        with write_lock(warehouse, "next-run"):  # and it is re-entrant within this process
+            pass
 
 
 def test_second_run_waits_for_the_lock_then_proceeds(loopback, tmp_path):

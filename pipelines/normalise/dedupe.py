@@ -22,6 +22,8 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
 from rapidfuzz.utils import default_process
 
+from pipelines.normalise.union_find import UnionFind
+
 WINDOW = timedelta(days=7)
 THRESHOLD = 90.0          # percent similarity of the first TEXT_CHARS of the text
 TEXT_CHARS = 3000
@@ -93,22 +95,16 @@ def candidates(con, rows_per_query: int = ROWS_PER_QUERY) -> Iterator[tuple]:
             yield from rows
 
 
-class MergeForest:
+class MergeForest(UnionFind):
     """The merges found so far: each merged key's parent (its root is the item kept), the
     (url, published) of every key in a merge, and why each dropped key was merged."""
 
     def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
+        super().__init__()
         self.info: dict[str, tuple] = {}
         # (score, author, days apart, the key it was merged into): the sentence is written only
         # when the merges are read, since a hub of syndicated copies has a merge for most entries.
         self.reasons: dict[str, tuple[float, str, float, str]] = {}
-
-    def root(self, key: str) -> str:
-        parent = self.parent
-        while parent.get(key, key) != key:
-            parent[key] = key = parent.get(parent[key], parent[key])  # path halving keeps chains short
-        return key
 
     def merge(self, entry: tuple, other: tuple, author: str, score: float) -> None:
         """Merge the items of two (key, url, published) entries found `score`% similar: the one
@@ -118,12 +114,12 @@ class MergeForest:
         self.info.setdefault(other_key, (other_url, other_published))
         a, b = self.root(key), self.root(other_key)
         keep, drop = (a, b) if _original_first(self.info[a], self.info[b]) else (b, a)
-        self.parent[drop] = keep
+        self.join(keep, drop)
         days = abs((published - other_published).total_seconds()) / 86400
         self.reasons[drop] = (score, author, days, keep)
 
     def merges(self) -> Iterator[Merge]:
-        for key in self.parent:
+        for key in self:
             root = self.root(key)
             if root != key:
                 yield Merge(key, root, self.reason(key))
@@ -140,7 +136,7 @@ class MergeForest:
                 finished += [Merge(key, root, self.reason(key)) for key in keys if key != root]
                 for key in keys:
                     del self.info[key]
-                    self.parent.pop(key, None)
+                    self.forget(key)
                     self.reasons.pop(key, None)
         return finished
 

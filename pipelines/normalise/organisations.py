@@ -7,7 +7,6 @@ records themselves (a repository's owner). They are merged by name after aliases
 
 from __future__ import annotations
 
-import re
 from pathlib import PurePosixPath
 
 import pyarrow as pa
@@ -15,6 +14,7 @@ import pyarrow as pa
 from pipelines.duck import registered
 from pipelines.normalise.aliases import Aliases, fold
 from pipelines.records import json_object
+from pipelines.slugs import slugify
 
 CONTRIBUTORS_SQL = """
 SELECT f.organisation, f.title, r.details, r.raw_json, r.source_id
@@ -57,10 +57,6 @@ LEFT JOIN item_sources s USING (name)
 LEFT JOIN github g USING (name)
 ORDER BY lower(o.name)
 """
-
-
-def slugify(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 def build_organisations(con, aliases: Aliases) -> int:

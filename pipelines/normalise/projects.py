@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from pipelines.duck import insert_rows
 from pipelines.normalise.identity import ENTRY_ITEM_ID, ENTRY_ITEM_JOINS
+from pipelines.normalise.union_find import UnionFind
 
 # Made from the new items (items_next) before the transaction that swaps them in: inside it, with
 # the transaction's changes held in memory, a forced rebuild of 1,000,000 entries ran out of
@@ -65,28 +66,19 @@ def build_projects(con) -> ProjectsBuild:
     edges = con.execute("SELECT from_id, to_id, reason FROM item_links").fetchall()
 
     related: dict[str, set[str]] = defaultdict(set)
-    parent: dict[str, str] = {}
-
-    def root(key: str) -> str:
-        while parent.get(key, key) != key:
-            parent[key] = parent.get(parent[key], parent[key])
-            key = parent[key]
-        return key
-
+    project_groups = UnionFind()
     reasons: dict[str, list[str]] = defaultdict(list)
     for a, b, reason in edges:
         related[a].add(b)
         related[b].add(a)
         if items[a][0] in PROJECT_KINDS and items[b][0] in PROJECT_KINDS:
-            ra, rb = root(a), root(b)
-            if ra != rb:
-                parent[rb] = ra
+            project_groups.join(a, b)
             reasons[a].append(f"{items[a][1]} {reason}")
 
     groups: dict[str, list[str]] = defaultdict(list)
-    for key in list(parent) + [k for k in related if k not in parent]:
+    for key in list(project_groups) + [k for k in related if k not in project_groups]:
         if items[key][0] in PROJECT_KINDS:
-            groups[root(key)].append(key)
+            groups[project_groups.root(key)].append(key)
 
     project_rows, project_of = [], {}
     for members in groups.values():

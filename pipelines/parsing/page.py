@@ -148,6 +148,7 @@ _CDATA_WRAPPER = re.compile(r"^(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>$")
 
 def _json_ld_objects(soup: BeautifulSoup) -> list[dict]:
     """Every JSON-LD object on the page, @graph members included; broken blocks are skipped."""
+    # Not extruct: it reads neither CDATA-wrapped form, and one broken block loses all of a page's blocks.
     found: list[dict] = []
     for script in soup.find_all("script", type=re.compile(r"application/ld\+json", re.I)):
         text = (script.string or script.get_text() or "").strip()

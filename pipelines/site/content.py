@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -27,6 +26,7 @@ import pyarrow as pa
 
 from pipelines.duck import insert_rows
 from pipelines.memory import return_freed_memory
+from pipelines.slugs import slugify
 from pipelines.tags import normalise_tag
 
 KIND_ORDER = ("story", "technique", "asset", "event", "community")
@@ -170,11 +170,6 @@ SITE_TABLES = ("site_cards", "site_tag_keys", "site_item_tags", "site_related", 
 SEGMENT_BYTES = 100
 SEGMENT_KEPT_BYTES = 60
 _NOT_IN_SEGMENT = re.compile(r"[^\w-]+")
-
-
-def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "unnamed"
 
 
 def path_segment(value: str) -> str:

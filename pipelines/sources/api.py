@@ -17,7 +17,6 @@ from pipelines.dates import parse_datetime
 from pipelines.errors import APIResponseError, AuthenticationRequired, HTTPStatusFailure, RateLimited
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
-from pipelines.sources.github_api import parse_link_header
 from pipelines.urls import origin_of
 
 JSON_ACCEPT = "application/json"
@@ -101,7 +100,7 @@ async def get_json(ctx: HarvestContext, url: str, stats: FetchStats, *, service:
         raise HTTPStatusFailure(f"HTTP {result.status} from {result.url}" + _message_suffix(service, text),
                                 url=result.url, http_status=result.status)
     page = JSONPage(url=result.url, status=result.status, not_modified=result.not_modified, etag=result.etag,
-                    last_modified=result.last_modified, links=parse_link_header(result.headers.get("link")))
+                    last_modified=result.last_modified, links=result.links)
     if not result.not_modified:
         try:
             page.data = json.loads(text)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -26,20 +25,10 @@ API_VERSION = "2022-11-28"
 JSON_ACCEPT = "application/vnd.github+json"
 RAW_ACCEPT = "application/vnd.github.raw+json"
 SECONDARY_LIMIT_RETRIES = 2
-_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([^",;]+)"?')
 
 
 def api_url_from_env() -> str:
     return (os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
-
-
-def parse_link_header(value: str | None) -> dict[str, str]:
-    """`<url>; rel="next", <url>; rel="last"` -> {"next": url, "last": url}."""
-    links: dict[str, str] = {}
-    for url, rels in _LINK.findall(value or ""):
-        for rel in rels.split():
-            links.setdefault(rel, url)
-    return links
 
 
 @dataclass
@@ -161,7 +150,7 @@ class GitHubAPI:
                                     url=result.url, http_status=result.status)
         return APIResponse(url=result.url, status=result.status, not_modified=result.not_modified,
                            etag=result.etag, last_modified=result.last_modified,
-                           links=parse_link_header(result.headers.get("link")), text=text)
+                           links=result.links, text=text)
 
 
 def _github_message(text: str) -> str:
