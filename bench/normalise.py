@@ -35,7 +35,8 @@ from pipelines.normalise import build_items  # noqa: E402
 from pipelines.parsing import parse_document  # noqa: E402
 from pipelines.parsing.entries import ParseOptions  # noqa: E402
 from pipelines.urls import canonical_url, item_id  # noqa: E402
-from pipelines.warehouse import SourceOutcome, open_for_writing  # noqa: E402
+from pipelines.outcomes import SourceOutcome  # noqa: E402
+from pipelines.warehouse import open_for_writing  # noqa: E402
 
 CORPUS = Path(os.environ.get("OPENGOVTECH_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "corpus" / "feeds"
 SOURCES = 100

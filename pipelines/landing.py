@@ -18,7 +18,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipelines.records import RAW_COLUMNS, RawRecord
-from pipelines.warehouse import (_RAW_SCHEMA, BackoffPolicy, FetchState, SourceCounts, SourceOutcome, Warehouse,
+from pipelines.outcomes import FetchState, SourceOutcome
+from pipelines.warehouse import (_RAW_SCHEMA, BackoffPolicy, SourceCounts, Warehouse,
                                  _arrow_table)
 
 # The bookkeeping fields of a SourceOutcome (its records travel in the Parquet file).

@@ -14,7 +14,8 @@ from pipelines import entry_limits
 from pipelines.errors import ParseTimeout
 from pipelines.harvest import LazyProcessPool
 from pipelines.records import RawRecord
-from pipelines.warehouse import SourceOutcome, open_for_reading, open_for_writing
+from pipelines.outcomes import SourceOutcome
+from pipelines.warehouse import open_for_reading, open_for_writing
 from tests.conftest import CORPUS, run_cli, serve_bytes, serve_file
 from tests.slow_work import parse_forever, sleep_for
 

@@ -26,7 +26,8 @@ from pipelines.parsing.entries import ParseOptions
 from pipelines.quality import run_quality_checks
 from pipelines.sources.markdown import MarkdownFile, file_record
 from pipelines.urls import canonical_url, item_id
-from pipelines.warehouse import SourceOutcome, open_for_writing
+from pipelines.outcomes import SourceOutcome
+from pipelines.warehouse import open_for_writing
 from tests.conftest import CORPUS, SHARED, run_cli, serve_file
 from tests.github_api_server import GitHubAPIServer, generated_repos
 from tests.social_servers import SOCIAL, MastodonTimeline

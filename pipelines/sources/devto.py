@@ -20,7 +20,7 @@ from pipelines.sanitize import html_to_text, sanitize_html, summarise
 from pipelines.sources.api import each_well_formed, get_json, malformed_warning
 from pipelines.tags import merge_tags, normalise_tag
 from pipelines.urls import canonical_url, item_id
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 PER_PAGE = 100
 

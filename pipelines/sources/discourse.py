@@ -18,7 +18,7 @@ from pipelines.sanitize import html_to_text, sanitize_html, summarise
 from pipelines.sources.api import MALFORMED, get_json
 from pipelines.tags import merge_tags
 from pipelines.urls import canonical_url, item_id
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 
 def json_url(base_url: str, path: str) -> str:

@@ -35,7 +35,7 @@ from pipelines.sources.github import shared_api
 from pipelines.sources.github_api import RAW_ACCEPT
 from pipelines.tags import merge_tags, normalise_tag
 from pipelines.urls import canonical_url, item_id
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 EXTENSIONS = (".md", ".markdown", ".mdown", ".txt")
 COLLECTION_KINDS = {"_posts": "story", "_assets": "asset", "_contributors": "community"}

@@ -16,7 +16,7 @@ from pipelines.records import RawRecord
 from pipelines.sanitize import sanitize_html, summarise
 from pipelines.tags import merge_tags
 from pipelines.urls import canonical_url, item_id
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 PAGE_MAX_BYTES = 5_000_000
