@@ -27,7 +27,7 @@ from pipelines.duck import connect, registered, transaction
 from pipelines.errors import HubError, WarehouseLockedError
 from pipelines.memory import return_freed_memory
 from pipelines.outcomes import FetchState, SourceOutcome
-from pipelines.records import RAW_COLUMNS, RawRecord
+from pipelines.records import ENTRY_COLUMNS, Column, RawRecord
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,8 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
             con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, path.name, utc_now()])
         applied.append(version)
+    with transaction(con):
+        ensure_entry_columns(con)
     return applied
 
 
@@ -163,18 +165,32 @@ class BackoffPolicy:
     max_days: float = 30.0
 
 
-_RAW_SCHEMA = pa.schema([
-    ("source_id", pa.string()), ("entry_key", pa.string()), ("item_id", pa.string()), ("url", pa.string()),
-    ("canonical_url", pa.string()), ("title", pa.string()), ("summary", pa.string()),
-    ("content_html", pa.string()), ("content_text", pa.string()), ("author", pa.string()),
-    ("published_at", pa.timestamp("us", tz="UTC")), ("updated_at", pa.timestamp("us", tz="UTC")),
-    ("date_missing", pa.bool_()), ("tags", pa.list_(pa.string())), ("match_reasons", pa.list_(pa.string())),
-    ("matched", pa.bool_()), ("language", pa.string()), ("raw_json", pa.string()), ("content_hash", pa.string()),
-    ("kind_hint", pa.string()), ("asset_type", pa.string()), ("organisation", pa.string()), ("details", pa.string()),
-    ("mention", pa.string()),
-])
-assert tuple(_RAW_SCHEMA.names) == RAW_COLUMNS
 _UTC = pa.timestamp("us", tz="UTC")
+# The Arrow type an entry column's values are staged in, by the column's declared DuckDB type.
+_ARROW_TYPES = {"VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "TIMESTAMPTZ": _UTC, "VARCHAR[]": pa.list_(pa.string())}
+ENTRY_KEY = ("source_id", "entry_key")   # raw_entries' primary key: what an upsert matches on
+
+
+def entry_schema(columns: tuple[Column, ...] = ENTRY_COLUMNS) -> pa.Schema:
+    """The Arrow schema entries are staged and landed in, from their declared columns."""
+    return pa.schema([(column.name, _ARROW_TYPES[column.sql_type]) for column in columns])
+
+
+def upsert_entries_sql(columns: tuple[Column, ...] = ENTRY_COLUMNS) -> str:
+    """Write staged entries (`staging_records`) whole; changed_at moves only when the content_hash does."""
+    names = ", ".join(column.name for column in columns)
+    updates = ", ".join(f"{c.name} = excluded.{c.name}" for c in columns if c.name not in ENTRY_KEY)
+    return f"""
+        INSERT INTO raw_entries ({names}, first_seen_at, last_seen_at, changed_at, last_run_id)
+        SELECT {names}, $now, $now, $now, $run FROM staging_records
+        ON CONFLICT ({", ".join(ENTRY_KEY)}) DO UPDATE SET
+          changed_at = CASE WHEN raw_entries.content_hash IS DISTINCT FROM excluded.content_hash
+                            THEN excluded.changed_at ELSE raw_entries.changed_at END,
+          {updates}, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id"""
+
+
+ENTRY_SCHEMA = entry_schema()
+UPSERT_ENTRIES_SQL = upsert_entries_sql()
 _RUN_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("source_id", pa.string()), ("finished_at", _UTC), ("status", pa.string()),
     ("http_status", pa.int32()), ("error", pa.string()), ("warning", pa.string()), ("entries_read", pa.int32()),
@@ -327,7 +343,7 @@ class Warehouse:
         return result
 
     def _upsert_records(self, run_id: str, records: list[RawRecord], now: datetime) -> dict[str, tuple[int, int, int]]:
-        with registered(self.con, "staging_records", _arrow_table([r.row() for r in records], _RAW_SCHEMA)):
+        with registered(self.con, "staging_records", entries_table(records)):
             counts = {
                 source_id: (new, updated, unchanged)
                 for source_id, new, updated, unchanged in self.con.execute(
@@ -339,17 +355,7 @@ class Warehouse:
                        LEFT JOIN raw_entries r ON r.source_id = s.source_id AND r.entry_key = s.entry_key
                        GROUP BY s.source_id""").fetchall()
             }
-            cols = ", ".join(RAW_COLUMNS)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in RAW_COLUMNS if c not in ("source_id", "entry_key"))
-            self.con.execute(
-                f"""INSERT INTO raw_entries ({cols}, first_seen_at, last_seen_at, changed_at, last_run_id)
-                    SELECT {cols}, $now, $now, $now, $run FROM staging_records
-                    ON CONFLICT (source_id, entry_key) DO UPDATE SET
-                      changed_at = CASE WHEN raw_entries.content_hash IS DISTINCT FROM excluded.content_hash
-                                        THEN excluded.changed_at ELSE raw_entries.changed_at END,
-                      {updates}, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id""",
-                {"now": now, "run": run_id},
-            )
+            self.con.execute(UPSERT_ENTRIES_SQL, {"now": now, "run": run_id})
         return counts
 
     def _write_bookkeeping(self, run_id, outcomes, counts, now, backoff: BackoffPolicy) -> None:
@@ -396,7 +402,7 @@ class Warehouse:
 
     def _insert_from_rows(self, sql: str, rows: list[tuple], schema: pa.Schema, params: dict | None = None) -> None:
         """Run `sql` over `rows` as an Arrow table: far faster than executemany in DuckDB."""
-        with registered(self.con, "bookkeeping_rows", _arrow_table(rows, schema)):
+        with registered(self.con, "bookkeeping_rows", arrow_table(rows, schema)):
             self.con.execute(sql.format(rows="bookkeeping_rows"), params or {})
 
     def get_state(self, key: str) -> str | None:
@@ -417,7 +423,27 @@ def _next_attempt(failures: str, run_at: str, server_retry_at: str, this_run_fai
                     ELSE {server_retry_at} END"""
 
 
-def _arrow_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+def arrow_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    """Rows (tuples in the schema's column order) as an Arrow table of that schema."""
     columns = list(zip(*rows)) if rows else [[] for _ in schema]
     return pa.Table.from_arrays([pa.array(col, type=schema.field(i).type) for i, col in enumerate(columns)],
                                 schema=schema)
+
+
+def entries_table(records: list[RawRecord]) -> pa.Table:
+    """Records as an Arrow table of ENTRY_SCHEMA: what the store stages and a shard lands."""
+    return arrow_table([record.row() for record in records], ENTRY_SCHEMA)
+
+
+def ensure_entry_columns(con: duckdb.DuckDBPyConnection, columns: tuple[Column, ...] = ENTRY_COLUMNS) -> list[str]:
+    """Add to raw_entries each declared entry column it does not have yet; returns their names.
+
+    The shipped migrations made the columns there were then; a column declared since is added
+    from its declaration, so it is stored without a migration of its own."""
+    have = {name for (name,) in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'raw_entries' AND schema_name = 'main'"
+        " AND database_name = current_database()").fetchall()}
+    added = [column for column in columns if column.name not in have]
+    for column in added:
+        con.execute(f"ALTER TABLE raw_entries ADD COLUMN {column.name} {column.sql_type}")
+    return [column.name for column in added]

@@ -4,7 +4,6 @@ post of each topic not read before (`/t/<slug>/<id>.json`)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from urllib.parse import quote, urlsplit
 
@@ -122,5 +121,4 @@ def topic_record(source: DiscourseSource, topic: dict, post: dict) -> RawRecord:
         matched=True,
         language=None,
         raw_json=json.dumps(raw, ensure_ascii=False, default=str),
-        content_hash=hashlib.sha1(json.dumps([raw, cooked], default=str).encode()).hexdigest(),
     )

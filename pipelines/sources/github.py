@@ -332,7 +332,6 @@ class GitHubReader:
             matched=bool(reasons) if source.tagged_only else True,
             language=None,
             raw_json=json.dumps(repo_facts(repo), ensure_ascii=False, sort_keys=True),
-            content_hash=hashlib.sha1((details_json + description + full_name).encode()).hexdigest(),
             kind_hint="asset",
             asset_type="repo",
             organisation=owner,

@@ -364,7 +364,6 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
         matched=matched,
         language=_text(meta.get("lang") or meta.get("language")) or None,
         raw_json=raw_json,
-        content_hash=hashlib.sha1("|".join([raw_json, body_html, url or "", *reasons, str(matched)]).encode()).hexdigest(),
         kind_hint=kind,
         asset_type=asset_type,
         organisation=organisation,
