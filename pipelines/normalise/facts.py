@@ -8,8 +8,14 @@ whole table is recomputed by `opengovtech rebuild`.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import re
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -24,8 +30,6 @@ from pipelines.sanitize import UNTITLED, summarise, title_from_text
 from pipelines.tags import match_stored_entry
 from pipelines.urls import canonical_url, github_repo, item_id, permalink, url_identity
 
-# Bump when the rules here or in classify.py change: every entry's facts are then recomputed.
-FACTS_VERSION = "6"
 # Rows per batch: each row's texts are held three times at once (Arrow, Python, the facts), so
 # 2,000 rows took ~60 MB more at the peak than 500 on the fault bench, for no speed gained.
 BATCH = 500
@@ -96,6 +100,21 @@ FACTS_SCHEMA = pa.schema([
 ])
 
 
+def rules_version(files: Iterable[Path], libraries: Iterable[str] = ()) -> str:
+    """A digest of the rules' code (`files`) and of the installed versions of `libraries`."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(Path(path).name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+    for library in libraries:
+        digest.update(f"{library}=={metadata.version(library)}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def facts_suffix(aliases: Aliases) -> str:
+    """What every entry's facts depend on besides its record and its source: aliases and rules."""
+    return f"|{aliases.digest}|{FACTS_VERSION}"
+
+
 @dataclass
 class FactsRefresh:
     computed: int
@@ -104,7 +123,7 @@ class FactsRefresh:
 
 def refresh_entry_facts(con, aliases: Aliases, *, force: bool = False) -> FactsRefresh:
     """Bring entry_facts up to date with raw_entries; returns how many were (re)computed."""
-    suffix = f"|{aliases.digest}|{FACTS_VERSION}"
+    suffix = facts_suffix(aliases)
     if force:
         con.execute("DELETE FROM entry_facts")
     removed = con.execute("""
@@ -250,3 +269,12 @@ def _merge_note(row: dict, canonical: str | None) -> str | None:
     if canonical and raw_url and url_identity(raw_url) != url_identity(canonical):
         return f"cross-post {raw_url} names {canonical} as its original (canonical URL)"
     return None
+
+
+# The rules' version, never bumped by hand: a digest of the modules whose code decides an entry's
+# facts (this one and those its rules call) and of the libraries that repair and read text, so a
+# change to any of them recomputes every entry's facts on the next run or rebuild.
+FACTS_RULE_FILES = tuple(sorted({Path(inspect.getsourcefile(sys.modules[rule.__module__])) for rule in (
+    entry_facts, classify, detect_language, summarise, match_stored_entry, canonical_url, json_object)}))
+FACTS_RULE_LIBRARIES = ("ftfy", "pycld2", "nh3", "url-normalize")
+FACTS_VERSION = rules_version(FACTS_RULE_FILES, FACTS_RULE_LIBRARIES)
