@@ -117,7 +117,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, path.name, utc_now()])
         applied.append(version)
     with transaction(con):
-        ensure_entry_columns(con)
+        ensure_columns(con, "raw_entries", ENTRY_COLUMNS)
     return applied
 
 
@@ -166,13 +166,14 @@ class BackoffPolicy:
 
 
 _UTC = pa.timestamp("us", tz="UTC")
-# The Arrow type an entry column's values are staged in, by the column's declared DuckDB type.
-_ARROW_TYPES = {"VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "TIMESTAMPTZ": _UTC, "VARCHAR[]": pa.list_(pa.string())}
+# The Arrow type a declared column's values are staged in, by its DuckDB type.
+_ARROW_TYPES = {"VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "TIMESTAMPTZ": _UTC, "DOUBLE": pa.float64(),
+                "VARCHAR[]": pa.list_(pa.string())}
 ENTRY_KEY = ("source_id", "entry_key")   # raw_entries' primary key: what an upsert matches on
 
 
-def entry_schema(columns: tuple[Column, ...] = ENTRY_COLUMNS) -> pa.Schema:
-    """The Arrow schema entries are staged and landed in, from their declared columns."""
+def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
+    """The Arrow schema rows of declared columns are staged in (entries, landed or written)."""
     return pa.schema([(column.name, _ARROW_TYPES[column.sql_type]) for column in columns])
 
 
@@ -189,7 +190,7 @@ def upsert_entries_sql(columns: tuple[Column, ...] = ENTRY_COLUMNS) -> str:
           {updates}, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id"""
 
 
-ENTRY_SCHEMA = entry_schema()
+ENTRY_SCHEMA = arrow_schema(ENTRY_COLUMNS)
 UPSERT_ENTRIES_SQL = upsert_entries_sql()
 _RUN_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("source_id", pa.string()), ("finished_at", _UTC), ("status", pa.string()),
@@ -435,15 +436,15 @@ def entries_table(records: list[RawRecord]) -> pa.Table:
     return arrow_table([record.row() for record in records], ENTRY_SCHEMA)
 
 
-def ensure_entry_columns(con: duckdb.DuckDBPyConnection, columns: tuple[Column, ...] = ENTRY_COLUMNS) -> list[str]:
-    """Add to raw_entries each declared entry column it does not have yet; returns their names.
+def ensure_columns(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[Column, ...]) -> list[str]:
+    """Add to `table` each declared column it does not have yet; returns their names.
 
     The shipped migrations made the columns there were then; a column declared since is added
-    from its declaration, so it is stored without a migration of its own."""
+    from its declaration (at the end of the table), without a migration of its own."""
     have = {name for (name,) in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'raw_entries' AND schema_name = 'main'"
-        " AND database_name = current_database()").fetchall()}
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+        " AND schema_name = 'main' AND table_name = $table", {"table": table}).fetchall()}
     added = [column for column in columns if column.name not in have]
     for column in added:
-        con.execute(f"ALTER TABLE raw_entries ADD COLUMN {column.name} {column.sql_type}")
+        con.execute(f"ALTER TABLE {table} ADD COLUMN {column.name} {column.sql_type}")
     return [column.name for column in added]

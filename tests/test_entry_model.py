@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from pipelines.outcomes import SourceOutcome
 from pipelines.records import ENTRY_COLUMNS, IDENTITY_FIELDS, Column, RawRecord
-from pipelines.warehouse import (ENTRY_SCHEMA, apply_migrations, ensure_entry_columns, entries_table, entry_schema,
+from pipelines.warehouse import (ENTRY_SCHEMA, apply_migrations, arrow_schema, ensure_columns, entries_table,
                                  open_for_writing, upsert_entries_sql)
 
 BERLIN = timezone(timedelta(hours=2))
@@ -46,14 +46,14 @@ def test_the_arrow_schema_the_row_and_the_table_follow_the_one_declaration(tmp_p
 
 def test_a_column_declared_once_is_staged_inserted_and_stored(tmp_path):
     columns = ENTRY_COLUMNS + (Column("reading_minutes", "VARCHAR"),)
-    assert entry_schema(columns).field("reading_minutes").type == pa.string()
+    assert arrow_schema(columns).field("reading_minutes").type == pa.string()
     assert "reading_minutes = excluded.reading_minutes" in upsert_entries_sql(columns)
     with open_for_writing(tmp_path / "hub.duckdb", "run") as wh:
-        assert ensure_entry_columns(wh.con, columns) == ["reading_minutes"]
-        assert ensure_entry_columns(wh.con, columns) == []
+        assert ensure_columns(wh.con, "raw_entries", columns) == ["reading_minutes"]
+        assert ensure_columns(wh.con, "raw_entries", columns) == []
         assert stored_columns(wh.con)["reading_minutes"] == "VARCHAR"
         staged = pa.Table.from_pylist([{**dict(zip(ENTRY_SCHEMA.names, record().row())), "reading_minutes": "4"}],
-                                      schema=entry_schema(columns))
+                                      schema=arrow_schema(columns))
         wh.con.register("staging_records", staged)
         wh.con.execute(upsert_entries_sql(columns), {"now": datetime.now(timezone.utc), "run": "run"})
         assert wh.con.execute("SELECT reading_minutes FROM raw_entries").fetchall() == [("4",)]
@@ -99,3 +99,14 @@ def test_entries_stored_under_an_earlier_hash_recipe_are_updated_once_keeping_id
             after = wh.con.execute("SELECT entry_key, item_id, first_seen_at FROM raw_entries").fetchall()
             assert after == before
     assert counts == [(0, 1, 0), (0, 0, 1)]
+
+
+def test_entry_facts_are_written_in_the_order_and_types_of_their_one_declaration(tmp_path):
+    from pipelines.normalise.facts import FACT_COLUMNS, FACTS_SCHEMA
+
+    with open_for_writing(tmp_path / "hub.duckdb", "run") as wh:
+        stored = wh.con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'entry_facts' "
+                                "ORDER BY column_index").fetchall()
+        declared = [(c.name, wh.con.execute(f"SELECT typeof(NULL::{c.sql_type})").fetchone()[0]) for c in FACT_COLUMNS]
+    assert stored == declared   # facts are inserted by position
+    assert FACTS_SCHEMA.names == [name for name, _ in stored]

@@ -23,12 +23,13 @@ import pyarrow as pa
 from pipelines.duck import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT, insert_rows, lower_memory_limit
 
 from pipelines.normalise.aliases import Aliases
-from pipelines.records import json_object
+from pipelines.records import Column, json_object
 from pipelines.normalise.classify import ClassifyInput, classify
 from pipelines.normalise.clean import detect_language, fix_text, has_mojibake, primary_language
 from pipelines.sanitize import UNTITLED, summarise, title_from_text
 from pipelines.tags import match_stored_entry
 from pipelines.urls import canonical_url, github_repo, item_id, permalink, url_identity
+from pipelines.warehouse import arrow_schema, ensure_columns
 
 # Rows per batch: each row's texts are held three times at once (Arrow, Python, the facts), so
 # 2,000 rows took ~60 MB more at the peak than 500 on the fault bench, for no speed gained.
@@ -88,16 +89,18 @@ WHERE r.rowid BETWEEN $first AND $last
   AND r.rowid IN (SELECT raw_row FROM stale_entries WHERE raw_row BETWEEN $first AND $last)
 """
 
-FACTS_SCHEMA = pa.schema([
-    ("source_id", pa.string()), ("entry_key", pa.string()), ("raw_changed_at", pa.timestamp("us", tz="UTC")),
-    ("config_hash", pa.string()), ("item_key", pa.string()), ("canonical_url", pa.string()),
-    ("title", pa.string()), ("summary", pa.string()), ("content_text", pa.string()), ("content_html", pa.string()),
-    ("author", pa.string()), ("organisation", pa.string()), ("language", pa.string()), ("kind", pa.string()),
-    ("asset_type", pa.string()), ("kind_score", pa.float64()), ("kind_reasons", pa.list_(pa.string())),
-    ("merge_note", pa.string()), ("link_keys", pa.list_(pa.string())), ("repo_links", pa.list_(pa.string())),
-    ("own_key", pa.string()), ("own_url", pa.string()), ("matched", pa.bool_()),
-    ("match_reasons", pa.list_(pa.string())),
-])
+# entry_facts' columns, declared once in the table's order (facts are inserted by position): the
+# Arrow schema facts are written in follows, and a column declared here since the shipped
+# migrations is added to the table when facts are next refreshed.
+FACT_COLUMNS = tuple(Column(name, sql_type) for name, sql_type in (
+    ("source_id", "VARCHAR"), ("entry_key", "VARCHAR"), ("raw_changed_at", "TIMESTAMPTZ"), ("config_hash", "VARCHAR"),
+    ("item_key", "VARCHAR"), ("canonical_url", "VARCHAR"), ("title", "VARCHAR"), ("summary", "VARCHAR"),
+    ("content_text", "VARCHAR"), ("content_html", "VARCHAR"), ("author", "VARCHAR"), ("organisation", "VARCHAR"),
+    ("language", "VARCHAR"), ("kind", "VARCHAR"), ("asset_type", "VARCHAR"), ("kind_score", "DOUBLE"),
+    ("kind_reasons", "VARCHAR[]"), ("merge_note", "VARCHAR"), ("link_keys", "VARCHAR[]"), ("repo_links", "VARCHAR[]"),
+    ("own_key", "VARCHAR"), ("own_url", "VARCHAR"), ("matched", "BOOLEAN"), ("match_reasons", "VARCHAR[]"),
+))
+FACTS_SCHEMA = arrow_schema(FACT_COLUMNS)
 
 
 def rules_version(files: Iterable[Path], libraries: Iterable[str] = ()) -> str:
@@ -124,6 +127,7 @@ class FactsRefresh:
 def refresh_entry_facts(con, aliases: Aliases, *, force: bool = False) -> FactsRefresh:
     """Bring entry_facts up to date with raw_entries; returns how many were (re)computed."""
     suffix = facts_suffix(aliases)
+    ensure_columns(con, "entry_facts", FACT_COLUMNS)
     if force:
         con.execute("DELETE FROM entry_facts")
     removed = con.execute("""
