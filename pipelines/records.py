@@ -90,9 +90,10 @@ class RawRecord:
         """The one recipe for every kind: a digest of everything stored about the entry but its
         identity, so a change to any stored field marks the entry changed (and its facts stale).
         Read when the entry is handed to the store, after every adjustment made to it."""
-        values = [getattr(self, f.name) for f in fields(self) if f.name not in IDENTITY_FIELDS]
-        text = json.dumps(values, default=_hashable, ensure_ascii=False)
-        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = hashlib.sha1()
+        for name in CONTENT_FIELDS:
+            digest.update(_hash_part(getattr(self, name)))
+        return digest.hexdigest()
 
     def row(self) -> tuple:
         """The entry's values in ENTRY_COLUMNS order, as the store writes them."""
@@ -104,17 +105,24 @@ class RawRecord:
         return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
-def _hashable(value: object) -> str:
+def _hash_part(value: object) -> bytes:
+    """One field's value as unambiguous bytes (length-prefixed) for content_hash."""
+    if isinstance(value, list):
+        return b"[" + b"".join(map(_hash_part, value)) + b"]"
     if isinstance(value, datetime):
         # The same instant hashes the same whatever offset it came with: a record read back from
         # a landing file (UTC) keeps the hash it had when the shard made it.
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
-    raise TypeError(f"{type(value).__name__} is not a stored entry value")
+        value = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+    elif value is None or isinstance(value, bool):
+        return repr(value).encode()
+    data = str(value).encode("utf-8", "surrogatepass")
+    return b"%d:" % len(data) + data
 
 
 # Which entry a record is: not part of its content_hash, so a new recipe never changes identity.
 IDENTITY_FIELDS = ("source_id", "entry_key", "item_id")
 CLEANED_FIELDS = tuple(f.name for f in fields(RawRecord) if f.metadata["cleaned"])
+CONTENT_FIELDS = tuple(f.name for f in fields(RawRecord) if f.name not in IDENTITY_FIELDS)
 # Every stored column of an entry, declared once: the store's Arrow schema, insert and columns follow.
 ENTRY_COLUMNS = tuple(Column(f.name, f.metadata["sql_type"]) for f in fields(RawRecord)) + (
     Column("content_hash", "VARCHAR"),)
