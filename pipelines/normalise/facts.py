@@ -9,7 +9,6 @@ whole table is recomputed by `opengovtech rebuild`.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import re
 import sys
 from collections.abc import Iterable
@@ -278,7 +277,7 @@ def _merge_note(row: dict, canonical: str | None) -> str | None:
 # The rules' version, never bumped by hand: a digest of the modules whose code decides an entry's
 # facts (this one and those its rules call) and of the libraries that repair and read text, so a
 # change to any of them recomputes every entry's facts on the next run or rebuild.
-FACTS_RULE_FILES = tuple(sorted({Path(inspect.getsourcefile(sys.modules[rule.__module__])) for rule in (
+FACTS_RULE_FILES = tuple(sorted({Path(sys.modules[rule.__module__].__file__) for rule in (
     entry_facts, classify, detect_language, summarise, match_stored_entry, canonical_url, json_object)}))
 FACTS_RULE_LIBRARIES = ("ftfy", "pycld2", "nh3", "url-normalize")
 FACTS_VERSION = rules_version(FACTS_RULE_FILES, FACTS_RULE_LIBRARIES)
