@@ -35,7 +35,8 @@ from pipelines.normalise import build_items  # noqa: E402
 from pipelines.parsing import parse_document  # noqa: E402
 from pipelines.parsing.entries import ParseOptions  # noqa: E402
 from pipelines.urls import canonical_url, item_id  # noqa: E402
-from pipelines.warehouse import SourceOutcome, open_for_writing  # noqa: E402
+from pipelines.outcomes import SourceOutcome  # noqa: E402
+from pipelines.warehouse import open_for_writing  # noqa: E402
 
 CORPUS = Path(os.environ.get("OPENGOVTECH_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "corpus" / "feeds"
 SOURCES = 100
@@ -60,7 +61,7 @@ def replicated(records: list, n: int) -> Iterator:
         # Each copy a month later: copies are distinct posts, not near-duplicates of each other.
         shift = timedelta(days=30 * copy)
         yield replace(r, source_id=source, entry_key=f"{r.entry_key}#{copy}", url=url, canonical_url=url,
-                      item_id=item_id(url, source, None), content_hash=f"{r.content_hash}{copy}",
+                      item_id=item_id(url, source, None),
                       published_at=r.published_at + shift if r.published_at else None)
 
 

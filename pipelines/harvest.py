@@ -41,7 +41,8 @@ from pipelines.sources.github import harvest_github
 from pipelines.sources.markdown import harvest_markdown
 from pipelines.sources.mastodon import harvest_mastodon
 from pipelines.sources.page import harvest_page
-from pipelines.warehouse import BackoffPolicy, SourceCounts, SourceOutcome, Warehouse
+from pipelines.outcomes import SourceOutcome
+from pipelines.warehouse import BackoffPolicy, SourceCounts, Warehouse
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 from pipelines.config import SourceRegistry
 from pipelines.http import Fetcher
 from pipelines.parsing import ParsedDocument, ParseOptions
-from pipelines.warehouse import FetchState
+from pipelines.outcomes import FetchState
 
 ParseFn = Callable[[bytes, str, "str | None", ParseOptions], Awaitable[ParsedDocument]]
 

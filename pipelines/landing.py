@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipelines.records import RAW_COLUMNS, RawRecord
-from pipelines.warehouse import (_RAW_SCHEMA, BackoffPolicy, FetchState, SourceCounts, SourceOutcome, Warehouse,
-                                 _arrow_table)
+from pipelines.outcomes import FetchState, SourceOutcome
+from pipelines.records import RawRecord
+from pipelines.warehouse import ENTRY_SCHEMA, BackoffPolicy, SourceCounts, Warehouse, entries_table
 
 # The bookkeeping fields of a SourceOutcome (its records travel in the Parquet file).
 OUTCOME_FIELDS = ("source_id", "status", "http_status", "error", "entries_read", "feed_url", "validators",
@@ -49,7 +49,7 @@ class LandingSink:
             number = next(self._numbers)
         stem = self.directory / f"part-{number:06d}"
         records = [r for o in outcomes for r in o.records]
-        pq.write_table(_arrow_table([r.row() for r in records], _RAW_SCHEMA), stem.with_suffix(".parquet.tmp"))
+        pq.write_table(entries_table(records), stem.with_suffix(".parquet.tmp"))
         stem.with_suffix(".parquet.tmp").rename(stem.with_suffix(".parquet"))
         bookkeeping = [{name: _jsonable(getattr(o, name)) for name in OUTCOME_FIELDS} for o in outcomes]
         stem.with_suffix(".json.tmp").write_text(json.dumps({"run_id": run_id, "outcomes": bookkeeping}),
@@ -68,10 +68,10 @@ def load_landing(warehouse: Warehouse, directory: Path,
     parts = sorted(Path(directory).rglob("part-*.json"), key=lambda p: (p.stat().st_mtime_ns, str(p)))
     for meta_path in parts:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        table = pq.read_table(meta_path.with_suffix(".parquet"), schema=_RAW_SCHEMA)
+        table = pq.read_table(meta_path.with_suffix(".parquet"), schema=ENTRY_SCHEMA)
         by_source: dict[str, list[RawRecord]] = {}
         for row in table.to_pylist():
-            record = RawRecord(**{name: row[name] for name in RAW_COLUMNS})
+            record = RawRecord.from_row(row)
             by_source.setdefault(record.source_id, []).append(record)
         outcomes = []
         for data in meta["outcomes"]:

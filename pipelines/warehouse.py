@@ -14,7 +14,7 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -24,9 +24,10 @@ from filelock import FileLock, Timeout
 
 from pipelines.dates import utc_now
 from pipelines.duck import connect, registered, transaction
-from pipelines.errors import SUCCEEDED_STATUSES, HarvestError, HubError, WarehouseLockedError
+from pipelines.errors import HubError, WarehouseLockedError
 from pipelines.memory import return_freed_memory
-from pipelines.records import RAW_COLUMNS, RawRecord
+from pipelines.outcomes import FetchState, SourceOutcome
+from pipelines.records import ENTRY_COLUMNS, Column, RawRecord
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
             con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, path.name, utc_now()])
         applied.append(version)
+    with transaction(con):
+        ensure_columns(con, "raw_entries", ENTRY_COLUMNS)
     return applied
 
 
@@ -125,43 +128,6 @@ def open_for_reading(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 # --- writing harvests --------------------------------------------------------------------
 
 @dataclass
-class SourceOutcome:
-    """What harvesting one source produced, ready to be written."""
-
-    source_id: str
-    status: str                      # ok | not_modified | failed | blocked | deferred
-    http_status: int | None = None
-    error: str | None = None
-    records: list[RawRecord] = field(default_factory=list)
-    entries_read: int = 0
-    feed_url: str | None = None
-    validators: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # url, etag, last-modified
-    requests: int = 0
-    bytes: int = 0
-    duration_s: float = 0.0
-    warning: str | None = None
-    retry_at: datetime | None = None   # the server's own Retry-After, when it named a time
-    state: dict | None = None          # carried to the source's next run (source_state), when set
-
-    def cut_short(self, exc: HarvestError, kept: str | None = None) -> None:
-        """A source stopped by a spent rate limit or a long Retry-After: what it read is kept
-        (`kept` says how much), the rest waits for the server's time."""
-        self.status, self.http_status = exc.status, exc.http_status
-        self.error = exc.reason + (f"; {kept}" if kept else "")
-        if exc.retry_after_s:
-            self.retry_at = utc_now() + timedelta(seconds=exc.retry_after_s)
-
-    def text_bytes(self) -> int:
-        """Roughly what writing this outcome puts in memory (its records' text)."""
-        return sum(len(r.content_html) + len(r.content_text) + len(r.raw_json) + len(r.summary)
-                   + len(r.details or "") + len(r.mention or "") for r in self.records)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status in SUCCEEDED_STATUSES
-
-
-@dataclass
 class SourceCounts:
     source_id: str
     status: str
@@ -173,19 +139,6 @@ class SourceCounts:
     unchanged: int
 
 
-@dataclass
-class FetchState:
-    validators: dict[str, tuple[str | None, str | None]]
-    feed_urls: dict[str, str]
-    next_attempts: dict[str, datetime] = field(default_factory=dict)  # sources backing off
-    source_state: dict[str, dict] = field(default_factory=dict)  # what each source's last run left for this one
-    # source id -> entry key -> the `details` JSON stored for it, for kinds that reuse what
-    # they fetched before (a repository's README is read again only when it was pushed to).
-    previous_details: dict[str, dict[str, str]] = field(default_factory=dict)
-    # owner/name of GitHub repositories harvested stories link to, not read by a listed source.
-    linked_repos: dict[str, str] = field(default_factory=dict)   # owner/name -> a page linking it
-
-
 @dataclass(frozen=True)
 class BackoffPolicy:
     after_failures: int = 3
@@ -193,18 +146,33 @@ class BackoffPolicy:
     max_days: float = 30.0
 
 
-_RAW_SCHEMA = pa.schema([
-    ("source_id", pa.string()), ("entry_key", pa.string()), ("item_id", pa.string()), ("url", pa.string()),
-    ("canonical_url", pa.string()), ("title", pa.string()), ("summary", pa.string()),
-    ("content_html", pa.string()), ("content_text", pa.string()), ("author", pa.string()),
-    ("published_at", pa.timestamp("us", tz="UTC")), ("updated_at", pa.timestamp("us", tz="UTC")),
-    ("date_missing", pa.bool_()), ("tags", pa.list_(pa.string())), ("match_reasons", pa.list_(pa.string())),
-    ("matched", pa.bool_()), ("language", pa.string()), ("raw_json", pa.string()), ("content_hash", pa.string()),
-    ("kind_hint", pa.string()), ("asset_type", pa.string()), ("organisation", pa.string()), ("details", pa.string()),
-    ("mention", pa.string()),
-])
-assert tuple(_RAW_SCHEMA.names) == RAW_COLUMNS
 _UTC = pa.timestamp("us", tz="UTC")
+# The Arrow type a declared column's values are staged in, by its DuckDB type.
+_ARROW_TYPES = {"VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "TIMESTAMPTZ": _UTC, "DOUBLE": pa.float64(),
+                "VARCHAR[]": pa.list_(pa.string())}
+ENTRY_KEY = ("source_id", "entry_key")   # raw_entries' primary key: what an upsert matches on
+
+
+def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
+    """The Arrow schema rows of declared columns are staged in (entries, landed or written)."""
+    return pa.schema([(column.name, _ARROW_TYPES[column.sql_type]) for column in columns])
+
+
+def upsert_entries_sql(columns: tuple[Column, ...] = ENTRY_COLUMNS) -> str:
+    """Write staged entries (`staging_records`) whole; changed_at moves only when the content_hash does."""
+    names = ", ".join(column.name for column in columns)
+    updates = ", ".join(f"{c.name} = excluded.{c.name}" for c in columns if c.name not in ENTRY_KEY)
+    return f"""
+        INSERT INTO raw_entries ({names}, first_seen_at, last_seen_at, changed_at, last_run_id)
+        SELECT {names}, $now, $now, $now, $run FROM staging_records
+        ON CONFLICT ({", ".join(ENTRY_KEY)}) DO UPDATE SET
+          changed_at = CASE WHEN raw_entries.content_hash IS DISTINCT FROM excluded.content_hash
+                            THEN excluded.changed_at ELSE raw_entries.changed_at END,
+          {updates}, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id"""
+
+
+ENTRY_SCHEMA = arrow_schema(ENTRY_COLUMNS)
+UPSERT_ENTRIES_SQL = upsert_entries_sql()
 _RUN_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("source_id", pa.string()), ("finished_at", _UTC), ("status", pa.string()),
     ("http_status", pa.int32()), ("error", pa.string()), ("warning", pa.string()), ("entries_read", pa.int32()),
@@ -357,7 +325,7 @@ class Warehouse:
         return result
 
     def _upsert_records(self, run_id: str, records: list[RawRecord], now: datetime) -> dict[str, tuple[int, int, int]]:
-        with registered(self.con, "staging_records", _arrow_table([r.row() for r in records], _RAW_SCHEMA)):
+        with registered(self.con, "staging_records", entries_table(records)):
             counts = {
                 source_id: (new, updated, unchanged)
                 for source_id, new, updated, unchanged in self.con.execute(
@@ -369,17 +337,7 @@ class Warehouse:
                        LEFT JOIN raw_entries r ON r.source_id = s.source_id AND r.entry_key = s.entry_key
                        GROUP BY s.source_id""").fetchall()
             }
-            cols = ", ".join(RAW_COLUMNS)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in RAW_COLUMNS if c not in ("source_id", "entry_key"))
-            self.con.execute(
-                f"""INSERT INTO raw_entries ({cols}, first_seen_at, last_seen_at, changed_at, last_run_id)
-                    SELECT {cols}, $now, $now, $now, $run FROM staging_records
-                    ON CONFLICT (source_id, entry_key) DO UPDATE SET
-                      changed_at = CASE WHEN raw_entries.content_hash IS DISTINCT FROM excluded.content_hash
-                                        THEN excluded.changed_at ELSE raw_entries.changed_at END,
-                      {updates}, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id""",
-                {"now": now, "run": run_id},
-            )
+            self.con.execute(UPSERT_ENTRIES_SQL, {"now": now, "run": run_id})
         return counts
 
     def _write_bookkeeping(self, run_id, outcomes, counts, now, backoff: BackoffPolicy) -> None:
@@ -426,7 +384,7 @@ class Warehouse:
 
     def _insert_from_rows(self, sql: str, rows: list[tuple], schema: pa.Schema, params: dict | None = None) -> None:
         """Run `sql` over `rows` as an Arrow table: far faster than executemany in DuckDB."""
-        with registered(self.con, "bookkeeping_rows", _arrow_table(rows, schema)):
+        with registered(self.con, "bookkeeping_rows", arrow_table(rows, schema)):
             self.con.execute(sql.format(rows="bookkeeping_rows"), params or {})
 
     def get_state(self, key: str) -> str | None:
@@ -447,7 +405,27 @@ def _next_attempt(failures: str, run_at: str, server_retry_at: str, this_run_fai
                     ELSE {server_retry_at} END"""
 
 
-def _arrow_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+def arrow_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    """Rows (tuples in the schema's column order) as an Arrow table of that schema."""
     columns = list(zip(*rows)) if rows else [[] for _ in schema]
     return pa.Table.from_arrays([pa.array(col, type=schema.field(i).type) for i, col in enumerate(columns)],
                                 schema=schema)
+
+
+def entries_table(records: list[RawRecord]) -> pa.Table:
+    """Records as an Arrow table of ENTRY_SCHEMA: what the store stages and a shard lands."""
+    return arrow_table([record.row() for record in records], ENTRY_SCHEMA)
+
+
+def ensure_columns(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[Column, ...]) -> list[str]:
+    """Add to `table` each declared column it does not have yet; returns their names.
+
+    The shipped migrations made the columns there were then; a column declared since is added
+    from its declaration (at the end of the table), without a migration of its own."""
+    have = {name for (name,) in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+        " AND schema_name = 'main' AND table_name = $table", {"table": table}).fetchall()}
+    added = [column for column in columns if column.name not in have]
+    for column in added:
+        con.execute(f"ALTER TABLE {table} ADD COLUMN {column.name} {column.sql_type}")
+    return [column.name for column in added]

@@ -14,7 +14,8 @@ from pipelines import entry_limits
 from pipelines.errors import ParseTimeout
 from pipelines.harvest import LazyProcessPool
 from pipelines.records import RawRecord
-from pipelines.warehouse import SourceOutcome, open_for_reading, open_for_writing
+from pipelines.outcomes import SourceOutcome
+from pipelines.warehouse import open_for_reading, open_for_writing
 from tests.conftest import CORPUS, run_cli, serve_bytes, serve_file
 from tests.slow_work import parse_forever, sleep_for
 
@@ -135,7 +136,7 @@ def test_character_references_no_text_can_hold_are_dropped_not_the_feed(loopback
 def record(source_id: str, key: str, published_at=None) -> RawRecord:
     return RawRecord(source_id=source_id, entry_key=key, item_id=f"{source_id}:{key}", url=None, canonical_url=None,
                      title="A post", summary="", content_html="", content_text="", author=None,
-                     published_at=published_at, updated_at=None, date_missing=True, content_hash=key)
+                     published_at=published_at, updated_at=None, date_missing=True)
 
 
 def test_a_source_whose_entries_cannot_be_stored_fails_alone(tmp_path):

@@ -26,7 +26,8 @@ from pipelines.parsing.entries import ParseOptions
 from pipelines.quality import run_quality_checks
 from pipelines.sources.markdown import MarkdownFile, file_record
 from pipelines.urls import canonical_url, item_id
-from pipelines.warehouse import SourceOutcome, open_for_writing
+from pipelines.outcomes import SourceOutcome
+from pipelines.warehouse import open_for_writing
 from tests.conftest import CORPUS, SHARED, run_cli, serve_file
 from tests.github_api_server import GitHubAPIServer, generated_repos
 from tests.social_servers import SOCIAL, MastodonTimeline
@@ -762,3 +763,59 @@ def test_a_reconnect_waits_for_a_reader_that_opened_the_file_in_between(tmp_path
         assert time.monotonic() - started > 0.5   # it waited for the reader to close
         assert warehouse.con.execute("SELECT count(*) FROM raw_entries").fetchone()[0] > 20
         reader.wait(timeout=30)
+
+
+def items_keys(con) -> list[tuple]:
+    return con.execute("SELECT constraint_type, constraint_column_names FROM duckdb_constraints() "
+                       "WHERE table_name = 'items' AND constraint_type = 'PRIMARY KEY'").fetchall()
+
+
+def test_the_items_table_keeps_its_primary_key_through_builds(tmp_path):
+    with warehouse_with_one_feed(tmp_path / "key.duckdb", "guardian_us.rss") as warehouse:
+        assert items_keys(warehouse.con) == [("PRIMARY KEY", ["id"])]
+        for force in (False, True):
+            build = build_items(warehouse, force=force)
+            assert build.rebuilt and build.items > 20
+            assert items_keys(warehouse.con) == [("PRIMARY KEY", ["id"])]
+        with pytest.raises(duckdb.ConstraintException):
+            warehouse.con.execute("INSERT INTO items SELECT * FROM items LIMIT 1")
+
+
+def test_a_build_puts_back_the_primary_key_an_earlier_build_lost(tmp_path):
+    with warehouse_with_one_feed(tmp_path / "lost.duckdb", "guardian_us.rss") as warehouse:
+        built = build_items(warehouse).items
+        # As builds before this one left it: replaced by a CREATE TABLE AS, with no key.
+        warehouse.con.execute("CREATE TABLE items_copy AS SELECT * FROM items")
+        warehouse.con.execute("DROP TABLE items")
+        warehouse.con.execute("ALTER TABLE items_copy RENAME TO items")
+        assert items_keys(warehouse.con) == []
+        assert build_items(warehouse, force=True).items == built
+        assert items_keys(warehouse.con) == [("PRIMARY KEY", ["id"])]
+
+
+def test_the_rules_version_follows_the_rules_files(tmp_path):
+    from pipelines.normalise.facts import FACTS_RULE_FILES, FACTS_VERSION, rules_version
+
+    copies = []
+    for path in FACTS_RULE_FILES:
+        copies.append(tmp_path / path.name)
+        copies[-1].write_bytes(path.read_bytes())
+    assert rules_version(copies) == rules_version(FACTS_RULE_FILES)
+    assert FACTS_VERSION != rules_version(copies)   # the libraries' versions are part of it too
+    classify_copy = tmp_path / "classify.py"
+    before = rules_version(copies)
+    classify_copy.write_text(classify_copy.read_text(encoding="utf-8") + "\nSOURCE_HINT_WEIGHT = 0\n", encoding="utf-8")
+    assert rules_version(copies) != before
+
+
+def test_a_run_recomputes_every_entrys_facts_when_the_rules_version_changes(tmp_path, monkeypatch):
+    import pipelines.normalise.facts as facts
+
+    with warehouse_with_one_feed(tmp_path / "rules.duckdb", "guardian_us.rss") as warehouse:
+        entries = warehouse.con.execute("SELECT count(*) FROM raw_entries").fetchone()[0]
+        assert build_items(warehouse).facts_computed == entries
+        assert not build_items(warehouse).rebuilt   # nothing changed: nothing done
+        monkeypatch.setattr(facts, "FACTS_VERSION", "another")
+        build = build_items(warehouse)
+        assert build.rebuilt and build.facts_computed == entries
+

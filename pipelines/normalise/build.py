@@ -11,6 +11,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
@@ -18,7 +19,7 @@ import pyarrow as pa
 from pipelines.duck import build_memory, insert_rows, release_cache, transaction
 from pipelines.normalise.aliases import Aliases
 from pipelines.normalise.dedupe import find_near_duplicates
-from pipelines.normalise.facts import FACTS_VERSION, refresh_entry_facts
+from pipelines.normalise.facts import facts_suffix, refresh_entry_facts, rules_version
 from pipelines.normalise.identity import ENTRY_ITEM_ID, ENTRY_ITEM_JOINS, ENTRY_ITEM_URL, SHARED_KEYS_SQL
 from pipelines.normalise.organisations import build_organisations
 from pipelines.sanitize import UNTITLED
@@ -26,6 +27,9 @@ from pipelines.normalise.projects import build_next_links, build_projects
 from pipelines.warehouse import Warehouse
 
 STATE_KEY = "items_built_from"
+# The item steps' version, never bumped by hand: a digest of this package's code (merging, item
+# identity, links, projects, organisations), so a change to how items are made rebuilds them.
+ITEMS_VERSION = rules_version(sorted(Path(__file__).parent.glob("*.py")))
 RECONNECT_AFTER_FACTS = 100_000   # facts recomputed in one build past which the rest gets a new connection
 
 # Ranking and grouping read narrow columns only, into a temp table of one head row per item;
@@ -140,7 +144,7 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
     `force` recomputes every entry's facts too (what `opengovtech rebuild` does)."""
     aliases = aliases or Aliases()
     con = warehouse.con
-    fingerprint = con.execute(FINGERPRINT_SQL, {"suffix": f"{aliases.digest}:{FACTS_VERSION}"}).fetchone()[0]
+    fingerprint = con.execute(FINGERPRINT_SQL, {"suffix": f"{facts_suffix(aliases)}|{ITEMS_VERSION}"}).fetchone()[0]
     if not force and warehouse.get_state(STATE_KEY) == fingerprint:
         return ItemsBuild(rebuilt=False, items=con.execute("SELECT count(*) FROM items").fetchone()[0])
     build = ItemsBuild(rebuilt=True, items=0)
@@ -178,9 +182,12 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
             build_next_links(con)
         con.execute("DROP TABLE shared_item_keys")
         release_cache(con)
+        restore_items_key(con)
         with transaction(con):
-            con.execute("DROP TABLE IF EXISTS items")
-            con.execute("ALTER TABLE items_next RENAME TO items")
+            # items keeps its one definition (the migrations', with its primary key): refilled, not replaced.
+            con.execute("DELETE FROM items")
+            con.execute("INSERT INTO items BY NAME SELECT * FROM items_next")
+            con.execute("DROP TABLE items_next")
             con.execute("DROP TABLE IF EXISTS item_links")
             con.execute("ALTER TABLE item_links_next RENAME TO item_links")
             with build.step("organisations"):
@@ -213,8 +220,18 @@ def replace_item_merges(con) -> int:
     return written
 
 
+def restore_items_key(con) -> None:
+    """Put back the primary key of items where an earlier build lost it (builds replaced the
+    table with a CREATE TABLE AS): its ids are those of one build, so they are unique."""
+    if not con.execute("""SELECT count(*) FROM duckdb_constraints()
+                          WHERE database_name = current_database() AND schema_name = 'main'
+                            AND table_name = 'items' AND constraint_type = 'PRIMARY KEY'""").fetchone()[0]:
+        con.execute("ALTER TABLE items ADD PRIMARY KEY (id)")
+
+
 def build_next_items(con) -> None:
-    """The table items_next: every item, built a share of the items at a time (see KEPT_SQL)."""
+    """The table items_next: every item, built a share of the items at a time (see KEPT_SQL),
+    staged for the build's transaction to fill items with."""
     con.execute(SHARED_KEYS_SQL)
     con.execute(KEPT_SQL)
     rows = con.execute("SELECT count(*) FROM kept_entries").fetchone()[0]

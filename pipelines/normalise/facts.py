@@ -8,8 +8,13 @@ whole table is recomputed by `opengovtech rebuild`.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -17,15 +22,14 @@ import pyarrow as pa
 from pipelines.duck import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT, insert_rows, lower_memory_limit
 
 from pipelines.normalise.aliases import Aliases
-from pipelines.records import json_object
+from pipelines.records import Column, json_object
 from pipelines.normalise.classify import ClassifyInput, classify
 from pipelines.normalise.clean import detect_language, fix_text, has_mojibake, primary_language
 from pipelines.sanitize import UNTITLED, summarise, title_from_text
 from pipelines.tags import match_stored_entry
 from pipelines.urls import canonical_url, github_repo, item_id, permalink, url_identity
+from pipelines.warehouse import arrow_schema, ensure_columns
 
-# Bump when the rules here or in classify.py change: every entry's facts are then recomputed.
-FACTS_VERSION = "6"
 # Rows per batch: each row's texts are held three times at once (Arrow, Python, the facts), so
 # 2,000 rows took ~60 MB more at the peak than 500 on the fault bench, for no speed gained.
 BATCH = 500
@@ -84,16 +88,33 @@ WHERE r.rowid BETWEEN $first AND $last
   AND r.rowid IN (SELECT raw_row FROM stale_entries WHERE raw_row BETWEEN $first AND $last)
 """
 
-FACTS_SCHEMA = pa.schema([
-    ("source_id", pa.string()), ("entry_key", pa.string()), ("raw_changed_at", pa.timestamp("us", tz="UTC")),
-    ("config_hash", pa.string()), ("item_key", pa.string()), ("canonical_url", pa.string()),
-    ("title", pa.string()), ("summary", pa.string()), ("content_text", pa.string()), ("content_html", pa.string()),
-    ("author", pa.string()), ("organisation", pa.string()), ("language", pa.string()), ("kind", pa.string()),
-    ("asset_type", pa.string()), ("kind_score", pa.float64()), ("kind_reasons", pa.list_(pa.string())),
-    ("merge_note", pa.string()), ("link_keys", pa.list_(pa.string())), ("repo_links", pa.list_(pa.string())),
-    ("own_key", pa.string()), ("own_url", pa.string()), ("matched", pa.bool_()),
-    ("match_reasons", pa.list_(pa.string())),
-])
+# entry_facts' columns, declared once in the table's order (facts are inserted by position): the
+# Arrow schema facts are written in follows, and a column declared here since the shipped
+# migrations is added to the table when facts are next refreshed.
+FACT_COLUMNS = tuple(Column(name, sql_type) for name, sql_type in (
+    ("source_id", "VARCHAR"), ("entry_key", "VARCHAR"), ("raw_changed_at", "TIMESTAMPTZ"), ("config_hash", "VARCHAR"),
+    ("item_key", "VARCHAR"), ("canonical_url", "VARCHAR"), ("title", "VARCHAR"), ("summary", "VARCHAR"),
+    ("content_text", "VARCHAR"), ("content_html", "VARCHAR"), ("author", "VARCHAR"), ("organisation", "VARCHAR"),
+    ("language", "VARCHAR"), ("kind", "VARCHAR"), ("asset_type", "VARCHAR"), ("kind_score", "DOUBLE"),
+    ("kind_reasons", "VARCHAR[]"), ("merge_note", "VARCHAR"), ("link_keys", "VARCHAR[]"), ("repo_links", "VARCHAR[]"),
+    ("own_key", "VARCHAR"), ("own_url", "VARCHAR"), ("matched", "BOOLEAN"), ("match_reasons", "VARCHAR[]"),
+))
+FACTS_SCHEMA = arrow_schema(FACT_COLUMNS)
+
+
+def rules_version(files: Iterable[Path], libraries: Iterable[str] = ()) -> str:
+    """A digest of the rules' code (`files`) and of the installed versions of `libraries`."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(Path(path).name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+    for library in libraries:
+        digest.update(f"{library}=={metadata.version(library)}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def facts_suffix(aliases: Aliases) -> str:
+    """What every entry's facts depend on besides its record and its source: aliases and rules."""
+    return f"|{aliases.digest}|{FACTS_VERSION}"
 
 
 @dataclass
@@ -104,7 +125,8 @@ class FactsRefresh:
 
 def refresh_entry_facts(con, aliases: Aliases, *, force: bool = False) -> FactsRefresh:
     """Bring entry_facts up to date with raw_entries; returns how many were (re)computed."""
-    suffix = f"|{aliases.digest}|{FACTS_VERSION}"
+    suffix = facts_suffix(aliases)
+    ensure_columns(con, "entry_facts", FACT_COLUMNS)
     if force:
         con.execute("DELETE FROM entry_facts")
     removed = con.execute("""
@@ -250,3 +272,12 @@ def _merge_note(row: dict, canonical: str | None) -> str | None:
     if canonical and raw_url and url_identity(raw_url) != url_identity(canonical):
         return f"cross-post {raw_url} names {canonical} as its original (canonical URL)"
     return None
+
+
+# The rules' version, never bumped by hand: a digest of the modules whose code decides an entry's
+# facts (this one and those its rules call) and of the libraries that repair and read text, so a
+# change to any of them recomputes every entry's facts on the next run or rebuild.
+FACTS_RULE_FILES = tuple(sorted({Path(sys.modules[rule.__module__].__file__) for rule in (
+    entry_facts, classify, detect_language, summarise, match_stored_entry, canonical_url, json_object)}))
+FACTS_RULE_LIBRARIES = ("ftfy", "pycld2", "nh3", "url-normalize")
+FACTS_VERSION = rules_version(FACTS_RULE_FILES, FACTS_RULE_LIBRARIES)

@@ -59,21 +59,24 @@ def build_records(entries: list[EntryFields], options: ParseOptions, *, base_url
     records: list[RawRecord] = []
     keys: dict[str, str] = {}
     for entry in entries:
-        record = build_record(entry, options, base_url=base_url, language=language)
-        previous_hash = keys.get(record.entry_key)
-        if previous_hash == record.content_hash:
+        record, digest = build_record(entry, options, base_url=base_url, language=language)
+        previous_digest = keys.get(record.entry_key)
+        if previous_digest == digest:
             continue  # the feed repeats an entry verbatim
-        if previous_hash is not None:
+        if previous_digest is not None:
             # Same guid, different entry (seen in real FeedBurner feeds): keep both apart.
-            record.entry_key = f"{record.entry_key}#{record.content_hash[:12]}"
+            record.entry_key = f"{record.entry_key}#{digest[:12]}"
             if not record.canonical_url:
                 record.item_id = item_id(None, options.source_id, record.entry_key)
-        keys[record.entry_key] = record.content_hash
+        keys[record.entry_key] = digest
         records.append(record)
     return records
 
 
-def build_record(entry: EntryFields, options: ParseOptions, *, base_url: str, language: str | None) -> RawRecord:
+def build_record(entry: EntryFields, options: ParseOptions, *, base_url: str,
+                 language: str | None) -> tuple[RawRecord, str]:
+    """The entry's record, and the digest that tells entries sharing a guid apart (part of the
+    entry keys already stored for them, so its recipe is identity, not the record's content_hash)."""
     link = canonical_url(entry.link, base=base_url) if entry.link else None
     if link is None and entry.guid and entry.guid.startswith(("http://", "https://")):
         link = canonical_url(entry.guid)
@@ -94,9 +97,9 @@ def build_record(entry: EntryFields, options: ParseOptions, *, base_url: str, la
     published = entry.published_at or entry.updated_at
     guid = (entry.guid or "").strip() or None
     entry_key = guid or link or _digest(title, content_text)[:24]
-    fingerprint = _digest(title, link or "", summary, content_html, entry.author or "",
-                          str(published), str(entry.updated_at), "|".join(tags))
-    return RawRecord(
+    digest = _digest(title, link or "", summary, content_html, entry.author or "",
+                     str(published), str(entry.updated_at), "|".join(tags))
+    record = RawRecord(
         source_id=options.source_id,
         entry_key=entry_key,
         item_id=item_id(link, options.source_id, entry_key),
@@ -115,8 +118,8 @@ def build_record(entry: EntryFields, options: ParseOptions, *, base_url: str, la
         matched=matched,
         language=(entry.language or language or None),
         raw_json=json.dumps(entry.raw, default=str, ensure_ascii=False),
-        content_hash=fingerprint,
     )
+    return record, digest
 
 
 def _digest(*parts: str) -> str:

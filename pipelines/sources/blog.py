@@ -15,7 +15,7 @@ from pipelines.http import FetchStats
 from pipelines.parsing import ParsedDocument, ParseOptions
 from pipelines.parsing.page import PageMetadata
 from pipelines.sources.page import read_page
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 PLATFORM_HOSTS = {"medium.com": "medium", "blogspot.com": "blogger", "wordpress.com": "wordpress",
                   "ghost.io": "ghost", "github.io": "jekyll"}

@@ -6,7 +6,6 @@ that URL, so the cross-post and the blog's own feed entry are one item.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from urllib.parse import urlencode
 
@@ -20,7 +19,7 @@ from pipelines.sanitize import html_to_text, sanitize_html, summarise
 from pipelines.sources.api import each_well_formed, get_json, malformed_warning
 from pipelines.tags import merge_tags, normalise_tag
 from pipelines.urls import canonical_url, item_id
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 PER_PAGE = 100
 
@@ -91,7 +90,6 @@ def article_record(source: DevtoSource, article: dict, wanted: list[str]) -> Raw
     raw = {k: article.get(k) for k in ("id", "title", "url", "canonical_url", "published_at", "edited_at",
                                         "tag_list", "reading_time_minutes", "cover_image")}
     raw["user"] = user.get("username")
-    content_hash = hashlib.sha1(json.dumps([raw, description, body_html, reasons], default=str).encode()).hexdigest()
     return RawRecord(
         source_id=source.id,
         entry_key=f"devto:{article.get('id') or url}",
@@ -111,6 +109,5 @@ def article_record(source: DevtoSource, article: dict, wanted: list[str]) -> Raw
         matched=matched,
         language=article.get("language"),
         raw_json=json.dumps(raw, ensure_ascii=False, default=str),
-        content_hash=content_hash,
         organisation=organisation,
     )

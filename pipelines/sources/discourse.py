@@ -4,7 +4,6 @@ post of each topic not read before (`/t/<slug>/<id>.json`)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from urllib.parse import quote, urlsplit
 
@@ -18,7 +17,7 @@ from pipelines.sanitize import html_to_text, sanitize_html, summarise
 from pipelines.sources.api import MALFORMED, get_json
 from pipelines.tags import merge_tags
 from pipelines.urls import canonical_url, item_id
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 
 def json_url(base_url: str, path: str) -> str:
@@ -122,5 +121,4 @@ def topic_record(source: DiscourseSource, topic: dict, post: dict) -> RawRecord:
         matched=True,
         language=None,
         raw_json=json.dumps(raw, ensure_ascii=False, default=str),
-        content_hash=hashlib.sha1(json.dumps([raw, cooked], default=str).encode()).hexdigest(),
     )

@@ -7,7 +7,7 @@ from pipelines.errors import FeedParseError, HTTPStatusFailure
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import FetchStats
 from pipelines.parsing import ParsedDocument, ParseOptions
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 
 async def harvest_feed(source: FeedSource, ctx: HarvestContext, stats: FetchStats) -> SourceOutcome:

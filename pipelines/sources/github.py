@@ -30,7 +30,7 @@ from pipelines.safe_yaml import load_yaml
 from pipelines.sources.github_api import RAW_ACCEPT, APIResponse, GitHubAPI, api_url_from_env
 from pipelines.tags import hashtags, merge_tags, normalise_tag, repository_tag_matches
 from pipelines.urls import canonical_url, item_id
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 SEARCH_CAP = 1000
 PER_PAGE = 100
@@ -332,7 +332,6 @@ class GitHubReader:
             matched=bool(reasons) if source.tagged_only else True,
             language=None,
             raw_json=json.dumps(repo_facts(repo), ensure_ascii=False, sort_keys=True),
-            content_hash=hashlib.sha1((details_json + description + full_name).encode()).hexdigest(),
             kind_hint="asset",
             asset_type="repo",
             organisation=owner,

@@ -35,7 +35,7 @@ from pipelines.sources.github import shared_api
 from pipelines.sources.github_api import RAW_ACCEPT
 from pipelines.tags import merge_tags, normalise_tag
 from pipelines.urls import canonical_url, item_id
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 EXTENSIONS = (".md", ".markdown", ".mdown", ".txt")
 COLLECTION_KINDS = {"_posts": "story", "_assets": "asset", "_contributors": "community"}
@@ -364,7 +364,6 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
         matched=matched,
         language=_text(meta.get("lang") or meta.get("language")) or None,
         raw_json=raw_json,
-        content_hash=hashlib.sha1("|".join([raw_json, body_html, url or "", *reasons, str(matched)]).encode()).hexdigest(),
         kind_hint=kind,
         asset_type=asset_type,
         organisation=organisation,

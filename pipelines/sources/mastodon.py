@@ -21,7 +21,7 @@ from pipelines.sanitize import html_to_text, sanitize_html
 from pipelines.sources.api import each_well_formed, get_json, malformed_warning
 from pipelines.sources.mentions import PostFacts, SharedLink, post_record, posts_to_records
 from pipelines.tags import hashtags, normalise_tag
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 PAGE_SIZE = 40   # the most Mastodon returns per page
 

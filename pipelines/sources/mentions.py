@@ -8,7 +8,6 @@ feed (or shared again elsewhere) is the same item.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -116,7 +115,6 @@ def preview_record(post: PostFacts, link_url: str, entry_key: str) -> RawRecord:
         matched=post.matched,
         language=post.language,
         raw_json=json.dumps(raw, ensure_ascii=False),
-        content_hash=hashlib.sha1(json.dumps([raw, title, description, post.reasons]).encode()).hexdigest(),
         organisation=urlsplit(link_url).hostname,
         mention=post.mention.to_json(),
     )
@@ -149,5 +147,4 @@ def post_record(post: PostFacts, *, entry_key: str, url: str, content_html: str,
         matched=post.matched,
         language=post.language,
         raw_json=raw_json,
-        content_hash=hashlib.sha1((raw_json + content_html + "|".join(post.reasons)).encode()).hexdigest(),
     )

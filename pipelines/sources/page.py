@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 
@@ -16,7 +15,7 @@ from pipelines.records import RawRecord
 from pipelines.sanitize import sanitize_html, summarise
 from pipelines.tags import merge_tags
 from pipelines.urls import canonical_url, item_id
-from pipelines.warehouse import SourceOutcome
+from pipelines.outcomes import SourceOutcome
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 PAGE_MAX_BYTES = 5_000_000
@@ -60,7 +59,6 @@ def page_record(meta: PageMetadata, *, source_id: str, entry_key: str, wanted_ta
              "image": meta.image}
     raw = {"url": meta.url, "canonical_url": meta.canonical_url, "title": meta.title,
            "description": description[:1000], "tags": meta.tags, "published_at": str(meta.published_at)}
-    fingerprint = hashlib.sha1(json.dumps([raw, mention, reasons], default=str).encode()).hexdigest()
     return RawRecord(
         source_id=source_id,
         entry_key=entry_key,
@@ -80,7 +78,6 @@ def page_record(meta: PageMetadata, *, source_id: str, entry_key: str, wanted_ta
         matched=matched,
         language=meta.language,
         raw_json=json.dumps(raw, ensure_ascii=False),
-        content_hash=fingerprint,
         organisation=meta.publisher,
         details=json.dumps({k: v for k, v in facts.items() if v}, ensure_ascii=False),
         mention=mention,
