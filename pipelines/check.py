@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from pipelines.config import (BlogSource, BlueskySource, DevtoSource, DiscourseSource, FeedSource, GitHubSource,
                               MarkdownSource, MastodonSource, PageSource, SourceBase, SourceRegistry)
-from pipelines.errors import BlockedByRobots, HarvestError
+from pipelines.errors import FAILED_STATUSES, BlockedByRobots, HarvestError
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.parsing import ParseOptions, parse_document
@@ -25,19 +25,23 @@ from pipelines.parsing.discovery import looks_like_html
 from pipelines.normalise.classify import ClassifyInput, classify
 from pipelines.parsing.markdown import markdown_excerpt
 from pipelines.parsing.page import TAG_PLACES, parse_page_metadata
-from pipelines.records import RawRecord
+from pipelines.records import RawRecord, json_object
 from pipelines.redaction import redact
 from pipelines.sources.api import get_json
-from pipelines.sources.devto import article_tags
+from pipelines.sources import bluesky, devto, mastodon
 from pipelines.sources.github import README_EXCERPT_CHARS
 from pipelines.sources.github_api import RAW_ACCEPT, api_url_from_env
 from pipelines.sources.page import page_record
 from pipelines.sources_file import dump_entry
-from pipelines.tags import hashtags, match_stored_entry, normalise_tag, repository_tag_matches
+from pipelines.tags import ON_TOPIC_REASON, match_stored_entry, normalise_tag, repository_tag_matches
 from pipelines.urls import canonical_url, origin_of, url_identity
 from pipelines.warehouse import FetchState
 
 EXIT_PICKED_UP, EXIT_NOT_PICKED_UP, EXIT_ERROR = 0, 1, 2
+# Sources whose run reads a listing that names the post; a page source reads the page itself.
+LISTING_SOURCES = (FeedSource, BlogSource, MastodonSource, BlueskySource, DevtoSource, DiscourseSource, MarkdownSource)
+# What check reads straight from a platform's API, as the kind's harvest reads it there.
+POST_KINDS = ("Mastodon post", "Bluesky post", "dev.to article")
 MASTODON_POST = re.compile(r"^/@([\w.]+)(?:@[\w.-]+)?/(\d+)/?$")
 BLUESKY_POST = re.compile(r"^/profile/([^/]+)/post/([\w~.-]+)/?$")
 GITHUB_REPO = re.compile(r"^/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?$")
@@ -108,19 +112,23 @@ async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> Chec
         covering = covering_sources(registry, url, found) if registry else []
         report.covered_by = [f"{s.id} ({s.kind})" for s in covering]
         report.in_hub = lookup_in_hub(warehouse_path, url, found.canonical if found else None)
-        # A feed or blog source picks a post up from its own feed, not from the post's page: what
-        # decides is whether the source is healthy and its feed lists the post, tagged.
-        listing = [s for s in covering if isinstance(s, (FeedSource, BlogSource))]
+        # A source that reads a listing picks a post up from that listing, not from the post's own
+        # page: what decides is whether the source is healthy and its listing holds the post, tagged.
+        listing = [s for s in covering if isinstance(s, LISTING_SOURCES)]
         verdicts = []
-        if found is not None and listing and not found.what.startswith("feed") and not report.in_hub:
+        if listing and not (found is not None and found.what.startswith("feed")) and not report.in_hub:
             verdicts = [await listing_verdict(s, registry, warehouse_path, fetcher, url, found) for s in listing]
     finally:
         if own_fetcher:
             await fetcher.__aexit__(None, None, None)
     on_topic_source = any(not s.tagged_only for s in covering)
     picked_by_listing = [v for v in verdicts if v.picks_up]
-    if picked_by_listing and picked_by_listing[0].kind:
-        report.kind = picked_by_listing[0].kind
+    if picked_by_listing:
+        # The run reads the post from the listing: that its own page could not be read does not matter.
+        report.reasons = []
+        report.kind = picked_by_listing[0].kind or report.kind
+        report.tag_found = report.tag_found or picked_by_listing[0].tagged
+        report.looked_at = [] if report.tag_found else report.looked_at
 
     if report.in_hub:
         report.verdict = "already in the hub"
@@ -147,43 +155,69 @@ async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> Chec
 
 @dataclass
 class ListingVerdict:
-    """What a run of one feed or blog source would do with the post."""
+    """What a run of one source that reads a listing (a feed, a timeline, a search, a forum tag,
+    a folder of files) would do with the post."""
 
     picks_up: bool
     why_not: str = ""
     kind: str | None = None
+    tagged: list[str] = field(default_factory=list)   # where the run's tag rule found the tag
 
 
-async def listing_verdict(source: FeedSource | BlogSource, registry: SourceRegistry, warehouse_path: Path | None,
-                          fetcher: Fetcher, url: str, found: Found) -> ListingVerdict:
-    """Read the source's feed as its harvest does (parse_document with its options), find the post
-    in it, and decide with normalise's own tag rule; a source that failed its last run says so."""
+# What each kind's run reads, in the words a "why not" uses.
+CONTENT_NAMES = {"feed": "feed", "blog": "feed", "mastodon": "timeline", "bluesky": "search results",
+                 "devto": "article list", "discourse": "tag listing", "markdown": "files"}
+
+
+async def listing_verdict(source: SourceBase, registry: SourceRegistry, warehouse_path: Path | None,
+                          fetcher: Fetcher, url: str, found: Found | None) -> ListingVerdict:
+    """Read the source's content now with the run's own harvest of its kind (harvest_one, from a
+    fresh state so everything it lists is read), find the post in it, and decide with normalise's
+    own tag rule; a source that failed its last run, or fails now, says so."""
     health = source_health(warehouse_path, source.id)
     if health and health["status"] in ("failed", "blocked"):
         return ListingVerdict(False, f"the source {source.id} is failing: its last run ended "
                                      f"{health['status']} ({health['error'] or 'no reason recorded'})")
-    feed_url = (health or {}).get("feed_url") or source.url
+    from pipelines.harvest import harvest_one   # the harvest imports every kind: only when a verdict is wanted
+
+    ctx = HarvestContext(registry=registry, fetcher=fetcher, state=FetchState({}, {}), parse=_parse_in_thread)
+    outcome = await harvest_one(source, ctx)
+    content = CONTENT_NAMES.get(source.kind, "content")
+    if outcome.status in FAILED_STATUSES:
+        return ListingVerdict(False, f"the source {source.id} could not read its {content} now: "
+                                     f"{outcome.error or outcome.status}")
+    targets = {url_identity(u) for u in (canonical_url(url), found.canonical if found else None) if u}
+    record = next((r for r in outcome.records if targets & record_urls(r)), None)
     wanted = registry.wanted_tags(source)
-    try:
-        result = await fetcher.fetch(feed_url, allow_private=registry.allow_private_for(source), stats=FetchStats())
-    except HarvestError as exc:
-        return ListingVerdict(False, f"the source {source.id} could not read its feed {feed_url}: {exc.reason}")
-    document = await asyncio.to_thread(parse_document, result.body, result.url, result.content_type,
-                                       ParseOptions(source.id, tuple(wanted), source.tagged_only))
-    if document.error or document.format == "html":
-        return ListingVerdict(False, f"the source {source.id}'s {feed_url} is not a feed the harvest can read")
-    targets = {url_identity(u) for u in (canonical_url(url), found.canonical) if u}
-    record = next((r for r in document.records if r.canonical_url and url_identity(r.canonical_url) in targets), None)
+    tag_words = " or ".join("#" + t for t in wanted)
     if record is None:
-        return ListingVerdict(False, f"the post is not in the source {source.id}'s feed {feed_url} yet "
-                                     f"({len(document.records)} entries listed)")
-    # A blog read through its tag feed lists only tagged posts (what its harvest records as "listed in").
-    listed = [f"listed in {feed_url}"] if isinstance(source, BlogSource) and (health or {}).get("scoped") else []
-    matched, _ = match_stored_entry(wanted, source.tagged_only, tags=record.tags, reasons=record.match_reasons + listed)
+        if found is not None and found.what in POST_KINDS and not found.tags_found and source.tagged_only:
+            return ListingVerdict(False, f"the post is not tagged {tag_words}, so the source {source.id} "
+                                         f"leaves it out of what it reads")
+        return ListingVerdict(False, f"the post is not in the source {source.id}'s {content} yet "
+                                     f"({outcome.entries_read} entries read)")
+    matched, reasons = match_stored_entry(wanted, source.tagged_only, tags=record.tags, reasons=record.match_reasons)
     if not matched:
-        return ListingVerdict(False, f"the post is in the source {source.id}'s feed but not tagged "
-                                     f"{' or '.join('#' + t for t in wanted)} there (categories or hashtags)")
-    return ListingVerdict(True, kind=record_kind(record, source.kind, source.item_kind))
+        return ListingVerdict(False, f"the post is in the source {source.id}'s {content} but not tagged "
+                                     f"{tag_words} there")
+    return ListingVerdict(True, kind=record_kind(record, source.kind, source.item_kind),
+                          tagged=[r for r in reasons if r != ON_TOPIC_REASON])
+
+
+async def _parse_in_thread(body: bytes, url: str, content_type: str | None, options: ParseOptions):
+    return await asyncio.to_thread(parse_document, body, url, content_type, options)
+
+
+def record_urls(record: RawRecord) -> set[str]:
+    """The URLs a record answers to: its own, its canonical one, and the post that shared it."""
+    urls = (record.url, record.canonical_url, json_object(record.mention).get("url"))
+    return {url_identity(canonical_url(u) or u) for u in urls if u}
+
+
+def tagged_reasons(record: RawRecord, wanted: list[str]) -> list[str]:
+    """Where normalise's tag rule finds one of `wanted` on a record read by a kind's harvest code."""
+    matched, reasons = match_stored_entry(wanted, True, tags=record.tags, reasons=record.match_reasons)
+    return reasons if matched else []
 
 
 def record_kind(record: RawRecord, source_kind: str, source_hint: str | None = None) -> str:
@@ -270,13 +304,14 @@ async def read_mastodon_post(ctx, url, stats, allow_private, wanted, report) -> 
                           allow_private=allow_private)
     report.reachable, report.http_status = True, page.status
     status = page.data.get("reblog") or page.data
-    tags = [t.get("name", "") for t in status.get("tags") or []]
-    targets = {normalise_tag(t) for t in wanted}
-    found = [f"hashtag #{t} on the post" for t in tags if normalise_tag(t) in targets]
-    acct = (status.get("account") or {}).get("acct") or user
-    return Found(what="Mastodon post", canonical=canonical_url(status.get("url") or url), tags_found=found[:1],
-                 looked_at=[] if found else ["the post's hashtags"],
-                 owner="@" + (acct if "@" in acct else f"{acct}@{parts.hostname}"))
+    # The post read as the mastodon harvest reads it, then judged by normalise's tag rule.
+    probe = MastodonSource.model_construct(id="check", kind="mastodon", instance=origin, hashtag=wanted[0])
+    facts, _ = mastodon.post_facts(probe, status, wanted, [])
+    record = mastodon.status_record(facts, status)
+    found = tagged_reasons(record, wanted)
+    return Found(what="Mastodon post", canonical=canonical_url(status.get("url") or url), tags_found=found,
+                 looked_at=[] if found else ["the post's hashtags", "its text"], kind=record_kind(record, "mastodon"),
+                 owner=facts.mention.author)
 
 
 async def read_bluesky_post(ctx, registry, path, stats, allow_private, wanted, report) -> Found:
@@ -292,15 +327,15 @@ async def read_bluesky_post(ctx, registry, path, stats, allow_private, wanted, r
     thread = await get_json(ctx, f"{service}/xrpc/app.bsky.feed.getPostThread?uri={quote(uri)}&depth=0",
                             stats, service="Bluesky", allow_private=allow_private)
     report.reachable, report.http_status = True, thread.status
-    record = ((thread.data.get("thread") or {}).get("post") or {}).get("record") or {}
-    tags = [f.get("tag") for facet in record.get("facets") or [] for f in facet.get("features") or []
-            if f.get("$type") == "app.bsky.richtext.facet#tag"] + list(record.get("tags") or [])
-    targets = {normalise_tag(t) for t in wanted}
-    found = [f"hashtag #{t} on the post" for t in tags if t and normalise_tag(t) in targets][:1]
-    if not found and any(normalise_tag(t) in targets for t in hashtags(record.get("text") or "")):
-        found = ["hashtag in the post's text (not a tag facet: post it from an app that links hashtags)"]
+    # The thread's post is the same post view searchPosts lists: read as the bluesky harvest reads it.
+    post = (thread.data.get("thread") or {}).get("post") or {"uri": uri}
+    probe = BlueskySource.model_construct(id="check", kind="bluesky", hashtag=wanted[0], service=service)
+    facts, _ = bluesky.post_facts(probe, post, wanted)
+    record = bluesky.skeet_record(facts, post)
+    found = tagged_reasons(record, wanted)
     return Found(what="Bluesky post", canonical=f"https://bsky.app{path}", tags_found=found,
-                 looked_at=[] if found else ["the post's tag facets", "its text"], owner=handle)
+                 looked_at=[] if found else ["the post's tag facets", "its text"],
+                 kind=record_kind(record, "bluesky"), owner=handle)
 
 
 async def read_devto_article(ctx, api, path, stats, allow_private, wanted, report) -> Found:
@@ -308,12 +343,12 @@ async def read_devto_article(ctx, api, path, stats, allow_private, wanted, repor
     page = await get_json(ctx, f"{api}/api/articles/{quote(user)}/{quote(slug)}", stats, service="dev.to",
                           allow_private=allow_private)
     report.reachable, report.http_status = True, page.status
-    tags = article_tags(page.data)
-    targets = {normalise_tag(t) for t in wanted}
-    found = [f"dev.to tag '{t}'" for t in tags if normalise_tag(t) in targets][:1]
-    canonical = canonical_url(page.data.get("canonical_url") or page.data.get("url") or "")
-    return Found(what="dev.to article", canonical=canonical, tags_found=found,
-                 looked_at=[] if found else [f"the article's tags ({', '.join(tags) or 'none'})"], owner=user)
+    probe = DevtoSource.model_construct(id="check", kind="devto", username=user, api_url=api)
+    record = devto.article_record(probe, page.data, wanted)
+    found = tagged_reasons(record, wanted)
+    return Found(what="dev.to article", canonical=record.canonical_url, tags_found=found,
+                 looked_at=[] if found else [f"the article's tags ({', '.join(record.tags) or 'none'})"],
+                 kind=record_kind(record, "devto"), owner=user)
 
 
 async def read_github_repo(ctx, path, stats, allow_private, wanted, report) -> Found:
