@@ -38,10 +38,9 @@ from pipelines.urls import canonical_url, origin_of, url_identity
 from pipelines.warehouse import FetchState
 
 EXIT_PICKED_UP, EXIT_NOT_PICKED_UP, EXIT_ERROR = 0, 1, 2
-# Sources whose run reads a listing that names the post; a page source reads the page itself.
-LISTING_SOURCES = (FeedSource, BlogSource, MastodonSource, BlueskySource, DevtoSource, DiscourseSource, MarkdownSource)
-# What check reads straight from a platform's API, as the kind's harvest reads it there.
-POST_KINDS = ("Mastodon post", "Bluesky post", "dev.to article")
+# What check reads from a platform's API as that kind's harvest does: its tags are the run's, so a
+# post they lack is one the source leaves out rather than one it has not listed yet.
+POST_KINDS = ("Mastodon post", "Bluesky post", "dev.to article", "GitHub repository")
 MASTODON_POST = re.compile(r"^/@([\w.]+)(?:@[\w.-]+)?/(\d+)/?$")
 BLUESKY_POST = re.compile(r"^/profile/([^/]+)/post/([\w~.-]+)/?$")
 GITHUB_REPO = re.compile(r"^/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?$")
@@ -112,22 +111,22 @@ async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> Chec
         covering = covering_sources(registry, url, found) if registry else []
         report.covered_by = [f"{s.id} ({s.kind})" for s in covering]
         report.in_hub = lookup_in_hub(warehouse_path, url, found.canonical if found else None)
-        # A source that reads a listing picks a post up from that listing, not from the post's own
-        # page: what decides is whether the source is healthy and its listing holds the post, tagged.
-        listing = [s for s in covering if isinstance(s, LISTING_SOURCES)]
+        # A source picks a post up from what it reads (a feed, a timeline, a search, a forum tag, a
+        # folder of files, the page itself), not from the post's own page: what decides is whether
+        # the source is healthy and what it reads now holds the post, tagged.
         verdicts = []
-        if listing and not (found is not None and found.what.startswith("feed")) and not report.in_hub:
-            verdicts = [await listing_verdict(s, registry, warehouse_path, fetcher, url, found) for s in listing]
+        if covering and not (found is not None and found.what.startswith("feed")) and not report.in_hub:
+            verdicts = [await source_verdict(s, registry, warehouse_path, fetcher, url, found) for s in covering]
     finally:
         if own_fetcher:
             await fetcher.__aexit__(None, None, None)
     on_topic_source = any(not s.tagged_only for s in covering)
-    picked_by_listing = [v for v in verdicts if v.picks_up]
-    if picked_by_listing:
-        # The run reads the post from the listing: that its own page could not be read does not matter.
+    picked = [v for v in verdicts if v.picks_up]
+    if picked:
+        # The run reads the post from its source: that its own page could not be read does not matter.
         report.reasons = []
-        report.kind = picked_by_listing[0].kind or report.kind
-        report.tag_found = report.tag_found or picked_by_listing[0].tagged
+        report.kind = picked[0].kind or report.kind
+        report.tag_found = report.tag_found or picked[0].tagged
         report.looked_at = [] if report.tag_found else report.looked_at
 
     if report.in_hub:
@@ -139,9 +138,9 @@ async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> Chec
         report.proposed_source = dump_entry(report.proposed_entry)
         report.reasons.append("no source in sources.yaml covers this URL" +
                               ("; add the entry below (or ask the hub's maintainers to)" if report.proposed_source else ""))
-    if verdicts and not picked_by_listing and len(listing) == len(covering):
+    if verdicts and not picked:
         report.reasons.extend(v.why_not for v in verdicts)
-    elif found is not None and not found.tags_found and not on_topic_source and not picked_by_listing:
+    elif found is not None and not found.tags_found and not on_topic_source and not picked:
         report.reasons.append(f"the tag {' or '.join('#' + t for t in wanted)} was not found "
                               f"(looked at: {', '.join(found.looked_at) or 'nothing readable'})")
     if report.reasons:
@@ -154,9 +153,8 @@ async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> Chec
 
 
 @dataclass
-class ListingVerdict:
-    """What a run of one source that reads a listing (a feed, a timeline, a search, a forum tag,
-    a folder of files) would do with the post."""
+class SourceVerdict:
+    """What a run of one source would do with the post."""
 
     picks_up: bool
     why_not: str = ""
@@ -165,18 +163,19 @@ class ListingVerdict:
 
 
 # What each kind's run reads, in the words a "why not" uses.
-CONTENT_NAMES = {"feed": "feed", "blog": "feed", "mastodon": "timeline", "bluesky": "search results",
-                 "devto": "article list", "discourse": "tag listing", "markdown": "files"}
+CONTENT_NAMES = {"feed": "feed", "blog": "feed", "page": "page", "github": "repositories", "mastodon": "timeline",
+                 "bluesky": "search results", "devto": "article list", "discourse": "tag listing",
+                 "markdown": "files"}
 
 
-async def listing_verdict(source: SourceBase, registry: SourceRegistry, warehouse_path: Path | None,
-                          fetcher: Fetcher, url: str, found: Found | None) -> ListingVerdict:
-    """Read the source's content now with the run's own harvest of its kind (harvest_one, from a
+async def source_verdict(source: SourceBase, registry: SourceRegistry, warehouse_path: Path | None,
+                          fetcher: Fetcher, url: str, found: Found | None) -> SourceVerdict:
+    """Read what the source reads now with the run's own harvest of its kind (harvest_one, from a
     fresh state so everything it lists is read), find the post in it, and decide with normalise's
     own tag rule; a source that failed its last run, or fails now, says so."""
     health = source_health(warehouse_path, source.id)
     if health and health["status"] in ("failed", "blocked"):
-        return ListingVerdict(False, f"the source {source.id} is failing: its last run ended "
+        return SourceVerdict(False, f"the source {source.id} is failing: its last run ended "
                                      f"{health['status']} ({health['error'] or 'no reason recorded'})")
     from pipelines.harvest import harvest_one   # the harvest imports every kind: only when a verdict is wanted
 
@@ -184,7 +183,7 @@ async def listing_verdict(source: SourceBase, registry: SourceRegistry, warehous
     outcome = await harvest_one(source, ctx)
     content = CONTENT_NAMES.get(source.kind, "content")
     if outcome.status in FAILED_STATUSES:
-        return ListingVerdict(False, f"the source {source.id} could not read its {content} now: "
+        return SourceVerdict(False, f"the source {source.id} could not read its {content} now: "
                                      f"{outcome.error or outcome.status}")
     targets = {url_identity(u) for u in (canonical_url(url), found.canonical if found else None) if u}
     record = next((r for r in outcome.records if targets & record_urls(r)), None)
@@ -192,15 +191,15 @@ async def listing_verdict(source: SourceBase, registry: SourceRegistry, warehous
     tag_words = " or ".join("#" + t for t in wanted)
     if record is None:
         if found is not None and found.what in POST_KINDS and not found.tags_found and source.tagged_only:
-            return ListingVerdict(False, f"the post is not tagged {tag_words}, so the source {source.id} "
+            return SourceVerdict(False, f"the post is not tagged {tag_words}, so the source {source.id} "
                                          f"leaves it out of what it reads")
-        return ListingVerdict(False, f"the post is not in the source {source.id}'s {content} yet "
+        return SourceVerdict(False, f"the post is not in the source {source.id}'s {content} yet "
                                      f"({outcome.entries_read} entries read)")
     matched, reasons = match_stored_entry(wanted, source.tagged_only, tags=record.tags, reasons=record.match_reasons)
     if not matched:
-        return ListingVerdict(False, f"the post is in the source {source.id}'s {content} but not tagged "
+        return SourceVerdict(False, f"the post is in the source {source.id}'s {content} but not tagged "
                                      f"{tag_words} there")
-    return ListingVerdict(True, kind=record_kind(record, source.kind, source.item_kind),
+    return SourceVerdict(True, kind=record_kind(record, source.kind, source.item_kind),
                           tagged=[r for r in reasons if r != ON_TOPIC_REASON])
 
 
@@ -411,7 +410,9 @@ def covering_sources(registry: SourceRegistry, url: str, found: Found | None) ->
         elif isinstance(source, DiscourseSource):
             hit = url.startswith(source.base_url + "/")
         elif isinstance(source, MarkdownSource):
-            hit = bool(source.site_url) and url.startswith(source.site_url)
+            # Where its files are published, or the files themselves on GitHub.
+            published = [p for p in (source.site_url, f"https://github.com/{source.repo}/" if source.repo else None) if p]
+            hit = any(url.startswith(p) for p in published)
         else:
             hit = False
         if hit:
