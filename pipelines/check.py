@@ -4,6 +4,8 @@ For the person tagging a post: which source in sources.yaml covers the URL (or t
 propose), whether it can be fetched and robots.txt allows it, where the tag was found or
 which places were looked at and lacked it, the kind it would get, and whether it is already
 in the hub. Every request goes through the harvest's own HTTP layer and its address guard.
+Whether a run would pick the post up is what each covering source's own harvest reads now
+(harvest_one) and normalise's tag rule make of it, so check and the run cannot disagree.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import quote, urlsplit
 from pipelines.config import (BlogSource, BlueskySource, DevtoSource, DiscourseSource, FeedSource, GitHubSource,
                               MarkdownSource, MastodonSource, PageSource, SourceBase, SourceRegistry)
 from pipelines.errors import FAILED_STATUSES, BlockedByRobots, HarvestError
+from pipelines.harvest import harvest_one
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.parsing import ParseOptions, parse_document
@@ -169,22 +172,20 @@ CONTENT_NAMES = {"feed": "feed", "blog": "feed", "page": "page", "github": "repo
 
 
 async def source_verdict(source: SourceBase, registry: SourceRegistry, warehouse_path: Path | None,
-                          fetcher: Fetcher, url: str, found: Found | None) -> SourceVerdict:
+                         fetcher: Fetcher, url: str, found: Found | None) -> SourceVerdict:
     """Read what the source reads now with the run's own harvest of its kind (harvest_one, from a
     fresh state so everything it lists is read), find the post in it, and decide with normalise's
     own tag rule; a source that failed its last run, or fails now, says so."""
     health = source_health(warehouse_path, source.id)
     if health and health["status"] in ("failed", "blocked"):
         return SourceVerdict(False, f"the source {source.id} is failing: its last run ended "
-                                     f"{health['status']} ({health['error'] or 'no reason recorded'})")
-    from pipelines.harvest import harvest_one   # the harvest imports every kind: only when a verdict is wanted
-
+                                    f"{health['status']} ({health['error'] or 'no reason recorded'})")
     ctx = HarvestContext(registry=registry, fetcher=fetcher, state=FetchState({}, {}), parse=_parse_in_thread)
     outcome = await harvest_one(source, ctx)
     content = CONTENT_NAMES.get(source.kind, "content")
     if outcome.status in FAILED_STATUSES:
         return SourceVerdict(False, f"the source {source.id} could not read its {content} now: "
-                                     f"{outcome.error or outcome.status}")
+                                    f"{outcome.error or outcome.status}")
     targets = {url_identity(u) for u in (canonical_url(url), found.canonical if found else None) if u}
     record = next((r for r in outcome.records if targets & record_urls(r)), None)
     wanted = registry.wanted_tags(source)
@@ -192,15 +193,15 @@ async def source_verdict(source: SourceBase, registry: SourceRegistry, warehouse
     if record is None:
         if found is not None and found.what in POST_KINDS and not found.tags_found and source.tagged_only:
             return SourceVerdict(False, f"the post is not tagged {tag_words}, so the source {source.id} "
-                                         f"leaves it out of what it reads")
+                                        f"leaves it out of what it reads")
         return SourceVerdict(False, f"the post is not in the source {source.id}'s {content} yet "
-                                     f"({outcome.entries_read} entries read)")
+                                    f"({outcome.entries_read} entries read)")
     matched, reasons = match_stored_entry(wanted, source.tagged_only, tags=record.tags, reasons=record.match_reasons)
     if not matched:
         return SourceVerdict(False, f"the post is in the source {source.id}'s {content} but not tagged "
-                                     f"{tag_words} there")
+                                    f"{tag_words} there")
     return SourceVerdict(True, kind=record_kind(record, source.kind, source.item_kind),
-                          tagged=[r for r in reasons if r != ON_TOPIC_REASON])
+                         tagged=[r for r in reasons if r != ON_TOPIC_REASON])
 
 
 async def _parse_in_thread(body: bytes, url: str, content_type: str | None, options: ParseOptions):
@@ -230,10 +231,8 @@ def source_health(warehouse_path: Path | None, source_id: str) -> dict | None:
     from pipelines.warehouse import open_for_reading
 
     with open_for_reading(warehouse_path) as con:
-        row = con.execute("""SELECT h.status, h.error, h.feed_url, json_extract(s.state_json, '$.scoped')::BOOLEAN
-                             FROM source_health h LEFT JOIN source_state s USING (source_id)
-                             WHERE h.source_id = ?""", [source_id]).fetchone()
-    return {"status": row[0], "error": row[1], "feed_url": row[2], "scoped": bool(row[3])} if row else None
+        row = con.execute("SELECT status, error FROM source_health WHERE source_id = ?", [source_id]).fetchone()
+    return {"status": row[0], "error": row[1]} if row else None
 
 
 def _probe(url: str) -> SourceBase:
@@ -242,7 +241,7 @@ def _probe(url: str) -> SourceBase:
 
 async def read_url(url: str, registry, fetcher: Fetcher, allow_private, wanted: list[str],
                    report: CheckReport) -> Found | None:
-    ctx = HarvestContext(registry=registry, fetcher=fetcher, state=FetchState({}, {}), parse=None)  # type: ignore[arg-type]
+    ctx = HarvestContext(registry=registry, fetcher=fetcher, state=FetchState({}, {}), parse=_parse_in_thread)
     stats = FetchStats()
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
