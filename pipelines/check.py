@@ -31,21 +31,22 @@ from pipelines.parsing.page import TAG_PLACES, parse_page_metadata
 from pipelines.records import RawRecord, json_object
 from pipelines.redaction import redact
 from pipelines.sources.api import get_json
-from pipelines.sources import bluesky, devto, mastodon
+from pipelines.sources import bluesky, devto, discourse, mastodon
 from pipelines.sources.github import README_EXCERPT_CHARS
 from pipelines.sources.github_api import RAW_ACCEPT, api_url_from_env
 from pipelines.sources.page import page_record
 from pipelines.sources_file import dump_entry
-from pipelines.tags import ON_TOPIC_REASON, match_stored_entry, normalise_tag, repository_tag_matches
+from pipelines.tags import ON_TOPIC_REASON, first_wanted, match_stored_entry, normalise_tag, repository_tag_matches
 from pipelines.urls import canonical_url, origin_of, url_identity
 from pipelines.warehouse import FetchState
 
 EXIT_PICKED_UP, EXIT_NOT_PICKED_UP, EXIT_ERROR = 0, 1, 2
 # What check reads from a platform's API as that kind's harvest does: its tags are the run's, so a
 # post they lack is one the source leaves out rather than one it has not listed yet.
-POST_KINDS = ("Mastodon post", "Bluesky post", "dev.to article", "GitHub repository")
+POST_KINDS = ("Mastodon post", "Bluesky post", "dev.to article", "Discourse topic", "GitHub repository")
 MASTODON_POST = re.compile(r"^/@([\w.]+)(?:@[\w.-]+)?/(\d+)/?$")
 BLUESKY_POST = re.compile(r"^/profile/([^/]+)/post/([\w~.-]+)/?$")
+DISCOURSE_TOPIC = re.compile(r"^/t/([^/]+)/(\d+)/?$")
 GITHUB_REPO = re.compile(r"^/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?$")
 DEFAULT_BLUESKY_SERVICE = "https://public.api.bsky.app"
 
@@ -250,12 +251,15 @@ async def read_url(url: str, registry, fetcher: Fetcher, allow_private, wanted: 
             return await read_github_repo(ctx, parts.path, stats, allow_private, wanted, report)
         if host == "bsky.app" and BLUESKY_POST.match(parts.path):
             return await read_bluesky_post(ctx, registry, parts.path, stats, allow_private, wanted, report)
-        devto = _devto_source_for(registry, url)
-        if (host == "dev.to" or devto) and parts.path.count("/") == 2 and parts.path != "/":
-            api = devto.api_url if devto else "https://dev.to"
+        devto_source = _devto_source_for(registry, url)
+        if (host == "dev.to" or devto_source) and parts.path.count("/") == 2 and parts.path != "/":
+            api = devto_source.api_url if devto_source else "https://dev.to"
             return await read_devto_article(ctx, api, parts.path, stats, allow_private, wanted, report)
         if MASTODON_POST.match(parts.path):
             return await read_mastodon_post(ctx, url, stats, allow_private, wanted, report)
+        forum = _discourse_source_for(registry, url)
+        if forum and DISCOURSE_TOPIC.match(parts.path):
+            return await read_discourse_topic(ctx, registry, forum, parts.path, stats, report)
         return await read_web(ctx, url, stats, allow_private, wanted, report)
     except BlockedByRobots as exc:
         report.robots_allowed = False
@@ -349,6 +353,23 @@ async def read_devto_article(ctx, api, path, stats, allow_private, wanted, repor
                  kind=record_kind(record, "devto"), owner=user)
 
 
+async def read_discourse_topic(ctx, registry, forum: DiscourseSource, path, stats, report) -> Found:
+    """A forum topic as the discourse harvest reads it (its JSON, robots.txt applying); it is in
+    the source when it carries the tag the source lists."""
+    page = await get_json(ctx, discourse.json_url(forum.base_url, path.rstrip("/")), stats, service="Discourse",
+                          allow_private=registry.allow_private_for(forum), robots=True)
+    report.reachable, report.robots_allowed, report.http_status = True, True, page.status
+    topic = page.data if isinstance(page.data, dict) else {}
+    posts = (topic.get("post_stream") or {}).get("posts") or []
+    record = discourse.topic_record(forum, {**topic, "id": topic.get("id") or DISCOURSE_TOPIC.match(path).group(2)},
+                                    posts[0] if posts else {})
+    tags = discourse.topic_tags(topic)
+    tag = first_wanted(registry.wanted_tags(forum), tags)
+    return Found(what="Discourse topic", canonical=record.url, tags_found=[f"Discourse tag '{tag}'"] if tag else [],
+                 looked_at=[] if tag else [f"the topic's tags ({', '.join(tags) or 'none'})"],
+                 kind=record_kind(record, "discourse"))
+
+
 async def read_github_repo(ctx, path, stats, allow_private, wanted, report) -> Found:
     owner, name = GITHUB_REPO.match(path).groups()
     api = api_url_from_env()
@@ -380,6 +401,11 @@ def _devto_source_for(registry, url: str) -> DevtoSource | None:
         if _same_origin_key(source.api_url) == origin:
             return source
     return None
+
+
+def _discourse_source_for(registry, url: str) -> DiscourseSource | None:
+    return next((s for s in registry.enabled("discourse") if url.startswith(s.base_url + "/")), None) \
+        if registry else None
 
 
 def covering_sources(registry: SourceRegistry, url: str, found: Found | None) -> list[SourceBase]:

@@ -260,17 +260,16 @@ def discourse_case(loopback, tmp_path, monkeypatch) -> KindCase:
     loopback.expect_request("/tag/opengovtech.json").respond_with_json(topics)
     first = topics["topic_list"]["topics"][0]
     elsewhere = {**first, "id": 99, "slug": "road-closures", "title": "Road closures"}
-    for topic in (first, elsewhere):
-        path = f"/t/{topic['slug']}/{topic['id']}"
-        loopback.expect_request(path + ".json").respond_with_json(
-            {"post_stream": {"posts": [{"username": "test_user", "cooked": f"<p>{topic['title']}</p>",
-                                        "created_at": topic["created_at"]}]}})
-        serve_bytes(loopback, path, html_page(topic["title"]), "text/html; charset=utf-8")
+    for topic, tags in ((first, ["opengovtech"]), (elsewhere, ["roads"])):
+        # A topic's own JSON: the listing's fields, its tags and its first post.
+        loopback.expect_request(f"/t/{topic['slug']}/{topic['id']}.json").respond_with_json(
+            {**topic, "tags": tags, "post_stream": {"posts": [{"username": "test_user", "created_at": topic["created_at"],
+                                                               "cooked": f"<p>{topic['title']}</p>"}]}})
     base = loopback.url_for("").rstrip("/")
     return KindCase([{"id": "forum", "kind": "discourse", "base_url": base, "tag": "opengovtech"}],
                     [{"id": "forum", "kind": "discourse", "base_url": base, "tag": "opengovtechgone"}],
                     f"{base}/t/{first['slug']}/{first['id']}", f"{base}/t/road-closures/99",
-                    "is not in the source forum's tag listing yet")
+                    "is not tagged #opengovtech")
 
 
 def markdown_case(loopback, tmp_path, monkeypatch) -> KindCase:
