@@ -137,14 +137,6 @@ def test_check_says_what_a_run_does_with_a_post_its_feed_lists_and_one_it_does_n
 # what a real harvest + normalise then does with it. check runs in-process here (check_url), as the
 # CLI runs it, so the comparison does not pay for a subprocess per URL.
 
-TAGGED_HTML = ("<html><head><title>{title}</title><meta name='description' content='{title}'></head>"
-               "<body><p>{title}</p></body></html>")
-
-
-def html_page(title: str) -> bytes:
-    return TAGGED_HTML.format(title=title).encode()
-
-
 @dataclass
 class KindCase:
     sources: list[dict]          # what a healthy sources.yaml lists
@@ -166,6 +158,7 @@ def rss(base: str, items: list[tuple[str, str, list[str]]]) -> bytes:
 
 
 def feed_posts(loopback) -> tuple[str, str, bytes]:
+    """Two posts on a council's site (real pages) and the RSS feed listing them, the first under OpenGovTech."""
     base = loopback.url_for("").rstrip("/")
     tagged = serve_bytes(loopback, "/news/open-data-launch", tagged_page(), "text/html; charset=utf-8")
     untagged = serve_bytes(loopback, "/news/road-closures", corpus_page("traf_nationalgeographic.co.uk.goats.html")
@@ -279,7 +272,8 @@ def markdown_case(loopback, tmp_path, monkeypatch) -> KindCase:
     for name, tags in (("open-data", "[OpenGovTech]"), ("roads", "[Roads]")):
         (site / "_posts" / f"2026-11-02-{name}.md").write_text(
             f"---\ntitle: {name}\npermalink: /posts/{name}/\ntags: {tags}\n---\nNews about {name}.\n", encoding="utf-8")
-        serve_bytes(loopback, f"/site/posts/{name}/", html_page(name), "text/html; charset=utf-8")
+        page = f"<html><head><title>{name}</title></head><body><p>News about {name}.</p></body></html>"
+        serve_bytes(loopback, f"/site/posts/{name}/", page.encode(), "text/html; charset=utf-8")  # as Jekyll publishes it
     source = {"id": "jekyll", "kind": "markdown", "site_url": loopback.url_for("/site/")}
     return KindCase([{**source, "directory": str(site)}], [{**source, "directory": str(tmp_path / "gone")}],
                     loopback.url_for("/site/posts/open-data/"), loopback.url_for("/site/posts/roads/"),
