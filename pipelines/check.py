@@ -300,13 +300,14 @@ async def read_web(ctx, url, stats, allow_private, wanted, report) -> Found:
 
 async def read_mastodon_post(ctx, url, stats, allow_private, wanted, report) -> Found:
     parts = urlsplit(url)
-    user, status_id = MASTODON_POST.match(parts.path).groups()
+    status_id = MASTODON_POST.match(parts.path).group(2)
     origin = f"{parts.scheme}://{parts.netloc}"
     page = await get_json(ctx, f"{origin}/api/v1/statuses/{status_id}", stats, service="Mastodon",
                           allow_private=allow_private)
     report.reachable, report.http_status = True, page.status
     status = page.data.get("reblog") or page.data
-    # The post read as the mastodon harvest reads it, then judged by normalise's tag rule.
+    # The post read as the mastodon harvest reads it, then judged by normalise's tag rule. The probe
+    # stands for no configured source (model_construct: the wanted tags need not be a valid setting).
     probe = MastodonSource.model_construct(id="check", kind="mastodon", instance=origin, hashtag=wanted[0])
     facts, _ = mastodon.post_facts(probe, status, wanted, [])
     record = mastodon.status_record(facts, status)
