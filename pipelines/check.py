@@ -4,6 +4,8 @@ For the person tagging a post: which source in sources.yaml covers the URL (or t
 propose), whether it can be fetched and robots.txt allows it, where the tag was found or
 which places were looked at and lacked it, the kind it would get, and whether it is already
 in the hub. Every request goes through the harvest's own HTTP layer and its address guard.
+Whether a run would pick the post up is what each covering source's own harvest reads now
+(harvest_one) and normalise's tag rule make of it, so check and the run cannot disagree.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from urllib.parse import quote, urlsplit
 
 from pipelines.config import (BlogSource, BlueskySource, DevtoSource, DiscourseSource, FeedSource, GitHubSource,
                               MarkdownSource, MastodonSource, PageSource, SourceBase, SourceRegistry)
-from pipelines.errors import BlockedByRobots, HarvestError
+from pipelines.errors import FAILED_STATUSES, BlockedByRobots, HarvestError
+from pipelines.harvest import harvest_one
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.parsing import ParseOptions, parse_document
@@ -25,22 +28,26 @@ from pipelines.parsing.discovery import looks_like_html
 from pipelines.normalise.classify import ClassifyInput, classify
 from pipelines.parsing.markdown import markdown_excerpt
 from pipelines.parsing.page import TAG_PLACES, parse_page_metadata
-from pipelines.records import RawRecord
+from pipelines.records import RawRecord, json_object
 from pipelines.redaction import redact
 from pipelines.slugs import slugify
 from pipelines.sources.api import get_json
-from pipelines.sources.devto import article_tags
+from pipelines.sources import bluesky, devto, discourse, mastodon
 from pipelines.sources.github import README_EXCERPT_CHARS
 from pipelines.sources.github_api import RAW_ACCEPT, api_url_from_env
 from pipelines.sources.page import page_record
 from pipelines.sources_file import dump_entry
-from pipelines.tags import hashtags, match_stored_entry, normalise_tag, repository_tag_matches
+from pipelines.tags import ON_TOPIC_REASON, first_wanted, match_stored_entry, normalise_tag, repository_tag_matches
 from pipelines.urls import canonical_url, origin_of, url_identity
 from pipelines.warehouse import FetchState
 
 EXIT_PICKED_UP, EXIT_NOT_PICKED_UP, EXIT_ERROR = 0, 1, 2
+# What check reads from a platform's API as that kind's harvest does: its tags are the run's, so a
+# post they lack is one the source leaves out rather than one it has not listed yet.
+POST_KINDS = ("Mastodon post", "Bluesky post", "dev.to article", "Discourse topic", "GitHub repository")
 MASTODON_POST = re.compile(r"^/@([\w.]+)(?:@[\w.-]+)?/(\d+)/?$")
 BLUESKY_POST = re.compile(r"^/profile/([^/]+)/post/([\w~.-]+)/?$")
+DISCOURSE_TOPIC = re.compile(r"^/t/([^/]+)/(\d+)/?$")
 GITHUB_REPO = re.compile(r"^/([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+?)(?:\.git)?/?$")
 DEFAULT_BLUESKY_SERVICE = "https://public.api.bsky.app"
 
@@ -109,19 +116,23 @@ async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> Chec
         covering = covering_sources(registry, url, found) if registry else []
         report.covered_by = [f"{s.id} ({s.kind})" for s in covering]
         report.in_hub = lookup_in_hub(warehouse_path, url, found.canonical if found else None)
-        # A feed or blog source picks a post up from its own feed, not from the post's page: what
-        # decides is whether the source is healthy and its feed lists the post, tagged.
-        listing = [s for s in covering if isinstance(s, (FeedSource, BlogSource))]
+        # A source picks a post up from what it reads (a feed, a timeline, a search, a forum tag, a
+        # folder of files, the page itself), not from the post's own page: what decides is whether
+        # the source is healthy and what it reads now holds the post, tagged.
         verdicts = []
-        if found is not None and listing and not found.what.startswith("feed") and not report.in_hub:
-            verdicts = [await listing_verdict(s, registry, warehouse_path, fetcher, url, found) for s in listing]
+        if covering and not (found is not None and found.what.startswith("feed")) and not report.in_hub:
+            verdicts = [await source_verdict(s, registry, warehouse_path, fetcher, url, found) for s in covering]
     finally:
         if own_fetcher:
             await fetcher.__aexit__(None, None, None)
     on_topic_source = any(not s.tagged_only for s in covering)
-    picked_by_listing = [v for v in verdicts if v.picks_up]
-    if picked_by_listing and picked_by_listing[0].kind:
-        report.kind = picked_by_listing[0].kind
+    picked = [v for v in verdicts if v.picks_up]
+    if picked:
+        # The run reads the post from its source: that its own page could not be read does not matter.
+        report.reasons = []
+        report.kind = picked[0].kind or report.kind
+        report.tag_found = report.tag_found or picked[0].tagged
+        report.looked_at = [] if report.tag_found else report.looked_at
 
     if report.in_hub:
         report.verdict = "already in the hub"
@@ -132,9 +143,9 @@ async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> Chec
         report.proposed_source = dump_entry(report.proposed_entry)
         report.reasons.append("no source in sources.yaml covers this URL" +
                               ("; add the entry below (or ask the hub's maintainers to)" if report.proposed_source else ""))
-    if verdicts and not picked_by_listing and len(listing) == len(covering):
+    if verdicts and not picked:
         report.reasons.extend(v.why_not for v in verdicts)
-    elif found is not None and not found.tags_found and not on_topic_source and not picked_by_listing:
+    elif found is not None and not found.tags_found and not on_topic_source and not picked:
         report.reasons.append(f"the tag {' or '.join('#' + t for t in wanted)} was not found "
                               f"(looked at: {', '.join(found.looked_at) or 'nothing readable'})")
     if report.reasons:
@@ -147,44 +158,68 @@ async def _check(url: str, registry, warehouse_path, fetcher, tags=None) -> Chec
 
 
 @dataclass
-class ListingVerdict:
-    """What a run of one feed or blog source would do with the post."""
+class SourceVerdict:
+    """What a run of one source would do with the post."""
 
     picks_up: bool
     why_not: str = ""
     kind: str | None = None
+    tagged: list[str] = field(default_factory=list)   # where the run's tag rule found the tag
 
 
-async def listing_verdict(source: FeedSource | BlogSource, registry: SourceRegistry, warehouse_path: Path | None,
-                          fetcher: Fetcher, url: str, found: Found) -> ListingVerdict:
-    """Read the source's feed as its harvest does (parse_document with its options), find the post
-    in it, and decide with normalise's own tag rule; a source that failed its last run says so."""
+# What each kind's run reads, in the words a "why not" uses.
+CONTENT_NAMES = {"feed": "feed", "blog": "feed", "page": "page", "github": "repositories", "mastodon": "timeline",
+                 "bluesky": "search results", "devto": "article list", "discourse": "tag listing",
+                 "markdown": "files"}
+
+
+async def source_verdict(source: SourceBase, registry: SourceRegistry, warehouse_path: Path | None,
+                         fetcher: Fetcher, url: str, found: Found | None) -> SourceVerdict:
+    """Read what the source reads now with the run's own harvest of its kind (harvest_one, from a
+    fresh state so everything it lists is read), find the post in it, and decide with normalise's
+    own tag rule; a source that failed its last run, or fails now, says so."""
     health = source_health(warehouse_path, source.id)
     if health and health["status"] in ("failed", "blocked"):
-        return ListingVerdict(False, f"the source {source.id} is failing: its last run ended "
-                                     f"{health['status']} ({health['error'] or 'no reason recorded'})")
-    feed_url = (health or {}).get("feed_url") or source.url
+        return SourceVerdict(False, f"the source {source.id} is failing: its last run ended "
+                                    f"{health['status']} ({health['error'] or 'no reason recorded'})")
+    ctx = HarvestContext(registry=registry, fetcher=fetcher, state=FetchState({}, {}), parse=_parse_in_thread)
+    outcome = await harvest_one(source, ctx)
+    content = CONTENT_NAMES.get(source.kind, "content")
+    if outcome.status in FAILED_STATUSES:
+        return SourceVerdict(False, f"the source {source.id} could not read its {content} now: "
+                                    f"{outcome.error or outcome.status}")
+    targets = {url_identity(u) for u in (canonical_url(url), found.canonical if found else None) if u}
+    record = next((r for r in outcome.records if targets & record_urls(r)), None)
     wanted = registry.wanted_tags(source)
-    try:
-        result = await fetcher.fetch(feed_url, allow_private=registry.allow_private_for(source), stats=FetchStats())
-    except HarvestError as exc:
-        return ListingVerdict(False, f"the source {source.id} could not read its feed {feed_url}: {exc.reason}")
-    document = await asyncio.to_thread(parse_document, result.body, result.url, result.content_type,
-                                       ParseOptions(source.id, tuple(wanted), source.tagged_only))
-    if document.error or document.format == "html":
-        return ListingVerdict(False, f"the source {source.id}'s {feed_url} is not a feed the harvest can read")
-    targets = {url_identity(u) for u in (canonical_url(url), found.canonical) if u}
-    record = next((r for r in document.records if r.canonical_url and url_identity(r.canonical_url) in targets), None)
+    tag_words = " or ".join("#" + t for t in wanted)
     if record is None:
-        return ListingVerdict(False, f"the post is not in the source {source.id}'s feed {feed_url} yet "
-                                     f"({len(document.records)} entries listed)")
-    # A blog read through its tag feed lists only tagged posts (what its harvest records as "listed in").
-    listed = [f"listed in {feed_url}"] if isinstance(source, BlogSource) and (health or {}).get("scoped") else []
-    matched, _ = match_stored_entry(wanted, source.tagged_only, tags=record.tags, reasons=record.match_reasons + listed)
+        if found is not None and found.what in POST_KINDS and not found.tags_found and source.tagged_only:
+            return SourceVerdict(False, f"the post is not tagged {tag_words}, so the source {source.id} "
+                                        f"leaves it out of what it reads")
+        return SourceVerdict(False, f"the post is not in the source {source.id}'s {content} yet "
+                                    f"({outcome.entries_read} entries read)")
+    matched, reasons = match_stored_entry(wanted, source.tagged_only, tags=record.tags, reasons=record.match_reasons)
     if not matched:
-        return ListingVerdict(False, f"the post is in the source {source.id}'s feed but not tagged "
-                                     f"{' or '.join('#' + t for t in wanted)} there (categories or hashtags)")
-    return ListingVerdict(True, kind=record_kind(record, source.kind, source.item_kind))
+        return SourceVerdict(False, f"the post is in the source {source.id}'s {content} but not tagged "
+                                    f"{tag_words} there")
+    return SourceVerdict(True, kind=record_kind(record, source.kind, source.item_kind),
+                         tagged=[r for r in reasons if r != ON_TOPIC_REASON])
+
+
+async def _parse_in_thread(body: bytes, url: str, content_type: str | None, options: ParseOptions):
+    return await asyncio.to_thread(parse_document, body, url, content_type, options)
+
+
+def record_urls(record: RawRecord) -> set[str]:
+    """The URLs a record answers to: its own, its canonical one, and the post that shared it."""
+    urls = (record.url, record.canonical_url, json_object(record.mention).get("url"))
+    return {url_identity(canonical_url(u) or u) for u in urls if u}
+
+
+def tagged_reasons(record: RawRecord, wanted: list[str]) -> list[str]:
+    """Where normalise's tag rule finds one of `wanted` on a record read by a kind's harvest code."""
+    matched, reasons = match_stored_entry(wanted, True, tags=record.tags, reasons=record.match_reasons)
+    return reasons if matched else []
 
 
 def record_kind(record: RawRecord, source_kind: str, source_hint: str | None = None) -> str:
@@ -198,10 +233,8 @@ def source_health(warehouse_path: Path | None, source_id: str) -> dict | None:
     from pipelines.warehouse import open_for_reading
 
     with open_for_reading(warehouse_path) as con:
-        row = con.execute("""SELECT h.status, h.error, h.feed_url, json_extract(s.state_json, '$.scoped')::BOOLEAN
-                             FROM source_health h LEFT JOIN source_state s USING (source_id)
-                             WHERE h.source_id = ?""", [source_id]).fetchone()
-    return {"status": row[0], "error": row[1], "feed_url": row[2], "scoped": bool(row[3])} if row else None
+        row = con.execute("SELECT status, error FROM source_health WHERE source_id = ?", [source_id]).fetchone()
+    return {"status": row[0], "error": row[1]} if row else None
 
 
 def _probe(url: str) -> SourceBase:
@@ -210,7 +243,7 @@ def _probe(url: str) -> SourceBase:
 
 async def read_url(url: str, registry, fetcher: Fetcher, allow_private, wanted: list[str],
                    report: CheckReport) -> Found | None:
-    ctx = HarvestContext(registry=registry, fetcher=fetcher, state=FetchState({}, {}), parse=None)  # type: ignore[arg-type]
+    ctx = HarvestContext(registry=registry, fetcher=fetcher, state=FetchState({}, {}), parse=_parse_in_thread)
     stats = FetchStats()
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
@@ -219,12 +252,15 @@ async def read_url(url: str, registry, fetcher: Fetcher, allow_private, wanted: 
             return await read_github_repo(ctx, parts.path, stats, allow_private, wanted, report)
         if host == "bsky.app" and BLUESKY_POST.match(parts.path):
             return await read_bluesky_post(ctx, registry, parts.path, stats, allow_private, wanted, report)
-        devto = _devto_source_for(registry, url)
-        if (host == "dev.to" or devto) and parts.path.count("/") == 2 and parts.path != "/":
-            api = devto.api_url if devto else "https://dev.to"
+        devto_source = _devto_source_for(registry, url)
+        if (host == "dev.to" or devto_source) and parts.path.count("/") == 2 and parts.path != "/":
+            api = devto_source.api_url if devto_source else "https://dev.to"
             return await read_devto_article(ctx, api, parts.path, stats, allow_private, wanted, report)
         if MASTODON_POST.match(parts.path):
             return await read_mastodon_post(ctx, url, stats, allow_private, wanted, report)
+        forum = _discourse_source_for(registry, url)
+        if forum and DISCOURSE_TOPIC.match(parts.path):
+            return await read_discourse_topic(ctx, registry, forum, parts.path, stats, report)
         return await read_web(ctx, url, stats, allow_private, wanted, report)
     except BlockedByRobots as exc:
         report.robots_allowed = False
@@ -265,19 +301,21 @@ async def read_web(ctx, url, stats, allow_private, wanted, report) -> Found:
 
 async def read_mastodon_post(ctx, url, stats, allow_private, wanted, report) -> Found:
     parts = urlsplit(url)
-    user, status_id = MASTODON_POST.match(parts.path).groups()
+    status_id = MASTODON_POST.match(parts.path).group(2)
     origin = f"{parts.scheme}://{parts.netloc}"
     page = await get_json(ctx, f"{origin}/api/v1/statuses/{status_id}", stats, service="Mastodon",
                           allow_private=allow_private)
     report.reachable, report.http_status = True, page.status
     status = page.data.get("reblog") or page.data
-    tags = [t.get("name", "") for t in status.get("tags") or []]
-    targets = {normalise_tag(t) for t in wanted}
-    found = [f"hashtag #{t} on the post" for t in tags if normalise_tag(t) in targets]
-    acct = (status.get("account") or {}).get("acct") or user
-    return Found(what="Mastodon post", canonical=canonical_url(status.get("url") or url), tags_found=found[:1],
-                 looked_at=[] if found else ["the post's hashtags"],
-                 owner="@" + (acct if "@" in acct else f"{acct}@{parts.hostname}"))
+    # The post read as the mastodon harvest reads it, then judged by normalise's tag rule. The probe
+    # stands for no configured source (model_construct: the wanted tags need not be a valid setting).
+    probe = MastodonSource.model_construct(id="check", kind="mastodon", instance=origin, hashtag=wanted[0])
+    facts, _ = mastodon.post_facts(probe, status, wanted, [])
+    record = mastodon.status_record(facts, status)
+    found = tagged_reasons(record, wanted)
+    return Found(what="Mastodon post", canonical=canonical_url(status.get("url") or url), tags_found=found,
+                 looked_at=[] if found else ["the post's hashtags", "its text"], kind=record_kind(record, "mastodon"),
+                 owner=facts.mention.author)
 
 
 async def read_bluesky_post(ctx, registry, path, stats, allow_private, wanted, report) -> Found:
@@ -293,15 +331,15 @@ async def read_bluesky_post(ctx, registry, path, stats, allow_private, wanted, r
     thread = await get_json(ctx, f"{service}/xrpc/app.bsky.feed.getPostThread?uri={quote(uri)}&depth=0",
                             stats, service="Bluesky", allow_private=allow_private)
     report.reachable, report.http_status = True, thread.status
-    record = ((thread.data.get("thread") or {}).get("post") or {}).get("record") or {}
-    tags = [f.get("tag") for facet in record.get("facets") or [] for f in facet.get("features") or []
-            if f.get("$type") == "app.bsky.richtext.facet#tag"] + list(record.get("tags") or [])
-    targets = {normalise_tag(t) for t in wanted}
-    found = [f"hashtag #{t} on the post" for t in tags if t and normalise_tag(t) in targets][:1]
-    if not found and any(normalise_tag(t) in targets for t in hashtags(record.get("text") or "")):
-        found = ["hashtag in the post's text (not a tag facet: post it from an app that links hashtags)"]
+    # The thread's post is the same post view searchPosts lists: read as the bluesky harvest reads it.
+    post = (thread.data.get("thread") or {}).get("post") or {"uri": uri}
+    probe = BlueskySource.model_construct(id="check", kind="bluesky", hashtag=wanted[0], service=service)
+    facts, _ = bluesky.post_facts(probe, post, wanted)
+    record = bluesky.skeet_record(facts, post)
+    found = tagged_reasons(record, wanted)
     return Found(what="Bluesky post", canonical=f"https://bsky.app{path}", tags_found=found,
-                 looked_at=[] if found else ["the post's tag facets", "its text"], owner=handle)
+                 looked_at=[] if found else ["the post's tag facets", "its text"],
+                 kind=record_kind(record, "bluesky"), owner=handle)
 
 
 async def read_devto_article(ctx, api, path, stats, allow_private, wanted, report) -> Found:
@@ -309,12 +347,29 @@ async def read_devto_article(ctx, api, path, stats, allow_private, wanted, repor
     page = await get_json(ctx, f"{api}/api/articles/{quote(user)}/{quote(slug)}", stats, service="dev.to",
                           allow_private=allow_private)
     report.reachable, report.http_status = True, page.status
-    tags = article_tags(page.data)
-    targets = {normalise_tag(t) for t in wanted}
-    found = [f"dev.to tag '{t}'" for t in tags if normalise_tag(t) in targets][:1]
-    canonical = canonical_url(page.data.get("canonical_url") or page.data.get("url") or "")
-    return Found(what="dev.to article", canonical=canonical, tags_found=found,
-                 looked_at=[] if found else [f"the article's tags ({', '.join(tags) or 'none'})"], owner=user)
+    probe = DevtoSource.model_construct(id="check", kind="devto", username=user, api_url=api)
+    record = devto.article_record(probe, page.data, wanted)
+    found = tagged_reasons(record, wanted)
+    return Found(what="dev.to article", canonical=record.canonical_url, tags_found=found,
+                 looked_at=[] if found else [f"the article's tags ({', '.join(record.tags) or 'none'})"],
+                 kind=record_kind(record, "devto"), owner=user)
+
+
+async def read_discourse_topic(ctx, registry, forum: DiscourseSource, path, stats, report) -> Found:
+    """A forum topic as the discourse harvest reads it (its JSON, robots.txt applying); it is in
+    the source when it carries the tag the source lists."""
+    page = await get_json(ctx, discourse.json_url(forum.base_url, path.rstrip("/")), stats, service="Discourse",
+                          allow_private=registry.allow_private_for(forum), robots=True)
+    report.reachable, report.robots_allowed, report.http_status = True, True, page.status
+    topic = page.data if isinstance(page.data, dict) else {}
+    posts = (topic.get("post_stream") or {}).get("posts") or []
+    record = discourse.topic_record(forum, {**topic, "id": topic.get("id") or DISCOURSE_TOPIC.match(path).group(2)},
+                                    posts[0] if posts else {})
+    tags = discourse.topic_tags(topic)
+    tag = first_wanted(registry.wanted_tags(forum), tags)
+    return Found(what="Discourse topic", canonical=record.url, tags_found=[f"Discourse tag '{tag}'"] if tag else [],
+                 looked_at=[] if tag else [f"the topic's tags ({', '.join(tags) or 'none'})"],
+                 kind=record_kind(record, "discourse"))
 
 
 async def read_github_repo(ctx, path, stats, allow_private, wanted, report) -> Found:
@@ -350,6 +405,11 @@ def _devto_source_for(registry, url: str) -> DevtoSource | None:
     return None
 
 
+def _discourse_source_for(registry, url: str) -> DiscourseSource | None:
+    return next((s for s in registry.enabled("discourse") if url.startswith(s.base_url + "/")), None) \
+        if registry else None
+
+
 def covering_sources(registry: SourceRegistry, url: str, found: Found | None) -> list[SourceBase]:
     """The enabled sources that would read this URL."""
     what = found.what if found else ""
@@ -377,7 +437,9 @@ def covering_sources(registry: SourceRegistry, url: str, found: Found | None) ->
         elif isinstance(source, DiscourseSource):
             hit = url.startswith(source.base_url + "/")
         elif isinstance(source, MarkdownSource):
-            hit = bool(source.site_url) and url.startswith(source.site_url)
+            # Where its files are published, or the files themselves on GitHub.
+            published = [p for p in (source.site_url, f"https://github.com/{source.repo}/" if source.repo else None) if p]
+            hit = any(url.startswith(p) for p in published)
         else:
             hit = False
         if hit:

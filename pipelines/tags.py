@@ -20,6 +20,24 @@ def hashtags(text: str | None) -> list[str]:
     return HASHTAG_RE.findall(text or "")
 
 
+def first_wanted(wanted: Iterable[str], tags: Iterable[str]) -> str | None:
+    """The first of `tags` that is one of `wanted` in any spelling, or None: the one tag rule
+    every kind's harvest and check use."""
+    targets = {normalise_tag(t) for t in wanted}
+    return next((tag for tag in tags if normalise_tag(tag) in targets), None)
+
+
+def post_tag_reasons(wanted: Iterable[str], *, tags: Iterable[str], text: str, post: str) -> list[str]:
+    """Where a social post (`post`: "the Mastodon post <url>") carries one of `wanted`: a tag the
+    platform attached to it, else a hashtag in its text."""
+    wanted = list(wanted)
+    if tag := first_wanted(wanted, tags):
+        return [f"hashtag #{tag} on the {post}"]
+    if tag := first_wanted(wanted, hashtags(text)):
+        return [f"hashtag #{tag} in the text of the {post}"]
+    return []
+
+
 def find_tag_matches(
     wanted: Iterable[str],
     *,
@@ -29,16 +47,11 @@ def find_tag_matches(
     content: str = "",
 ) -> list[str]:
     """Reasons, in plain words, why an entry carries one of `wanted`; empty when it does not."""
-    targets = {normalise_tag(t) for t in wanted}
-    reasons: list[str] = []
-    for category in categories:
-        if normalise_tag(category) in targets:
-            reasons.append(f"category '{category}'")
+    wanted = list(wanted)
+    reasons = [f"category '{category}'" for category in categories if first_wanted(wanted, [category])]
     for place, text in (("title", title), ("summary", summary), ("content", content)):
-        for tag in hashtags(text):
-            if normalise_tag(tag) in targets:
-                reasons.append(f"hashtag #{tag} in {place}")
-                break
+        if tag := first_wanted(wanted, hashtags(text)):
+            reasons.append(f"hashtag #{tag} in {place}")
     return reasons
 
 
@@ -74,11 +87,10 @@ def match_stored_entry(wanted: Iterable[str], tagged_only: bool, *, tags: Iterab
 def repository_tag_matches(wanted: Iterable[str], *, topics: Iterable[str], description: str,
                            readme_excerpt: str) -> list[str]:
     """Where a GitHub repository carries one of `wanted`: a topic, or a hashtag in its description or README."""
-    targets = {normalise_tag(t) for t in wanted}
-    reasons = [f"repo topic '{t}'" for t in topics if normalise_tag(t) in targets]
+    wanted = list(wanted)
+    reasons = [f"repo topic '{t}'" for t in topics if first_wanted(wanted, [t])]
     for place, text in (("description", description), ("README", readme_excerpt)):
-        tag = next((t for t in hashtags(text) if normalise_tag(t) in targets), None)
-        if tag:
+        if tag := first_wanted(wanted, hashtags(text)):
             reasons.append(f"hashtag #{tag} in {place}")
     return reasons
 

@@ -193,7 +193,8 @@ def bluesky_post(n: int, text: str, *, tags: list[str] = (), link: str | None = 
 
 @dataclass
 class BlueskySearch:
-    """app.bsky.feed.searchPosts (newest first, cursor paging) and createSession on 127.0.0.1."""
+    """app.bsky.feed.searchPosts (newest first, cursor paging), createSession, and one post's
+    getPostThread (with resolveHandle) on 127.0.0.1; a search for one of `gone_hashtags` answers 404."""
 
     server: HTTPServer
     posts: list[dict] = field(default_factory=list)   # newest first
@@ -203,10 +204,13 @@ class BlueskySearch:
     page_size: int = 100
     requests: list[str] = field(default_factory=list)
     sessions: int = 0
+    gone_hashtags: tuple[str, ...] = ()
 
     def __post_init__(self):
         self.base = self.server.url_for("").rstrip("/")
         self.server.expect_request("/xrpc/app.bsky.feed.searchPosts").respond_with_handler(self.search)
+        self.server.expect_request("/xrpc/com.atproto.identity.resolveHandle").respond_with_handler(self.resolve)
+        self.server.expect_request("/xrpc/app.bsky.feed.getPostThread").respond_with_handler(self.thread)
         self.server.expect_request("/xrpc/com.atproto.server.createSession", method="POST") \
             .respond_with_handler(self.create_session)
 
@@ -219,8 +223,30 @@ class BlueskySearch:
         return Response(json.dumps({"accessJwt": "jwt-token-abc", "refreshJwt": "r", "handle": self.handle,
                                     "did": "did:plc:hub"}), content_type="application/json")
 
+    def resolve(self, request: Request) -> Response:
+        handle = parse_qs(request.query_string.decode()).get("handle", [""])[0]
+        did = next((p["author"]["did"] for p in self.posts if p["author"]["handle"] == handle), None)
+        if did is None:
+            return Response(json.dumps({"error": "InvalidRequest", "message": "Unable to resolve handle"}),
+                            status=400, content_type="application/json")
+        return Response(json.dumps({"did": did}), content_type="application/json")
+
+    def thread(self, request: Request) -> Response:
+        """The recorded getPostThread answer, around the post the `uri` names."""
+        uri = parse_qs(request.query_string.decode()).get("uri", [""])[0]
+        post = next((p for p in self.posts if p["uri"] == uri), None)
+        if post is None:
+            return Response(json.dumps({"error": "NotFound", "message": f"Post not found: {uri}"}),
+                            status=400, content_type="application/json")
+        recorded = json.loads((SOCIAL / "bluesky_getPostThread_recordWithMedia.json").read_text(encoding="utf-8"))
+        recorded["thread"]["post"] = post
+        return Response(json.dumps(recorded), content_type="application/json")
+
     def search(self, request: Request) -> Response:
         self.requests.append(request.full_path)
+        if parse_qs(request.query_string.decode()).get("q", [""])[0].lstrip("#").lower() in self.gone_hashtags:
+            return Response(json.dumps({"error": "NotFound", "message": "Not Found"}), status=404,
+                            content_type="application/json")
         if self.requires_auth and request.headers.get("Authorization") != "Bearer jwt-token-abc":
             return Response(json.dumps({"error": "AuthMissing", "message": "Authentication Required"}),
                             status=403, content_type="application/json")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.tags import find_tag_matches, normalise_tag
+from pipelines.tags import find_tag_matches, first_wanted, normalise_tag, post_tag_reasons
 from tests.conftest import CORPUS, serve_bytes, serve_file
 
 MANTON = CORPUS / "feeds" / "wordpress_manton.rss"
@@ -10,6 +10,18 @@ MANTON = CORPUS / "feeds" / "wordpress_manton.rss"
 
 def test_tag_variants_normalise_to_one():
     assert {normalise_tag(t) for t in ("OpenGovTech", "#OpenGovTech", "open-gov-tech", "Open Gov Tech")} == {"opengovtech"}
+
+
+def test_one_tag_rule_for_a_platform_s_tags_and_a_post_s_text():
+    assert first_wanted(["OpenGovTech"], ["webdev", "open-gov-tech", "opengovtech"]) == "open-gov-tech"
+    assert first_wanted(["OpenGovTech"], ["webdev"]) is None
+    post = "Bluesky post https://bsky.app/profile/a.example/post/1"
+    # A tag the platform attached wins over a hashtag in the text; a hashtag in a URL is no tag.
+    assert post_tag_reasons(["opengovtech"], tags=["OpenGovTech"], text="#opengovtech", post=post) == [
+        f"hashtag #OpenGovTech on the {post}"]
+    assert post_tag_reasons(["opengovtech"], tags=["maps"], text="Bins on a map #Open_Gov_Tech", post=post) == [
+        f"hashtag #Open_Gov_Tech in the text of the {post}"]
+    assert post_tag_reasons(["opengovtech"], tags=[], text="https://x.example/#opengovtech", post=post) == []
 
 
 def test_hashtags_inside_urls_and_entities_are_not_tags():

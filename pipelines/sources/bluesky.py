@@ -23,8 +23,8 @@ from pipelines.redaction import remember_secret
 from pipelines.sanitize import sanitize_html
 from pipelines.sources.api import each_well_formed, get_json, malformed_warning
 from pipelines.sources.mentions import PostFacts, SharedLink, post_record, posts_to_records
-from pipelines.tags import hashtags, normalise_tag
 from pipelines.outcomes import SourceOutcome
+from pipelines.tags import post_tag_reasons
 
 PAGE_SIZE = 100   # searchPosts' maximum
 HANDLE_ENV = "BLUESKY_HANDLE"
@@ -141,11 +141,7 @@ def post_facts(source: BlueskySource, post: dict, wanted: list[str]) -> tuple[Po
             elif kind == LINK_FACET and feature.get("uri"):
                 links.append(feature["uri"])
     tags += [t for t in record.get("tags") or [] if isinstance(t, str)]  # "outline" tags, not in the text
-    targets = {normalise_tag(t) for t in wanted}
-    reasons = [f"hashtag #{t} on the Bluesky post {url}" for t in tags if normalise_tag(t) in targets][:1]
-    if not reasons:
-        reasons = [f"hashtag #{t} in the text of the Bluesky post {url}"
-                   for t in hashtags(text) if normalise_tag(t) in targets][:1]
+    reasons = post_tag_reasons(wanted, tags=tags, text=text, post=f"Bluesky post {url}")
     external = ((post.get("embed") or {}).get("external") or (record.get("embed") or {}).get("external") or {})
     link = None
     if external.get("uri"):

@@ -17,7 +17,7 @@ from pipelines.http import FetchStats
 from pipelines.records import RawRecord
 from pipelines.sanitize import html_to_text, sanitize_html, summarise
 from pipelines.sources.api import each_well_formed, get_json, malformed_warning
-from pipelines.tags import merge_tags, normalise_tag
+from pipelines.tags import first_wanted, merge_tags
 from pipelines.urls import canonical_url, item_id
 from pipelines.outcomes import SourceOutcome
 
@@ -74,8 +74,8 @@ def article_record(source: DevtoSource, article: dict, wanted: list[str]) -> Raw
     url = canonical_url(article.get("url") or "") or ""
     original = canonical_url(article.get("canonical_url") or "") or url
     tags = article_tags(article)
-    targets = {normalise_tag(t) for t in wanted}
-    reasons = [f"dev.to tag '{t}'" for t in tags if normalise_tag(t) in targets][:1]
+    tag = first_wanted(wanted, tags)
+    reasons = [f"dev.to tag '{tag}'"] if tag else []
     matched = bool(reasons) or not source.tagged_only
     if not reasons and not source.tagged_only:
         reasons.append("source is on topic as a whole (tagged_only: false)")

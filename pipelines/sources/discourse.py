@@ -92,11 +92,16 @@ def topic_key(topic: dict) -> str:
     return f"{topic.get('slug') or 'topic'}/{topic['id']}"
 
 
+def topic_tags(topic: dict) -> list[str]:
+    """A topic's tags: names, or (newer Discourse) objects with a name."""
+    return [t if isinstance(t, str) else (t or {}).get("name", "") for t in topic.get("tags") or []]
+
+
 def topic_record(source: DiscourseSource, topic: dict, post: dict) -> RawRecord:
     url = canonical_url(f"{source.base_url}/t/{topic_key(topic)}") or source.base_url
     cooked = sanitize_html(post.get("cooked") or "", base_url=url)
     text = html_to_text(cooked) or html_to_text(topic.get("excerpt") or "")
-    tags = [t if isinstance(t, str) else (t or {}).get("name", "") for t in topic.get("tags") or []]
+    tags = topic_tags(topic)
     reasons = [f"in the Discourse tag '{source.tag}' on {source.base_url}"]
     published = parse_datetime(post.get("created_at") or topic.get("created_at"))
     raw = {k: topic.get(k) for k in ("id", "slug", "title", "created_at", "last_posted_at", "posts_count",

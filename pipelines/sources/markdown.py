@@ -33,7 +33,7 @@ from pipelines.safe_yaml import load_yaml
 from pipelines.sanitize import html_to_text, summarise
 from pipelines.sources.github import shared_api
 from pipelines.sources.github_api import RAW_ACCEPT
-from pipelines.tags import merge_tags, normalise_tag
+from pipelines.tags import first_wanted, merge_tags
 from pipelines.urls import canonical_url, item_id
 from pipelines.outcomes import SourceOutcome
 
@@ -315,8 +315,8 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
         _text(meta.get("description")) or _text(meta.get("summary")) or _text(meta.get("excerpt"))))
 
     tags = _strings(meta.get("tags")) + _strings(meta.get("categories")) + _strings(meta.get("category"))
-    targets = {normalise_tag(t) for t in wanted}
-    reasons = [f"front matter tag '{t}' in {file.path}" for t in tags if normalise_tag(t) in targets][:1]
+    tag = first_wanted(wanted, tags)
+    reasons = [f"front matter tag '{tag}' in {file.path}"] if tag else []
     matched = bool(reasons) or not source.tagged_only
     if not source.tagged_only:
         reasons.append("source is on topic as a whole (tagged_only: false)")

@@ -20,8 +20,8 @@ from pipelines.records import Mention, RawRecord
 from pipelines.sanitize import html_to_text, sanitize_html
 from pipelines.sources.api import each_well_formed, get_json, malformed_warning
 from pipelines.sources.mentions import PostFacts, SharedLink, post_record, posts_to_records
-from pipelines.tags import hashtags, normalise_tag
 from pipelines.outcomes import SourceOutcome
+from pipelines.tags import post_tag_reasons
 
 PAGE_SIZE = 40   # the most Mastodon returns per page
 
@@ -109,11 +109,7 @@ def post_facts(source: MastodonSource, status: dict, wanted: list[str], boosts: 
     text = html_to_text(content)
     url = status.get("url") or status.get("uri") or ""
     tags = [t.get("name", "") for t in status.get("tags") or [] if isinstance(t, dict)]
-    targets = {normalise_tag(t) for t in wanted}
-    reasons = [f"hashtag #{tag} on the Mastodon post {url}" for tag in tags if normalise_tag(tag) in targets][:1]
-    if not reasons:
-        reasons = [f"hashtag #{tag} in the text of the Mastodon post {url}"
-                   for tag in hashtags(text) if normalise_tag(tag) in targets][:1]
+    reasons = post_tag_reasons(wanted, tags=tags, text=text, post=f"Mastodon post {url}")
     matched = bool(reasons) or not source.tagged_only
     if not reasons and not source.tagged_only:
         reasons.append("source is on topic as a whole (tagged_only: false)")
