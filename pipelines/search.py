@@ -32,10 +32,15 @@ if TYPE_CHECKING:
     from pipelines.warehouse import Warehouse
 
 INDEX_STATE_KEY = "search_index_built_from"
-INDEX_FORMAT = "fts5-3"  # bump when the index schema changes, so old files are rebuilt
-# BM25 column weights for (title, tags, summary, content): a word in the title or the tags
-# says more about what an item is than the same word deep in its body.
-COLUMN_WEIGHTS = (10.0, 6.0, 3.0, 1.0)
+INDEX_FORMAT = "fts5-4"  # bump when the index schema changes, so old files are rebuilt
+# BM25 column weights for (title, tags, summary, content, kind): a word in the title or the tags
+# says more about what an item is than the same word deep in its body. The kind column only
+# selects (see KIND_PREFIX) and adds nothing to a score.
+COLUMN_WEIGHTS = (10.0, 6.0, 3.0, 1.0, 0.0)
+# Each item's kind is also a token of the full-text index (e.g. "0kindtechnique": a digit first, so
+# no word of any text or query is one), so a kind filter narrows FTS5's matches before they are
+# ranked instead of joining every ranked match to `docs`.
+KIND_PREFIX = "0kind"
 SNIPPET_TOKENS = 24
 MARK = "**"  # around each matched word in a snippet
 FACET_LIMIT = 15
@@ -62,7 +67,7 @@ CREATE TABLE doc_tags (rowid INTEGER NOT NULL, tag_key TEXT NOT NULL, tag TEXT N
 CREATE TABLE doc_sources (rowid INTEGER NOT NULL, source_id TEXT NOT NULL);
 -- Words as written: a query word is widened to its forms through `terms` (pipelines/search_terms.py).
 CREATE VIRTUAL TABLE docs_fts USING fts5(
-    title, tags, summary, content,
+    title, tags, summary, content, kind,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 -- The index's vocabulary: each term, how many documents hold it, and its light stem.
@@ -165,7 +170,8 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
                          json.dumps(row_tags, ensure_ascii=False), json.dumps(row_sources, ensure_ascii=False)))
             tags.extend((rowid, key, t) for t in dict.fromkeys(row_tags) if (key := normalise_tag(t)))
             sources.extend((rowid, s) for s in row_sources)
-            texts.append((rowid, row["title"], " ".join(row_tags), row.get("summary") or "", row.get("content_text") or ""))
+            texts.append((rowid, row["title"], " ".join(row_tags), row.get("summary") or "", row.get("content_text") or "",
+                          kind_token(row["kind"])))
             meaning_texts.append(document_text(row["title"], row_tags, row.get("summary"), row.get("content_text")))
             if len(docs) >= 2_000:
                 _flush(con, docs, tags, sources, texts)
@@ -189,11 +195,16 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
     return count
 
 
+def kind_token(kind: str) -> str:
+    """The kind as one FTS5 token (unicode61 keeps letters and digits together and folds case)."""
+    return KIND_PREFIX + "".join(ch for ch in kind.casefold() if ch.isalnum())
+
+
 def _write_terms(con: sqlite3.Connection) -> None:
     con.execute("CREATE VIRTUAL TABLE temp.vocabulary USING fts5vocab(main, docs_fts, 'row')")
     con.executemany("INSERT INTO terms VALUES (?, ?, ?)",
                     ((term, docs, word_key(term)) for term, docs in
-                     con.execute("SELECT term, doc FROM temp.vocabulary")))
+                     con.execute("SELECT term, doc FROM temp.vocabulary WHERE term NOT GLOB ?", (KIND_PREFIX + "*",))))
     con.execute("DROP TABLE temp.vocabulary")
 
 
@@ -201,7 +212,7 @@ def _flush(con: sqlite3.Connection, docs: list, tags: list, sources: list, texts
     con.executemany("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", docs)
     con.executemany("INSERT INTO doc_tags VALUES (?,?,?)", tags)
     con.executemany("INSERT INTO doc_sources VALUES (?,?)", sources)
-    con.executemany("INSERT INTO docs_fts(rowid, title, tags, summary, content) VALUES (?,?,?,?,?)", texts)
+    con.executemany("INSERT INTO docs_fts(rowid, title, tags, summary, content, kind) VALUES (?,?,?,?,?,?)", texts)
     for batch in (docs, tags, sources, texts):
         batch.clear()
 
@@ -307,10 +318,35 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]] | None = None
 
 
-def _filter_sql(filters: SearchFilters) -> tuple[list[str], dict]:
+@dataclass
+class FilterSQL:
+    """The filters as SQL over `docs d`, bound to `params`. The kind is given twice: as a clause for
+    queries over `docs` (meaning's candidates) and inside the FTS5 match for full-text queries."""
+    where: list[str]  # every filter but the kind
+    params: dict
+    kind: str | None
+
+    @property
+    def docs_clause(self) -> str:
+        """" AND …" for a query over docs d: every filter, the kind included."""
+        kind = ["d.kind = :kind"] if self.kind else []
+        return "".join(f" AND {w}" for w in kind + self.where)
+
+    @property
+    def text_clause(self) -> str:
+        """" AND …" beside a docs_fts MATCH built by `match`: every filter but the kind."""
+        return "".join(f" AND {w}" for w in self.where)
+
+    def match(self, expression: str) -> str:
+        """An FTS5 expression narrowed to the kind asked for, if one was."""
+        if not self.kind:
+            return expression
+        return f'kind : "{kind_token(self.kind)}" AND ({expression})'
+
+
+def _filter_sql(filters: SearchFilters) -> FilterSQL:
     where, params = [], {}
     if filters.kind:
-        where.append("d.kind = :kind")
         params["kind"] = filters.kind
     if filters.tag:
         where.append("d.rowid IN (SELECT rowid FROM doc_tags WHERE tag_key = :tag)")
@@ -331,7 +367,7 @@ def _filter_sql(filters: SearchFilters) -> tuple[list[str], dict]:
         where.append("(d.language = :language OR d.language LIKE :language_prefix)")
         params["language"] = filters.language.lower()
         params["language_prefix"] = filters.language.lower() + "-%"
-    return where, params
+    return FilterSQL(where=where, params=params, kind=filters.kind)
 
 
 def open_index(index_path: Path) -> sqlite3.Connection:
@@ -364,18 +400,17 @@ class SearchIndex:
         """Items with every word first, then items with some of them (by how much of the query they
         cover), fused by reciprocal rank with the items closest in meaning."""
         parsed = parse_query(query)
-        where, params = _filter_sql(filters or SearchFilters())
-        filter_clause = "".join(f" AND {w}" for w in where)
+        filter_sql = _filter_sql(filters or SearchFilters())
         try:
             plan = self._plan(parsed)
-            lexical = self._lexical(plan, filter_clause, params, limit)
-            close = self._meaning(query, filter_clause, params, limit) if _words_fall_short(plan, lexical) else {}
+            lexical = self._lexical(plan, filter_sql, limit)
+            close = self._meaning(query, filter_sql, limit) if _words_fall_short(plan, lexical) else {}
             fused = _fuse(lexical, close, limit)
             hits = self._page(plan, fused, lexical, close)
             if not facets:
                 return SearchResult(hits=hits, total=len(hits))
             match = plan.all_words if plan.all_words and lexical.every_word else plan.any_word
-            return _with_facets(self.con, hits, filter_clause, {**params, "q": match or '""'})
+            return _with_facets(self.con, hits, filter_sql, match)
         except sqlite3.OperationalError as exc:
             raise HubError(f"search index {self.path} cannot be read ({exc}): "
                            "run `opengovtech run` to rebuild it") from None
@@ -399,15 +434,14 @@ class SearchIndex:
             self._document_count = self.con.execute("SELECT count(*) FROM docs").fetchone()[0]
         return self._document_count
 
-    def _lexical(self, plan: "QueryPlan", filter_clause: str, params: dict, limit: int) -> "LexicalRanking":
+    def _lexical(self, plan: "QueryPlan", filter_sql: FilterSQL, limit: int) -> "LexicalRanking":
         if not plan.groups:
             return LexicalRanking(rowids=[], coverage={}, every_word=False)
-        join = " JOIN docs d ON d.rowid = f.rowid" if filter_clause else ""
         # Every word: matches in the title or tags first (they nearly always win under these weights,
         # and a common word is answered from its few title matches), then the rest.
-        top = self._ranked(plan.in_title_or_tags, join, filter_clause, params, limit, exclude=[])
+        top = self._ranked(plan.in_title_or_tags, filter_sql, limit, exclude=[])
         if len(top) < limit:
-            top += self._ranked(plan.all_words, join, filter_clause, params, limit - len(top),
+            top += self._ranked(plan.all_words, filter_sql, limit - len(top),
                                 exclude=[rowid for rowid, _ in top])
         rowids = [rowid for rowid, _ in top]
         coverage = {rowid: 1.0 for rowid in rowids}
@@ -415,11 +449,10 @@ class SearchIndex:
             # Some words: the best BM25 matches for any word, ranked by the share of the query
             # (weighted by how rare each word is) they hold.
             # Candidates holding a word in the title or tags first (fewer to score for a common word).
-            candidates = self._ranked(f"{{title tags}} : ({plan.any_word})", join, filter_clause, params,
+            candidates = self._ranked(f"{{title tags}} : ({plan.any_word})", filter_sql,
                                       PARTIAL_CANDIDATES, exclude=rowids)
             if len(candidates) < PARTIAL_CANDIDATES:
-                candidates += self._ranked(plan.any_word, join, filter_clause, params,
-                                           PARTIAL_CANDIDATES - len(candidates),
+                candidates += self._ranked(plan.any_word, filter_sql, PARTIAL_CANDIDATES - len(candidates),
                                            exclude=rowids + [rowid for rowid, _ in candidates])
             share = self._coverage(plan, [rowid for rowid, _ in candidates])
             ranked = sorted(candidates, key=lambda c: (-share[c[0]], c[1]))
@@ -439,16 +472,17 @@ class SearchIndex:
                 share[rowid] += group.weight / total
         return share
 
-    def _meaning(self, query: str, filter_clause: str, params: dict, limit: int) -> dict[int, float]:
+    def _meaning(self, query: str, filter_sql: FilterSQL, limit: int) -> dict[int, float]:
         if self._vectors is None:
             self._vectors = self._open_vectors()
         if self._vectors is False:
             return {}
+        filter_clause = filter_sql.docs_clause
         close = self._vectors.nearest(query, MEANING_CANDIDATES if filter_clause else limit, MIN_SIMILARITY)
         if filter_clause and close:
             allowed = {rowid for (rowid,) in self.con.execute(
                 f"SELECT d.rowid FROM docs d WHERE d.rowid IN ({','.join(str(r) for r, _ in close)}){filter_clause}",
-                params)}
+                filter_sql.params)}
             close = [(rowid, sim) for rowid, sim in close if rowid in allowed]
         return dict(close[:limit])
 
@@ -459,13 +493,15 @@ class SearchIndex:
             return False  # the index was replaced and its vectors removed since it was opened: words only
         return DocumentVectors(path, self._documents())
 
-    def _ranked(self, match: str, join: str, filter_clause: str, params: dict, limit: int,
-                exclude: list[int]) -> list[tuple[int, float]]:
+    def _ranked(self, match: str, filter_sql: FilterSQL, limit: int, exclude: list[int]) -> list[tuple[int, float]]:
         # FTS5's own ORDER BY rank path, on rowids alone; the page's columns are fetched afterwards.
+        # The kind is part of the match; other filters join to docs.
+        filter_clause = filter_sql.text_clause
+        join = " JOIN docs d ON d.rowid = f.rowid" if filter_clause else ""
         skip = f" AND f.rowid NOT IN ({','.join(map(str, exclude))})" if exclude else ""
         return self.con.execute(f"SELECT f.rowid, f.rank FROM docs_fts f{join} WHERE docs_fts MATCH :q"
                                 f"{filter_clause}{skip} ORDER BY f.rank LIMIT {int(limit)}",
-                                {**params, "q": match}).fetchall()
+                                {**filter_sql.params, "q": filter_sql.match(match)}).fetchall()
 
     def _page(self, plan: "QueryPlan", fused: list[tuple[int, float]], lexical: "LexicalRanking",
               close: dict[int, float]) -> list[SearchHit]:
@@ -590,12 +626,12 @@ def search_with_facets(index_path: Path, query: str, filters: SearchFilters | No
         return index.search(query, filters, limit, facets=facets)
 
 
-def _with_facets(con: sqlite3.Connection, hits: list[SearchHit], filter_clause: str, params: dict) -> SearchResult:
+def _with_facets(con: sqlite3.Connection, hits: list[SearchHit], filter_sql: FilterSQL, match: str) -> SearchResult:
     """Counts by kind, tag, organisation and year over every match, not only the page shown."""
     con.execute("DROP TABLE IF EXISTS temp.matched")
     con.execute("CREATE TEMP TABLE matched AS SELECT d.rowid AS rowid, d.kind, d.organisation, d.year "
-                f"FROM docs_fts f JOIN docs d ON d.rowid = f.rowid WHERE docs_fts MATCH :q{filter_clause}",
-                params)
+                f"FROM docs_fts f JOIN docs d ON d.rowid = f.rowid WHERE docs_fts MATCH :q{filter_sql.text_clause}",
+                {**filter_sql.params, "q": filter_sql.match(match) if match else '""'})
     total = con.execute("SELECT count(*) FROM matched").fetchone()[0]
     facet_sql = {
         "kind": "SELECT kind, count(*) FROM matched GROUP BY 1",
