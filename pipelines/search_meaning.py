@@ -117,7 +117,9 @@ class DocumentVectors:
         q = embedder().embed([query])[0]
         if not q.any():
             return []
-        sims = self.vectors @ q
+        # einsum's own single-threaded loop, not BLAS: one query's scan is too small to share out, and
+        # on a busy machine OpenBLAS's threads spend longer waiting for each other than multiplying.
+        sims = np.einsum("ij,j->i", self.vectors, q)
         limit = min(limit, len(sims))
         top = np.argpartition(-sims, limit - 1)[:limit]
         top = top[np.argsort(-sims[top])]
