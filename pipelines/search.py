@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from pipelines.errors import HubError
-from pipelines.search_meaning import DocumentVectors, document_text, vectors_path, write_vectors
+from pipelines.search_meaning import DocumentVectors, document_text, related_terms, vectors_path, write_vectors
 from pipelines.search_terms import WordMatch, match_word, word_key
 from pipelines.tags import normalise_tag
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from pipelines.warehouse import Warehouse
 
 INDEX_STATE_KEY = "search_index_built_from"
-INDEX_FORMAT = "fts5-4"  # bump when the index schema changes, so old files are rebuilt
+INDEX_FORMAT = "fts5-5"  # bump when the index schema changes, so old files are rebuilt
 # BM25 column weights for (title, tags, summary, content, kind): a word in the title or the tags
 # says more about what an item is than the same word deep in its body. The kind column only
 # selects (see KIND_PREFIX) and adds nothing to a score.
@@ -72,6 +72,9 @@ CREATE VIRTUAL TABLE docs_fts USING fts5(
 );
 -- The index's vocabulary: each term, how many documents hold it, and its light stem.
 CREATE TABLE terms (term TEXT PRIMARY KEY, docs INTEGER NOT NULL, word_key TEXT NOT NULL);
+-- Common English words and the title, tag and summary terms closest to them in meaning
+-- (pipelines/search_meaning.py): a query word is widened by them, the site's records carry them.
+CREATE TABLE related (word TEXT NOT NULL, term TEXT NOT NULL, similarity REAL NOT NULL);
 INSERT INTO docs_fts(docs_fts, rank) VALUES ('rank', 'bm25({", ".join(map(str, COLUMN_WEIGHTS))})');
 """
 
@@ -82,6 +85,7 @@ CREATE INDEX doc_sources_by_id ON doc_sources (source_id, rowid);
 CREATE INDEX docs_by_kind ON docs (kind);
 CREATE INDEX docs_by_date ON docs (sort_date);
 CREATE INDEX terms_by_key ON terms (word_key);
+CREATE INDEX related_by_word ON related (word);
 """
 
 
@@ -177,6 +181,7 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
                 _flush(con, docs, tags, sources, texts)
         _flush(con, docs, tags, sources, texts)
         _write_terms(con)
+        _write_related(con)
         write_vectors(vectors, meaning_texts)
         con.executescript(INDEXES)
         con.execute("INSERT INTO docs_fts(docs_fts) VALUES ('optimize')")
@@ -206,6 +211,33 @@ def _write_terms(con: sqlite3.Connection) -> None:
                     ((term, docs, word_key(term)) for term, docs in
                      con.execute("SELECT term, doc FROM temp.vocabulary WHERE term NOT GLOB ?", (KIND_PREFIX + "*",))))
     con.execute("DROP TABLE temp.vocabulary")
+
+
+# The columns whose terms may stand for a related word: what an item is about, not every word of its body.
+RELATED_COLUMNS = ("title", "tags", "summary")
+
+
+def _write_related(con: sqlite3.Connection) -> None:
+    con.execute("CREATE VIRTUAL TABLE temp.by_column USING fts5vocab(main, docs_fts, 'col')")
+    terms = [term for (term,) in con.execute(
+        f"SELECT DISTINCT term FROM temp.by_column WHERE col IN ({','.join('?' * len(RELATED_COLUMNS))}) "
+        "ORDER BY term", RELATED_COLUMNS)
+        if term.isalpha() and len(term) >= 3 and term not in STOPWORDS]
+    con.execute("DROP TABLE temp.by_column")
+    con.executemany("INSERT INTO related VALUES (?, ?, ?)", related_terms(terms))
+
+
+def related_words_by_term(index_path: Path) -> dict[str, list[str]]:
+    """Index term -> the common words it is related to (the `related` table read the other way): what the
+    site adds to the record of an item holding the term."""
+    con = open_index(index_path)
+    try:
+        by_term: dict[str, list[str]] = {}
+        for word, term in con.execute("SELECT word, term FROM related ORDER BY term, similarity DESC, word"):
+            by_term.setdefault(term, []).append(word)
+        return by_term
+    finally:
+        con.close()
 
 
 def _flush(con: sqlite3.Connection, docs: list, tags: list, sources: list, texts: list) -> None:
@@ -292,7 +324,8 @@ class SearchHit:
     score: float
     snippet: str
     # Which matching put the item on the page: "words" (every word), "some words", "typo"
-    # (a word read as its nearest vocabulary term), "meaning" (close in embedding space).
+    # (a word read as its nearest vocabulary term), "related words" (a word widened by the terms
+    # closest to it in meaning), "meaning" (the item close in embedding space).
     matched_by: list[str] = field(default_factory=list)
     explanation: str = ""
 
@@ -404,9 +437,12 @@ class SearchIndex:
         try:
             plan = self._plan(parsed)
             lexical = self._lexical(plan, filter_sql, limit)
-            close = self._meaning(query, filter_sql, limit) if _words_fall_short(plan, lexical) else {}
-            fused = _fuse(lexical, close, limit)
-            hits = self._page(plan, fused, lexical, close)
+            short = _words_fall_short(plan, lexical)
+            widened = self._widened(plan) if short else None
+            related = self._lexical(widened, filter_sql, limit) if widened else NO_MATCHES
+            close = self._meaning(query, filter_sql, limit) if short else {}
+            fused = _fuse(lexical, related, close, limit)
+            hits = self._page(plan, widened, fused, lexical, related, close)
             if not facets:
                 return SearchResult(hits=hits, total=len(hits))
             match = plan.all_words if plan.all_words and lexical.every_word else plan.any_word
@@ -428,6 +464,34 @@ class SearchIndex:
                                      label=found.corrected_to or word, word=found,
                                      weight=min(MAX_IDF, math.log(1 + documents / max(1, found.documents)))))
         return QueryPlan(groups=groups, unknown=unknown)
+
+    def _widened(self, plan: "QueryPlan") -> "QueryPlan | None":
+        """The plan with each word also matching its related words' terms in an item's title, tags or
+        summary (the `related` table); None when no word has any."""
+        groups, widened_words = [], []
+        for group in plan.groups:
+            typed = group.word.typed if group.word else None
+            terms = [t for (t,) in self.con.execute(
+                "SELECT term FROM related WHERE word = ? ORDER BY similarity DESC", (typed,))] if typed else []
+            if group.word and terms:
+                terms = [t for t in terms if t not in group.word.terms]
+            if not terms:
+                groups.append(group)
+                continue
+            widened_words.append(f"{typed} → {', '.join(terms)}")
+            related = f"{{{' '.join(RELATED_COLUMNS)}}} : (" + " OR ".join(f'"{t}"' for t in terms) + ")"
+            groups.append(QueryGroup(expression=f"({group.expression} OR {related})", label=group.label,
+                                     weight=group.weight, word=group.word))
+        for word in plan.unknown:
+            terms = [t for (t,) in self.con.execute(
+                "SELECT term FROM related WHERE word = ? ORDER BY similarity DESC", (word.casefold(),))]
+            if terms:
+                widened_words.append(f"{word.casefold()} → {', '.join(terms)}")
+                groups.append(QueryGroup(expression=f"{{{' '.join(RELATED_COLUMNS)}}} : ("
+                                         + " OR ".join(f'"{t}"' for t in terms) + ")", label=word, weight=MAX_IDF))
+        if not widened_words:
+            return None
+        return QueryPlan(groups=groups, unknown=[], widened=widened_words)
 
     def _documents(self) -> int:
         if self._document_count is None:
@@ -503,22 +567,24 @@ class SearchIndex:
                                 f"{filter_clause}{skip} ORDER BY f.rank LIMIT {int(limit)}",
                                 {**filter_sql.params, "q": filter_sql.match(match)}).fetchall()
 
-    def _page(self, plan: "QueryPlan", fused: list[tuple[int, float]], lexical: "LexicalRanking",
-              close: dict[int, float]) -> list[SearchHit]:
+    def _page(self, plan: "QueryPlan", widened: "QueryPlan | None", fused: list[tuple[int, float]],
+              lexical: "LexicalRanking", related: "LexicalRanking", close: dict[int, float]) -> list[SearchHit]:
         if not fused:
             return []
         score_of = dict(fused)
         marks = ",".join(str(rowid) for rowid in score_of)
         snippets = dict(self.con.execute(
             f"SELECT rowid, snippet(docs_fts, -1, '{MARK}', '{MARK}', '…', {SNIPPET_TOKENS}) FROM docs_fts "
-            f"WHERE docs_fts MATCH ? AND rowid IN ({marks})", (plan.any_word or '""',)).fetchall()) \
-            if plan.groups else {}
+            f"WHERE docs_fts MATCH ? AND rowid IN ({marks})", ((widened or plan).any_word or '""',)).fetchall()) \
+            if plan.groups or widened else {}
         rows = self.con.execute(f"""
             SELECT rowid, id, kind, title, url, summary, organisation, published_at, tags, source_ids
             FROM docs WHERE rowid IN ({marks})""").fetchall()
         hits = []
         for r in sorted(rows, key=lambda r: -score_of[r[0]]):
-            matched_by, explanation = _explain(plan, lexical.coverage.get(r[0]), close.get(r[0]))
+            words_share = lexical.coverage.get(r[0])
+            by_related = widened if related.coverage.get(r[0], 0.0) > (words_share or 0.0) else None
+            matched_by, explanation = _explain(plan, words_share, by_related, close.get(r[0]))
             hits.append(SearchHit(id=r[1], kind=r[2], title=r[3], url=r[4], summary=r[5] or "", organisation=r[6],
                                   published_at=r[7], tags=json.loads(r[8]), source_ids=json.loads(r[9]),
                                   score=round(score_of[r[0]], 4), snippet=snippets.get(r[0]) or "",
@@ -530,7 +596,8 @@ class SearchIndex:
 # and when meaning counts at all: below MIN_SIMILARITY a "closest" item is noise.
 RRF_K = 60
 WORDS_WEIGHT = 1.0
-MEANING_WEIGHT = 0.6
+RELATED_WEIGHT = 0.8
+MEANING_WEIGHT = 0.9
 MIN_SIMILARITY = 0.35
 MEANING_WHEN_FEWER = 5  # meaning is looked up only when fewer items than this hold every word
 MEANING_CANDIDATES = 200  # nearest items looked at before filters, when filters are given
@@ -551,6 +618,7 @@ class QueryGroup:
 class QueryPlan:
     groups: list[QueryGroup]
     unknown: list[str]  # words neither in the index nor near any of its terms
+    widened: list[str] = field(default_factory=list)  # "word → related terms", for a plan widened by them
 
     @property
     def all_words(self) -> str:
@@ -579,6 +647,9 @@ class LexicalRanking:
     every_word: bool            # whether any item held every word
 
 
+NO_MATCHES = LexicalRanking(rowids=[], coverage={}, every_word=False)
+
+
 def _words_fall_short(plan: QueryPlan, lexical: LexicalRanking) -> bool:
     """Whether meaning is looked up: the words found few items holding all of them, or a word had to be
     corrected or is not in the index at all. A query whose words find a page of items is answered by them."""
@@ -586,19 +657,22 @@ def _words_fall_short(plan: QueryPlan, lexical: LexicalRanking) -> bool:
     return every_word < MEANING_WHEN_FEWER or bool(plan.unknown) or bool(plan.corrections)
 
 
-def _fuse(lexical: LexicalRanking, close: dict[int, float], limit: int) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion: each list adds weight / (k + rank), the word list's weighted by the
+def _fuse(lexical: LexicalRanking, related: LexicalRanking, close: dict[int, float],
+          limit: int) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: each list adds weight / (k + rank), the word lists' weighted by the
     share of the query an item covers; scores are scaled by 1000 only to be readable."""
     score: dict[int, float] = {}
-    for rank, rowid in enumerate(lexical.rowids, 1):
-        score[rowid] = WORDS_WEIGHT * lexical.coverage[rowid] / (RRF_K + rank)
+    for weight, ranking in ((WORDS_WEIGHT, lexical), (RELATED_WEIGHT, related)):
+        for rank, rowid in enumerate(ranking.rowids, 1):
+            score[rowid] = score.get(rowid, 0.0) + weight * ranking.coverage[rowid] / (RRF_K + rank)
     for rank, rowid in enumerate(close, 1):
         score[rowid] = score.get(rowid, 0.0) + MEANING_WEIGHT / (RRF_K + rank)
     ranked = sorted(score.items(), key=lambda item: -item[1])
     return [(rowid, value * 1000) for rowid, value in ranked[:limit]]
 
 
-def _explain(plan: QueryPlan, coverage: float | None, similarity: float | None) -> tuple[list[str], str]:
+def _explain(plan: QueryPlan, coverage: float | None, widened: QueryPlan | None,
+             similarity: float | None) -> tuple[list[str], str]:
     matched_by, said = [], []
     if coverage is not None:
         matched_by.append("words" if coverage >= 1.0 else "some words")
@@ -607,6 +681,9 @@ def _explain(plan: QueryPlan, coverage: float | None, similarity: float | None) 
         if plan.corrections:
             matched_by.append("typo")
             said.append("read " + ", ".join(plan.corrections))
+    if widened is not None:
+        matched_by.append("related words")
+        said.append("related words: " + "; ".join(widened.widened))
     if similarity is not None:
         matched_by.append("meaning")
         said.append(f"close in meaning (similarity {similarity:.2f})")
