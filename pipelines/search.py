@@ -18,6 +18,7 @@ import math
 import os
 import re
 import sqlite3
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -215,6 +216,7 @@ def _write_terms(con: sqlite3.Connection) -> None:
 
 # The columns whose terms may stand for a related word: what an item is about, not every word of its body.
 RELATED_COLUMNS = ("title", "tags", "summary")
+RELATED_WORDS_PER_ITEM = 60  # a record's related words, those of its first terms first
 
 
 def _write_related(con: sqlite3.Connection) -> None:
@@ -238,6 +240,20 @@ def related_words_by_term(index_path: Path) -> dict[str, list[str]]:
         return by_term
     finally:
         con.close()
+
+
+def related_words_for(texts: Iterable[str], by_term: dict[str, list[str]]) -> list[str]:
+    """The related words of an item's title, tags and summary (`texts`), read from `related_words_by_term`:
+    what a query may say in their place. Words the texts already hold are left out."""
+    own = [index_term(w) for text in texts for w in _WORD.findall(text or "")]
+    held = set(own)
+    words = dict.fromkeys(word for term in dict.fromkeys(own) for word in by_term.get(term, ()) if word not in held)
+    return list(words)[:RELATED_WORDS_PER_ITEM]
+
+
+def index_term(word: str) -> str:
+    """A word as the index's tokenizer (unicode61, remove_diacritics 2) stores it."""
+    return "".join(ch for ch in unicodedata.normalize("NFD", word.casefold()) if not unicodedata.combining(ch))
 
 
 def _flush(con: sqlite3.Connection, docs: list, tags: list, sources: list, texts: list) -> None:
