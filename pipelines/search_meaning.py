@@ -109,7 +109,7 @@ def write_vectors(path: Path, texts: list[str]) -> int:
 RELATED_QUERY_WORDS = 30_000
 RELATED_MIN_SIMILARITY = 0.5
 RELATED_PER_WORD = 4
-RELATED_BLOCK = 2048  # query words compared with every term at a time
+RELATED_BLOCK_CELLS = 16_000_000  # similarities held at a time (float32): query words x index terms
 
 
 @lru_cache(maxsize=1)
@@ -136,8 +136,9 @@ def related_terms(index_terms: list[str]) -> list[tuple[str, str, float]]:
     term_keys = [word_key(t) for t in index_terms]
     keep = min(RELATED_PER_WORD + 2, len(index_terms))  # a word's own forms may take two places
     related = []
-    for start in range(0, len(words), RELATED_BLOCK):
-        sims = word_vectors[start:start + RELATED_BLOCK] @ term_vectors.T
+    block = max(1, RELATED_BLOCK_CELLS // len(index_terms))  # a large hub's vocabulary: fewer words at a time
+    for start in range(0, len(words), block):
+        sims = word_vectors[start:start + block] @ term_vectors.T
         top = np.argpartition(-sims, keep - 1, axis=1)[:, :keep]
         for row, columns in enumerate(top):
             word = words[start + row]
