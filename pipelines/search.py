@@ -483,31 +483,28 @@ class SearchIndex:
 
     def _widened(self, plan: "QueryPlan") -> "QueryPlan | None":
         """The plan with each word also matching its related words' terms in an item's title, tags or
-        summary (the `related` table); None when no word has any."""
+        summary (the `related` table), an unknown word by them alone; None when no word has any."""
         groups, widened_words = [], []
         for group in plan.groups:
-            typed = group.word.typed if group.word else None
-            terms = [t for (t,) in self.con.execute(
-                "SELECT term FROM related WHERE word = ? ORDER BY similarity DESC", (typed,))] if typed else []
-            if group.word and terms:
-                terms = [t for t in terms if t not in group.word.terms]
+            word = group.word
+            terms = [t for t in self._related_terms(word.typed) if t not in word.terms] if word else []
             if not terms:
                 groups.append(group)
                 continue
-            widened_words.append(f"{typed} → {', '.join(terms)}")
-            related = f"{{{' '.join(RELATED_COLUMNS)}}} : (" + " OR ".join(f'"{t}"' for t in terms) + ")"
-            groups.append(QueryGroup(expression=f"({group.expression} OR {related})", label=group.label,
-                                     weight=group.weight, word=group.word))
-        for word in plan.unknown:
-            terms = [t for (t,) in self.con.execute(
-                "SELECT term FROM related WHERE word = ? ORDER BY similarity DESC", (word.casefold(),))]
-            if terms:
-                widened_words.append(f"{word.casefold()} → {', '.join(terms)}")
-                groups.append(QueryGroup(expression=f"{{{' '.join(RELATED_COLUMNS)}}} : ("
-                                         + " OR ".join(f'"{t}"' for t in terms) + ")", label=word, weight=MAX_IDF))
+            widened_words.append(f"{word.typed} → {', '.join(terms)}")
+            groups.append(QueryGroup(expression=f"({group.expression} OR {_in_related_columns(terms)})",
+                                     label=group.label, weight=group.weight, word=word))
+        for typed in (w.casefold() for w in plan.unknown):
+            if terms := self._related_terms(typed):
+                widened_words.append(f"{typed} → {', '.join(terms)}")
+                groups.append(QueryGroup(expression=_in_related_columns(terms), label=typed, weight=MAX_IDF))
         if not widened_words:
             return None
         return QueryPlan(groups=groups, unknown=[], widened=widened_words)
+
+    def _related_terms(self, word: str) -> list[str]:
+        return [term for (term,) in self.con.execute(
+            "SELECT term FROM related WHERE word = ? ORDER BY similarity DESC", (word,))]
 
     def _documents(self) -> int:
         if self._document_count is None:
@@ -664,6 +661,11 @@ class LexicalRanking:
 
 
 NO_MATCHES = LexicalRanking(rowids=[], coverage={}, every_word=False)
+
+
+def _in_related_columns(terms: list[str]) -> str:
+    """An FTS5 expression: any of `terms` in the columns related words stand for."""
+    return f"{{{' '.join(RELATED_COLUMNS)}}} : (" + " OR ".join(f'"{t}"' for t in terms) + ")"
 
 
 def _words_fall_short(plan: QueryPlan, lexical: LexicalRanking) -> bool:
