@@ -18,13 +18,14 @@ import math
 import os
 import re
 import sqlite3
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from pipelines.errors import HubError
-from pipelines.search_meaning import DocumentVectors, document_text, vectors_path, write_vectors
+from pipelines.search_meaning import DocumentVectors, document_text, related_terms, vectors_path, write_vectors
 from pipelines.search_terms import WordMatch, match_word, word_key
 from pipelines.tags import normalise_tag
 
@@ -32,10 +33,15 @@ if TYPE_CHECKING:
     from pipelines.warehouse import Warehouse
 
 INDEX_STATE_KEY = "search_index_built_from"
-INDEX_FORMAT = "fts5-3"  # bump when the index schema changes, so old files are rebuilt
-# BM25 column weights for (title, tags, summary, content): a word in the title or the tags
-# says more about what an item is than the same word deep in its body.
-COLUMN_WEIGHTS = (10.0, 6.0, 3.0, 1.0)
+INDEX_FORMAT = "fts5-5"  # bump when the index schema changes, so old files are rebuilt
+# BM25 column weights for (title, tags, summary, content, kind): a word in the title or the tags
+# says more about what an item is than the same word deep in its body. The kind column only
+# selects (see KIND_PREFIX) and adds nothing to a score.
+COLUMN_WEIGHTS = (10.0, 6.0, 3.0, 1.0, 0.0)
+# Each item's kind is also a token of the full-text index (e.g. "0kindtechnique": a digit first, so
+# no word of any text or query is one), so a kind filter narrows FTS5's matches before they are
+# ranked instead of joining every ranked match to `docs`.
+KIND_PREFIX = "0kind"
 SNIPPET_TOKENS = 24
 MARK = "**"  # around each matched word in a snippet
 FACET_LIMIT = 15
@@ -62,11 +68,14 @@ CREATE TABLE doc_tags (rowid INTEGER NOT NULL, tag_key TEXT NOT NULL, tag TEXT N
 CREATE TABLE doc_sources (rowid INTEGER NOT NULL, source_id TEXT NOT NULL);
 -- Words as written: a query word is widened to its forms through `terms` (pipelines/search_terms.py).
 CREATE VIRTUAL TABLE docs_fts USING fts5(
-    title, tags, summary, content,
+    title, tags, summary, content, kind,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 -- The index's vocabulary: each term, how many documents hold it, and its light stem.
 CREATE TABLE terms (term TEXT PRIMARY KEY, docs INTEGER NOT NULL, word_key TEXT NOT NULL);
+-- Common English words and the title, tag and summary terms closest to them in meaning
+-- (pipelines/search_meaning.py): a query word is widened by them, the site's records carry them.
+CREATE TABLE related (word TEXT NOT NULL, term TEXT NOT NULL, similarity REAL NOT NULL);
 INSERT INTO docs_fts(docs_fts, rank) VALUES ('rank', 'bm25({", ".join(map(str, COLUMN_WEIGHTS))})');
 """
 
@@ -77,6 +86,7 @@ CREATE INDEX doc_sources_by_id ON doc_sources (source_id, rowid);
 CREATE INDEX docs_by_kind ON docs (kind);
 CREATE INDEX docs_by_date ON docs (sort_date);
 CREATE INDEX terms_by_key ON terms (word_key);
+CREATE INDEX related_by_word ON related (word);
 """
 
 
@@ -165,12 +175,14 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
                          json.dumps(row_tags, ensure_ascii=False), json.dumps(row_sources, ensure_ascii=False)))
             tags.extend((rowid, key, t) for t in dict.fromkeys(row_tags) if (key := normalise_tag(t)))
             sources.extend((rowid, s) for s in row_sources)
-            texts.append((rowid, row["title"], " ".join(row_tags), row.get("summary") or "", row.get("content_text") or ""))
+            texts.append((rowid, row["title"], " ".join(row_tags), row.get("summary") or "", row.get("content_text") or "",
+                          kind_token(row["kind"])))
             meaning_texts.append(document_text(row["title"], row_tags, row.get("summary"), row.get("content_text")))
             if len(docs) >= 2_000:
                 _flush(con, docs, tags, sources, texts)
         _flush(con, docs, tags, sources, texts)
         _write_terms(con)
+        _write_related(con)
         write_vectors(vectors, meaning_texts)
         con.executescript(INDEXES)
         con.execute("INSERT INTO docs_fts(docs_fts) VALUES ('optimize')")
@@ -189,19 +201,66 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
     return count
 
 
+def kind_token(kind: str) -> str:
+    """The kind as one FTS5 token (unicode61 keeps letters and digits together and folds case)."""
+    return KIND_PREFIX + "".join(ch for ch in kind.casefold() if ch.isalnum())
+
+
 def _write_terms(con: sqlite3.Connection) -> None:
     con.execute("CREATE VIRTUAL TABLE temp.vocabulary USING fts5vocab(main, docs_fts, 'row')")
     con.executemany("INSERT INTO terms VALUES (?, ?, ?)",
                     ((term, docs, word_key(term)) for term, docs in
-                     con.execute("SELECT term, doc FROM temp.vocabulary")))
+                     con.execute("SELECT term, doc FROM temp.vocabulary WHERE term NOT GLOB ?", (KIND_PREFIX + "*",))))
     con.execute("DROP TABLE temp.vocabulary")
+
+
+# The columns whose terms may stand for a related word: what an item is about, not every word of its body.
+RELATED_COLUMNS = ("title", "tags", "summary")
+RELATED_WORDS_PER_ITEM = 60  # a record's related words, those of its first terms first
+
+
+def _write_related(con: sqlite3.Connection) -> None:
+    con.execute("CREATE VIRTUAL TABLE temp.by_column USING fts5vocab(main, docs_fts, 'col')")
+    terms = [term for (term,) in con.execute(
+        f"SELECT DISTINCT term FROM temp.by_column WHERE col IN ({','.join('?' * len(RELATED_COLUMNS))}) "
+        "ORDER BY term", RELATED_COLUMNS)
+        if term.isalpha() and len(term) >= 3 and term not in STOPWORDS]
+    con.execute("DROP TABLE temp.by_column")
+    con.executemany("INSERT INTO related VALUES (?, ?, ?)", related_terms(terms))
+
+
+def related_words_by_term(index_path: Path) -> dict[str, list[str]]:
+    """Index term -> the common words it is related to (the `related` table read the other way): what the
+    site adds to the record of an item holding the term."""
+    con = open_index(index_path)
+    try:
+        by_term: dict[str, list[str]] = {}
+        for word, term in con.execute("SELECT word, term FROM related ORDER BY term, similarity DESC, word"):
+            by_term.setdefault(term, []).append(word)
+        return by_term
+    finally:
+        con.close()
+
+
+def related_words_for(texts: Iterable[str], by_term: dict[str, list[str]]) -> list[str]:
+    """The related words of an item's title, tags and summary (`texts`), read from `related_words_by_term`:
+    what a query may say in their place. Words the texts already hold are left out."""
+    own = [index_term(w) for text in texts for w in _WORD.findall(text or "")]
+    held = set(own)
+    words = dict.fromkeys(word for term in dict.fromkeys(own) for word in by_term.get(term, ()) if word not in held)
+    return list(words)[:RELATED_WORDS_PER_ITEM]
+
+
+def index_term(word: str) -> str:
+    """A word as the index's tokenizer (unicode61, remove_diacritics 2) stores it."""
+    return "".join(ch for ch in unicodedata.normalize("NFD", word.casefold()) if not unicodedata.combining(ch))
 
 
 def _flush(con: sqlite3.Connection, docs: list, tags: list, sources: list, texts: list) -> None:
     con.executemany("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", docs)
     con.executemany("INSERT INTO doc_tags VALUES (?,?,?)", tags)
     con.executemany("INSERT INTO doc_sources VALUES (?,?)", sources)
-    con.executemany("INSERT INTO docs_fts(rowid, title, tags, summary, content) VALUES (?,?,?,?,?)", texts)
+    con.executemany("INSERT INTO docs_fts(rowid, title, tags, summary, content, kind) VALUES (?,?,?,?,?,?)", texts)
     for batch in (docs, tags, sources, texts):
         batch.clear()
 
@@ -281,7 +340,8 @@ class SearchHit:
     score: float
     snippet: str
     # Which matching put the item on the page: "words" (every word), "some words", "typo"
-    # (a word read as its nearest vocabulary term), "meaning" (close in embedding space).
+    # (a word read as its nearest vocabulary term), "related words" (a word widened by the terms
+    # closest to it in meaning), "meaning" (the item close in embedding space).
     matched_by: list[str] = field(default_factory=list)
     explanation: str = ""
 
@@ -307,10 +367,35 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]] | None = None
 
 
-def _filter_sql(filters: SearchFilters) -> tuple[list[str], dict]:
+@dataclass
+class FilterSQL:
+    """The filters as SQL over `docs d`, bound to `params`. The kind is given twice: as a clause for
+    queries over `docs` (meaning's candidates) and inside the FTS5 match for full-text queries."""
+    where: list[str]  # every filter but the kind
+    params: dict
+    kind: str | None
+
+    @property
+    def docs_clause(self) -> str:
+        """" AND …" for a query over docs d: every filter, the kind included."""
+        kind = ["d.kind = :kind"] if self.kind else []
+        return "".join(f" AND {w}" for w in kind + self.where)
+
+    @property
+    def text_clause(self) -> str:
+        """" AND …" beside a docs_fts MATCH built by `match`: every filter but the kind."""
+        return "".join(f" AND {w}" for w in self.where)
+
+    def match(self, expression: str) -> str:
+        """An FTS5 expression narrowed to the kind asked for, if one was."""
+        if not self.kind:
+            return expression
+        return f'kind : "{kind_token(self.kind)}" AND ({expression})'
+
+
+def _filter_sql(filters: SearchFilters) -> FilterSQL:
     where, params = [], {}
     if filters.kind:
-        where.append("d.kind = :kind")
         params["kind"] = filters.kind
     if filters.tag:
         where.append("d.rowid IN (SELECT rowid FROM doc_tags WHERE tag_key = :tag)")
@@ -331,7 +416,7 @@ def _filter_sql(filters: SearchFilters) -> tuple[list[str], dict]:
         where.append("(d.language = :language OR d.language LIKE :language_prefix)")
         params["language"] = filters.language.lower()
         params["language_prefix"] = filters.language.lower() + "-%"
-    return where, params
+    return FilterSQL(where=where, params=params, kind=filters.kind)
 
 
 def open_index(index_path: Path) -> sqlite3.Connection:
@@ -364,18 +449,20 @@ class SearchIndex:
         """Items with every word first, then items with some of them (by how much of the query they
         cover), fused by reciprocal rank with the items closest in meaning."""
         parsed = parse_query(query)
-        where, params = _filter_sql(filters or SearchFilters())
-        filter_clause = "".join(f" AND {w}" for w in where)
+        filter_sql = _filter_sql(filters or SearchFilters())
         try:
             plan = self._plan(parsed)
-            lexical = self._lexical(plan, filter_clause, params, limit)
-            close = self._meaning(query, filter_clause, params, limit) if _words_fall_short(plan, lexical) else {}
-            fused = _fuse(lexical, close, limit)
-            hits = self._page(plan, fused, lexical, close)
+            lexical = self._lexical(plan, filter_sql, limit)
+            short = _words_fall_short(plan, lexical)
+            widened = self._widened(plan) if short else None
+            related = self._lexical(widened, filter_sql, limit) if widened else NO_MATCHES
+            close = self._meaning(query, filter_sql, limit) if short else {}
+            fused = _fuse(lexical, related, close, limit)
+            hits = self._page(plan, widened, fused, lexical, related, close)
             if not facets:
                 return SearchResult(hits=hits, total=len(hits))
             match = plan.all_words if plan.all_words and lexical.every_word else plan.any_word
-            return _with_facets(self.con, hits, filter_clause, {**params, "q": match or '""'})
+            return _with_facets(self.con, hits, filter_sql, match)
         except sqlite3.OperationalError as exc:
             raise HubError(f"search index {self.path} cannot be read ({exc}): "
                            "run `opengovtech run` to rebuild it") from None
@@ -394,20 +481,44 @@ class SearchIndex:
                                      weight=min(MAX_IDF, math.log(1 + documents / max(1, found.documents)))))
         return QueryPlan(groups=groups, unknown=unknown)
 
+    def _widened(self, plan: "QueryPlan") -> "QueryPlan | None":
+        """The plan with each word also matching its related words' terms in an item's title, tags or
+        summary (the `related` table), an unknown word by them alone; None when no word has any."""
+        groups, widened_words = [], []
+        for group in plan.groups:
+            word = group.word
+            terms = [t for t in self._related_terms(word.typed) if t not in word.terms] if word else []
+            if not terms:
+                groups.append(group)
+                continue
+            widened_words.append(f"{word.typed} → {', '.join(terms)}")
+            groups.append(QueryGroup(expression=f"({group.expression} OR {_in_related_columns(terms)})",
+                                     label=group.label, weight=group.weight, word=word))
+        for typed in (w.casefold() for w in plan.unknown):
+            if terms := self._related_terms(typed):
+                widened_words.append(f"{typed} → {', '.join(terms)}")
+                groups.append(QueryGroup(expression=_in_related_columns(terms), label=typed, weight=MAX_IDF))
+        if not widened_words:
+            return None
+        return QueryPlan(groups=groups, unknown=[], widened=widened_words)
+
+    def _related_terms(self, word: str) -> list[str]:
+        return [term for (term,) in self.con.execute(
+            "SELECT term FROM related WHERE word = ? ORDER BY similarity DESC", (word,))]
+
     def _documents(self) -> int:
         if self._document_count is None:
             self._document_count = self.con.execute("SELECT count(*) FROM docs").fetchone()[0]
         return self._document_count
 
-    def _lexical(self, plan: "QueryPlan", filter_clause: str, params: dict, limit: int) -> "LexicalRanking":
+    def _lexical(self, plan: "QueryPlan", filter_sql: FilterSQL, limit: int) -> "LexicalRanking":
         if not plan.groups:
             return LexicalRanking(rowids=[], coverage={}, every_word=False)
-        join = " JOIN docs d ON d.rowid = f.rowid" if filter_clause else ""
         # Every word: matches in the title or tags first (they nearly always win under these weights,
         # and a common word is answered from its few title matches), then the rest.
-        top = self._ranked(plan.in_title_or_tags, join, filter_clause, params, limit, exclude=[])
+        top = self._ranked(plan.in_title_or_tags, filter_sql, limit, exclude=[])
         if len(top) < limit:
-            top += self._ranked(plan.all_words, join, filter_clause, params, limit - len(top),
+            top += self._ranked(plan.all_words, filter_sql, limit - len(top),
                                 exclude=[rowid for rowid, _ in top])
         rowids = [rowid for rowid, _ in top]
         coverage = {rowid: 1.0 for rowid in rowids}
@@ -415,11 +526,10 @@ class SearchIndex:
             # Some words: the best BM25 matches for any word, ranked by the share of the query
             # (weighted by how rare each word is) they hold.
             # Candidates holding a word in the title or tags first (fewer to score for a common word).
-            candidates = self._ranked(f"{{title tags}} : ({plan.any_word})", join, filter_clause, params,
+            candidates = self._ranked(f"{{title tags}} : ({plan.any_word})", filter_sql,
                                       PARTIAL_CANDIDATES, exclude=rowids)
             if len(candidates) < PARTIAL_CANDIDATES:
-                candidates += self._ranked(plan.any_word, join, filter_clause, params,
-                                           PARTIAL_CANDIDATES - len(candidates),
+                candidates += self._ranked(plan.any_word, filter_sql, PARTIAL_CANDIDATES - len(candidates),
                                            exclude=rowids + [rowid for rowid, _ in candidates])
             share = self._coverage(plan, [rowid for rowid, _ in candidates])
             ranked = sorted(candidates, key=lambda c: (-share[c[0]], c[1]))
@@ -439,16 +549,17 @@ class SearchIndex:
                 share[rowid] += group.weight / total
         return share
 
-    def _meaning(self, query: str, filter_clause: str, params: dict, limit: int) -> dict[int, float]:
+    def _meaning(self, query: str, filter_sql: FilterSQL, limit: int) -> dict[int, float]:
         if self._vectors is None:
             self._vectors = self._open_vectors()
         if self._vectors is False:
             return {}
+        filter_clause = filter_sql.docs_clause
         close = self._vectors.nearest(query, MEANING_CANDIDATES if filter_clause else limit, MIN_SIMILARITY)
         if filter_clause and close:
             allowed = {rowid for (rowid,) in self.con.execute(
                 f"SELECT d.rowid FROM docs d WHERE d.rowid IN ({','.join(str(r) for r, _ in close)}){filter_clause}",
-                params)}
+                filter_sql.params)}
             close = [(rowid, sim) for rowid, sim in close if rowid in allowed]
         return dict(close[:limit])
 
@@ -459,30 +570,34 @@ class SearchIndex:
             return False  # the index was replaced and its vectors removed since it was opened: words only
         return DocumentVectors(path, self._documents())
 
-    def _ranked(self, match: str, join: str, filter_clause: str, params: dict, limit: int,
-                exclude: list[int]) -> list[tuple[int, float]]:
+    def _ranked(self, match: str, filter_sql: FilterSQL, limit: int, exclude: list[int]) -> list[tuple[int, float]]:
         # FTS5's own ORDER BY rank path, on rowids alone; the page's columns are fetched afterwards.
+        # The kind is part of the match; other filters join to docs.
+        filter_clause = filter_sql.text_clause
+        join = " JOIN docs d ON d.rowid = f.rowid" if filter_clause else ""
         skip = f" AND f.rowid NOT IN ({','.join(map(str, exclude))})" if exclude else ""
         return self.con.execute(f"SELECT f.rowid, f.rank FROM docs_fts f{join} WHERE docs_fts MATCH :q"
                                 f"{filter_clause}{skip} ORDER BY f.rank LIMIT {int(limit)}",
-                                {**params, "q": match}).fetchall()
+                                {**filter_sql.params, "q": filter_sql.match(match)}).fetchall()
 
-    def _page(self, plan: "QueryPlan", fused: list[tuple[int, float]], lexical: "LexicalRanking",
-              close: dict[int, float]) -> list[SearchHit]:
+    def _page(self, plan: "QueryPlan", widened: "QueryPlan | None", fused: list[tuple[int, float]],
+              lexical: "LexicalRanking", related: "LexicalRanking", close: dict[int, float]) -> list[SearchHit]:
         if not fused:
             return []
         score_of = dict(fused)
         marks = ",".join(str(rowid) for rowid in score_of)
         snippets = dict(self.con.execute(
             f"SELECT rowid, snippet(docs_fts, -1, '{MARK}', '{MARK}', '…', {SNIPPET_TOKENS}) FROM docs_fts "
-            f"WHERE docs_fts MATCH ? AND rowid IN ({marks})", (plan.any_word or '""',)).fetchall()) \
-            if plan.groups else {}
+            f"WHERE docs_fts MATCH ? AND rowid IN ({marks})", ((widened or plan).any_word or '""',)).fetchall()) \
+            if plan.groups or widened else {}
         rows = self.con.execute(f"""
             SELECT rowid, id, kind, title, url, summary, organisation, published_at, tags, source_ids
             FROM docs WHERE rowid IN ({marks})""").fetchall()
         hits = []
         for r in sorted(rows, key=lambda r: -score_of[r[0]]):
-            matched_by, explanation = _explain(plan, lexical.coverage.get(r[0]), close.get(r[0]))
+            words_share = lexical.coverage.get(r[0])
+            by_related = widened if related.coverage.get(r[0], 0.0) > (words_share or 0.0) else None
+            matched_by, explanation = _explain(plan, words_share, by_related, close.get(r[0]))
             hits.append(SearchHit(id=r[1], kind=r[2], title=r[3], url=r[4], summary=r[5] or "", organisation=r[6],
                                   published_at=r[7], tags=json.loads(r[8]), source_ids=json.loads(r[9]),
                                   score=round(score_of[r[0]], 4), snippet=snippets.get(r[0]) or "",
@@ -494,7 +609,8 @@ class SearchIndex:
 # and when meaning counts at all: below MIN_SIMILARITY a "closest" item is noise.
 RRF_K = 60
 WORDS_WEIGHT = 1.0
-MEANING_WEIGHT = 0.6
+RELATED_WEIGHT = 0.8
+MEANING_WEIGHT = 0.9
 MIN_SIMILARITY = 0.35
 MEANING_WHEN_FEWER = 5  # meaning is looked up only when fewer items than this hold every word
 MEANING_CANDIDATES = 200  # nearest items looked at before filters, when filters are given
@@ -515,6 +631,7 @@ class QueryGroup:
 class QueryPlan:
     groups: list[QueryGroup]
     unknown: list[str]  # words neither in the index nor near any of its terms
+    widened: list[str] = field(default_factory=list)  # "word → related terms", for a plan widened by them
 
     @property
     def all_words(self) -> str:
@@ -543,6 +660,14 @@ class LexicalRanking:
     every_word: bool            # whether any item held every word
 
 
+NO_MATCHES = LexicalRanking(rowids=[], coverage={}, every_word=False)
+
+
+def _in_related_columns(terms: list[str]) -> str:
+    """An FTS5 expression: any of `terms` in the columns related words stand for."""
+    return f"{{{' '.join(RELATED_COLUMNS)}}} : (" + " OR ".join(f'"{t}"' for t in terms) + ")"
+
+
 def _words_fall_short(plan: QueryPlan, lexical: LexicalRanking) -> bool:
     """Whether meaning is looked up: the words found few items holding all of them, or a word had to be
     corrected or is not in the index at all. A query whose words find a page of items is answered by them."""
@@ -550,19 +675,22 @@ def _words_fall_short(plan: QueryPlan, lexical: LexicalRanking) -> bool:
     return every_word < MEANING_WHEN_FEWER or bool(plan.unknown) or bool(plan.corrections)
 
 
-def _fuse(lexical: LexicalRanking, close: dict[int, float], limit: int) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion: each list adds weight / (k + rank), the word list's weighted by the
+def _fuse(lexical: LexicalRanking, related: LexicalRanking, close: dict[int, float],
+          limit: int) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: each list adds weight / (k + rank), the word lists' weighted by the
     share of the query an item covers; scores are scaled by 1000 only to be readable."""
     score: dict[int, float] = {}
-    for rank, rowid in enumerate(lexical.rowids, 1):
-        score[rowid] = WORDS_WEIGHT * lexical.coverage[rowid] / (RRF_K + rank)
+    for weight, ranking in ((WORDS_WEIGHT, lexical), (RELATED_WEIGHT, related)):
+        for rank, rowid in enumerate(ranking.rowids, 1):
+            score[rowid] = score.get(rowid, 0.0) + weight * ranking.coverage[rowid] / (RRF_K + rank)
     for rank, rowid in enumerate(close, 1):
         score[rowid] = score.get(rowid, 0.0) + MEANING_WEIGHT / (RRF_K + rank)
     ranked = sorted(score.items(), key=lambda item: -item[1])
     return [(rowid, value * 1000) for rowid, value in ranked[:limit]]
 
 
-def _explain(plan: QueryPlan, coverage: float | None, similarity: float | None) -> tuple[list[str], str]:
+def _explain(plan: QueryPlan, coverage: float | None, widened: QueryPlan | None,
+             similarity: float | None) -> tuple[list[str], str]:
     matched_by, said = [], []
     if coverage is not None:
         matched_by.append("words" if coverage >= 1.0 else "some words")
@@ -571,6 +699,9 @@ def _explain(plan: QueryPlan, coverage: float | None, similarity: float | None) 
         if plan.corrections:
             matched_by.append("typo")
             said.append("read " + ", ".join(plan.corrections))
+    if widened is not None:
+        matched_by.append("related words")
+        said.append("related words: " + "; ".join(widened.widened))
     if similarity is not None:
         matched_by.append("meaning")
         said.append(f"close in meaning (similarity {similarity:.2f})")
@@ -590,12 +721,12 @@ def search_with_facets(index_path: Path, query: str, filters: SearchFilters | No
         return index.search(query, filters, limit, facets=facets)
 
 
-def _with_facets(con: sqlite3.Connection, hits: list[SearchHit], filter_clause: str, params: dict) -> SearchResult:
+def _with_facets(con: sqlite3.Connection, hits: list[SearchHit], filter_sql: FilterSQL, match: str) -> SearchResult:
     """Counts by kind, tag, organisation and year over every match, not only the page shown."""
     con.execute("DROP TABLE IF EXISTS temp.matched")
     con.execute("CREATE TEMP TABLE matched AS SELECT d.rowid AS rowid, d.kind, d.organisation, d.year "
-                f"FROM docs_fts f JOIN docs d ON d.rowid = f.rowid WHERE docs_fts MATCH :q{filter_clause}",
-                params)
+                f"FROM docs_fts f JOIN docs d ON d.rowid = f.rowid WHERE docs_fts MATCH :q{filter_sql.text_clause}",
+                {**filter_sql.params, "q": filter_sql.match(match) if match else '""'})
     total = con.execute("SELECT count(*) FROM matched").fetchone()[0]
     facet_sql = {
         "kind": "SELECT kind, count(*) FROM matched GROUP BY 1",

@@ -102,6 +102,53 @@ def write_vectors(path: Path, texts: list[str]) -> int:
     return len(texts)
 
 
+# Related words: for each of the most common English words (wordfreq's list, so a query word the
+# hub never uses still has some), the index's title, tag and summary terms closest to it in meaning.
+# The CLI widens a query word by them and the site adds them to each item's Pagefind record, from
+# one table, so both find the same items.
+RELATED_QUERY_WORDS = 30_000
+RELATED_MIN_SIMILARITY = 0.5
+RELATED_PER_WORD = 4
+RELATED_BLOCK_CELLS = 16_000_000  # similarities held at a time (float32): query words x index terms
+
+
+@lru_cache(maxsize=1)
+def _query_vocabulary() -> tuple[list[str], "np.ndarray"]:
+    from wordfreq import top_n_list
+
+    from pipelines.search import STOPWORDS
+
+    words = [w for w in top_n_list("en", RELATED_QUERY_WORDS) if w.isalpha() and len(w) >= 3 and w not in STOPWORDS]
+    return words, embedder().embed(words)
+
+
+def related_terms(index_terms: list[str]) -> list[tuple[str, str, float]]:
+    """(query word, index term, cosine similarity) for the index terms closest to each common English
+    word, at least RELATED_MIN_SIMILARITY, at most RELATED_PER_WORD each, never a form of the word itself."""
+    import numpy as np
+
+    from pipelines.search_terms import word_key
+
+    if not index_terms:
+        return []
+    words, word_vectors = _query_vocabulary()
+    term_vectors = embedder().embed(index_terms)
+    term_keys = [word_key(t) for t in index_terms]
+    keep = min(RELATED_PER_WORD + 2, len(index_terms))  # a word's own forms may take two places
+    related = []
+    block = max(1, RELATED_BLOCK_CELLS // len(index_terms))  # a large hub's vocabulary: fewer words at a time
+    for start in range(0, len(words), block):
+        sims = word_vectors[start:start + block] @ term_vectors.T
+        top = np.argpartition(-sims, keep - 1, axis=1)[:, :keep]
+        for row, columns in enumerate(top):
+            word = words[start + row]
+            key = word_key(word)
+            chosen = [(index_terms[c], float(sims[row, c])) for c in columns[np.argsort(-sims[row, columns])]
+                      if sims[row, c] >= RELATED_MIN_SIMILARITY and term_keys[c] != key]
+            related.extend((word, term, round(sim, 4)) for term, sim in chosen[:RELATED_PER_WORD])
+    return related
+
+
 class DocumentVectors:
     """The index's document vectors, memory-mapped."""
 
@@ -117,7 +164,9 @@ class DocumentVectors:
         q = embedder().embed([query])[0]
         if not q.any():
             return []
-        sims = self.vectors @ q
+        # einsum's own single-threaded loop, not BLAS: one query's scan is too small to share out, and
+        # on a busy machine OpenBLAS's threads spend longer waiting for each other than multiplying.
+        sims = np.einsum("ij,j->i", self.vectors, q)
         limit = min(limit, len(sims))
         top = np.argpartition(-sims, limit - 1)[:limit]
         top = top[np.argsort(-sims[top])]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import date
 
 import pytest
@@ -208,3 +209,20 @@ def test_stopwords_are_dropped_unless_they_are_all_there_is(tmp_path):
     assert parse_query('"with the council" data').terms == ['"with the council"', '"data"']
     assert {h.id for h in search(path, "the open data")} == {"a", "b"}
     assert [h.id for h in search(path, '"data with the"')] == ["a"]
+
+
+def test_a_kind_filter_selects_inside_the_full_text_index_and_kinds_are_not_words(tmp_path):
+    path = tmp_path / "hub.search.sqlite"
+    write_index(path, [
+        {"id": "s", "kind": "story", "title": "Recycling rates", "tags": [], "source_ids": ["s"]},
+        {"id": "t", "kind": "technique", "title": "Recycling sorting", "tags": [], "source_ids": ["s"],
+         "content_text": "A story of sorting."},
+        {"id": "t2", "kind": "technique", "title": "Parking", "tags": [], "source_ids": ["s"]},
+    ])
+    assert [h.id for h in search(path, "recycling", SearchFilters(kind="technique"))] == ["t"]
+    assert {h.id for h in search(path, "recycling sorting", SearchFilters(kind="story"))} == {"s"}
+    assert search(path, "parking", SearchFilters(kind="story")) == []
+    # "story" is found only where an item's text says it, never through its kind.
+    assert [h.id for h in search(path, "story")] == ["t"]
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT count(*) FROM terms WHERE term GLOB '0kind*'").fetchone() == (0,)

@@ -436,3 +436,17 @@ def test_site_build_and_serve_commands(corpus_site, tmp_path):
     assert missing.returncode == 2 and "no built site" in missing.stderr
     no_warehouse = run_cli("site", "build", "--warehouse", str(tmp_path / "none.duckdb"))
     assert no_warehouse.returncode == 2 and "run `opengovtech run` first" in no_warehouse.stderr
+
+
+def test_an_item_page_carries_its_related_words_for_pagefind_but_shows_none(corpus_site):
+    """The search index's related words of the item's title, tags and summary, as hidden indexed text."""
+    from pipelines.search import index_path_for, related_words_by_term, related_words_for
+
+    item_id = corpus_site.item_id(KNOWN_TITLE)
+    page = BeautifulSoup(corpus_site.read(f"items/{item_id}/index.html"), "html.parser")
+    hidden = page.select_one("main[data-pagefind-body] p[hidden][data-pagefind-weight]")
+    assert hidden is not None and hidden.find_parent(attrs={"data-pagefind-ignore": True}) is None
+    (tags, summary), = corpus_site.hub.query("SELECT tags, summary FROM hub_items WHERE id = ?", [item_id])
+    expected = related_words_for([KNOWN_TITLE, " ".join(tags), summary],
+                                 related_words_by_term(index_path_for(corpus_site.hub.warehouse_path)))
+    assert expected and hidden.get_text() == "Related words: " + ", ".join(expected)

@@ -6,7 +6,7 @@ import dagster as dg
 from pipelines.defs.normalise import hub_items
 from pipelines.duck import SITE_MEMORY_LIMIT, build_memory
 from pipelines.defs.resources import SourcesResource, WarehouseResource
-from pipelines.search import refresh_search_index
+from pipelines.search import index_path_for, refresh_search_index
 from pipelines.site import default_site_dir
 from pipelines.normalise import STATE_KEY as ITEMS_STATE_KEY
 from pipelines.site.build import SITE_STATE_KEY, build_site, site_fingerprint
@@ -21,7 +21,8 @@ def search_index(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                                           "path": str(refresh.path)})
 
 
-@dg.asset(group_name="publish", deps=[hub_items],
+# After the search index: the site's Pagefind records carry the index's related words.
+@dg.asset(group_name="publish", deps=[hub_items, search_index],
           description="The static hub site (pages, Pagefind search, feeds out, data export) under warehouse/site/.")
 def hub_site(context: dg.AssetExecutionContext, sources: SourcesResource,
              warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -34,7 +35,7 @@ def hub_site(context: dg.AssetExecutionContext, sources: SourcesResource,
             context.log.info("site unchanged since its last build: kept")
             return dg.MaterializeResult(metadata={"path": str(out_dir), "rebuilt": False})
         with build_memory(wh.con, SITE_MEMORY_LIMIT):   # it reads every item: more than the harvest's limit
-            built = build_site(wh.con, out_dir, site_config)
+            built = build_site(wh.con, out_dir, site_config, search_index=index_path_for(wh.path))
         wh.set_state(SITE_STATE_KEY, fingerprint)
     context.log.info(f"site built in {built.seconds:.1f} s: {built.pages} pages, {built.items} items")
     return dg.MaterializeResult(metadata={

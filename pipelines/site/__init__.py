@@ -15,10 +15,12 @@ def default_site_dir(warehouse_path: Path) -> Path:
 def build_site_from_file(warehouse_path: Path, out_dir: Path | None = None, site: SiteConfig | None = None, *,
                          search: bool = True):
     """Build the site from a warehouse file opened read-only (the CLI's way; the pipeline passes its connection)."""
+    from pipelines.search import index_path_for
     from pipelines.site.build import build_site
     from pipelines.warehouse import open_for_reading
 
     from pipelines.duck import SITE_MEMORY_LIMIT, build_memory
 
     with open_for_reading(warehouse_path) as con, build_memory(con, SITE_MEMORY_LIMIT):
-        return build_site(con, out_dir or default_site_dir(warehouse_path), site, search=search)
+        return build_site(con, out_dir or default_site_dir(warehouse_path), site, search=search,
+                          search_index=index_path_for(warehouse_path))

@@ -34,6 +34,7 @@ from pipelines.site.content import (HUB_ORDER, KIND_PLURALS, HubContent, ItemCar
                                     item_path, iter_item_ids, iter_item_pages, iter_kind_listings,
                                     iter_organisation_listings, iter_sitemap_entries, iter_tag_listings, kind_path,
                                     newest_cards, path_segment, read_hub)
+from pipelines.search import STOPWORDS, related_words_by_term, related_words_for
 from pipelines.site.pagefind import index_site, plan_search_bundles
 
 PAGE_SIZE = 50
@@ -181,8 +182,10 @@ class SiteWriter:
 
 
 def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig | None = None, *,
-               search: bool = True) -> SiteBuild:
+               search: bool = True, search_index: Path | None = None) -> SiteBuild:
     """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there).
+    Given the CLI's search index, each item's Pagefind record also carries its related words, so the
+    site's search finds what the CLI finds for a query in other words.
 
     A build that fails, for whatever reason, raises SiteBuildError and leaves `out_dir` as it was
     and no staging directory behind."""
@@ -197,7 +200,8 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     try:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        hub, writer, summary = _write_site(con, staging, site, search, lap)
+        related = related_words_by_term(search_index) if search and search_index and search_index.exists() else {}
+        hub, writer, summary = _write_site(con, staging, site, search, related, lap)
         _swap_in(staging, out_dir)
     except Exception as exc:
         raise SiteBuildError(f"the site build failed and {out_dir} was left as it was: "
@@ -210,7 +214,7 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
 
 
 def _write_site(con: duckdb.DuckDBPyConnection, staging: Path, site: SiteConfig, search: bool,
-                lap: Callable[[str], None]) -> tuple[HubContent, SiteWriter, str]:
+                related: dict[str, list[str]], lap: Callable[[str], None]) -> tuple[HubContent, SiteWriter, str]:
     """Every file of the site, written under `staging`; the hub it shows, its writer and Pagefind's summary."""
     try:
         hub = read_hub(con)
@@ -223,7 +227,7 @@ def _write_site(con: duckdb.DuckDBPyConnection, staging: Path, site: SiteConfig,
         lap("listings")
 
         for page in iter_item_pages(con, hub.item_count):
-            _write_item_page(writer, hub, page)
+            _write_item_page(writer, hub, page, related)
         lap("items")
 
         writer.feeds("feed.atom", "feed.json", site.title, "", newest_cards(con, feeds.FEED_LENGTH))
@@ -264,13 +268,14 @@ def _write_listings(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: Hub
     writer.render("index_list.html", "organisations/", heading="Organisations",
                   entries=[{"path": o.path, "label": o.name, "count": o.item_count} for o in hub.organisations])
     writer.render("sources.html", "sources/", sources=hub.sources, healthy=sum(1 for s in hub.sources if s.healthy))
-    writer.render("search.html", "search/", merged_bundles=[writer.url(b.subdir + "/") for b in bundles[1:]])
+    writer.render("search.html", "search/", merged_bundles=[writer.url(b.subdir + "/") for b in bundles[1:]],
+                  stopwords=sorted(STOPWORDS))
     writer.render("get_listed.html", "get-listed/")
     writer.render("about.html", "about/")
     writer.render("not_found.html", "404.html")
 
 
-def _write_item_page(writer: SiteWriter, hub: HubContent, page: ItemPage) -> None:
+def _write_item_page(writer: SiteWriter, hub: HubContent, page: ItemPage, related: dict[str, list[str]]) -> None:
     item = page.card
     original = safe_href(item.url)
     writer.render(
@@ -282,6 +287,7 @@ def _write_item_page(writer: SiteWriter, hub: HubContent, page: ItemPage) -> Non
         tags=[tag for tag in (hub.tag(label) for label in dict.fromkeys(item.tags)) if tag],
         shared_in=[source for s in item.source_ids if (source := hub.source(s))],
         related=page.related, project_title=page.project_title, project_lead_path=page.project_lead_path,
+        related_words=related_words_for([item.title, " ".join(item.tags), item.summary], related),
         json_ld=json_for_script(_json_ld(writer, item, original)))
 
 
