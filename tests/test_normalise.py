@@ -6,7 +6,6 @@ import copy
 import json
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -752,13 +751,16 @@ def test_a_build_that_recomputed_many_facts_goes_on_in_a_new_connection_with_the
 def test_a_reconnect_waits_for_a_reader_that_opened_the_file_in_between(tmp_path):
     with warehouse_with_one_feed(tmp_path / "wait.duckdb", "guardian_us.rss") as warehouse:
         warehouse.con.close()
-        reader = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+        # The reader marks the moment it lets go just before closing: a reconnect that waited
+        # for it can only find the mark there.
+        closing = tmp_path / "reader-closing"
+        reader = subprocess.Popen([sys.executable, "-c", "import duckdb, pathlib, sys, time; "
                                    "con = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); "
-                                   "time.sleep(1.5)", str(tmp_path / "wait.duckdb")],
+                                   "time.sleep(1.5); pathlib.Path(sys.argv[2]).touch(); con.close()",
+                                   str(tmp_path / "wait.duckdb"), str(closing)],
                                   stdout=subprocess.PIPE, text=True)
         assert reader.stdout.readline().strip() == "open"
-        started = time.monotonic()
         warehouse.reconnect(wait_s=30)
-        assert time.monotonic() - started > 0.5   # it waited for the reader to close
+        assert closing.exists()   # it waited for the reader to close
         assert warehouse.con.execute("SELECT count(*) FROM raw_entries").fetchone()[0] > 20
         reader.wait(timeout=30)
