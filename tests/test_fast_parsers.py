@@ -1,0 +1,105 @@
+"""The parsers on every corpus feed, called directly (no server, no worker, no warehouse): what the
+harvest of the whole corpus in test_feeds_corpus and test_feeds_broken checks end to end."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from pipelines.parsing import ParsedDocument, ParseOptions, parse_document
+from tests.conftest import CORPUS, content_type_for
+from tests.test_feeds_corpus import entries_by_reference_parser
+
+# One of each format and a few shapes; every corpus feed is harvested end to end in the slow tier.
+SAMPLE = ["data_blog_gov_uk_trimmed.atom", "wordpress_manton.rss", "rss10_biorxiv.rdf", "jsonfeed_inessential.json",
+          "news_gov_scot_trimmed.rss", "feedburner_braingle_guid_dupes.xml", "jekyll_feedjira_blog.atom",
+          "undeclared_latin1_cercle_psy.xml"]
+ON_TOPIC = ParseOptions("corpus", (), tagged_only=False)
+
+
+def parse(path: Path) -> ParsedDocument:
+    return parse_document(path.read_bytes(), f"https://corpus.example/feeds/{path.name}", content_type_for(path),
+                          ON_TOPIC)
+
+
+@pytest.mark.parametrize("name", SAMPLE)
+def test_each_format_yields_the_entries_its_reference_parser_reads_clean_and_in_utc(name):
+    feed = CORPUS / "feeds" / name
+    document = parse(feed)
+    assert document.error is None, document.error
+    assert document.entries_read == entries_by_reference_parser(feed) > 0
+    assert document.records and len(document.records) <= document.entries_read
+    for record in document.records:
+        assert record.source_id == "corpus" and record.entry_key and record.item_id
+        assert record.raw_json not in (None, "", "{}")
+        assert record.published_at is None or record.published_at.utcoffset().total_seconds() == 0
+        assert record.date_missing == (record.published_at is None)
+        html = record.content_html.lower()
+        assert "<script" not in html and "onerror=" not in html and "javascript:" not in html
+
+
+@pytest.mark.parametrize("feed, title", [
+    ("gb2312_kc0011_dvbbs.rss", "建国35周年纪念，华表，和平鸽"),
+    ("windows-1251_ibash.xml", "Цитата #17703"),
+    ("windows-1251_oren_ru.xml", "В Бузулуке главные стройплощадки – детсад и Ледовый дворец"),
+    ("iso8859-1_golem_de.xml", "Machine Learning: Von KI erstelltes Porträt für 432.500 US.D"),
+    ("iso8859-1_jn_pt.rss", "Mãe de utente é a nova presidente da Raríssimas"),
+    ("bbc_urdu_rtl.xml", "امریکی عسکری امداد کی بندش کی وجوہات"),
+])
+def test_feed_encodings_are_decoded(feed, title):
+    titles = [r.title for r in parse(CORPUS / "feeds" / feed).records]
+    assert any(t.startswith(title) for t in titles), titles[:3]
+    assert not any("Ã" in t or "\ufffd" in t for t in titles)
+
+
+def test_a_utf8_bom_feed_is_read():
+    assert "Skipping Around" in {r.title for r in parse(CORPUS / "feeds" / "bom_donthitsave.xml").records}
+
+
+def test_relative_links_are_resolved_against_the_feed():
+    urls = [r.url for r in parse(CORPUS / "feeds" / "relative_links_neverwinter.xml").records]
+    assert urls and all(u.startswith(("http://", "https://")) for u in urls)
+
+
+def test_relative_urls_inside_content_are_made_absolute():
+    # Sam Ruby's Atom feed uses xml:base with relative links inside its xhtml content.
+    hrefs = [h for r in parse(CORPUS / "feeds" / "atom_samruby_xhtml.atom").records
+             for h in r.content_html.split('href="')[1:]]
+    assert hrefs and all(h.startswith(("http://", "https://", "mailto:")) for h in hrefs)
+
+
+def test_entries_without_dates_are_flagged_not_dated_now():
+    records = parse(CORPUS / "feeds" / "rdf_heise_newsticker.xml").records
+    assert records and all(r.published_at is None and r.date_missing for r in records)
+
+
+def test_dates_are_read_in_utc():
+    # oren.ru dates carry +0600: "Wed, 22 Jan 2014 20:31:31 +0600" is 14:31:31 UTC
+    oren = {r.published_at for r in parse(CORPUS / "feeds" / "windows-1251_oren_ru.xml").records}
+    assert datetime(2014, 1, 22, 14, 31, 31, tzinfo=timezone.utc) in oren
+    (data_blog,) = {r.published_at.replace(second=0) for r in parse(CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom").records}
+    assert data_blog == datetime(2016, 5, 23, 11, 55, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("name", ["fp_encoding_bozo_linenoise.xml", "fp_illformed_rss_incomplete_cdata.xml",
+                                  "fp_illformed_undeclared_namespace.xml", "w3c_atom_must_entry_title_missing.xml",
+                                  "nodefp_saxerror.xml", "rssparser_missing_fields.atom"])
+def test_a_broken_feed_is_read_as_far_as_it_goes(name):
+    document = parse(CORPUS / "feeds-broken" / name)   # parse_document never raises for bad input
+    assert document.error is None and document.entries_read >= len(document.records)
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("miniflux_iso88591_utf8_mismatch.xml", "root element <note>"),
+    ("fp_illformed_rss_empty_document.xml", "not an RSS, Atom or JSON feed"),
+])
+def test_documents_that_are_not_feeds_are_named(name, reason):
+    document = parse(CORPUS / "feeds-broken" / name)
+    assert document.error and reason in document.error
+
+
+def test_an_html_page_is_recognised_for_the_feed_kind_to_report_or_follow():
+    document = parse(CORPUS / "feeds-broken" / "rssparser_unrecognized.rss")
+    assert document.format == "html" and document.discovered_feeds == []
