@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import run_cli, serve_bytes, serve_file
 from tests.social_servers import MastodonTimeline, corpus_page
+
+pytestmark = pytest.mark.slow  # the CLI as a subprocess (in process in test_fast_cli)
 
 
 def tagged_page() -> bytes:

@@ -182,3 +182,17 @@ def test_sources_status_before_the_first_run_lists_every_source_as_never_run(tmp
     assert result.exit_code == 0, result.output
     assert [(r["source_id"], r["status"]) for r in json.loads(result.stdout)] == [("bristol", "never run"),
                                                                                ("leeds", "never run")]
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://council.example/feed", "/blog/post"])
+def test_check_refuses_what_is_not_an_absolute_http_url_before_anything_else(tmp_path, url):
+    result = invoke("check", url, "--sources", str(tmp_path / "none.yaml"), "--warehouse", str(tmp_path / "hub.duckdb"))
+    assert result.exit_code == 2 and "must be an absolute http(s) URL" in result.stderr
+    assert not (tmp_path / "hub.duckdb").exists()
+
+
+def test_check_names_a_sources_file_it_cannot_read(tmp_path):
+    bad = tmp_path / "sources.yaml"
+    bad.write_text(VALID_HEAD + "  - id: x\n    kind: rss\n")
+    result = invoke("check", "https://council.example/post", "--sources", str(bad))
+    assert result.exit_code == 2 and "invalid configuration" in result.stderr and "unknown kind 'rss'" in result.stderr
