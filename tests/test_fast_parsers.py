@@ -103,3 +103,31 @@ def test_documents_that_are_not_feeds_are_named(name, reason):
 def test_an_html_page_is_recognised_for_the_feed_kind_to_report_or_follow():
     document = parse(CORPUS / "feeds-broken" / "rssparser_unrecognized.rss")
     assert document.format == "html" and document.discovered_feeds == []
+
+
+# The tag rule on parsed corpus feeds: which entries a tagged_only source keeps, and why.
+
+def tagged(path: Path, body: bytes | None = None, *tags: str):
+    options = ParseOptions("tagged", tags, tagged_only=True)
+    records = parse_document(body or path.read_bytes(), f"https://corpus.example/{path.name}", content_type_for(path),
+                             options).records
+    return [r for r in records if r.matched], [r for r in records if not r.matched]
+
+
+def test_a_category_naming_a_source_tag_matches_only_its_entries():
+    matched, _ = tagged(CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom", None, "open-data")
+    assert [r.match_reasons for r in matched] == [["category 'Open Data'"]]
+    matched, _ = tagged(CORPUS / "feeds" / "news_gov_scot_trimmed.rss", None, "communities")
+    assert [r.match_reasons for r in matched] == [["category 'Communities'"]]
+
+
+def test_a_hashtag_in_a_title_matches_and_untagged_entries_are_kept_unmatched():
+    # A real WordPress feed whose first post (an untitled micro-post) gets a tagged title.
+    manton = CORPUS / "feeds" / "wordpress_manton.rss"
+    head, first_item, rest = manton.read_bytes().partition(b"<title></title>")
+    assert first_item, "the corpus file changed"
+    matched, unmatched = tagged(manton, head + b"<title>Our bins dashboard #OpenGovTech</title>" + rest, "OpenGovTech")
+    assert [(r.title, r.match_reasons) for r in matched] == [("Our bins dashboard #OpenGovTech",
+                                                              ["hashtag #OpenGovTech in title"])]
+    assert "OpenGovTech" in matched[0].tags
+    assert len(unmatched) == 9
