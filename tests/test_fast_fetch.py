@@ -24,11 +24,11 @@ from pipelines.errors import (
     RetryDeferred,
     TooManyRedirects,
 )
+from pipelines.harvest import HARVESTERS
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.parsing import parse_document
-from pipelines.sources.feed import harvest_feed
-from pipelines.warehouse import FetchState
+from pipelines.warehouse import FetchState, SourceOutcome
 from tests.conftest import CORPUS, content_type_for
 
 ATOM = CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom"
@@ -309,24 +309,30 @@ def test_a_sign_in_answer_is_read_through_the_capped_decoder():
         asyncio.run(sign_in("/bomb"))
 
 
-# The feed kind over the in-memory fetcher, parsing in this process instead of a worker.
+# Source kinds over the in-memory fetcher, parsing in this process instead of a worker.
 
-def harvest_one_feed(site: Site, tmp_path, source: dict, state: FetchState | None = None):
+def harvest_in_memory(transport: httpx.AsyncBaseTransport, tmp_path, source: dict,
+                      state: FetchState | None = None) -> SourceOutcome:
+    """One source of any kind harvested as a run would, its requests answered by `transport`."""
     sources = tmp_path / "sources.yaml"
-    sources.write_text(json.dumps({"sources": [{"id": "blog", "kind": "feed", "tagged_only": False, **source}]}),
-                       encoding="utf-8")
+    sources.write_text(json.dumps({"sources": [source]}), encoding="utf-8")
     registry = load_registry(sources)
 
     async def parse(body, url, content_type, options):
         return parse_document(body, url, content_type, options)
 
     async def go():
-        async with Fetcher(HttpSettings.from_defaults(registry.defaults), transport=site.transport()) as fetcher:
+        async with Fetcher(HttpSettings.from_defaults(registry.defaults), transport=transport) as fetcher:
             ctx = HarvestContext(registry=registry, fetcher=fetcher, parse=parse,
                                  state=state or FetchState(validators={}, feed_urls={}))
-            return await harvest_feed(registry.sources[0], ctx, FetchStats())
+            return await HARVESTERS[source["kind"]](registry.sources[0], ctx, FetchStats())
 
     return asyncio.run(go())
+
+
+def harvest_one_feed(site: Site, tmp_path, source: dict, state: FetchState | None = None) -> SourceOutcome:
+    return harvest_in_memory(site.transport(), tmp_path, {"id": "blog", "kind": "feed", "tagged_only": False, **source},
+                             state)
 
 
 def test_the_feed_kind_reads_every_entry_of_a_corpus_feed(tmp_path):
