@@ -131,3 +131,25 @@ def test_a_hashtag_in_a_title_matches_and_untagged_entries_are_kept_unmatched():
                                                               ["hashtag #OpenGovTech in title"])]
     assert "OpenGovTech" in matched[0].tags
     assert len(unmatched) == 9
+
+
+# Untitled and empty entries.
+
+def test_posts_without_a_title_are_titled_by_their_first_sentence():
+    titles = [r.title for r in parse(CORPUS / "feeds" / "scriptingnews.rss").records]
+    assert "Good morning students and teachers! 🍏" in titles
+    # a paragraph of several sentences: its first one
+    assert "From time to time I have to do a podcast to test things out." in titles
+    assert "(untitled)" not in titles and all(0 < len(t) <= 100 for t in titles)
+
+
+def test_untitled_micro_posts_of_a_wordpress_feed_are_titled_from_their_text():
+    titles = [r.title for r in parse(CORPUS / "feeds" / "wordpress_manton.rss").records]
+    assert len(titles) == 10 and "(untitled)" not in titles and all(titles)
+
+
+def test_an_empty_entry_is_skipped_with_a_counted_warning():
+    # Le Cercle Psy lists an <item> whose title, link and description are all empty.
+    document = parse(CORPUS / "feeds" / "undeclared_latin1_cercle_psy.xml")
+    assert document.error is None and len(document.records) == 9 == document.entries_read - 1
+    assert "1 empty entry (no title, link or text) skipped" in document.warning
