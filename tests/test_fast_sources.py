@@ -1,13 +1,17 @@
-"""Source kinds over the in-memory fetcher: the Mastodon kind reading Mastodon.py's recordings
-(../shared/corpus/social) through httpx.MockTransport. The loopback versions are in test_mastodon."""
+"""Source kinds over the in-memory fetcher, answered through httpx.MockTransport from the API
+recordings in ../shared/corpus/social. The loopback versions are in test_mastodon and
+test_social_kinds."""
 
 from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
 
 import httpx
 
 from pipelines.warehouse import FetchState
-from tests.social_servers import HOP_HEADERS, RECORDED_HOST, read_vcr, route_key
-from tests.test_fast_fetch import RawBody, harvest_in_memory
+from tests.social_servers import HOP_HEADERS, RECORDED_HOST, SOCIAL, read_vcr, route_key
+from tests.test_fast_fetch import RawBody, Site, file_with_etag, harvest_in_memory, respond
 
 RECORDED_TAG = "fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp"
 INSTANCE = "https://mastodon.example"
@@ -57,3 +61,51 @@ def test_the_recorded_tag_timeline_is_read_page_by_page_then_only_past_the_last_
                               FetchState(validators={}, feed_urls={}, source_state={"toots": first.state}))
     assert recording.timeline_requests() == [f"/api/v1/timelines/tag/{RECORDED_TAG}?limit=40"]
     assert again.status == "not_modified" and again.records == []
+
+
+def test_devto_articles_of_a_user_as_recorded(tmp_path):
+    site = Site()
+    recorded = (SOCIAL / "devto_api_articles_by_username.json").read_text(encoding="utf-8")
+    site.route("/api/articles", lambda request: respond(200, recorded, Content_Type="application/json"))
+    outcome = harvest_in_memory(site.transport(), tmp_path, {"id": "devto-user", "kind": "devto", "tagged_only": False,
+                                                             "username": "gereltuyamz", "api_url": "https://dev.example"})
+    assert outcome.status == "ok" and len(outcome.records) == 6
+    assert dict(site.requests_to("/api/articles")[0].url.params) == {"username": "gereltuyamz", "per_page": "100",
+                                                                     "page": "1"}
+    newest = max(outcome.records, key=lambda r: r.published_at)
+    assert newest.title == "When to use dangerouslySetInnerHTML in React?"
+    assert newest.url == "https://dev.to/gereltuyamz/when-to-use-dangerouslysetinnerhtml-in-react-3ol"
+    assert newest.author == "Gereltuya Munkhzaya" and newest.tags == ["webdev"]
+
+
+def test_discourse_tag_topics_and_their_first_posts(tmp_path):
+    """The recorded topic list served as the tag's list; each topic's /t/<slug>/<id>.json is built
+    to Discourse's documented schema."""
+    base = "https://forum.example"
+    topic_list = json.loads((SOCIAL / "discourse_latest_topic_list.json").read_text(encoding="utf-8"))
+    topic_list["topic_list"]["more_topics_url"] = None
+    listing = tmp_path / "opengovtech.json"
+    listing.write_text(json.dumps(topic_list), encoding="utf-8")
+    site = Site()
+    site.route("/tag/opengovtech.json", file_with_etag(listing))
+    slugs = sorted({(t["slug"], t["id"]) for t in topic_list["topic_list"]["topics"]})
+    for slug, topic_id in slugs:
+        topic = {"id": topic_id, "slug": slug, "post_stream": {"posts": [{
+            "id": 10, "username": "test_user", "name": "Test User", "created_at": "2013-02-04T15:26:25.977-05:00",
+            "cooked": f"<p>First post of {slug}, see <a href='/t/other/2'>other</a></p>"}]}}
+        site.route(f"/t/{slug}/{topic_id}.json", lambda request, topic=topic: respond(200, json.dumps(topic)))
+    source = {"id": "forum", "kind": "discourse", "base_url": base, "tag": "opengovtech"}
+    outcome = harvest_in_memory(site.transport(), tmp_path, source)
+    assert outcome.status == "ok" and len(outcome.records) == len(slugs)
+    first = min(outcome.records, key=lambda r: r.url)
+    assert first.url == f"{base}/t/{slugs[0][0]}/{slugs[0][1]}" and first.author == "Test User"
+    assert first.published_at == datetime(2013, 2, 4, 20, 26, 25, 977000, tzinfo=timezone.utc)  # -05:00 in UTC
+    assert f'href="{base}/t/other/2"' in first.content_html
+    assert first.match_reasons == [f"in the Discourse tag 'opengovtech' on {base}"]
+
+    (listing_url, etag, _), = [v for v in outcome.validators if v[0].endswith("/tag/opengovtech.json")]
+    again = harvest_in_memory(site.transport(), tmp_path, source,
+                              FetchState(validators={listing_url: (etag, None)}, feed_urls={},
+                                         source_state={"forum": outcome.state} if outcome.state else {}))
+    assert again.status == "not_modified"   # the topic list answered 304: no topic is read again
+    assert len(site.requests_to(f"/t/{slugs[0][0]}/{slugs[0][1]}.json")) == 1
