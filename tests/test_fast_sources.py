@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import httpx
 
 from pipelines.warehouse import FetchState
-from tests.social_servers import HOP_HEADERS, RECORDED_HOST, SOCIAL, read_vcr, route_key
+from tests.social_servers import HOP_HEADERS, RECORDED_HOST, SOCIAL, bluesky_post, read_vcr, route_key
 from tests.test_fast_fetch import RawBody, Site, file_with_etag, harvest_in_memory, respond
 
 RECORDED_TAG = "fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp"
@@ -109,3 +109,39 @@ def test_discourse_tag_topics_and_their_first_posts(tmp_path):
                                          source_state={"forum": outcome.state} if outcome.state else {}))
     assert again.status == "not_modified"   # the topic list answered 304: no topic is read again
     assert len(site.requests_to(f"/t/{slugs[0][0]}/{slugs[0][1]}.json")) == 1
+
+
+def bluesky_search(posts: list[dict], page_size: int, requests: list[httpx.Request]) -> httpx.MockTransport:
+    """app.bsky.feed.searchPosts over `posts` (newest first), `page_size` a page with a cursor."""
+    def search(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        start = int(request.url.params.get("cursor", "0"))
+        page = posts[start:start + min(int(request.url.params.get("limit", "25")), page_size)]
+        body = {"posts": page, "hitsTotal": len(posts)}
+        if start + len(page) < len(posts):
+            body["cursor"] = str(start + len(page))
+        return respond(200, json.dumps(body), Content_Type="application/json")
+
+    return httpx.MockTransport(search)
+
+
+def test_bluesky_posts_tags_from_facets_public_urls_and_cursor_paging(tmp_path):
+    posts = [bluesky_post(n, f"Open data day {n} in Leeds #OpenGovTech", tags=["OpenGovTech"]) for n in range(5, 0, -1)]
+    posts.insert(2, bluesky_post(9, "opengovtech is a word here, not a tag"))
+    requests: list[httpx.Request] = []
+    source = {"id": "skeets", "kind": "bluesky", "hashtag": "OpenGovTech", "service": "https://bsky.example"}
+    first = harvest_in_memory(bluesky_search(posts, 2, requests), tmp_path, source)
+    assert len(requests) == 3   # 6 posts, two a page, cursor until none
+    assert len(first.records) == 5
+    newest = max(first.records, key=lambda r: r.published_at)
+    assert newest.url == "https://bsky.app/profile/council.example/post/3kah000000005"
+    assert newest.author == "@council.example" and newest.tags == ["OpenGovTech"]
+    assert newest.match_reasons == [f"hashtag #OpenGovTech on the Bluesky post {newest.url}"]
+    assert "skipped 1 posts that match the search but carry no tag" in first.warning
+
+    requests.clear()
+    posts.insert(0, bluesky_post(20, "Newest #OpenGovTech", tags=["OpenGovTech"]))
+    again = harvest_in_memory(bluesky_search(posts, 2, requests), tmp_path, source,
+                              FetchState(validators={}, feed_urls={}, source_state={"skeets": first.state}))
+    assert len(requests) == 1   # the newest post seen last run is on the first page
+    assert [r.title for r in again.records] == ["Newest #OpenGovTech"]
