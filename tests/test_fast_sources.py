@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 import httpx
 
 from pipelines.warehouse import FetchState
-from tests.social_servers import HOP_HEADERS, RECORDED_HOST, SOCIAL, bluesky_post, read_vcr, route_key
+from tests.social_servers import HOP_HEADERS, RECORDED_HOST, SOCIAL, bluesky_post, corpus_page, read_vcr, route_key
+from tests.test_check import tagged_page
 from tests.test_fast_fetch import RawBody, Site, file_with_etag, harvest_in_memory, respond
 
 RECORDED_TAG = "fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp"
@@ -145,3 +146,31 @@ def test_bluesky_posts_tags_from_facets_public_urls_and_cursor_paging(tmp_path):
                               FetchState(validators={}, feed_urls={}, source_state={"skeets": first.state}))
     assert len(requests) == 1   # the newest post seen last run is on the first page
     assert [r.title for r in again.records] == ["Newest #OpenGovTech"]
+
+
+def test_a_tracked_page_is_read_for_its_tags_canonical_address_and_validators(tmp_path):
+    def changelog_post(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return respond(304, ETag='"v1"')
+        return respond(200, tagged_page(), Content_Type="text/html; charset=utf-8", ETag='"v1"')
+
+    site = Site()
+    site.route("/blog/zwischenbilanz", changelog_post)
+    site.route("/blog/spiceland", lambda request: respond(200, corpus_page("traf_github.blog.spiceland.html").read_bytes(),
+                                                          Content_Type="text/html; charset=utf-8"))
+    url = "https://changelog.example/blog/zwischenbilanz"
+    tagged = harvest_in_memory(site.transport(), tmp_path, {"id": "changelog", "kind": "page", "url": url})
+    assert tagged.status == "ok" and tagged.validators == [(url, '"v1"', None)]
+    (record,) = tagged.records
+    assert record.matched and record.match_reasons == ["article:tag 'OpenGovTech'"]
+    assert record.url.startswith("https://www.changelog.blog/zwischenbilanz-")   # the page's own canonical address
+    assert {"Insight", "OpenGovTech"} <= set(record.tags)
+
+    untagged = harvest_in_memory(site.transport(), tmp_path, {"id": "spice", "kind": "page",
+                                                              "url": "https://github.example/blog/spiceland"})
+    assert not any(r.matched for r in untagged.records)
+    assert "the page carries none of the tags opengovtech (looked at article:tag" in untagged.warning
+
+    again = harvest_in_memory(site.transport(), tmp_path, {"id": "changelog", "kind": "page", "url": url},
+                              FetchState(validators={url: ('"v1"', None)}, feed_urls={}))
+    assert again.status == "not_modified" and again.records == []
