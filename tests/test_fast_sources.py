@@ -1,6 +1,6 @@
 """Source kinds over the in-memory fetcher, answered through httpx.MockTransport from the API
-recordings in ../shared/corpus/social. The loopback versions are in test_mastodon and
-test_social_kinds."""
+recordings in ../shared/corpus (social, github) and corpus pages. The loopback versions are in
+test_mastodon, test_social_kinds, test_check and test_github."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import json
 from datetime import datetime, timezone
 
 import httpx
+import pytest
+from werkzeug import Request
+from werkzeug.test import EnvironBuilder
 
 from pipelines.warehouse import FetchState
+from tests.github_api_server import GitHubAPIServer, generated_repos
 from tests.social_servers import HOP_HEADERS, RECORDED_HOST, SOCIAL, bluesky_post, corpus_page, read_vcr, route_key
 from tests.test_check import tagged_page
 from tests.test_fast_fetch import RawBody, Site, file_with_etag, harvest_in_memory, respond
@@ -174,3 +178,58 @@ def test_a_tracked_page_is_read_for_its_tags_canonical_address_and_validators(tm
     again = harvest_in_memory(site.transport(), tmp_path, {"id": "changelog", "kind": "page", "url": url},
                               FetchState(validators={url: ('"v1"', None)}, feed_urls={}))
     assert again.status == "not_modified" and again.records == []
+
+
+def werkzeug_transport(handler) -> httpx.MockTransport:
+    """A loopback stand-in's werkzeug handler (tests/github_api_server.py) answering in memory."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        environ = EnvironBuilder(method=request.method, path=request.url.path, query_string=request.url.query.decode(),
+                                 headers=list(request.headers.items()), data=request.content).get_environ()
+        response = handler(Request(environ))
+        return httpx.Response(response.status_code, headers=list(response.headers.items()),
+                              stream=RawBody(response.get_data()))
+
+    return httpx.MockTransport(handle)
+
+
+class InMemoryAddress:
+    """Where GitHubAPIServer believes it is served (it asks its server only for URLs)."""
+
+    def url_for(self, path: str) -> str:
+        return "https://github.example" + path
+
+
+@pytest.fixture
+def github(monkeypatch) -> GitHubAPIServer:
+    api = GitHubAPIServer(InMemoryAddress())
+    monkeypatch.setenv("GITHUB_API_URL", api.api_url)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    return api
+
+
+def test_github_forks_archived_and_untagged_repos_are_left_out_by_default(tmp_path, github):
+    repos = generated_repos("leedsdatamill", 6, topics_every=2)
+    repos[2]["fork"] = True
+    repos[4]["archived"] = True
+    repos[1]["description"] = "Open data tools #OpenGovTech"
+    github.add_owner("leedsdatamill", repos)
+    outcome = harvest_in_memory(werkzeug_transport(github.handle), tmp_path,
+                                {"id": "gh", "kind": "github", "org": "leedsdatamill"})
+    assert outcome.status == "ok"
+    reasons = {r.title: r.match_reasons for r in outcome.records if r.matched}
+    assert reasons == {"leedsdatamill/service-0000": ["repo topic 'opengovtech'"],
+                       "leedsdatamill/service-0001": ["hashtag #OpenGovTech in description"]}
+    assert {r.kind_hint for r in outcome.records} == {"asset"}
+    assert "1 archived" in outcome.warning and "1 forks" in outcome.warning and "2 untagged" in outcome.warning
+    assert any("per_page=100" in r["query"] for r in github.requests if r["path"] == "/orgs/leedsdatamill/repos")
+
+
+def test_github_org_pages_follow_the_link_header(tmp_path, github):
+    """A 250-repository org, generated from a recorded repository (GitHub's schema, 3 pages)."""
+    github.add_owner("bigcouncil", generated_repos("bigcouncil", 250))
+    outcome = harvest_in_memory(werkzeug_transport(github.handle), tmp_path,
+                                {"id": "gh", "kind": "github", "org": "bigcouncil", "readme": False, "publiccode": False})
+    assert outcome.status == "ok" and len(outcome.records) == 250 and all(r.asset_type == "repo" for r in outcome.records)
+    pages = [r["query"] for r in github.requests if r["path"] == "/orgs/bigcouncil/repos"]
+    assert len(pages) == 3 and "page=3" in pages[-1]
+    assert len(github.requests) == 3   # nothing but the listing: no README or publiccode.yml asked for
