@@ -1,15 +1,19 @@
-"""The parsers on every corpus feed, called directly (no server, no worker, no warehouse): what the
-harvest of the whole corpus in test_feeds_corpus and test_feeds_broken checks end to end."""
+"""The parsers on corpus feeds and Markdown pages, called directly (no server, no worker, no
+warehouse): what test_feeds_corpus, test_feeds_broken, test_tagging, test_untitled_and_empty_entries
+and test_markdown_fidelity check end to end through a harvest."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 
 from pipelines.parsing import ParsedDocument, ParseOptions, parse_document
 from tests.conftest import CORPUS, content_type_for
+from tests.test_fast_fetch import harvest_in_memory
 from tests.test_feeds_corpus import entries_by_reference_parser
 
 # One of each format and a few shapes; every corpus feed is harvested end to end in the slow tier.
@@ -153,3 +157,51 @@ def test_an_empty_entry_is_skipped_with_a_counted_warning():
     document = parse(CORPUS / "feeds" / "undeclared_latin1_cercle_psy.xml")
     assert document.error is None and len(document.records) == 9 == document.entries_read - 1
     assert "1 empty entry (no title, link or text) skipped" in document.warning
+
+
+# Markdown sources read from a local directory (no request is made: any would fail the test).
+
+OPENGOVTECH = CORPUS / "pages" / "opengovtech"
+
+
+def harvest_markdown_directory(tmp_path: Path, **source) -> list:
+    def no_request(request):
+        raise AssertionError(f"a markdown directory needs no network, yet {request.url} was requested")
+
+    outcome = harvest_in_memory(httpx.MockTransport(no_request), tmp_path,
+                                {"id": "site", "kind": "markdown", "tagged_only": False, **source})
+    assert outcome.status == "ok", outcome.error
+    return outcome.records
+
+
+def test_liquid_tags_and_outputs_of_the_manifesto_are_not_shown_as_text(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(OPENGOVTECH / "manifesto.md", site / "manifesto.md")
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(site))
+    for liquid in ("{%", "%}", "{{", "}}"):
+        assert liquid not in record.content_text and liquid not in record.content_html
+    assert "Please contribute to make this manifesto better!" in " ".join(record.content_text.split())
+
+
+def test_a_post_with_permalink_false_takes_its_sites_permalink_pattern(tmp_path):
+    futuregov = "2019-10-07-futuregov-designing-21st-century-government.md"
+    site = tmp_path / "site"
+    (site / "_posts").mkdir(parents=True)
+    shutil.copy(OPENGOVTECH / "_config.yml", site / "_config.yml")
+    post = (OPENGOVTECH / f"post_{futuregov}").read_text(encoding="utf-8")
+    (site / "_posts" / futuregov).write_text(post.replace("---\n", "---\npermalink: false\n", 1), encoding="utf-8")
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(site), site_url="https://opengovtech.org/")
+    assert record.url == "https://opengovtech.org/2019-10-08-futuregov-designing-21st-century-government/"
+
+
+def test_an_authors_list_is_the_author_and_entities_in_front_matter_are_decoded(tmp_path):
+    draft = CORPUS / "pages" / "repo_posts" / "scottlogic_draft_we-need-bold-and-better-govtech-not-big-it.markdown"
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    text = draft.read_text(encoding="utf-8").replace("author: sforeshew-cain", "authors:\n- sforeshew-cain\n- cprice")
+    (posts / draft.name).write_text(text.replace("In the past few years, we’ve", "In the past few years&#58; we’ve"),
+                                    encoding="utf-8")
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(posts))
+    assert record.author == "sforeshew-cain, cprice"
+    assert record.summary.startswith("In the past few years: we’ve")
