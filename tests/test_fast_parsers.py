@@ -4,6 +4,7 @@ and test_markdown_fidelity check end to end through a harvest."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -205,3 +206,25 @@ def test_an_authors_list_is_the_author_and_entities_in_front_matter_are_decoded(
     (record,) = harvest_markdown_directory(tmp_path, directory=str(posts))
     assert record.author == "sforeshew-cain, cprice"
     assert record.summary.startswith("In the past few years: we’ve")
+
+
+def test_local_jekyll_posts_matched_by_a_front_matter_hashtag_and_empty_tags_dropped(tmp_path):
+    posts = CORPUS / "pages" / "repo_posts"
+    records = harvest_markdown_directory(tmp_path, directory=str(posts), tags=["OpenDataIRL", "GovTech"],
+                                         tagged_only=True)
+    (matched,) = [r for r in records if r.matched]   # the Scott Logic draft carries neither tag
+    assert matched.title == "The Open Data Institute is Integral to the Open Government Partnership"
+    assert matched.match_reasons == ["front matter tag '#OpenDataIRL' in okireland_2013-10-23-open-data-institute-"
+                                     "is-integral-to-open-government-partnership.md"]
+    assert "OpenDataIRL" in matched.tags and matched.published_at.isoformat() == "2013-10-23T08:44:15+00:00"
+    assert "‘All About Open Data’" in matched.content_text   # &#8216;…&#8217; decoded
+    (draft,) = [r for r in harvest_markdown_directory(tmp_path, directory=str(posts)) if r.title.startswith("We need bold")]
+    assert "" not in draft.tags and "government procurement" in draft.tags and "delivery" in draft.tags
+
+
+def test_seed_documents_front_matter_becomes_details(tmp_path):
+    records = {r.title: r for r in harvest_markdown_directory(tmp_path, directory=str(CORPUS.parent / "seeds"))}
+    assert "Help us build an open data community" in records
+    glasgow = json.loads(records["Glasgow Open Data Group"].details)
+    assert glasgow["location"] == "Glasgow" and glasgow["website"] == "https://glasgowopendata.org"
+    assert glasgow["social"]["twitter"] == "GlasgowOpenData"
