@@ -5,66 +5,84 @@ test_mastodon, test_social_kinds, test_check and test_github."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import httpx
 import pytest
-from werkzeug import Request
+from werkzeug import Request, Response
 from werkzeug.test import EnvironBuilder
 
 from pipelines.warehouse import FetchState
 from tests.github_api_server import GitHubAPIServer, generated_repos
-from tests.social_servers import HOP_HEADERS, RECORDED_HOST, SOCIAL, bluesky_post, corpus_page, read_vcr, route_key
+from tests.social_servers import SOCIAL, BlueskySearch, RecordedAPI, bluesky_post, corpus_page
 from tests.test_check import tagged_page
 from tests.test_fast_fetch import RawBody, Site, file_with_etag, harvest_in_memory, respond
 
 RECORDED_TAG = "fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp"
-INSTANCE = "https://mastodon.example"
 
 
-class Recording:
-    """Answers GETs with the recorded exchange of the same path and query (page size aside), the
-    recorded host swapped for INSTANCE, and 304 to a matching If-None-Match; else a 404."""
+class InMemoryServer:
+    """What the loopback stand-ins (tests/social_servers.py, tests/github_api_server.py) use of
+    pytest_httpserver's HTTPServer: url_for, and expect_request(...).respond_with_handler with a
+    werkzeug handler. Here the handlers answer through httpx.MockTransport, so the same stand-ins
+    serve the fast tier; a request no handler expects is a 404."""
 
-    def __init__(self, *cassettes: str) -> None:
-        self.exchanges = {route_key(e.path_and_query): e for name in cassettes for e in reversed(read_vcr(name))
-                          if e.method == "GET"}
-        self.requests: list[str] = []
+    def __init__(self, base: str = "https://api.example") -> None:
+        self.base = base
+        self.handlers: list[tuple[str | re.Pattern, str | None, Callable[[Request], Response]]] = []
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.raw_path.decode()
-        self.requests.append(path)
-        exchange = self.exchanges.get(route_key(path))
-        if exchange is None:
-            return httpx.Response(404, stream=RawBody(b'{"error":"Record not found"}'))
-        headers = {k: v.replace(RECORDED_HOST, INSTANCE) for k, v in exchange.headers.items() if k not in HOP_HEADERS}
-        if request.headers.get("If-None-Match") and request.headers["If-None-Match"] == headers.get("etag"):
-            return httpx.Response(304, headers=headers, stream=RawBody(b""))
-        return httpx.Response(exchange.status, headers=headers,
-                              stream=RawBody(exchange.body.replace(RECORDED_HOST, INSTANCE).encode()))
+    def url_for(self, path: str) -> str:
+        return self.base + path
 
-    def timeline_requests(self) -> list[str]:
-        return [r for r in self.requests if "/timelines/tag/" in r]
+    def expect_request(self, uri: str | re.Pattern, method: str | None = None) -> "InMemoryServer._Expectation":
+        return InMemoryServer._Expectation(self, uri, method)
+
+    class _Expectation:
+        def __init__(self, server: "InMemoryServer", uri: str | re.Pattern, method: str | None) -> None:
+            self.server, self.uri, self.method = server, uri, method
+
+        def respond_with_handler(self, handler: Callable[[Request], Response]) -> None:
+            self.server.handlers.append((self.uri, self.method, handler))
+
+    def transport(self) -> httpx.MockTransport:
+        def handle(request: httpx.Request) -> httpx.Response:
+            path = request.url.path
+            for uri, method, handler in self.handlers:
+                matches = uri.match(path) if isinstance(uri, re.Pattern) else uri == path
+                if matches and method in (None, request.method):
+                    environ = EnvironBuilder(method=request.method, path=path,
+                                             query_string=request.url.query.decode(),
+                                             headers=list(request.headers.items()), data=request.content).get_environ()
+                    response = handler(Request(environ))
+                    return httpx.Response(response.status_code, headers=list(response.headers.items()),
+                                          stream=RawBody(response.get_data()))
+            return respond(404)
+
+        return httpx.MockTransport(handle)
 
 
 def test_the_recorded_tag_timeline_is_read_page_by_page_then_only_past_the_last_post_seen(tmp_path):
     """Mastodon.py's recording of a 30-post tag timeline paged by Link rel=next (10 a page)."""
-    recording = Recording("mastodon_hashtag_timeline_paginated_vcr.yaml")
-    source = {"id": "toots", "kind": "mastodon", "instance": INSTANCE, "hashtag": RECORDED_TAG}
-    first = harvest_in_memory(httpx.MockTransport(recording.handle), tmp_path, source)
-    assert first.status == "ok" and len(recording.timeline_requests()) == 4   # three pages, then the empty one
+    server = InMemoryServer("https://mastodon.example")
+    api = RecordedAPI(server, "mastodon_hashtag_timeline_paginated_vcr.yaml")
+    source = {"id": "toots", "kind": "mastodon", "instance": api.base, "hashtag": RECORDED_TAG}
+    first = harvest_in_memory(server.transport(), tmp_path, source)
+    assert first.status == "ok"
+    assert len([r for r in api.requests if "/timelines/tag/" in r]) == 4   # three pages, then the empty one
     assert len(first.records) == 30
     oldest = min(first.records, key=lambda r: r.published_at)
     assert oldest.title == f"Toot number 0! #{RECORDED_TAG}"
     assert oldest.author == "@mastodonpy_test_2@mastodon.example"
     assert oldest.match_reasons[0].startswith(f"hashtag #{RECORDED_TAG} on the Mastodon post ")
-    assert oldest.url.startswith(INSTANCE + "/@mastodonpy_test_2/")
+    assert oldest.url.startswith(api.base + "/@mastodonpy_test_2/")
     assert first.state["last_id"] == "117020581413876942"   # the newest recorded post
 
-    recording.requests.clear()
-    again = harvest_in_memory(httpx.MockTransport(recording.handle), tmp_path, source,
+    api.requests.clear()
+    again = harvest_in_memory(server.transport(), tmp_path, source,
                               FetchState(validators={}, feed_urls={}, source_state={"toots": first.state}))
-    assert recording.timeline_requests() == [f"/api/v1/timelines/tag/{RECORDED_TAG}?limit=40"]
+    assert [r for r in api.requests if "/timelines/tag/" in r] == [f"/api/v1/timelines/tag/{RECORDED_TAG}?limit=40"]
     assert again.status == "not_modified" and again.records == []
 
 
@@ -116,27 +134,15 @@ def test_discourse_tag_topics_and_their_first_posts(tmp_path):
     assert len(site.requests_to(f"/t/{slugs[0][0]}/{slugs[0][1]}.json")) == 1
 
 
-def bluesky_search(posts: list[dict], page_size: int, requests: list[httpx.Request]) -> httpx.MockTransport:
-    """app.bsky.feed.searchPosts over `posts` (newest first), `page_size` a page with a cursor."""
-    def search(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        start = int(request.url.params.get("cursor", "0"))
-        page = posts[start:start + min(int(request.url.params.get("limit", "25")), page_size)]
-        body = {"posts": page, "hitsTotal": len(posts)}
-        if start + len(page) < len(posts):
-            body["cursor"] = str(start + len(page))
-        return respond(200, json.dumps(body), Content_Type="application/json")
-
-    return httpx.MockTransport(search)
-
-
 def test_bluesky_posts_tags_from_facets_public_urls_and_cursor_paging(tmp_path):
-    posts = [bluesky_post(n, f"Open data day {n} in Leeds #OpenGovTech", tags=["OpenGovTech"]) for n in range(5, 0, -1)]
-    posts.insert(2, bluesky_post(9, "opengovtech is a word here, not a tag"))
-    requests: list[httpx.Request] = []
-    source = {"id": "skeets", "kind": "bluesky", "hashtag": "OpenGovTech", "service": "https://bsky.example"}
-    first = harvest_in_memory(bluesky_search(posts, 2, requests), tmp_path, source)
-    assert len(requests) == 3   # 6 posts, two a page, cursor until none
+    server = InMemoryServer("https://bsky.example")
+    search = BlueskySearch(server, page_size=2)
+    search.posts = [bluesky_post(n, f"Open data day {n} in Leeds #OpenGovTech", tags=["OpenGovTech"])
+                    for n in range(5, 0, -1)]
+    search.posts.insert(2, bluesky_post(9, "opengovtech is a word here, not a tag"))
+    source = {"id": "skeets", "kind": "bluesky", "hashtag": "OpenGovTech", "service": search.base}
+    first = harvest_in_memory(server.transport(), tmp_path, source)
+    assert len(search.requests) == 3   # 6 posts, two a page, cursor until none
     assert len(first.records) == 5
     newest = max(first.records, key=lambda r: r.published_at)
     assert newest.url == "https://bsky.app/profile/council.example/post/3kah000000005"
@@ -144,11 +150,11 @@ def test_bluesky_posts_tags_from_facets_public_urls_and_cursor_paging(tmp_path):
     assert newest.match_reasons == [f"hashtag #OpenGovTech on the Bluesky post {newest.url}"]
     assert "skipped 1 posts that match the search but carry no tag" in first.warning
 
-    requests.clear()
-    posts.insert(0, bluesky_post(20, "Newest #OpenGovTech", tags=["OpenGovTech"]))
-    again = harvest_in_memory(bluesky_search(posts, 2, requests), tmp_path, source,
+    search.requests.clear()
+    search.posts.insert(0, bluesky_post(20, "Newest #OpenGovTech", tags=["OpenGovTech"]))
+    again = harvest_in_memory(server.transport(), tmp_path, source,
                               FetchState(validators={}, feed_urls={}, source_state={"skeets": first.state}))
-    assert len(requests) == 1   # the newest post seen last run is on the first page
+    assert len(search.requests) == 1   # the newest post seen last run is on the first page
     assert [r.title for r in again.records] == ["Newest #OpenGovTech"]
 
 
@@ -180,28 +186,9 @@ def test_a_tracked_page_is_read_for_its_tags_canonical_address_and_validators(tm
     assert again.status == "not_modified" and again.records == []
 
 
-def werkzeug_transport(handler) -> httpx.MockTransport:
-    """A loopback stand-in's werkzeug handler (tests/github_api_server.py) answering in memory."""
-    def handle(request: httpx.Request) -> httpx.Response:
-        environ = EnvironBuilder(method=request.method, path=request.url.path, query_string=request.url.query.decode(),
-                                 headers=list(request.headers.items()), data=request.content).get_environ()
-        response = handler(Request(environ))
-        return httpx.Response(response.status_code, headers=list(response.headers.items()),
-                              stream=RawBody(response.get_data()))
-
-    return httpx.MockTransport(handle)
-
-
-class InMemoryAddress:
-    """Where GitHubAPIServer believes it is served (it asks its server only for URLs)."""
-
-    def url_for(self, path: str) -> str:
-        return "https://github.example" + path
-
-
 @pytest.fixture
 def github(monkeypatch) -> GitHubAPIServer:
-    api = GitHubAPIServer(InMemoryAddress())
+    api = GitHubAPIServer(InMemoryServer("https://github.example")).start()
     monkeypatch.setenv("GITHUB_API_URL", api.api_url)
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     return api
@@ -213,7 +200,7 @@ def test_github_forks_archived_and_untagged_repos_are_left_out_by_default(tmp_pa
     repos[4]["archived"] = True
     repos[1]["description"] = "Open data tools #OpenGovTech"
     github.add_owner("leedsdatamill", repos)
-    outcome = harvest_in_memory(werkzeug_transport(github.handle), tmp_path,
+    outcome = harvest_in_memory(github.server.transport(), tmp_path,
                                 {"id": "gh", "kind": "github", "org": "leedsdatamill"})
     assert outcome.status == "ok"
     reasons = {r.title: r.match_reasons for r in outcome.records if r.matched}
@@ -227,7 +214,7 @@ def test_github_forks_archived_and_untagged_repos_are_left_out_by_default(tmp_pa
 def test_github_org_pages_follow_the_link_header(tmp_path, github):
     """A 250-repository org, generated from a recorded repository (GitHub's schema, 3 pages)."""
     github.add_owner("bigcouncil", generated_repos("bigcouncil", 250))
-    outcome = harvest_in_memory(werkzeug_transport(github.handle), tmp_path,
+    outcome = harvest_in_memory(github.server.transport(), tmp_path,
                                 {"id": "gh", "kind": "github", "org": "bigcouncil", "readme": False, "publiccode": False})
     assert outcome.status == "ok" and len(outcome.records) == 250 and all(r.asset_type == "repo" for r in outcome.records)
     pages = [r["query"] for r in github.requests if r["path"] == "/orgs/bigcouncil/repos"]
