@@ -1,17 +1,19 @@
 """The parsers on corpus feeds and Markdown pages, called directly (no server, no worker, no
 warehouse): what test_feeds_corpus, test_feeds_broken, test_tagging, test_untitled_and_empty_entries
-and test_markdown_fidelity check end to end through a harvest."""
+test_markdown_fidelity and test_hostile_sources check end to end through a harvest."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from datetime import datetime, timezone
+from html import escape
 from pathlib import Path
 
 import httpx
 import pytest
 
+from pipelines import entry_limits
 from pipelines.parsing import ParsedDocument, ParseOptions, parse_document
 from tests.conftest import CORPUS, content_type_for
 from tests.test_fast_fetch import harvest_in_memory
@@ -228,3 +230,57 @@ def test_seed_documents_front_matter_becomes_details(tmp_path):
     glasgow = json.loads(records["Glasgow Open Data Group"].details)
     assert glasgow["location"] == "Glasgow" and glasgow["website"] == "https://glasgowopendata.org"
     assert glasgow["social"]["twitter"] == "GlasgowOpenData"
+
+
+# Hostile entries held to the limits at parse time (test_hostile_sources harvests the same).
+
+def rss(items: str) -> bytes:
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+def parse_bytes(body: bytes, content_type: str) -> ParsedDocument:
+    return parse_document(body, "https://council.example/feed", content_type, ON_TOPIC)
+
+
+def test_an_entry_with_thousands_of_categories_is_cut_before_the_parser_reads_it():
+    categories = "".join(f"<category>topic {i}</category>" for i in range(40_000))
+    document = parse_bytes(rss(f"<item><title>Many topics</title><link>http://council.example/t</link>{categories}"
+                               "<category>OpenGovTech</category></item><item><title>Two topics</title>"
+                               "<link>http://council.example/u</link><category>OpenGovTech</category>"
+                               "<category>bins</category></item>"), "application/rss+xml")
+    assert "39,901 categories past the first 100 of an entry were dropped" in document.warning
+    tags = {r.title: r.tags for r in document.records}
+    assert len(tags["Many topics"]) == entry_limits.TAGS_PER_ENTRY and tags["Two topics"] == ["OpenGovTech", "bins"]
+
+
+def test_deeply_nested_markup_is_kept_as_its_text():
+    nested = "<div>" * 100_000 + "Deep #OpenGovTech text" + "</div>" * 100_000
+    (record,) = parse_bytes(rss(f"<item><title>Nested</title><link>http://council.example/n</link>"
+                                f"<description>{escape(nested)}</description></item>"), "application/rss+xml").records
+    assert record.content_text == "Deep #OpenGovTech text" and record.content_html == "<p>Deep #OpenGovTech text</p>"
+
+
+def test_a_json_feed_field_of_the_wrong_type_drops_that_field_not_the_feed():
+    feed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [
+        {"id": "1", "url": "http://council.example/1", "title": "Object content", "content_html": {"a": 1},
+         "summary": ["not", "text"], "tags": [{"x": 1}, "OpenGovTech"], "date_published": 12},
+        {"id": "2", "url": {"bad": True}, "title": 42, "content_text": "A post about #OpenGovTech"},
+        "not an object",
+        {"id": "3", "url": "http://council.example/3", "title": "Plain", "content_text": "Fine"}]}).encode()
+    document = parse_bytes(feed, "application/feed+json")
+    assert document.error is None and "1 items that are not JSON objects were skipped" in document.warning
+    records = {r.entry_key: r for r in document.records}
+    assert (records["1"].title, records["1"].content_html, records["1"].tags) == ("Object content", "", ["OpenGovTech"])
+    assert records["2"].title == "42" and "OpenGovTech" in records["2"].content_html and records["2"].url is None
+    assert records["3"].title == "Plain"
+
+
+def test_lone_surrogates_and_references_no_text_can_hold_are_dropped_not_the_feed():
+    """JSON allows "\\ud800", which no UTF-8 text holds; XML's &#55296; and &#x110000; name no character."""
+    json_feed = ('{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [{"id": "1", '
+                 '"url": "http://council.example/s", "title": "Bins \\ud800data", "content_text": "x", '
+                 '"_extra": "\\udfff"}]}').encode()
+    assert [r.title for r in parse_bytes(json_feed, "application/feed+json").records] == ["Bins data"]
+    xml_feed = rss("<item><title>Bins &#55296; &#x110000;and data</title><link>http://council.example/1</link></item>"
+                   "<item><title>Second</title><link>http://council.example/2</link></item>")
+    assert sorted(r.title for r in parse_bytes(xml_feed, "application/rss+xml").records) == ["Bins and data", "Second"]
