@@ -1,5 +1,5 @@
 """The parsers on corpus feeds and Markdown pages, called directly (no server, no worker, no
-warehouse): what test_feeds_corpus, test_feeds_broken, test_tagging, test_untitled_and_empty_entries
+warehouse): what test_feeds_corpus, test_feeds_broken, test_tagging, test_untitled_and_empty_entries,
 test_markdown_fidelity and test_hostile_sources check end to end through a harvest."""
 
 from __future__ import annotations

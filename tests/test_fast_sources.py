@@ -16,7 +16,7 @@ from werkzeug.test import EnvironBuilder
 
 from pipelines.warehouse import FetchState
 from tests.github_api_server import GitHubAPIServer, generated_repos
-from tests.social_servers import SOCIAL, BlueskySearch, RecordedAPI, bluesky_post, corpus_page
+from tests.social_servers import SOCIAL, BlueskySearch, MastodonTimeline, RecordedAPI, bluesky_post, corpus_page
 from tests.test_check import tagged_page
 from tests.test_fast_fetch import RawBody, Site, file_with_etag, harvest_in_memory, respond
 
@@ -84,6 +84,21 @@ def test_the_recorded_tag_timeline_is_read_page_by_page_then_only_past_the_last_
                               FetchState(validators={}, feed_urls={}, source_state={"toots": first.state}))
     assert [r for r in api.requests if "/timelines/tag/" in r] == [f"/api/v1/timelines/tag/{RECORDED_TAG}?limit=40"]
     assert again.status == "not_modified" and again.records == []
+
+
+def test_a_spent_mastodon_rate_limit_defers_the_source_keeping_what_was_read(tmp_path):
+    server = InMemoryServer("https://mastodon.example")
+    timeline = MastodonTimeline(server, "opengovtech", remaining=1, reset="2099-01-01T00:00:00.000Z")
+    for n in range(60):
+        timeline.post(f"<p>Post {n} #OpenGovTech</p>", tags=["opengovtech"])
+    outcome = harvest_in_memory(server.transport(), tmp_path,
+                                {"id": "toots", "kind": "mastodon", "instance": timeline.base, "hashtag": "opengovtech"})
+    # The first page said one request was left, the second said none: no third is sent.
+    assert len(timeline.requests) == 2
+    assert outcome.status == "deferred" and outcome.retry_at.year == 2099
+    assert "rate limited until 00:00 UTC" in outcome.error and "kept the 60 posts" in outcome.error
+    assert len(outcome.records) == 60
+    assert outcome.state == {"last_id": None}   # not finished: the next run reads from the top again
 
 
 def test_devto_articles_of_a_user_as_recorded(tmp_path):
