@@ -18,13 +18,12 @@ from pipelines.errors import (
     AddressRefused,
     BlockedByRobots,
     BodyTooLarge,
-    FeedParseError,
     HTTPStatusFailure,
     RequestTimeout,
     RetryDeferred,
     TooManyRedirects,
 )
-from pipelines.harvest import HARVESTERS
+from pipelines.harvest import harvest_one
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
 from pipelines.parsing import parse_document
@@ -313,7 +312,8 @@ def test_a_sign_in_answer_is_read_through_the_capped_decoder():
 
 def harvest_in_memory(transport: httpx.AsyncBaseTransport, tmp_path, source: dict,
                       state: FetchState | None = None) -> SourceOutcome:
-    """One source of any kind harvested as a run would, its requests answered by `transport`."""
+    """One source of any kind harvested as a run harvests it (failures become the outcome's status
+    and reason), its requests answered by `transport`."""
     sources = tmp_path / "sources.yaml"
     sources.write_text(json.dumps({"sources": [source]}), encoding="utf-8")
     registry = load_registry(sources)
@@ -325,7 +325,7 @@ def harvest_in_memory(transport: httpx.AsyncBaseTransport, tmp_path, source: dic
         async with Fetcher(HttpSettings.from_defaults(registry.defaults), transport=transport) as fetcher:
             ctx = HarvestContext(registry=registry, fetcher=fetcher, parse=parse,
                                  state=state or FetchState(validators={}, feed_urls={}))
-            return await HARVESTERS[source["kind"]](registry.sources[0], ctx, FetchStats())
+            return await harvest_one(registry.sources[0], ctx)
 
     return asyncio.run(go())
 
@@ -367,5 +367,5 @@ def test_the_feed_kind_reports_a_page_without_a_feed(tmp_path):
     site = Site()
     site.route("/", lambda request: respond(200, "<html><head><title>No feed</title></head></html>",
                                                    Content_Type="text/html"))
-    with pytest.raises(FeedParseError, match=r'HTML page with no <link rel="alternate"> feed'):
-        harvest_one_feed(site, tmp_path, {"url": ORIGIN + "/"})
+    outcome = harvest_one_feed(site, tmp_path, {"url": ORIGIN + "/"})
+    assert outcome.status == "failed" and 'HTML page with no <link rel="alternate"> feed' in outcome.error

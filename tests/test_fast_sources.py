@@ -98,7 +98,7 @@ def test_a_spent_mastodon_rate_limit_defers_the_source_keeping_what_was_read(tmp
     assert outcome.status == "deferred" and outcome.retry_at.year == 2099
     assert "rate limited until 00:00 UTC" in outcome.error and "kept the 60 posts" in outcome.error
     assert len(outcome.records) == 60
-    assert outcome.state == {"last_id": None}   # not finished: the next run reads from the top again
+    assert outcome.state["last_id"] is None   # not finished: the next run reads from the top again
 
 
 def test_devto_articles_of_a_user_as_recorded(tmp_path):
