@@ -311,7 +311,7 @@ def test_a_sign_in_answer_is_read_through_the_capped_decoder():
 # Source kinds over the in-memory fetcher, parsing in this process instead of a worker.
 
 def harvest_in_memory(transport: httpx.AsyncBaseTransport, tmp_path, source: dict,
-                      state: FetchState | None = None) -> SourceOutcome:
+                      state: FetchState | None = None, sleep=asyncio.sleep) -> SourceOutcome:
     """One source of any kind harvested as a run harvests it (failures become the outcome's status
     and reason), its requests answered by `transport`."""
     sources = tmp_path / "sources.yaml"
@@ -322,7 +322,7 @@ def harvest_in_memory(transport: httpx.AsyncBaseTransport, tmp_path, source: dic
         return parse_document(body, url, content_type, options)
 
     async def go():
-        async with Fetcher(HttpSettings.from_defaults(registry.defaults), transport=transport) as fetcher:
+        async with Fetcher(HttpSettings.from_defaults(registry.defaults), transport=transport, sleep=sleep) as fetcher:
             ctx = HarvestContext(registry=registry, fetcher=fetcher, parse=parse,
                                  state=state or FetchState(validators={}, feed_urls={}))
             return await harvest_one(registry.sources[0], ctx)

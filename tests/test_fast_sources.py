@@ -15,10 +15,10 @@ from werkzeug import Request, Response
 from werkzeug.test import EnvironBuilder
 
 from pipelines.warehouse import FetchState
-from tests.github_api_server import GitHubAPIServer, generated_repos
+from tests.github_api_server import GITHUB, GitHubAPIServer, Scripted, generated_repos, read_replay, recorded_repo
 from tests.social_servers import SOCIAL, BlueskySearch, MastodonTimeline, RecordedAPI, bluesky_post, corpus_page
 from tests.test_check import tagged_page
-from tests.test_fast_fetch import RawBody, Site, file_with_etag, harvest_in_memory, respond
+from tests.test_fast_fetch import RawBody, Site, Sleeps, file_with_etag, harvest_in_memory, respond
 
 RECORDED_TAG = "fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp"
 
@@ -235,3 +235,55 @@ def test_github_org_pages_follow_the_link_header(tmp_path, github):
     pages = [r["query"] for r in github.requests if r["path"] == "/orgs/bigcouncil/repos"]
     assert len(pages) == 3 and "page=3" in pages[-1]
     assert len(github.requests) == 3   # nothing but the listing: no README or publiccode.yml asked for
+
+
+def test_a_recorded_github_rate_limit_defers_the_source(tmp_path, github):
+    limit = read_replay(GITHUB / "pygithub_403_rate_limit_exceeded.replay.txt")[1]
+    github.add_owner("leedsdatamill", generated_repos("leedsdatamill", 1))
+    github.script("/orgs/leedsdatamill/repos", Scripted(limit["status"], limit["headers"], limit["body"]))
+    outcome = harvest_in_memory(github.server.transport(), tmp_path, {"id": "gh", "kind": "github", "org": "leedsdatamill"})
+    assert (outcome.status, outcome.http_status) == ("deferred", 403)
+    assert outcome.error.startswith("GitHub API rate limit reached")
+
+
+def test_recorded_github_502s_are_retried_until_the_repository_answers(tmp_path, github):
+    github.add_owner("PyGithub", [recorded_repo()])
+    for e in read_replay(GITHUB / "pygithub_502_then_repo.replay.txt")[:3]:
+        github.script("/repos/PyGithub/PyGithub", Scripted(e["status"], e["headers"], e["body"]))
+    sources = {"id": "gh", "kind": "github", "repo": "PyGithub/PyGithub", "readme": False, "publiccode": False,
+               "tagged_only": False}
+    sleeps = Sleeps()
+    outcome = harvest_in_memory(github.server.transport(), tmp_path, sources, sleep=sleeps)
+    assert outcome.status == "ok" and [r.title for r in outcome.records] == ["PyGithub/PyGithub"]
+    assert sum(r["path"] == "/repos/PyGithub/PyGithub" for r in github.requests) == 4
+    assert len(sleeps) == 3   # a backoff before each retry
+
+
+def test_unknown_blocked_and_truncated_github_repositories_are_each_reported(tmp_path, github):
+    missing = read_replay(GITHUB / "pygithub_404_unknown_repo.replay.txt")[1]
+    github.add_owner("PyGithub", [recorded_repo()])
+    github.script("/repos/jacquev6/Xxx", Scripted(404, missing["headers"], missing["body"]))
+    # 451 as GitHub documents it (no recording exists): a DMCA-blocked repository.
+    github.script("/repos/someone/blocked", Scripted(451, {}, json.dumps(
+        {"message": "Repository access blocked", "block": {"reason": "dmca"}})))
+    github.script("/repos/PyGithub/PyGithub", Scripted(200, {"ETag": '"t"'}, json.dumps(recorded_repo())[:700]))
+
+    def error(repo: str) -> str:
+        return harvest_in_memory(github.server.transport(), tmp_path, {"id": "gh", "kind": "github", "repo": repo}).error
+
+    gone, blocked, cut = error("jacquev6/Xxx"), error("someone/blocked"), error("PyGithub/PyGithub")
+    assert "HTTP 404" in gone and "GitHub says: Not Found" in gone
+    assert "HTTP 451" in blocked and "legal reasons" in blocked
+    assert "invalid or truncated JSON" in cut
+
+
+def test_a_renamed_github_repository_is_followed_through_the_api_redirect(tmp_path, github):
+    """GitHub answers a renamed repository with 301 to /repositories/<id> (documented; no recording)."""
+    repo = recorded_repo()
+    github.add_owner("PyGithub", [repo])
+    github.script("/repos/jacquev6/PyGithub", Scripted(301, {"Location": f"{github.api_url}/repositories/{repo['id']}"},
+                                                       json.dumps({"message": "Moved Permanently"})))
+    outcome = harvest_in_memory(github.server.transport(), tmp_path,
+                                {"id": "gh", "kind": "github", "repo": "jacquev6/PyGithub", "readme": False,
+                                 "publiccode": False, "tagged_only": False})
+    assert [r.title for r in outcome.records] == ["PyGithub/PyGithub"]
