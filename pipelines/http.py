@@ -114,10 +114,14 @@ class Fetcher:
     """One per run: holds the connection pools, the robots.txt cache and the concurrency limits."""
 
     def __init__(self, settings: HttpSettings, *, resolver: Resolver = system_resolver,
-                 network_backend: httpcore.AsyncNetworkBackend | None = None, sleep=asyncio.sleep):
+                 network_backend: httpcore.AsyncNetworkBackend | None = None, sleep=asyncio.sleep,
+                 transport: httpx.AsyncBaseTransport | None = None):
         self.settings = settings
         self._resolver = resolver
         self._inner_backend = network_backend
+        # Tests answer requests in memory (httpx.MockTransport): no socket is opened, so the
+        # address guard, which works on connections, is tested on its own (test_netguard).
+        self._transport = transport
         self._sleep = sleep
         self._clients: dict[PrivateAccess, httpx.AsyncClient] = {}
         self._global = asyncio.Semaphore(settings.global_concurrency)
@@ -137,15 +141,7 @@ class Fetcher:
         # One pool per private-address policy, so a connection opened for a source allowed
         # to reach private addresses is never reused by one that is not.
         if allow_private not in self._clients:
-            transport = httpx.AsyncHTTPTransport(retries=0)
-            # httpx has no public hook for the network backend: swap in a pool that uses ours.
-            transport._pool = httpcore.AsyncConnectionPool(
-                ssl_context=httpx.create_ssl_context(),
-                max_connections=self.settings.global_concurrency * 2,
-                max_keepalive_connections=self.settings.global_concurrency,
-                network_backend=GuardedNetworkBackend(allow_private=allow_private, resolver=self._resolver,
-                                                      inner=self._inner_backend),
-            )
+            transport = self._transport or self._guarded_transport(allow_private)
             self._clients[allow_private] = httpx.AsyncClient(
                 transport=transport,
                 follow_redirects=False,
@@ -154,6 +150,18 @@ class Fetcher:
                 headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             )
         return self._clients[allow_private]
+
+    def _guarded_transport(self, allow_private: PrivateAccess) -> httpx.AsyncHTTPTransport:
+        transport = httpx.AsyncHTTPTransport(retries=0)
+        # httpx has no public hook for the network backend: swap in a pool that uses ours.
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=self.settings.global_concurrency * 2,
+            max_keepalive_connections=self.settings.global_concurrency,
+            network_backend=GuardedNetworkBackend(allow_private=allow_private, resolver=self._resolver,
+                                                  inner=self._inner_backend),
+        )
+        return transport
 
     async def fetch(self, url: str, *, allow_private: PrivateAccess = False, etag: str | None = None,
                     last_modified: str | None = None, accept: str = FEED_ACCEPT,

@@ -162,3 +162,18 @@ def corpus_site(tmp_path_factory, http_server):
     from tests.site_fixture import build_corpus_site
 
     return build_corpus_site(tmp_path_factory.mktemp("corpus-site"), http_server)
+
+
+def pytest_configure(config) -> None:
+    # Before the test modules are imported, so their @settings see it (tests/property_budget.py).
+    from tests import property_budget
+
+    property_budget.fast_tier = " ".join(config.getoption("markexpr").split()) == "not slow"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    # A test on the loopback server runs the real pipeline end to end: it belongs to the slow
+    # tier wherever it is, and the fast tier covers the same behaviour in memory (test_fast_*).
+    for item in items:
+        if "http_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -157,6 +157,7 @@ def test_opengovtech_org_repository_collections_become_stories_assets_and_organi
     assert not [r for r, _ in loopback.log if "/contents/" in r.path]  # unchanged blobs are not fetched
 
 
+@pytest.mark.slow  # runs the harvest (parse workers)
 def test_local_jekyll_posts_with_hashtag_and_empty_tags(hub):
     hub.write_sources([{"id": "posts", "kind": "markdown", "directory": str(CORPUS / "pages" / "repo_posts"),
                         "tags": ["OpenDataIRL", "GovTech"]}])
@@ -177,6 +178,7 @@ def test_local_jekyll_posts_with_hashtag_and_empty_tags(hub):
     assert "" not in tags and "government procurement" in tags and "delivery" in tags  # category Delivery = tag delivery
 
 
+@pytest.mark.slow  # runs the harvest (parse workers)
 def test_seed_documents_front_matter(hub):
     hub.write_sources([{"id": "seeds", "kind": "markdown", "directory": str(SHARED / "seeds"), "tagged_only": False}])
     hub.harvest()

@@ -14,6 +14,8 @@ from tests.conftest import Hub, run_cli, serve_bytes, serve_file
 from tests.github_api_server import GitHubAPIServer, Scripted, generated_repos
 from tests.social_servers import SOCIAL, BlueskySearch, MastodonTimeline, bluesky_post, corpus_page
 
+pytestmark = pytest.mark.slow  # the CLI as a subprocess (in process in test_fast_cli)
+
 
 def tagged_page() -> bytes:
     """A real WordPress post (changelog.blog) whose article:tag list gains 'OpenGovTech'."""

@@ -99,6 +99,7 @@ def test_missing_file(tmp_path):
         load_registry(tmp_path / "nope.yaml")
 
 
+@pytest.mark.slow  # the CLI as a subprocess; in process in test_fast_cli
 def test_validate_command_exit_codes(tmp_path):
     good = run_cli("sources", "validate", str(REPO / "sources.yaml"))
     assert good.returncode == 0, good.stderr
@@ -111,6 +112,7 @@ def test_validate_command_exit_codes(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # the CLI as a subprocess; in process in test_fast_cli
 def test_run_with_invalid_configuration_exits_2_before_any_work(tmp_path):
     bad = tmp_path / "sources.yaml"
     bad.write_text(VALID_HEAD + "  - id: x\n    kind: rss\n")
@@ -156,6 +158,7 @@ def test_nesting_a_thousand_levels_deep_is_one_short_line_numbered_problem(tmp_p
     assert problems_for(tmp_path, text) == [f"sources.yaml:{line}: {problem}"]
 
 
+@pytest.mark.slow  # the CLI as a subprocess, which a crash could not take down
 @pytest.mark.parametrize("case", list(HOSTILE_YAML))
 def test_validate_and_run_refuse_hostile_yaml_with_file_and_line_not_a_crash(tmp_path, case):
     text, line, problem = HOSTILE_YAML[case]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pipelines.config import SourceRegistry, parse_registry
 from pipelines.errors import ConfigError
+from tests.property_budget import examples
 
 PATH = Path("sources.yaml")
 PROBLEM = re.compile(r"""^sources\.yaml:\d+(:| (defaults|schedule|source ('[^']*'|"[^"]*"|\#\d+)):) \S""")
@@ -53,19 +54,19 @@ def check(text: str) -> None:
     assert isinstance(registry, SourceRegistry)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents)
 def test_random_documents_are_valid_or_clearly_rejected(document):
     check(yaml.safe_dump(document, allow_unicode=True))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.integers(0, len(VALID) - 1), st.integers(0, 8), st.sampled_from(["", ":", "[", "{", "- ", "\t", "'", "&a", "*b", "\n  x: ", "#"]))
 def test_edited_valid_documents_are_valid_or_clearly_rejected(position, cut, insert):
     check(VALID[:position] + insert + VALID[position + cut:])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(max_size=200))
 def test_arbitrary_text_is_valid_or_clearly_rejected(text):
     check(text)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from tests.conftest import REPO, run_cli
 from tests.github_api_server import GitHubAPIServer, generated_repos
 from tests.social_servers import SOCIAL, BlueskySearch, MastodonTimeline, bluesky_post
+
+pytestmark = pytest.mark.slow  # the CLI as a subprocess (in process in test_fast_cli)
 
 
 def test_a_new_hub_validates_and_its_first_run_works_against_its_sources(tmp_path, loopback):

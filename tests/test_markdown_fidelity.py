@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from tests.conftest import CORPUS
+
+pytestmark = pytest.mark.slow  # each test runs the harvest (parse workers)
 
 OPENGOVTECH = CORPUS / "pages" / "opengovtech"
 SCOTT_LOGIC_DRAFT = CORPUS / "pages" / "repo_posts" / "scottlogic_draft_we-need-bold-and-better-govtech-not-big-it.markdown"

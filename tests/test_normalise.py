@@ -6,13 +6,11 @@ import copy
 import json
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
 
@@ -135,6 +133,7 @@ def _seed_record(name: str):
                    item_id=item_id(f"https://example.org/{Path(name).stem}/", "seeds", None))
 
 
+@pytest.mark.slow  # runs the harvest and the CLI as a subprocess
 def test_seed_000_mojibake_is_repaired_in_hub_items_and_a_rebuild_redoes_it_without_fetching(hub):
     record = _seed_record("000_1a221a610405bbdf.txt")
     assert "Â£130m" in record.content_text            # as harvested: the page's own mojibake
@@ -188,6 +187,8 @@ def test_asset_checks_fail_on_a_deliberately_broken_warehouse(hub, loopback):
         # Break it: an item without a title, two items with one URL, a date far ahead.
         wh.con.execute("""INSERT INTO items (id, kind, title, url, published_at)
                           SELECT 'broken-' || id, kind, '', url, now() + INTERVAL 30 DAY FROM items LIMIT 1""")
+    import dagster as dg   # here, not at the top: collecting the fast tier never imports Dagster
+
     from pipelines.defs.normalise import hub_items, hub_items_checks
     from pipelines.defs.resources import SourcesResource, WarehouseResource
     result = dg.materialize(
@@ -424,6 +425,7 @@ def warehouse_with_one_feed(path: Path, name: str):
         yield warehouse
 
 
+@pytest.mark.slow  # bench-scale: a warehouse of many entries
 def test_entry_facts_take_another_pass_when_row_ids_move_during_one(tmp_path, monkeypatch):
     # A checkpoint can compact deleted rows out of raw_entries while facts are written, moving
     # later rows to lower row ids (it takes >122,880 rows, so here the rows are moved by hand
@@ -567,6 +569,7 @@ def _each_post_is_one_item(rows: list[tuple], merged: list[tuple[str, str, str]]
     return all(len(items) == 1 for items in items_of_post.values())
 
 
+@pytest.mark.slow  # bench-scale: generated syndicated copies, checked against every pair compared
 @pytest.mark.parametrize("seed", [1, 2])
 def test_near_duplicates_compared_once_per_distinct_text_merge_as_every_pair_compared(monkeypatch, seed):
     rows = _syndicated_posts(seed, copies=25)
@@ -578,6 +581,7 @@ def test_near_duplicates_compared_once_per_distinct_text_merge_as_every_pair_com
     assert comparisons <= len(rows) * 12 * 4
 
 
+@pytest.mark.slow  # bench-scale: generated syndicated copies, checked against every pair compared
 @pytest.mark.parametrize("seed", [3, 4, 5])
 def test_copies_that_each_carry_their_own_links_are_compared_through_pivots(monkeypatch, seed):
     # Every copy is a distinct text here (the scale bench's copies rewrite every URL; a post
@@ -646,6 +650,7 @@ def test_near_duplicate_merges_are_let_go_author_by_author_unless_a_key_is_share
     assert held == [0, 4, 4, 7, 11]
 
 
+@pytest.mark.slow  # bench-scale: a warehouse of hundreds of items, built twice
 def test_items_built_in_many_shares_equal_items_built_in_one(tmp_path, monkeypatch):
     # The item build ranks and joins a share of ~50,000 entries at a time; the tests' warehouses
     # are one share, so here the shares are made tiny: the items must not change.
@@ -669,6 +674,7 @@ def test_items_built_in_many_shares_equal_items_built_in_one(tmp_path, monkeypat
     assert many_shares == one_share
 
 
+@pytest.mark.slow  # bench-scale: memory limits on a large warehouse
 def test_a_chunk_of_entry_facts_past_the_facts_memory_limit_is_read_under_the_build_limit(
         tmp_path, monkeypatch):
     # What reading a chunk takes grows with its entries' texts (a 54,000-source run ran out of the
@@ -705,6 +711,7 @@ def test_a_chunk_of_entry_facts_past_the_facts_memory_limit_is_read_under_the_bu
     assert len(retried) == entries and retried == roomy
 
 
+@pytest.mark.slow  # bench-scale: memory over many sources
 def test_the_items_fingerprint_needs_the_same_memory_however_many_sources(tmp_path):
     # It joined every source's configuration into one sorted string (10 MB at 54,000 sources),
     # and `opengovtech rebuild` ran out of its 64MB there after syncing the registry.
@@ -730,6 +737,7 @@ def test_the_items_fingerprint_needs_the_same_memory_however_many_sources(tmp_pa
     assert len({before, changed, deactivated}) == 3
 
 
+@pytest.mark.slow  # bench-scale, and a reader subprocess
 def test_a_build_that_recomputed_many_facts_goes_on_in_a_new_connection_with_the_same_items(tmp_path, monkeypatch):
     import pipelines.normalise.build as build
 
@@ -750,17 +758,21 @@ def test_a_build_that_recomputed_many_facts_goes_on_in_a_new_connection_with_the
     assert reader.stdout.strip() == str(len(same_connection)), reader.stderr
 
 
+@pytest.mark.slow  # a reader process holding the file open for a while
 def test_a_reconnect_waits_for_a_reader_that_opened_the_file_in_between(tmp_path):
     with warehouse_with_one_feed(tmp_path / "wait.duckdb", "guardian_us.rss") as warehouse:
         warehouse.con.close()
-        reader = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+        # The reader marks the moment it lets go just before closing: a reconnect that waited
+        # for it can only find the mark there.
+        closing = tmp_path / "reader-closing"
+        reader = subprocess.Popen([sys.executable, "-c", "import duckdb, pathlib, sys, time; "
                                    "con = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); "
-                                   "time.sleep(1.5)", str(tmp_path / "wait.duckdb")],
+                                   "time.sleep(1.5); pathlib.Path(sys.argv[2]).touch(); con.close()",
+                                   str(tmp_path / "wait.duckdb"), str(closing)],
                                   stdout=subprocess.PIPE, text=True)
         assert reader.stdout.readline().strip() == "open"
-        started = time.monotonic()
         warehouse.reconnect(wait_s=30)
-        assert time.monotonic() - started > 0.5   # it waited for the reader to close
+        assert closing.exists()   # it waited for the reader to close
         assert warehouse.con.execute("SELECT count(*) FROM raw_entries").fetchone()[0] > 20
         reader.wait(timeout=30)
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pipelines.errors import ConfigError
 from pipelines.safe_yaml import load_yaml
 from tests.conftest import REPO
+from tests.property_budget import examples
 
 LIMIT = 1_000_000
 
@@ -34,6 +35,7 @@ def alias_bomb(levels: int, width: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.slow  # a subprocess, which a crash could not take down
 @pytest.mark.parametrize("opening", ["[", "{a: ", "- ", "? "])
 def test_a_hundred_thousand_levels_of_nesting_are_a_clean_error_not_a_crash(opening):
     # In a child process: libyaml's own composer overflows the C stack here (SIGSEGV).
@@ -80,7 +82,7 @@ data = st.recursive(plain, lambda inner: st.lists(inner, max_size=5) | st.dictio
                                                                                        max_size=5), max_leaves=40)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data, st.booleans())
 def test_documents_yaml_writes_load_as_safe_load_loads_them(value, flow):
     text = yaml.safe_dump(value, allow_unicode=True, default_flow_style=flow)
@@ -113,7 +115,7 @@ spliced = st.builds(lambda text, at, junk: text[:at % (len(text) + 1)] + junk + 
                                                                      "---\n", "%YAML 1.1\n", "!!", "\x00", "\ufeff"]))
 
 
-@settings(max_examples=400, deadline=timedelta(seconds=10), suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=timedelta(seconds=10), suppress_health_check=[HealthCheck.too_slow])
 @given(hostile | spliced)
 def test_hostile_documents_load_or_are_one_line_numbered_problem_in_bounded_memory(text):
     tracemalloc.start()

@@ -110,6 +110,7 @@ def test_search_does_not_import_dagster(hub):
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow  # the CLI as a subprocess; in process in test_fast_cli
 def test_search_without_an_index_says_what_to_do(tmp_path):
     result = run_cli("search", "data", "--warehouse", str(tmp_path / "hub.duckdb"))
     assert result.returncode == 2

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dagster as dg
+import pytest
 import yaml
 
-from pipelines.defs.sensors import sources_changed
 from tests.conftest import CORPUS, serve_file
 
 
@@ -13,7 +12,12 @@ def write(path, sources):
     path.write_text(yaml.safe_dump({"defaults": {"allow_private_networks": True}, "sources": sources}))
 
 
+@pytest.mark.slow  # imports Dagster, which is slow to import on its own
 def test_sensor_requests_a_run_of_only_added_and_changed_sources(tmp_path, monkeypatch):
+    import dagster as dg   # here, not at the top: collecting the fast tier never imports Dagster
+
+    from pipelines.defs.sensors import sources_changed
+
     path = tmp_path / "sources.yaml"
     monkeypatch.setenv("OPENGOVTECH_SOURCES", str(path))
     a = {"id": "a", "kind": "feed", "url": "https://a.example/feed"}

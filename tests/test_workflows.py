@@ -16,6 +16,8 @@ from pipelines.config import load_registry
 from pipelines.starter import ACTIONS, CHECKOUT_INSTALL, REQUIREMENTS_INSTALL
 from tests.conftest import REPO, run_cli
 
+pytestmark = pytest.mark.slow  # linters and the CLI as subprocesses (init in process: test_fast_cli)
+
 BIN = Path(sys.executable).parent
 WORKFLOWS = (".github/workflows/hub.yml", ".github/workflows/suggest-a-source.yml")
 ISSUE_FORM = ".github/ISSUE_TEMPLATE/suggest-a-source.yml"
