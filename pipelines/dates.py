@@ -44,35 +44,43 @@ def parse_datetime(text: str | None) -> datetime | None:
 def parse_date_in_any_language(text: str | None, language: str | None = None) -> datetime | None:
     """A date written in its feed's own language ("Seg, 24 Set 2018 19:42:40 -0300"), which the
     RFC 822 and ISO parsers refuse; `language` (the feed's, e.g. "pt-BR") is tried first."""
-    if not text or not isinstance(text, str) or len(text) > DATE_TEXT_LIMIT:
-        return None
-    # Imported on first use: its language data is tens of MB that most runs never need.
-    import dateparser
-
-    primary = (language or "").split("-")[0].split("_")[0].lower()
-    try:
-        value = dateparser.parse(text, languages=[primary], settings=_ANY_LANGUAGE_SETTINGS) if primary else None
-    except ValueError:  # a language dateparser does not know
-        value = None
-    if value is None:
-        value = dateparser.parse(text, settings=_ANY_LANGUAGE_SETTINGS)
-    return value.astimezone(timezone.utc) if value else None
+    return FeedDateReader(language).read(text)
 
 
 class FeedDateReader:
-    """Dates in one feed's own language, given up on after MISSES unread dates: a miss can take
-    dateparser tens of milliseconds, and a hostile feed may carry thousands of entries."""
+    """Dates in one feed's own language. The first date read in an undeclared language costs
+    dateparser a search of every language; the language found is tried first for the rest of
+    the feed (try_previous_locales). Given up on after MISSES unread dates: a hostile feed may
+    carry thousands of entries."""
 
     MISSES = 20
 
     def __init__(self, language: str | None) -> None:
-        self.language, self.misses = language, 0
+        self.language = (language or "").split("-")[0].split("_")[0].lower()
+        self.misses = 0
+        self._declared = self._any = None   # dateparser's parsers, made on first use
 
     def read(self, text: str | None) -> datetime | None:
-        if not text or self.misses >= self.MISSES:
+        if not text or not isinstance(text, str) or len(text) > DATE_TEXT_LIMIT or self.misses >= self.MISSES:
             return None
-        value = parse_date_in_any_language(text, self.language)
+        value = self._parse(text)
         self.misses += value is None
+        return value.astimezone(timezone.utc) if value else None
+
+    def _parse(self, text: str) -> datetime | None:
+        # Imported on first use: its language data is tens of MB that most runs never need.
+        from dateparser.date import DateDataParser
+
+        if self.language and self._declared is None:
+            try:
+                self._declared = DateDataParser(languages=[self.language], settings=_ANY_LANGUAGE_SETTINGS)
+            except ValueError:  # a language dateparser does not know
+                self.language = ""
+        value = self._declared.get_date_data(text).date_obj if self._declared else None
+        if value is None:
+            if self._any is None:
+                self._any = DateDataParser(try_previous_locales=True, settings=_ANY_LANGUAGE_SETTINGS)
+            value = self._any.get_date_data(text).date_obj
         return value
 
 

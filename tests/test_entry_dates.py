@@ -31,6 +31,29 @@ def test_a_feed_of_unreadable_dates_stops_being_read_in_its_language_after_a_few
     assert FeedDateReader("pt").read("Seg, 24 Set 2018 19:42:40 -0300") is not None
 
 
+def test_a_feed_in_an_undeclared_language_has_its_language_found_once(monkeypatch):
+    import re
+
+    from dateparser.date import DateDataParser
+
+    from pipelines.dates import FeedDateReader
+
+    # UOL declares no language: the first date is searched for in every language, the rest are
+    # read in the language that date was found in.
+    searched = []
+    real = DateDataParser.get_date_data
+
+    def counting(parser, text, *args, **kwargs):
+        searched.append(parser.try_previous_locales and not parser.previous_locales)
+        return real(parser, text, *args, **kwargs)
+
+    monkeypatch.setattr(DateDataParser, "get_date_data", counting)
+    texts = re.findall(r"<pubDate>([^<]*)", (CORPUS / "feeds" / "no_prolog_uol_noticias.rss").read_text("latin-1"))
+    reader = FeedDateReader(None)
+    assert all(reader.read(text) is not None for text in texts) and len(texts) == 15
+    assert sum(searched) == 1
+
+
 def test_json_ld_dates_inside_a_cdata_wrapped_script_are_read():
     from pipelines.parsing.page import parse_page_metadata
     from tests.conftest import CORPUS
