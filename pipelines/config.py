@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipelines import PROJECT_URL, __version__
 from pipelines.errors import ConfigError
 from pipelines.safe_yaml import document_too_large, load_yaml_tree
+from pipelines.tuning import GLOBAL_CONCURRENCY, PER_ORIGIN_CONCURRENCY
 
 DEFAULT_SOURCES_PATH = Path("sources.yaml")
 SOURCE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -59,14 +60,14 @@ class Defaults(BaseModel):
     timeout_s: float = Field(20.0, gt=0, le=600)
     connect_timeout_s: float = Field(10.0, gt=0, le=120)
     allow_private_networks: PrivateNetworks = False
-    per_origin_concurrency: int = Field(2, ge=1, le=64)
-    global_concurrency: int = Field(32, ge=1, le=1024)
+    per_origin_concurrency: int = Field(PER_ORIGIN_CONCURRENCY, ge=1, le=64)
+    global_concurrency: int = Field(GLOBAL_CONCURRENCY, ge=1, le=1024)
     max_body_mb: float = Field(10.0, gt=0, le=1024)
     max_redirects: int = Field(5, ge=0, le=20)
     retries: int = Field(3, ge=0, le=10)
     retry_after_cap_s: float = Field(60.0, ge=0, le=3600)
     obey_robots: bool = True
-    parse_workers: int = Field(0, ge=0, le=64)  # 0: one per CPU core
+    parse_workers: int = Field(0, ge=0, le=64)  # 0: tuning.DEFAULT_PARSE_WORKERS
     run_deadline_s: float = Field(3600.0, gt=0, le=86400)  # a harvest of one kind ends by then, whatever hangs
     # A source failing `backoff_after_failures` runs in a row waits backoff_base_hours, then twice
     # as long after each further failure, up to backoff_max_days; it is never dropped.

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import logging
 import multiprocessing
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from pipelines.entry_limits import PARSE_SECONDS, hold_records_to_limits
 from pipelines.errors import FAILED_STATUSES, HarvestError, ParseTimeout
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
-from pipelines.memory import call_then_return_freed_memory
+from pipelines.tuning import DEFAULT_PARSE_WORKERS, call_then_return_freed_memory
 from pipelines.parsing import ParseOptions, parse_document
 from pipelines.progress import reporter
 from pipelines.redaction import redact
@@ -85,7 +84,7 @@ class HarvestReport:
 
 
 def parse_workers(registry: SourceRegistry) -> int:
-    return registry.defaults.parse_workers or os.cpu_count() or 1
+    return registry.defaults.parse_workers or DEFAULT_PARSE_WORKERS
 
 
 def harvest_kind(registry: SourceRegistry, warehouse: Warehouse, *, kind: str, run_id: str,
@@ -238,7 +237,7 @@ class LazyProcessPool:
             # forkserver, not fork: the harvest runs inside Dagster with threads alive.
             context = multiprocessing.get_context("forkserver")
             # Workers import what they run: the parsers, not the warehouse or Dagster.
-            context.set_forkserver_preload(["pipelines.parsing", "pipelines.parsing.page", "pipelines.memory"])
+            context.set_forkserver_preload(["pipelines.parsing", "pipelines.parsing.page", "pipelines.tuning"])
             self._pool = pebble.ProcessPool(self.workers, context=context)
         return self._pool
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 from pipelines.dates import utc_now
 from pipelines.duck import connect, registered, transaction
 from pipelines.errors import SUCCEEDED_STATUSES, HarvestError, HubError, WarehouseLockedError
-from pipelines.memory import return_freed_memory
+from pipelines.tuning import return_freed_memory
 from pipelines.records import RAW_COLUMNS, RawRecord
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from pipelines.duck import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT, insert_rows, lower_memory_limit
+from pipelines.duck import insert_rows, lower_memory_limit
+from pipelines.tuning import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT
 
 from pipelines.normalise.aliases import Aliases
 from pipelines.records import json_object

@@ -27,7 +27,7 @@ from markupsafe import Markup
 from pipelines.config import SiteConfig
 from pipelines.duck import registered, release_cache, setting
 from pipelines.errors import SiteBuildError
-from pipelines.memory import return_freed_memory
+from pipelines.tuning import return_freed_memory
 from pipelines.sanitize import sanitize_for_site, xml_safe
 from pipelines.site import feeds
 from pipelines.site.content import (HUB_ORDER, KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables,

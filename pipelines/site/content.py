@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.duck import insert_rows
-from pipelines.memory import return_freed_memory
+from pipelines.tuning import return_freed_memory
 from pipelines.tags import normalise_tag
 
 KIND_ORDER = ("story", "technique", "asset", "event", "community")
