@@ -35,10 +35,6 @@ REPO = Path(__file__).resolve().parents[1]
 # What each variant turns off: Python run at start-up in every process of the run. Patched before
 # any pipeline module imports the names, so `from ... import name` picks up the replacement.
 WITHOUT = {
-    "socket_stream": """
-import pipelines.socket_stream as s
-s.KnownSocketStream = lambda stream: stream
-""",
     "malloc_trim": """
 import pipelines.tuning as t
 t.return_freed_memory = lambda: False
