@@ -471,7 +471,7 @@ class SiteConfig(BaseModel):
     base_url: str = "http://127.0.0.1:8000/"
     title: str = "OpenGovTech Hub"
     description: str = "Stories, techniques and assets of public-sector technology work, tagged #OpenGovTech."
-    # Item pages per Pagefind bundle: Pagefind holds a bundle in memory while indexing (45–110 KB a page),
+    # Item pages per Pagefind bundle: Pagefind holds a bundle in memory while indexing,
     # so this bounds the site build's memory; searches merge the bundles in the browser.
     search_bundle_items: int = Field(10_000, ge=10, le=1_000_000)
     # The hub's GitHub repository: "Get listed" links to its Suggest a source issue form.
@@ -624,8 +624,7 @@ def load_registry(path: str | os.PathLike | None = None) -> SourceRegistry:
         raise ConfigError([f"{path}: cannot read file: {exc}"]) from None
     # Rebuilt from its pickle once the parse is gone, so the registry's objects sit together
     # rather than scattered through the memory the parse's temporaries (YAML nodes and their
-    # marks) took: a 20,000-source registry then holds 43 MB of the process instead of 131, for
-    # the whole run, at a cost of ~0.2 s (bench/registry.py).
+    # marks) took, which the allocator could then not give back for the whole run.
     registry = pickle.loads(pickle.dumps(parse_registry(text, path), protocol=pickle.HIGHEST_PROTOCOL))
     if key is not None:
         if len(_loaded) >= 4:
@@ -637,8 +636,7 @@ def load_registry(path: str | os.PathLike | None = None) -> SourceRegistry:
 def parse_registry(text: str, path: Path) -> SourceRegistry:
     name = str(path)
     # One parse gives both the node tree (for line numbers) and the data built from it: composing
-    # and loading separately parsed the file twice and held two trees (a 20,000-source file: 3.6 s
-    # and 160 MB above the process at peak, against 1.5 s and 90 MB).
+    # and loading separately parsed the file twice and held two trees.
     root, data = load_yaml_tree(text, name, max_bytes=MAX_CONFIG_BYTES)
 
     lines: dict[tuple, int] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -56,7 +55,7 @@ def setting(con: duckdb.DuckDBPyConnection, name: str, value: str) -> Iterator[N
     previous = con.execute(f"SELECT current_setting('{name}')").fetchone()[0]
     try:
         # Inside the try: a memory limit DuckDB cannot evict down to raises, yet stays set, and
-        # release_cache (which expects that failure) then left a 54,000-source build at 16MB.
+        # release_cache (which expects that failure) would leave the build at its lowered limit.
         con.execute(f"SET {name} = '{value}'")
         yield
     finally:
@@ -74,7 +73,7 @@ def lower_memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[N
     current one; then put the previous limit back (raising a limit never fails).
 
     DuckDB cannot go below what it holds pinned (rows changed since the last checkpoint, among
-    others): at 1,000,000 entries it held more than the facts' 64MB once a chunk had needed more."""
+    others), which can exceed a lower limit once a larger step has run."""
     previous = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     try:
         con.execute(f"SET memory_limit = '{limit}'")

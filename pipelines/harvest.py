@@ -59,9 +59,8 @@ HARVESTERS = {
 REUSES_DETAILS = {"github"}
 # Each DuckDB transaction has a fixed cost that grows under CPU contention from the parse
 # workers, so the writer collects whole sources for up to a second; it stops earlier at 100
-# sources or ~2 MB of text, because a batch is held several times over (records, Arrow, DuckDB's
-# uncommitted rows and index changes): at 8 MB the harvest of 1,000 feeds peaked 46 MB higher
-# (343 against 297 MB RSS, three runs each), in the same time.
+# sources or WRITE_BATCH_BYTES of text, because a batch is held several times over (records,
+# Arrow, DuckDB's uncommitted rows and index changes): larger batches raised the peak, not the speed.
 WRITE_BATCH_SOURCES = 100
 WRITE_BATCH_SECONDS = 1.0
 WRITE_BATCH_BYTES = 2_000_000
@@ -124,8 +123,7 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
             return await parse_pool.run(parse_document, body, url, content_type, options)
 
         # Sources being harvested or waiting to be written; a task is started only once a slot
-        # is free, so a run holds a bounded number of tasks however many sources it has (a task
-        # per source up front took ~1.2 KB each while waiting: 25 MB at 20,000 sources).
+        # is free, so a run holds a bounded number of tasks however many sources it has.
         source_tasks: dict[asyncio.Task, SourceBase] = {}
         started = 0   # sources[:started] have had a task
 

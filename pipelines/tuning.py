@@ -94,10 +94,8 @@ def return_freed_memory() -> bool:
 
 
 def call_then_return_freed_memory(fn, *args):
-    """`fn(*args)`, then `return_freed_memory()`: for parse workers, whose heap grows to fit the
-    largest document they have parsed and stays there (after a 9 MB feed and then a small one a
-    worker stayed at 55 MB, against 33 MB when it gives the pages back after each document; the
-    call costs about 26 us)."""
+    """`fn(*args)`, then `return_freed_memory()`: for parse workers, whose heap otherwise grows to
+    fit the largest document they have parsed and stays there."""
     try:
         return fn(*args)
     finally:
@@ -106,9 +104,8 @@ def call_then_return_freed_memory(fn, *args):
 
 def arrow_allocates_with_malloc() -> None:
     """Make pyarrow allocate with malloc instead of its bundled mimalloc, which keeps what it
-    frees for its own reuse, out of `malloc_trim`'s reach. Harvesting 1,000 sources in one
-    process peaked at 306-314 MB with malloc against 319-325 MB with mimalloc. Buffers remember
-    the pool they came from, so switching part way is safe."""
+    frees for its own reuse, out of `malloc_trim`'s reach. Buffers remember the pool they came
+    from, so switching part way is safe."""
     import pyarrow as pa
 
     if pa.default_memory_pool().backend_name != "system":
@@ -132,13 +129,9 @@ def _duckdb_mallctl():
 
 
 def duckdb_returns_freed_pages_after(decay_ms: int) -> bool:
-    """Make DuckDB's jemalloc hand pages it has freed back to the OS within `decay_ms` (DuckDB sets
-    1,000 ms); True when its allocator could be reached.
-
-    jemalloc purges pages older than the decay time only when the arena is used again, so what a
-    query freed stays resident while the process does other work: after a GROUP BY over 3,000,000
-    keys, 165 MB were still resident 3 s later, against 3 MB with a decay of 0. Harvesting 1,000
-    sources in one process peaked at 253 MB instead of 302, in the same time."""
+    """Make DuckDB's jemalloc hand pages it has freed back to the OS within `decay_ms`; True when
+    its allocator could be reached. jemalloc purges pages older than the decay time only when the
+    arena is used again, so what a query freed would stay resident while the process does other work."""
     mallctl = _duckdb_mallctl()
     if mallctl is None:
         return False
