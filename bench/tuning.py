@@ -38,7 +38,11 @@ WITHOUT = {
     "malloc_trim": """
 import pipelines.tuning as t
 t.return_freed_memory = lambda: False
-t.call_then_return_freed_memory = lambda fn, *args: fn(*args)
+def call_then_return_freed_memory(fn, *args):
+    return fn(*args)
+# Sent to the parse workers by name, where this same replacement is found under it.
+call_then_return_freed_memory.__module__ = "pipelines.tuning"
+t.call_then_return_freed_memory = call_then_return_freed_memory
 """,
     "arrow_malloc": """
 import pipelines.tuning as t
