@@ -8,8 +8,9 @@ The budget (each figure overridable by the environment variable beside it):
   (OPENGOVTECH_DUCKDB_BUILD_MEMORY_LIMIT), the site 128MB (OPENGOVTECH_DUCKDB_SITE_MEMORY_LIMIT).
 - DuckDB threads: 1 (OPENGOVTECH_DUCKDB_THREADS); write-ahead log checkpointed every 256MB
   during builds (OPENGOVTECH_DUCKDB_BUILD_CHECKPOINT_THRESHOLD), DuckDB's default otherwise.
-- Fetching: GLOBAL_CONCURRENCY requests at once, PER_ORIGIN_CONCURRENCY per origin (sources.yaml
-  `defaults` overrides both); parsing: one worker process per core (`defaults.parse_workers`).
+- Fetching: 32 requests at once, 2 per origin (GLOBAL_CONCURRENCY, PER_ORIGIN_CONCURRENCY; a
+  sources.yaml's `defaults` overrides both), a connection pool of twice the former; parsing: one
+  worker process per core (DEFAULT_PARSE_WORKERS; `defaults.parse_workers` overrides it).
 - Freed memory: glibc's malloc is trimmed after each stage, build step, site chunk and parsed
   document; Arrow allocates with malloc so that the trim reaches what it frees; DuckDB's jemalloc
   returns freed pages at once.
@@ -18,7 +19,6 @@ The budget (each figure overridable by the environment variable beside it):
 What each device was measured to earn, with and without it in one session, is in
 docs/scaling.md ("Runtime tuning"); devices that did not earn their place were removed.
 """
-
 
 from __future__ import annotations
 

@@ -153,10 +153,8 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
         # checkpoint rarely, see tuning.py), which the item step then lacked on a large first build.
         con.execute("CHECKPOINT")
     if build.facts_computed >= RECONNECT_AFTER_FACTS:
-        # After recomputing every fact of 1,000,000 entries (a forced rebuild), the item step
-        # ran out of its 256MB with 55 MB in use by duckdb_memory() as it started, even a share
-        # at a time; in a new connection the same step fitted. Not explained; a new connection
-        # costs milliseconds.
+        # A large refresh leaves the blocks it wrote cached, and release_cache can evict only what
+        # is not pinned; a new connection lets go of all of it, for milliseconds (docs/scaling.md).
         warehouse.reconnect()
         con = warehouse.con
     with build_memory(con):
