@@ -18,7 +18,9 @@ from pipelines.tuning import (
 def connect(path: Path, *, read_only: bool = False, memory_limit: str = HARVEST_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that never tries to download extensions (these machines can't)."""
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-              "memory_limit": memory_limit, "threads": DUCKDB_THREADS}
+              "memory_limit": memory_limit}
+    if DUCKDB_THREADS is not None:
+        config["threads"] = DUCKDB_THREADS
     # Every stage that opens the warehouse moves rows through Arrow; what Arrow frees should go
     # back to the system with the rest (pipelines/tuning.py).
     arrow_allocates_with_malloc()

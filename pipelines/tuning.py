@@ -6,7 +6,7 @@ The budget (each figure overridable by the environment variable beside it):
   (OPENGOVTECH_DUCKDB_MEMORY_LIMIT), reading entries for their facts 64MB
   (OPENGOVTECH_DUCKDB_STREAM_MEMORY_LIMIT), building items and the index 256MB
   (OPENGOVTECH_DUCKDB_BUILD_MEMORY_LIMIT), the site 128MB (OPENGOVTECH_DUCKDB_SITE_MEMORY_LIMIT).
-- DuckDB threads: 1 (OPENGOVTECH_DUCKDB_THREADS); write-ahead log checkpointed every 256MB
+- DuckDB threads: DuckDB's own, one per core (OPENGOVTECH_DUCKDB_THREADS); write-ahead log checkpointed every 256MB
   during builds (OPENGOVTECH_DUCKDB_BUILD_CHECKPOINT_THRESHOLD), DuckDB's default otherwise.
 - Fetching: 32 requests at once, 2 per origin (GLOBAL_CONCURRENCY, PER_ORIGIN_CONCURRENCY; a
   sources.yaml's `defaults` overrides both), a connection pool of twice the former; parsing: one
@@ -50,9 +50,8 @@ STREAM_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_STREAM_MEMORY_LIMIT", "
 # changes not yet checkpointed stay in memory, within the harvest's small limit. A run that dies
 # before a checkpoint leaves the log, which the next open replays.
 BUILD_CHECKPOINT_THRESHOLD = os.environ.get("OPENGOVTECH_DUCKDB_BUILD_CHECKPOINT_THRESHOLD", "256MB")
-# DuckDB's default is a thread per core, each with its own buffers and allocator caches; here the
-# cores are busy with the parse workers while the harvest writes, and the builds' time is mostly Python.
-DUCKDB_THREADS = int(os.environ.get("OPENGOVTECH_DUCKDB_THREADS", "1"))
+# None leaves DuckDB's own, a thread per core: forcing one did not lower the run's peak (docs/scaling.md).
+DUCKDB_THREADS = int(os.environ["OPENGOVTECH_DUCKDB_THREADS"]) if os.environ.get("OPENGOVTECH_DUCKDB_THREADS") else None
 # DuckDB's jemalloc keeps freed pages for a second by default and looks at the clock only when it
 # next allocates, so a query's freed memory could stay resident for the rest of a stage; 0 returns them at once.
 FREED_PAGES_DECAY_MS = int(os.environ.get("OPENGOVTECH_DUCKDB_DIRTY_DECAY_MS", "0"))
