@@ -22,7 +22,7 @@ from rich.table import Table
 from pipelines.config import resolve_sources_path
 from pipelines.errors import (FAILED_STATUSES, SUCCEEDED_STATUSES, ConfigError, HubError, SiteBuildError,
                              WarehouseLockedError)
-from pipelines.lifetime import skip_collection_at_exit
+from pipelines.tuning import skip_collection_at_exit
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_ALL_FAILED, EXIT_LOCKED, EXIT_CHECKS_FAILED = 0, 1, 2, 3, 4, 5
 DEFAULT_WAREHOUSE = "warehouse/hub.duckdb"

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from pipelines import PROJECT_URL, __version__
 from pipelines.errors import ConfigError
 from pipelines.safe_yaml import document_too_large, load_yaml_tree
+from pipelines.tuning import GLOBAL_CONCURRENCY, PER_ORIGIN_CONCURRENCY
 
 DEFAULT_SOURCES_PATH = Path("sources.yaml")
 SOURCE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -59,14 +60,14 @@ class Defaults(BaseModel):
     timeout_s: float = Field(20.0, gt=0, le=600)
     connect_timeout_s: float = Field(10.0, gt=0, le=120)
     allow_private_networks: PrivateNetworks = False
-    per_origin_concurrency: int = Field(2, ge=1, le=64)
-    global_concurrency: int = Field(32, ge=1, le=1024)
+    per_origin_concurrency: int = Field(PER_ORIGIN_CONCURRENCY, ge=1, le=64)
+    global_concurrency: int = Field(GLOBAL_CONCURRENCY, ge=1, le=1024)
     max_body_mb: float = Field(10.0, gt=0, le=1024)
     max_redirects: int = Field(5, ge=0, le=20)
     retries: int = Field(3, ge=0, le=10)
     retry_after_cap_s: float = Field(60.0, ge=0, le=3600)
     obey_robots: bool = True
-    parse_workers: int = Field(0, ge=0, le=64)  # 0: one per CPU core
+    parse_workers: int = Field(0, ge=0, le=64)  # 0: tuning.DEFAULT_PARSE_WORKERS
     run_deadline_s: float = Field(3600.0, gt=0, le=86400)  # a harvest of one kind ends by then, whatever hangs
     # A source failing `backoff_after_failures` runs in a row waits backoff_base_hours, then twice
     # as long after each further failure, up to backoff_max_days; it is never dropped.
@@ -470,7 +471,7 @@ class SiteConfig(BaseModel):
     base_url: str = "http://127.0.0.1:8000/"
     title: str = "OpenGovTech Hub"
     description: str = "Stories, techniques and assets of public-sector technology work, tagged #OpenGovTech."
-    # Item pages per Pagefind bundle: Pagefind holds a bundle in memory while indexing (45–110 KB a page),
+    # Item pages per Pagefind bundle: Pagefind holds a bundle in memory while indexing,
     # so this bounds the site build's memory; searches merge the bundles in the browser.
     search_bundle_items: int = Field(10_000, ge=10, le=1_000_000)
     # The hub's GitHub repository: "Get listed" links to its Suggest a source issue form.
@@ -618,8 +619,7 @@ def load_registry(path: str | os.PathLike | None = None) -> SourceRegistry:
         raise ConfigError([f"{path}: cannot read file: {exc}"]) from None
     # Rebuilt from its pickle once the parse is gone, so the registry's objects sit together
     # rather than scattered through the memory the parse's temporaries (YAML nodes and their
-    # marks) took: a 20,000-source registry then holds 43 MB of the process instead of 131, for
-    # the whole run, at a cost of ~0.2 s (bench/registry.py).
+    # marks) took, which the allocator could then not give back for the whole run.
     registry = pickle.loads(pickle.dumps(parse_registry(text, path), protocol=pickle.HIGHEST_PROTOCOL))
     if key is not None:
         if len(_loaded) >= 4:
@@ -631,8 +631,7 @@ def load_registry(path: str | os.PathLike | None = None) -> SourceRegistry:
 def parse_registry(text: str, path: Path) -> SourceRegistry:
     name = str(path)
     # One parse gives both the node tree (for line numbers) and the data built from it: composing
-    # and loading separately parsed the file twice and held two trees (a 20,000-source file: 3.6 s
-    # and 160 MB above the process at peak, against 1.5 s and 90 MB).
+    # and loading separately parsed the file twice and held two trees.
     root, data = load_yaml_tree(text, name, max_bytes=MAX_CONFIG_BYTES)
 
     lines: dict[tuple, int] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -10,50 +9,20 @@ from typing import Iterator
 import duckdb
 
 from pipelines.errors import HubError, WarehouseLockedError
-from pipelines.memory import arrow_allocates_with_malloc, duckdb_returns_freed_pages_after, return_freed_memory
-
-
-HARVEST_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_MEMORY_LIMIT", "64MB")
-# Building items and the search index runs after the parse workers have exited, and its
-# window functions and list aggregations need more room than the harvest writer.
-BUILD_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_BUILD_MEMORY_LIMIT", "256MB")
-# The site streams its pages from DuckDB a bounded share at a time (site/content.py), so a higher
-# limit only lets DuckDB keep its temporary tables resident: at 114,000 items the site build peaked
-# at 671 MB RSS under 256MB and 508 MB under 128MB, in the same time; 64MB ran out in the item
-# pages (4,000 bodies per query).
-SITE_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_SITE_MEMORY_LIMIT", "128MB")
-# Reading raw entries into Python (per-entry facts, 2,000 at a time) needs little more than a
-# chunk's room; the rest of a higher limit would only cache table blocks while Python works.
-# 64MB ran out at 180,000 entries while the facts were one long stream; read in row-id chunks
-# it is enough there, and the fault bench's normalise peak fell 450 → 402 MB against 128MB.
-# A chunk whose entries' texts do not fit is done again under the build's limit (facts.py).
-STREAM_MEMORY_LIMIT = os.environ.get("OPENGOVTECH_DUCKDB_STREAM_MEMORY_LIMIT", "64MB")
-# During builds DuckDB checkpoints when its write-ahead log passes this size instead of its
-# default 16MB: every checkpoint rewrites the tables' primary-key indexes whole, so a large build
-# checkpointing every few batches made its inserts grow quadratically (per-entry facts at 180,000
-# entries: 40 s of inserts at 16MB, 23 s at 256MB, 16 s at 1GB). Not while harvesting: index
-# changes not yet checkpointed stay in memory, and at 1GB a 10,000-source harvest ran out of its
-# 64MB. A run that dies before a checkpoint leaves the log, which the next open replays.
-BUILD_CHECKPOINT_THRESHOLD = os.environ.get("OPENGOVTECH_DUCKDB_BUILD_CHECKPOINT_THRESHOLD", "256MB")
-# DuckDB runs a query on as many threads as there are cores by default, each with its own
-# buffers and allocator caches. Here the cores are busy with the parse workers while the harvest
-# writes, and the builds' time is mostly Python: harvesting 1,000 sources in one process peaked
-# at 279-281 MB with one thread against 305-313 with two, in the same time.
-THREADS = int(os.environ.get("OPENGOVTECH_DUCKDB_THREADS", "1"))
-# DuckDB's jemalloc keeps pages it has freed for 1 s by default, and only looks at the clock when
-# it allocates again: a query's freed memory could stay resident for the rest of a stage
-# (pipelines/memory.py). 0 returns them at once.
-FREED_PAGES_DECAY_MS = int(os.environ.get("OPENGOVTECH_DUCKDB_DIRTY_DECAY_MS", "0"))
+from pipelines.tuning import (
+    BUILD_CHECKPOINT_THRESHOLD, BUILD_MEMORY_LIMIT, DUCKDB_THREADS, FREED_PAGES_DECAY_MS, HARVEST_MEMORY_LIMIT,
+    RELEASE_CACHE_LIMIT, arrow_allocates_with_malloc, duckdb_returns_freed_pages_after, return_freed_memory,
+)
 
 
 def connect(path: Path, *, read_only: bool = False, memory_limit: str = HARVEST_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that never tries to download extensions (these machines can't)."""
-    # DuckDB's buffer pool defaults to 80% of RAM; the harvest must stay small next to its
-    # parse workers, and DuckDB spills to disk beyond the limit.
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-              "memory_limit": memory_limit, "threads": THREADS}
+              "memory_limit": memory_limit}
+    if DUCKDB_THREADS is not None:
+        config["threads"] = DUCKDB_THREADS
     # Every stage that opens the warehouse moves rows through Arrow; what Arrow frees should go
-    # back to the system with the rest (pipelines/memory.py).
+    # back to the system with the rest (pipelines/tuning.py).
     arrow_allocates_with_malloc()
     duckdb_returns_freed_pages_after(FREED_PAGES_DECAY_MS)
     try:
@@ -88,7 +57,7 @@ def setting(con: duckdb.DuckDBPyConnection, name: str, value: str) -> Iterator[N
     previous = con.execute(f"SELECT current_setting('{name}')").fetchone()[0]
     try:
         # Inside the try: a memory limit DuckDB cannot evict down to raises, yet stays set, and
-        # release_cache (which expects that failure) then left a 54,000-source build at 16MB.
+        # release_cache (which expects that failure) would leave the build at its lowered limit.
         con.execute(f"SET {name} = '{value}'")
         yield
     finally:
@@ -106,7 +75,7 @@ def lower_memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[N
     current one; then put the previous limit back (raising a limit never fails).
 
     DuckDB cannot go below what it holds pinned (rows changed since the last checkpoint, among
-    others): at 1,000,000 entries it held more than the facts' 64MB once a chunk had needed more."""
+    others), which can exceed a lower limit once a larger step has run."""
     previous = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     try:
         con.execute(f"SET memory_limit = '{limit}'")
@@ -122,7 +91,7 @@ def release_cache(con: duckdb.DuckDBPyConnection) -> None:
     """Give DuckDB's cached blocks back before another process does heavy work beside this one:
     lowering the limit makes DuckDB evict down to it; the previous limit is then restored."""
     # Data pinned by an open transaction cannot be evicted: then the cache stays, nothing else changes.
-    with lower_memory_limit(con, "16MB"):
+    with lower_memory_limit(con, RELEASE_CACHE_LIMIT):
         pass
     return_freed_memory()
 

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import logging
 import multiprocessing
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from pipelines.entry_limits import PARSE_SECONDS, hold_records_to_limits
 from pipelines.errors import FAILED_STATUSES, HarvestError, ParseTimeout
 from pipelines.harvest_context import HarvestContext
 from pipelines.http import Fetcher, FetchStats, HttpSettings
-from pipelines.memory import call_then_return_freed_memory
+from pipelines.tuning import DEFAULT_PARSE_WORKERS, call_then_return_freed_memory
 from pipelines.parsing import ParseOptions, parse_document
 from pipelines.progress import reporter
 from pipelines.redaction import redact
@@ -61,9 +60,8 @@ HARVESTERS = {
 REUSES_DETAILS = {"github"}
 # Each DuckDB transaction has a fixed cost that grows under CPU contention from the parse
 # workers, so the writer collects whole sources for up to a second; it stops earlier at 100
-# sources or ~2 MB of text, because a batch is held several times over (records, Arrow, DuckDB's
-# uncommitted rows and index changes): at 8 MB the harvest of 1,000 feeds peaked 46 MB higher
-# (343 against 297 MB RSS, three runs each), in the same time.
+# sources or WRITE_BATCH_BYTES of text, because a batch is held several times over (records,
+# Arrow, DuckDB's uncommitted rows and index changes): larger batches raised the peak, not the speed.
 WRITE_BATCH_SOURCES = 100
 WRITE_BATCH_SECONDS = 1.0
 WRITE_BATCH_BYTES = 2_000_000
@@ -86,7 +84,7 @@ class HarvestReport:
 
 
 def parse_workers(registry: SourceRegistry) -> int:
-    return registry.defaults.parse_workers or os.cpu_count() or 1
+    return registry.defaults.parse_workers or DEFAULT_PARSE_WORKERS
 
 
 def harvest_kind(registry: SourceRegistry, warehouse: Warehouse, *, kind: str, run_id: str,
@@ -126,8 +124,7 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
             return await parse_pool.run(parse_document, body, url, content_type, options)
 
         # Sources being harvested or waiting to be written; a task is started only once a slot
-        # is free, so a run holds a bounded number of tasks however many sources it has (a task
-        # per source up front took ~1.2 KB each while waiting: 25 MB at 20,000 sources).
+        # is free, so a run holds a bounded number of tasks however many sources it has.
         source_tasks: dict[asyncio.Task, SourceBase] = {}
         started = 0   # sources[:started] have had a task
 
@@ -239,7 +236,7 @@ class LazyProcessPool:
             # forkserver, not fork: the harvest runs inside Dagster with threads alive.
             context = multiprocessing.get_context("forkserver")
             # Workers import what they run: the parsers, not the warehouse or Dagster.
-            context.set_forkserver_preload(["pipelines.parsing", "pipelines.parsing.page", "pipelines.memory"])
+            context.set_forkserver_preload(["pipelines.parsing", "pipelines.parsing.page", "pipelines.tuning"])
             self._pool = pebble.ProcessPool(self.workers, context=context)
         return self._pool
 

@@ -32,6 +32,7 @@ from pipelines.errors import (
 )
 from pipelines.inflate import BodyDecoder
 from pipelines.netguard import GuardedNetworkBackend, PrivateAccess, Resolver, system_resolver
+from pipelines.tuning import GLOBAL_CONCURRENCY, PER_ORIGIN_CONCURRENCY
 from pipelines.urls import origin_of
 
 FEED_ACCEPT = (
@@ -53,8 +54,8 @@ class HttpSettings:
     connect_timeout_s: float = 10.0
     max_body_bytes: int = 10_000_000   # on decoded bytes, so a gzip bomb stops early
     max_redirects: int = 5
-    per_origin_concurrency: int = 2
-    global_concurrency: int = 32
+    per_origin_concurrency: int = PER_ORIGIN_CONCURRENCY
+    global_concurrency: int = GLOBAL_CONCURRENCY
     retries: int = 3
     backoff_base_s: float = 0.5
     backoff_max_s: float = 20.0

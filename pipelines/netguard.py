@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Iterable
 import httpcore
 
 from pipelines.errors import AddressRefused
-from pipelines.socket_stream import KnownSocketStream
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 PrivateAccess = bool | tuple[str, ...]  # any private address, none, or these networks only
@@ -76,9 +75,8 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return KnownSocketStream(await self.inner.connect_tcp(address, port, timeout=timeout,
-                                                                      local_address=local_address,
-                                                                      socket_options=socket_options))
+                return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                    socket_options=socket_options)
             except httpcore.ConnectError as exc:
                 last_error = exc
         assert last_error is not None

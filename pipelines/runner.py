@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.lifetime import kept_until_exit
+from pipelines.tuning import kept_until_exit
 from pipelines.warehouse import write_lock
 
 DAGSTER_YAML = """# Local instance for `opengovtech run` and `dagster dev` (docs/deploy.md).

@@ -25,7 +25,7 @@ from filelock import FileLock, Timeout
 from pipelines.dates import utc_now
 from pipelines.duck import connect, registered, transaction
 from pipelines.errors import HubError, WarehouseLockedError
-from pipelines.memory import return_freed_memory
+from pipelines.tuning import return_freed_memory
 from pipelines.outcomes import FetchState, SourceOutcome
 from pipelines.records import ENTRY_COLUMNS, Column, RawRecord
 

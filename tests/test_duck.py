@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.duck import STREAM_MEMORY_LIMIT, build_memory, connect, memory_limit, release_cache, transaction
+from pipelines.duck import build_memory, connect, memory_limit, release_cache, transaction
+from pipelines.tuning import STREAM_MEMORY_LIMIT
 
 
 def limit(con) -> float:
@@ -80,7 +81,7 @@ def test_builds_checkpoint_by_a_larger_log_and_put_the_default_back(tmp_path):
     # the harvest keeps it, since index changes not yet checkpointed stay in memory.
     import duckdb
 
-    from pipelines.duck import BUILD_CHECKPOINT_THRESHOLD
+    from pipelines.tuning import BUILD_CHECKPOINT_THRESHOLD
 
     def threshold(con) -> str:
         return con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]

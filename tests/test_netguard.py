@@ -105,28 +105,25 @@ def test_allow_private_networks_lets_a_private_name_through(loopback):
     assert asyncio.run(go()).status == 200
 
 
-async def readable_before_and_after_close(stream, closed: asyncio.Event) -> list[tuple[bool, bool]]:
-    """(the stream's, the AnyIO stream inside it's) idle check before the server closes (`closed`
-    tells it to) and once the close has reached this side."""
-    inner = stream._inner
-    answers = [(stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable"))]
+async def readable_before_and_after_close(stream, closed: asyncio.Event) -> list[bool]:
+    """The stream's idle check before the server closes (`closed` tells it to) and once the close
+    has reached this side."""
+    answers = [stream.get_extra_info("is_readable")]
     closed.set()
     for _ in range(100):
         await asyncio.sleep(0.01)
-        if inner.get_extra_info("is_readable"):
+        if stream.get_extra_info("is_readable"):
             break
-    answers.append((stream.get_extra_info("is_readable"), inner.get_extra_info("is_readable")))
+    answers.append(stream.get_extra_info("is_readable"))
     return answers
 
 
-def test_connections_say_when_the_server_has_closed_them_as_anyio_streams_do():
+def test_connections_say_when_the_server_has_closed_them():
     # The pool drops a keep-alive connection whose socket has become readable (the server
-    # closed it). The guard's streams answer from the socket found once; the answers must be
-    # AnyIO's own, idle and after the close.
+    # closed it): the guard's streams must answer that check, idle and after the close.
     from pipelines.netguard import GuardedNetworkBackend
-    from pipelines.socket_stream import KnownSocketStream
 
-    async def go() -> list[tuple[bool, bool]]:
+    async def go() -> list[bool]:
         closed = asyncio.Event()
 
         async def serve(reader, writer):
@@ -136,25 +133,24 @@ def test_connections_say_when_the_server_has_closed_them_as_anyio_streams_do():
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         stream = await GuardedNetworkBackend(allow_private=True).connect_tcp("127.0.0.1", port)
-        assert isinstance(stream, KnownSocketStream) and stream.get_extra_info("socket") is not None
+        assert stream.get_extra_info("socket") is not None
         answers = await readable_before_and_after_close(stream, closed)
         assert await stream.read(100) == b""
         await stream.aclose()
         server.close()
         return answers
 
-    assert asyncio.run(go()) == [(False, False), (True, True)]
+    assert asyncio.run(go()) == [False, True]
 
 
 def test_tls_connections_keep_the_socket_check_and_talk_through_it():
     # httpcore upgrades an https connection with start_tls(); the upgraded stream must still
-    # answer the idle check from its socket, as AnyIO's TLS stream does, and carry the request.
+    # answer the idle check and carry the request.
     import ssl
 
     import trustme
 
     from pipelines.netguard import GuardedNetworkBackend
-    from pipelines.socket_stream import KnownSocketStream
 
     authority = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -162,7 +158,7 @@ def test_tls_connections_keep_the_socket_check_and_talk_through_it():
     client_context = ssl.create_default_context()
     authority.configure_trust(client_context)
 
-    async def go() -> tuple[bytes, list[tuple[bool, bool]]]:
+    async def go() -> tuple[bytes, list[bool]]:
         closed = asyncio.Event()
 
         async def serve(reader, writer):
@@ -176,7 +172,6 @@ def test_tls_connections_keep_the_socket_check_and_talk_through_it():
         port = server.sockets[0].getsockname()[1]
         plain = await GuardedNetworkBackend(allow_private=True).connect_tcp("127.0.0.1", port)
         stream = await plain.start_tls(client_context, server_hostname="localhost", timeout=10)
-        assert isinstance(stream, KnownSocketStream)
         assert stream.get_extra_info("ssl_object").server_hostname == "localhost"
         await stream.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", timeout=10)
         reply = b""
@@ -189,5 +184,5 @@ def test_tls_connections_keep_the_socket_check_and_talk_through_it():
 
     reply, answers = asyncio.run(go())
     assert reply.startswith(b"HTTP/1.1 200 OK") and reply.endswith(b"hello")
-    assert answers[1] == (True, True)
-    assert answers[0][0] == answers[0][1]
+    # Before the close a TLS 1.3 session ticket may be waiting unread, so only the close is certain.
+    assert answers[1] is True

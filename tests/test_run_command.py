@@ -250,7 +250,7 @@ def test_start_up_objects_are_frozen_and_what_the_run_makes_is_still_collected()
     # In a child process: freezing is for the life of the process.
     code = """
 import gc
-from pipelines.lifetime import kept_until_exit
+from pipelines.tuning import kept_until_exit
 
 class Node:
     pass

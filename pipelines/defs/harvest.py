@@ -48,8 +48,8 @@ def build_harvest_asset(kind: str) -> dg.AssetsDefinition:
                     warehouse: WarehouseResource) -> dg.MaterializeResult:
         registry = sources.load()
         if not registry.enabled(kind):
-            # Most configurations use a few of the kinds: the others do not open the warehouse
-            # (20 ms each of every run's fixed cost).
+            # Most configurations use a few of the kinds: the others do not open the warehouse,
+            # which would add to every run's fixed cost.
             return dg.MaterializeResult(metadata=harvest_metadata(HarvestReport(run_id=context.run_id, kind=kind)))
         with warehouse.open(context.run_id) as wh:
             report = harvest_kind(registry, wh, kind=kind, run_id=context.run_id,

@@ -42,7 +42,7 @@ def _severity(check) -> dg.AssetCheckSeverity:
            for check in HUB_ITEM_CHECKS],
     can_subset=True,
     # One step and one warehouse connection for all the checks: each step costs every run
-    # ~50 ms of Dagster events and opening DuckDB, even with nothing changed.
+    # Dagster events and opening DuckDB, even with nothing changed.
 )
 def hub_items_checks(context: dg.AssetCheckExecutionContext,
                      warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:

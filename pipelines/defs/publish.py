@@ -4,7 +4,8 @@
 import dagster as dg
 
 from pipelines.defs.normalise import hub_items
-from pipelines.duck import SITE_MEMORY_LIMIT, build_memory
+from pipelines.duck import build_memory
+from pipelines.tuning import SITE_MEMORY_LIMIT
 from pipelines.defs.resources import SourcesResource, WarehouseResource
 from pipelines.search import index_path_for, refresh_search_index
 from pipelines.site import default_site_dir

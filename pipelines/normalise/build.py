@@ -36,8 +36,8 @@ RECONNECT_AFTER_FACTS = 100_000   # facts recomputed in one build past which the
 # the wide columns (texts, HTML) are then joined from entry_facts past that table. Both are done a
 # share of the items at a time (by a hash of the item id, then of the head entry's key), and
 # before the transaction that swaps the new items in: DuckDB holds a window's partitions, list
-# aggregates and a transaction's new rows in memory, and at 1,000,000 entries each ran out of
-# the build's 256MB when done over every entry at once.
+# aggregates and a transaction's new rows in memory, and each outgrew the build's limit when
+# done over every entry of a large hub at once (docs/scaling.md).
 KEPT_SQL = f"""
 CREATE OR REPLACE TEMP TABLE kept_entries AS
 SELECT f.source_id, f.entry_key, {ENTRY_ITEM_ID} AS id, {ENTRY_ITEM_URL} AS url,
@@ -106,8 +106,7 @@ WHERE hash(f.source_id, f.entry_key) % $shares = $share AND hash(h.source_id, h.
 """
 
 # The sources' part is one hash per source, combined without sorting or joining them: the whole
-# configuration as one string (10 MB at 54,000 sources) ran `opengovtech rebuild` out of its 64MB
-# there, after the registry's sync had filled some of it.
+# configuration as one string grows with the sources and ran a large `opengovtech rebuild` out of memory.
 FINGERPRINT_SQL = """
 SELECT concat_ws('|',
     (SELECT concat(count(*), ':', max(changed_at)) FROM raw_entries),
@@ -155,14 +154,11 @@ def build_items(warehouse: Warehouse, *, aliases: Aliases | None = None, force: 
         with build.step("facts"):
             build.facts_computed = refresh_entry_facts(con, aliases, force=force).computed
         # Facts written since the last checkpoint keep their index changes in memory (builds
-        # checkpoint only every 256MB of log, see duck.py): at 1,000,000 entries a first build's
-        # item step then ran out of its 256MB, where it fitted with the facts already on disk.
+        # checkpoint rarely, see tuning.py), which the item step then lacked on a large first build.
         con.execute("CHECKPOINT")
     if build.facts_computed >= RECONNECT_AFTER_FACTS:
-        # After recomputing every fact of 1,000,000 entries (a forced rebuild), the item step
-        # ran out of its 256MB with 55 MB in use by duckdb_memory() as it started, even a share
-        # at a time; in a new connection the same step fitted. Not explained; a new connection
-        # costs milliseconds.
+        # A large refresh leaves the blocks it wrote cached, and release_cache can evict only what
+        # is not pinned; a new connection lets go of all of it, for milliseconds (docs/scaling.md).
         warehouse.reconnect()
         con = warehouse.con
     with build_memory(con):

@@ -37,8 +37,7 @@ WHERE f.matched AND f.author IS NOT NULL AND r.published_at IS NOT NULL AND leng
 """
 AUTHORS_SQL = f"SELECT lower(f.author) AS candidate_author, count(*) {CANDIDATES_FROM} GROUP BY 1 ORDER BY 1"
 # Read a range of authors at a time: DuckDB holds a sort's rows in memory when they carry long
-# text, so sorting every candidate at once ran out of the build's 256MB at 1,000,000 entries
-# (at 180,000 it needed 96-128MB for 62,698 candidates).
+# text, so sorting every candidate at once outgrew the build's limit (docs/scaling.md).
 CANDIDATES_SQL = f"""
 SELECT f.item_key, f.canonical_url, lower(f.author) AS author, r.published_at, left(f.content_text, $chars)
 {CANDIDATES_FROM}
@@ -163,7 +162,7 @@ def merge_near_duplicates(rows: Iterable[tuple], shared: set[str],
     # The window's entries by text, oldest first. Copies of one text score the same against any
     # entry, and were merged with each other when the later one came in, so only the oldest copy
     # of each text is compared: an author whose posts are syndicated to hundreds of places made
-    # every pair in the window a comparison (2,800 copies of 20 posts: 263 s, now 2 s).
+    # every pair in the window a comparison (figures in docs/scaling.md).
     copies: dict[str, deque[tuple]] = {}
     pivots = TextPivots()
     current_author = None
@@ -222,7 +221,7 @@ class TextPivots:
 
     An author whose posts are copied to hundreds of places, each copy a little different (its
     own links), has hundreds of distinct texts per post in a week, and each new entry was
-    compared with all of them: at 54,000 sources, 410 s of a 550 s build. The Indel distance
+    compared with all of them, most of a large build's time. The Indel distance
     behind `fuzz.ratio` is a metric, so a text T near a pivot P (d(P, T) <= u) is at least
     d(E, P) - u from a new text E: once E is known to be far from P, it is far from all of P's
     group without comparing. A text joins the group of the nearest pivot it matched, or starts

@@ -19,7 +19,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipelines.duck import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT, insert_rows, lower_memory_limit
+from pipelines.duck import insert_rows, lower_memory_limit
+from pipelines.tuning import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT
 
 from pipelines.normalise.aliases import Aliases
 from pipelines.records import Column, json_object
@@ -31,14 +32,14 @@ from pipelines.urls import canonical_url, github_repo, item_id, permalink, url_i
 from pipelines.warehouse import arrow_schema, ensure_columns
 
 # Rows per batch: each row's texts are held three times at once (Arrow, Python, the facts), so
-# 2,000 rows took ~60 MB more at the peak than 500 on the fault bench, for no speed gained.
+# larger batches raised the peak for no speed gained (docs/scaling.md).
 BATCH = 500
 MAX_LINKS = 60
 _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.I)
 _BARE_URL = re.compile(r"""https?://[^\s<>()\[\]"']+""")
 
 # Stale entries are read in chunks of consecutive raw_entries row ids, one short query each,
-# not in one stream: a 1,000,000-entry first build ran out of the stream's 128MB part way, most
+# not in one stream: a large first build ran out of the stream's limit part way, most
 # likely because DuckDB does not checkpoint while the stream's read transaction is open, so
 # every fact written during it stayed in memory with its primary-key index. A row-id range is
 # pushed down to the scan, so each chunk reads only its own row groups and the whole pass still
@@ -155,13 +156,12 @@ def _refresh_chunk(con, aliases: Aliases, suffix: str, first: int, last: int) ->
 
     DuckDB reads a column 2,048 rows at a time, whatever the row-id range, so what a chunk's
     query needs is set by the texts of the entries stored around it as much as by the chunk's
-    size (entries with 12,000 characters of HTML and of text: 80 MB to read 10 rows, 136 MB for
-    2,000; with 6,000, 44 and 68 MB), and inserting a batch's facts grows with their texts too.
+    size (figures in docs/scaling.md), and inserting a batch's facts grows with their texts too.
     A chunk that does not fit the facts' limit is done again under the build's own limit, which
     the item step needs anyway: facts replace their earlier rows by key, so a batch written
     before the failure is written again, not twice. The build's limit then stays for the rest
     of the refresh (the step around it puts the build's back at the end): going down again
-    failed at 1,000,000 entries, DuckDB by then holding more than 64MB it could not evict."""
+    failed on a large rebuild, DuckDB by then holding more than the facts' limit pinned."""
     try:
         return _compute_chunk(con, aliases, suffix, first, last)
     except duckdb.OutOfMemoryException:

@@ -19,8 +19,7 @@ from pipelines.normalise.identity import ENTRY_ITEM_ID, ENTRY_ITEM_JOINS
 from pipelines.normalise.union_find import UnionFind
 
 # Made from the new items (items_next) before the transaction that swaps them in: inside it, with
-# the transaction's changes held in memory, a forced rebuild of 1,000,000 entries ran out of
-# the build's 256MB here.
+# the transaction's changes held in memory, a large forced rebuild ran out of the build's limit here.
 LINKS_SQL = f"""
 CREATE OR REPLACE TABLE item_links_next AS
 WITH final AS (SELECT {ENTRY_ITEM_ID} AS id, f.link_keys, f.repo_links

@@ -19,8 +19,8 @@ _PARSE_ARGS = {"sanitize_html": False, "resolve_relative_uris": False}
 _DUPLICATED_DETAILS = ("title_detail", "summary_detail")
 
 # An internal DTD subset can declare entities that expand into gigabytes ("billion laughs") or
-# name local files (external entities). expat gives up on the first after amplifying a few MB
-# and feedparser never resolves the second, but each bomb still cost a parse worker about 20 MB
+# name local files (external entities). expat gives up on the first after amplifying a little
+# and feedparser never resolves the second, but each bomb still cost a parse worker memory
 # that it held until the next garbage collection. Feeds need neither: only entities whose value
 # is plain text or character references are kept, every other declaration is dropped before
 # parsing (their references are then left as text by the loose parser).

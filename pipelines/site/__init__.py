@@ -19,7 +19,8 @@ def build_site_from_file(warehouse_path: Path, out_dir: Path | None = None, site
     from pipelines.site.build import build_site
     from pipelines.warehouse import open_for_reading
 
-    from pipelines.duck import SITE_MEMORY_LIMIT, build_memory
+    from pipelines.duck import build_memory
+    from pipelines.tuning import SITE_MEMORY_LIMIT
 
     with open_for_reading(warehouse_path) as con, build_memory(con, SITE_MEMORY_LIMIT):
         return build_site(con, out_dir or default_site_dir(warehouse_path), site, search=search,

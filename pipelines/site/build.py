@@ -27,7 +27,7 @@ from markupsafe import Markup
 from pipelines.config import SiteConfig
 from pipelines.duck import registered, release_cache, setting
 from pipelines.errors import SiteBuildError
-from pipelines.memory import return_freed_memory
+from pipelines.tuning import return_freed_memory
 from pipelines.sanitize import sanitize_for_site, xml_safe
 from pipelines.site import feeds
 from pipelines.site.content import (HUB_ORDER, KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables,
@@ -349,10 +349,8 @@ ORDER BY o.rn
 """
 
 # Rows are exported EXPORT_ROW_GROUP at a time, each chunk one Parquet row group and its share of
-# the JSON array. One COPY of the ordered items (as before) sorted every text at once: at 114,000
-# items the JSON export peaked 514 MB above the process's size and the Parquet one 326 MB, both
-# past the 256MB build limit, and a whole row group of DuckDB's default size (122,880 rows) did
-# not fit that limit at all.
+# the JSON array. One COPY of the ordered items sorted every text at once, past the build's limit
+# on a large hub, as did a whole row group of DuckDB's default size (docs/scaling.md).
 EXPORT_ROW_GROUP = 10_000
 
 
@@ -387,7 +385,7 @@ def _export_data(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
 
 def _directory_bytes(root: Path) -> int:
     """Total size of the files under `root`. Not `rglob`: it holds a Path for every file of a
-    directory, and summing a 114,000-item site's 1.4 GB took 133 MB that way, 12 MB this way."""
+    directory, which on a large site took a large share of the build's memory."""
     total = 0
     directories = [root]
     while directories:

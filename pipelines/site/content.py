@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.duck import insert_rows
-from pipelines.memory import return_freed_memory
+from pipelines.tuning import return_freed_memory
 from pipelines.slugs import slugify
 from pipelines.tags import normalise_tag
 
@@ -37,7 +37,7 @@ LATEST_PER_KIND = 6
 BATCH = 2_000
 PAGES_PER_QUERY = 4_000
 # Listings are read this many cards per query: one query sorting every card with its texts, by
-# group, needed more than 128MB at 114,000 items and grows with the hub; its ids alone sort cheaply.
+# group, outgrew the site's limit as the hub grew; its ids alone sort cheaply.
 LISTING_ROWS_PER_QUERY = 50_000
 
 CARD_COLUMNS = ("id", "kind", "title", "url", "summary", "author", "organisation", "published_at", "sort_date",
@@ -60,7 +60,7 @@ HUB_ORDER = "coalesce(published_at, first_seen_at) DESC NULLS LAST, id"
 
 # rn is the position in the hub's order; every listing is that order within its group.
 # Only ids and dates are sorted: a window over the cards themselves sorted every card's texts at
-# once (more than 64MB at 114,000 items, growing with the hub).
+# once, needing memory that grew with the hub.
 SITE_CARDS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE site_cards AS
 WITH hub_order AS (

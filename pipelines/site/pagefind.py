@@ -1,7 +1,7 @@
 """Indexing the built site with Pagefind (the binary from the `pagefind[bin]` PyPI package).
 
-Pagefind holds everything it indexes in memory until it writes the bundle (45–110 KB per item
-page of real feed content), so one index over a large hub grows without bound. Item pages are
+Pagefind holds everything it indexes in memory until it writes the bundle, so one index over a
+large hub grows without bound (docs/scaling.md). Item pages are
 therefore split into bundles of at most `SiteConfig.search_bundle_items` pages, by the first two
 hex digits of the item id (ids are hashes, so the groups are even), and each bundle is indexed by
 its own Pagefind process. The search page loads the first bundle and merges the others in the

@@ -36,7 +36,7 @@ async def read_page(ctx: HarvestContext, url: str, stats: FetchStats, *, allow_p
     if not looks_like_html(result.body, result.content_type):
         raise FeedParseError(f"{result.url} is not an HTML page ({result.content_type or 'no content type'})",
                              url=result.url, http_status=result.status)
-    # BeautifulSoup takes ~20 ms on a 50 KB page: on the worker processes, so pages shared by
+    # BeautifulSoup is slow on a large page: on the worker processes, so pages shared by
     # hundreds of posts parse on every core, not one.
     meta = await ctx.offload(parse_page_metadata, result.body, result.url)
     return result, meta
