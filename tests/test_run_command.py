@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pipelines.harvest import HARVESTERS
-from pipelines.warehouse import write_lock
+from pipelines.warehouse import open_for_writing, write_lock
 from tests.conftest import CORPUS, REPO, run_cli, serve_file
 
 pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
@@ -101,6 +101,17 @@ def test_second_run_is_turned_away_while_the_warehouse_is_locked(loopback, tmp_p
     assert "locked by run holder-run" in result.stderr
     assert "after waiting 1s" in result.stderr
     assert loopback.log == []
+
+
+def test_rebuild_is_turned_away_while_the_warehouse_is_locked(tmp_path):
+    sources = write_sources(tmp_path / "sources.yaml", [])
+    warehouse = tmp_path / "hub.duckdb"
+    with open_for_writing(warehouse, "first-run"):
+        pass
+    with write_lock(warehouse, "holder-run"):
+        result = run_cli("rebuild", "--sources", str(sources), "--warehouse", str(warehouse), "--wait", "1")
+    assert result.returncode == 4, result.stderr
+    assert "locked by run holder-run" in result.stderr and "after waiting 1s" in result.stderr
 
 
 def test_unexpected_error_exits_1_with_a_log_file(loopback, tmp_path):

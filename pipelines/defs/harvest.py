@@ -64,6 +64,12 @@ def build_harvest_asset(kind: str) -> dg.AssetsDefinition:
 harvest_assets = [build_harvest_asset(kind) for kind in HARVESTERS]
 
 
+def harvest_run_config(prune: bool = False, ignore_backoff: bool = False) -> dict:
+    """The `ops` run config of the harvest stage's assets."""
+    return {"source_registry": {"config": {"prune": prune}},
+            **{harvest_asset_name(kind): {"config": {"ignore_backoff": ignore_backoff}} for kind in HARVESTERS}}
+
+
 def harvest_metadata(report: HarvestReport) -> dict:
     def row(c) -> str:
         meta = report.outcomes_meta.get(c.source_id, {})

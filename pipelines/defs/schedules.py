@@ -5,10 +5,12 @@ sources.yaml's `schedule:`)."""
 import dagster as dg
 
 from pipelines.config import ScheduleConfig, load_registry
+from pipelines.defs.harvest import source_registry
 from pipelines.defs.link_check import link_check_job
 from pipelines.errors import ConfigError
 
 HARVEST_JOB_NAME = "harvest_job"
+REBUILD_JOB_NAME = "rebuild_job"
 
 harvest_job = dg.define_asset_job(
     HARVEST_JOB_NAME,
@@ -19,6 +21,14 @@ harvest_job = dg.define_asset_job(
     # Needs `run_retries: enabled: true` in dagster.yaml (the default one written for you has it).
     tags={"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE",
           "dagster/retry_on_asset_or_op_failure": "false"},
+)
+
+
+rebuild_job = dg.define_asset_job(
+    REBUILD_JOB_NAME,
+    selection=dg.AssetSelection.assets(source_registry) | dg.AssetSelection.groups("normalise", "publish"),
+    description="Normalise every stored record again and publish it, fetching nothing (`opengovtech rebuild`; "
+                "run it with ops.hub_items.config.force: true after changing aliases.yaml or kind hints).",
 )
 
 
