@@ -399,6 +399,6 @@ def test_a_failing_write_stops_the_run_at_once(loopback, hub, monkeypatch):
 
     monkeypatch.setattr(Warehouse, "write_outcomes", broken_write)
     started = time.monotonic()
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RuntimeError, match=r"step harvest\.harvest_shard\[shard_0\]: OSError: disk full"):
         hub.harvest()
     assert time.monotonic() - started < 30  # not the 600 s run deadline

@@ -141,7 +141,8 @@ def test_code_location_has_the_stage_assets_job_and_schedule(tmp_path):
                          env={**os.environ, "OPENGOVTECH_SOURCES": str(sources)})
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert lines[0] == str(sorted(["hub_items", "hub_site", "link_check", "search_index", "source_registry",
+    assert lines[0] == str(sorted(["hub_items", "hub_site", "link_check", "linked_repositories", "search_index",
+                                   "source_registry",
                                    *(f"raw_{kind}_entries" for kind in HARVESTERS)]))
     assert lines[1] == "harvest_job"
     assert lines[2] == "30 5 * * 1-5 UTC"

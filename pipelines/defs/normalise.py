@@ -5,10 +5,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipelines.defs.harvest import harvest_assets, source_registry
+from pipelines.defs.harvest import harvest, source_registry
 from pipelines.defs.resources import SourcesResource, WarehouseResource
 from pipelines.normalise import build_items
 from pipelines.normalise.aliases import aliases_path_for, load_aliases
+from pipelines.normalise.linked_repositories import record_linked_repositories
 from pipelines.errors import ConfigError
 from pipelines.quality import HUB_ITEM_CHECKS
 
@@ -24,7 +25,7 @@ def rebuild_run_config() -> dict:
 
 # source_registry too: normalising reads what sources.yaml says of each source (its tags, tagged_only),
 # and a rebuild runs without the harvest assets in between.
-@dg.asset(group_name="normalise", deps=[source_registry, *harvest_assets],
+@dg.asset(group_name="normalise", deps=[source_registry, harvest],
           description="The `hub_items` view: one row per story, technique, asset, event or community, with every "
                       "source listed, classified with reasons, linked into projects; plus hub_organisations.")
 def hub_items(context: dg.AssetExecutionContext, config: ItemsConfig, sources: SourcesResource,
@@ -41,6 +42,16 @@ def hub_items(context: dg.AssetExecutionContext, config: ItemsConfig, sources: S
         "near_duplicates_merged": build.near_duplicates, "links": build.links, "projects": build.projects,
         "organisations": build.organisations, **{f"kind_{k}": v for k, v in kinds.items()},
         **{f"seconds_{step}": round(end - start, 2) for step, (start, end) in build.steps.items()}})
+
+
+@dg.asset(group_name="normalise", deps=[hub_items],
+          description="GitHub repositories the stories link to that no github source reads, in the "
+                      "`linked_repositories` table: the next run's GitHub harvest fetches them as assets "
+                      "(the implicit github-linked-repos source).")
+def linked_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.open(context.run_id) as wh:
+        count = record_linked_repositories(wh)
+    return dg.MaterializeResult(metadata={"repositories": count})
 
 
 def _severity(check) -> dg.AssetCheckSeverity:
