@@ -325,37 +325,38 @@ def rebuild(
     wait: float = typer.Option(0.0, "--wait", help="Seconds to wait for another run's lock before giving up"),
 ) -> None:
     """Re-normalise every stored record (clean, dedupe, classify, link) without fetching anything,
-    then refresh the search index. Use after changing aliases.yaml, item_kind hints or upgrading."""
-    import uuid
+    then refresh the search index and the site. Use after changing aliases.yaml, item_kind hints or upgrading.
 
+    Exit codes: 0 rebuilt, 1 unexpected error, 2 invalid configuration or no warehouse, 4 warehouse
+    locked by another run."""
     from pipelines.config import load_registry
-    from pipelines.normalise import build_items
     from pipelines.normalise.aliases import aliases_path_for, load_aliases
-    from pipelines.quality import run_quality_checks
-    from pipelines.search import refresh_search_index
-    from pipelines.warehouse import open_for_writing
 
     sources_path = resolve_sources_path(sources)
     try:
-        registry = load_registry(sources_path)
-        aliases = load_aliases(aliases_path_for(sources_path))
+        load_registry(sources_path)
+        load_aliases(aliases_path_for(sources_path))   # refused here, before the run, as invalid configuration
     except ConfigError as exc:
         _fail(f"invalid configuration:\n{exc}", EXIT_CONFIG)
     warehouse_path = _warehouse_path(warehouse)
     if not warehouse_path.exists():
         _fail(f"no warehouse at {warehouse_path}: run `opengovtech run` first", EXIT_CONFIG)
+
+    from pipelines.runner import rebuild_pipeline
+
     try:
-        with open_for_writing(warehouse_path, f"rebuild-{uuid.uuid4().hex[:8]}", wait) as wh:
-            wh.sync_sources(registry.rows())
-            build = build_items(wh, aliases=aliases, force=True)
-            refresh_search_index(wh)
-            checks = run_quality_checks(wh.con)
+        result = rebuild_pipeline(sources_path, warehouse_path, wait)
     except WarehouseLockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
-    out.print(f"Rebuilt {build.items} items from {build.facts_computed} stored entries: "
-              f"{build.near_duplicates} near-duplicates merged, {build.projects} projects, "
-              f"{build.organisations} organisations. Warehouse: {warehouse_path}", highlight=False, soft_wrap=True)
-    _print_checks(checks)
+    if not result.success:
+        log = _write_crash_log(warehouse_path, f"rebuild {result.run_id} failed:\n{result.failure_details}")
+        first_line = (result.failure or "see the log").strip().splitlines()[0]
+        _fail(f"rebuild {result.run_id} failed: {first_line} (details in {log})", EXIT_UNEXPECTED)
+    build = result.materialised["hub_items"]
+    out.print(f"Rebuilt {build['items']} items from {build['entries_normalised']} stored entries: "
+              f"{build['near_duplicates_merged']} near-duplicates merged, {build['projects']} projects, "
+              f"{build['organisations']} organisations. Warehouse: {warehouse_path}", highlight=False, soft_wrap=True)
+    _print_checks(result.checks)
 
 
 @app.command("check-links")

@@ -13,12 +13,13 @@ import logging
 import multiprocessing
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import duckdb
 import pebble
 
 from pipelines.config import SourceBase, SourceRegistry
@@ -81,6 +82,23 @@ class HarvestReport:
 
     def total(self, attribute: str) -> int:
         return sum(getattr(c, attribute) for c in self.counts)
+
+
+def recorded_report(con: duckdb.DuckDBPyConnection, run_id: str, kind: str = "all",
+                    source_ids: Collection[str] | None = None) -> HarvestReport:
+    """A run's harvest as the warehouse recorded it in source_runs (a sharded run's counts are known
+    only once its batches are loaded): of the sources `source_ids` (all if None), reported as `kind`."""
+    report = HarvestReport(run_id=run_id, kind=kind)
+    for (source_id, status, error, http_status, fetched, new, updated, unchanged, requests, size,
+         seconds) in con.execute("""SELECT source_id, status, error, http_status, entries_read, new, updated, unchanged,
+                                           requests, bytes, duration_s
+                                    FROM source_runs WHERE run_id = ? ORDER BY finished_at, source_id""",
+                                 [run_id]).fetchall():
+        if source_ids is None or source_id in source_ids:
+            report.counts.append(SourceCounts(source_id, status, error, http_status, fetched, new, updated, unchanged))
+            report.outcomes_meta[source_id] = {"requests": requests or 0, "bytes": size or 0,
+                                               "duration_s": round(seconds or 0.0, 3)}
+    return report
 
 
 def parse_workers(registry: SourceRegistry) -> int:

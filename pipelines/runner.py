@@ -1,18 +1,26 @@
-"""`opengovtech run`: materialise the harvest job in this process, on a persistent Dagster instance.
+"""Materialise the Dagster definitions in this process, on a persistent Dagster instance.
 
-The run is recorded under DAGSTER_HOME (default `warehouse/dagster/` beside the DuckDB
-file), so `dagster dev` shows its history afterwards.
+`opengovtech run`, `demo` and `rebuild` (and the tests' hub) all come here: the stages and their
+order are the assets' (pipelines/defs/); each command picks a job of them. The run is recorded
+under DAGSTER_HOME (default `warehouse/dagster/` beside the DuckDB file), so `dagster dev` shows
+its history afterwards.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from contextlib import nullcontext
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pipelines.tuning import kept_until_exit
 from pipelines.warehouse import write_lock
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 DAGSTER_YAML = """# Local instance for `opengovtech run` and `dagster dev` (docs/deploy.md).
 telemetry:
@@ -40,6 +48,8 @@ class PipelineRun:
     failure: str | None   # the root cause of the first step failure, one line
     failure_details: str | None = None  # the full error chain with stack traces
     checks: list[CheckOutcome] = field(default_factory=list)
+    # asset name -> the metadata its materialisation in this run recorded (plain values)
+    materialised: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,19 +62,49 @@ class CheckOutcome:
     summary: str
 
 
-def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0, prune: bool = False,
-                 ignore_backoff: bool = False, site_base_url: str | None = None) -> PipelineRun:
-    prepare_dagster_home(warehouse_path)
+@functools.cache
+def _definitions() -> dg.Definitions:
     with kept_until_exit():
-        import dagster as dg
-
-        from pipelines.defs.harvest import harvest_asset_name
-        from pipelines.defs.schedules import HARVEST_JOB_NAME
-        from pipelines.harvest import HARVESTERS
         from pipelines.definitions import defs
 
-        job = defs().resolve_job_def(HARVEST_JOB_NAME)
-    run_id = str(uuid.uuid4())
+        return defs()
+
+
+def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0, prune: bool = False,
+                 ignore_backoff: bool = False, site_base_url: str | None = None, *, with_site: bool = True,
+                 run_id: str | None = None, instance: dg.DagsterInstance | None = None) -> PipelineRun:
+    """The harvest job: every stage from the registry to the site. `with_site=False` leaves the
+    site out (the tests' hub harvests many times and builds its site only where a test asks)."""
+    from pipelines.defs.harvest import harvest_run_config
+    from pipelines.defs.schedules import HARVEST_JOB_NAME
+
+    job = _definitions().resolve_job_def(HARVEST_JOB_NAME)
+    selection = None
+    if not with_site:
+        from pipelines.defs.publish import hub_site
+
+        selection = [key for key in job.asset_layer.executable_asset_keys if key != hub_site.key]
+    return _execute(job, sources_path, warehouse_path, lock_wait_s, site_base_url,
+                    harvest_run_config(prune=prune, ignore_backoff=ignore_backoff),
+                    selection=selection, run_id=run_id, instance=instance, trigger="cli")
+
+
+def rebuild_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0) -> PipelineRun:
+    """The rebuild job: every stored record normalised again, then published; nothing fetched."""
+    from pipelines.defs.normalise import rebuild_run_config
+    from pipelines.defs.schedules import REBUILD_JOB_NAME
+
+    job = _definitions().resolve_job_def(REBUILD_JOB_NAME)
+    return _execute(job, sources_path, warehouse_path, lock_wait_s, None, rebuild_run_config(),
+                    trigger="rebuild")
+
+
+def _execute(job: dg.JobDefinition, sources_path: Path, warehouse_path: Path, lock_wait_s: float,
+             site_base_url: str | None, ops_config: dict, *, selection: list | None = None,
+             run_id: str | None = None, instance: dg.DagsterInstance | None = None, trigger: str) -> PipelineRun:
+    import dagster as dg
+
+    run_id = run_id or str(uuid.uuid4())
     run_config = {
         "resources": {
             "sources": {"config": {"path": str(sources_path), "site_base_url": site_base_url or ""}},
@@ -72,14 +112,17 @@ def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 
         },
         # The CLI prints its own summary and error line; Dagster's event log keeps the details.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-        "ops": {"source_registry": {"config": {"prune": prune}},
-                **{harvest_asset_name(kind): {"config": {"ignore_backoff": ignore_backoff}} for kind in HARVESTERS}},
+        "ops": ops_config,
     }
+    if instance is None:
+        prepare_dagster_home(warehouse_path)
     # Hold the lock for the whole run (the assets re-enter it in this process), so a
     # second `opengovtech run` is turned away before it starts any work.
-    with write_lock(warehouse_path, run_id, lock_wait_s), dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(run_config=run_config, instance=instance, run_id=run_id,
-                                        raise_on_error=False, tags={"opengovtech/trigger": "cli"})
+    with write_lock(warehouse_path, run_id, lock_wait_s), \
+            (dg.DagsterInstance.get() if instance is None else nullcontext(instance)) as active:
+        result = job.execute_in_process(run_config=run_config, instance=active, run_id=run_id,
+                                        asset_selection=selection, raise_on_error=False,
+                                        tags={"opengovtech/trigger": trigger})
     failure = details = None
     if not result.success:
         for event in result.all_events:
@@ -93,5 +136,9 @@ def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 
     checks = [CheckOutcome(name=e.check_name, passed=e.passed, severity=e.severity.value,
                            summary=e.description or "")
               for e in result.get_asset_check_evaluations()]
+    materialised = {event.asset_key.to_user_string(): {k: getattr(v, "value", v)
+                                                       for k, v in event.materialization.metadata.items()}
+                    for event in result.get_asset_materialization_events()}
     return PipelineRun(run_id=run_id, success=result.success, failure=failure, failure_details=details,
-                       checks=sorted(checks, key=lambda c: c.name))
+                       checks=sorted(checks, key=lambda c: c.name), materialised=materialised)
+

@@ -264,24 +264,11 @@ class Warehouse:
                 previous_details.setdefault(source_id, {})[entry_key] = details
         return FetchState(validators=validators, feed_urls=feed_urls, next_attempts=next_attempts,
                           source_state=source_state, previous_details=previous_details,
-                          linked_repos=self.linked_repositories() if "github" in detail_kinds else {})
+                          linked_repos=self._linked_repositories() if "github" in detail_kinds else {})
 
-    def linked_repositories(self, limit: int = 100_000) -> dict[str, str]:
-        """Repositories linked from items other than repositories, that no github source of its
-        own reads (the implicit linked-repos source reads these), in name order."""
-        return dict(self.con.execute("""
-            WITH linked AS (
-                SELECT lower(t.repo) AS key, t.repo AS name, f.canonical_url AS page
-                FROM entry_facts f, unnest(f.repo_links) AS t(repo)
-                WHERE f.matched AND (f.kind <> 'asset' OR f.asset_type IS DISTINCT FROM 'repo')
-            ),
-            own AS (
-                SELECT DISTINCT lower(regexp_extract(r.canonical_url, '^https://github\\.com/([^/]+/[^/]+)', 1)) AS key
-                FROM raw_entries r JOIN sources s USING (source_id)
-                WHERE s.kind = 'github' AND NOT coalesce(json_extract(s.config_json, '$.linked')::BOOLEAN, false)
-            )
-            SELECT min(name), min(page) FROM linked WHERE key NOT IN (SELECT key FROM own WHERE key IS NOT NULL)
-            GROUP BY key ORDER BY key LIMIT $limit""", {"limit": limit}).fetchall())
+    def _linked_repositories(self) -> dict[str, str]:
+        """What the linked_repositories asset recorded after the last normalise, in name order."""
+        return dict(self.con.execute("SELECT name, page FROM linked_repositories ORDER BY lower(name)").fetchall())
 
     def write_outcomes(self, run_id: str, outcomes: list[SourceOutcome],
                        backoff: BackoffPolicy = BackoffPolicy()) -> list[SourceCounts]:

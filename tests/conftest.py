@@ -3,25 +3,23 @@ and a hub (sources.yaml + DuckDB warehouse) in a temp dir that runs the real pip
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import subprocess
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pipelines.config import load_registry
-from pipelines.harvest import HARVESTERS, HarvestReport, harvest_kind
-from pipelines.normalise import build_items
-from pipelines.normalise.aliases import aliases_path_for, load_aliases
-from pipelines.search import refresh_search_index
-from pipelines.warehouse import open_for_reading, open_for_writing
+from pipelines.harvest import HarvestReport, recorded_report
+from pipelines.runner import run_pipeline
+from pipelines.warehouse import open_for_reading
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("OPENGOVTECH_SHARED", REPO.parent / "shared"))
@@ -88,6 +86,12 @@ def corpus_feed_sources(server: HTTPServer, prefix: str, feeds: dict[str, tuple[
             for source_id, (name, org) in feeds.items()]
 
 
+@functools.cache
+def dagster_instance() -> dg.DagsterInstance:
+    """One in-memory Dagster instance for the session's harvests: nothing of theirs is kept."""
+    return dg.DagsterInstance.ephemeral()
+
+
 @dataclass
 class Hub:
     """A sources.yaml and a warehouse in a temp dir, driven through the real pipeline stages."""
@@ -108,22 +112,17 @@ class Hub:
                                      encoding="utf-8")
         return self.sources_path
 
-    def harvest(self, run_id: str | None = None, ignore_backoff: bool = False) -> HarvestReport:
-        """The same stages as the Dagster job: registry, every kind's harvest, hub_items, search index.
-        Returns one report covering every kind."""
-        registry = load_registry(self.sources_path)
-        run_id = run_id or f"test-{uuid.uuid4().hex[:8]}"
-        report = HarvestReport(run_id=run_id, kind="all")
-        with open_for_writing(self.warehouse_path, run_id) as warehouse:
-            warehouse.sync_sources(registry.rows())
-            for kind in HARVESTERS:
-                part = harvest_kind(registry, warehouse, kind=kind, run_id=run_id, ignore_backoff=ignore_backoff)
-                report.counts += part.counts
-                report.outcomes_meta.update(part.outcomes_meta)
-                report.duration_s += part.duration_s
-            build_items(warehouse, aliases=load_aliases(aliases_path_for(self.sources_path)))
-            refresh_search_index(warehouse)
-        return report
+    def harvest(self, ignore_backoff: bool = False) -> HarvestReport:
+        """The harvest job through the Dagster definitions, in process, as `opengovtech run` does,
+        less the site (built where a test asks for it). Returns one report covering every kind,
+        read back from the run's source_runs rows."""
+        run = run_pipeline(self.sources_path, self.warehouse_path, ignore_backoff=ignore_backoff, with_site=False,
+                           instance=dagster_instance())
+        if not run.success:
+            # The failing step's root cause first (what a test matches), then Dagster's details.
+            raise RuntimeError(f"{run.failure}\n{run.failure_details}")
+        with open_for_reading(self.warehouse_path) as con:
+            return recorded_report(con, run.run_id)
 
     def harvest_source(self, source_id: str, url: str, defaults: dict | None = None, **options) -> dict:
         """Harvest one feed source on its own and return its source_health row."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from tests.conftest import CORPUS, run_cli, serve_file
 
 RUBENERD = CORPUS / "feeds" / "hugo_rubenerd.rss"
@@ -30,3 +32,6 @@ def test_a_tag_added_to_sources_yaml_matches_stored_entries_on_rebuild(hub, loop
     rows = hub.query("SELECT title, match_reasons FROM hub_items")
     # the four posts filed under "hardware"; where the tag was found is what the record stored
     assert len(rows) == 4 and all(reasons == ["tag 'hardware'"] for _, reasons in rows), rows
+    # The rebuild publishes what it rebuilt: the site shows the four posts (it was not built before).
+    home = (hub.warehouse_path.parent / "site" / "index.html").read_text(encoding="utf-8")
+    assert all(escape(title) in home for title, _ in rows)

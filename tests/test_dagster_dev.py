@@ -70,6 +70,7 @@ def test_dagster_dev_serves_the_code_location(tmp_path: Path):
         harvest_assets = {(f"raw_{kind}_entries",): "harvest" for kind in HARVESTERS}  # one per source kind
         assert len(harvest_assets) == 9
         assert assets == {("source_registry",): "harvest", **harvest_assets, ("hub_items",): "normalise",
+                          ("linked_repositories",): "normalise",
                           ("search_index",): "publish", ("hub_site",): "publish", ("link_check",): "maintenance"}
     finally:
         os.killpg(process.pid, signal.SIGTERM)

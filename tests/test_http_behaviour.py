@@ -410,7 +410,7 @@ def test_a_failing_write_stops_the_run_at_once(loopback, hub, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(Warehouse, "write_outcomes", broken_write)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RuntimeError, match=r"step harvest\.harvest_shard\[shard_0\]: OSError: disk full"):
         hub.harvest()
     # Sources still waiting when the write failed were cancelled, never fetched; without that,
     # all 102 in flight would be fetched and the run would wait out the 600 s deadline.

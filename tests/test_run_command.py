@@ -12,7 +12,7 @@ import yaml
 
 from pipelines.errors import WarehouseLockedError
 from pipelines.harvest import HARVESTERS
-from pipelines.warehouse import write_lock
+from pipelines.warehouse import open_for_writing, write_lock
 from tests.conftest import CORPUS, REPO, run_cli, serve_file
 
 pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
@@ -104,6 +104,17 @@ def test_second_run_is_turned_away_while_the_warehouse_is_locked(loopback, tmp_p
     assert loopback.log == []
 
 
+def test_rebuild_is_turned_away_while_the_warehouse_is_locked(tmp_path):
+    sources = write_sources(tmp_path / "sources.yaml", [])
+    warehouse = tmp_path / "hub.duckdb"
+    with open_for_writing(warehouse, "first-run"):
+        pass
+    with write_lock(warehouse, "holder-run"):
+        result = run_cli("rebuild", "--sources", str(sources), "--warehouse", str(warehouse), "--wait", "1")
+    assert result.returncode == 4, result.stderr
+    assert "locked by run holder-run" in result.stderr and "after waiting 1s" in result.stderr
+
+
 def test_unexpected_error_exits_1_with_a_log_file(loopback, tmp_path):
     serve_file(loopback, "/a.rss", CORPUS / "feeds" / "wordpress_manton.rss")
     sources = write_sources(tmp_path / "sources.yaml", [{"id": "a", "kind": "feed", "url": loopback.url_for("/a.rss")}])
@@ -131,7 +142,8 @@ def test_code_location_has_the_stage_assets_job_and_schedule(tmp_path):
                          env={**os.environ, "OPENGOVTECH_SOURCES": str(sources)})
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert lines[0] == str(sorted(["hub_items", "hub_site", "link_check", "search_index", "source_registry",
+    assert lines[0] == str(sorted(["hub_items", "hub_site", "link_check", "linked_repositories", "search_index",
+                                   "source_registry",
                                    *(f"raw_{kind}_entries" for kind in HARVESTERS)]))
     assert lines[1] == "harvest_job"
     assert lines[2] == "30 5 * * 1-5 UTC"

@@ -35,7 +35,7 @@ def test_sensor_requests_a_run_of_only_added_and_changed_sources(tmp_path, monke
         changed = dg.build_sensor_context(instance=instance, cursor=cursor)
         request = sources_changed(changed)
         assert isinstance(request, dg.RunRequest)
-        assert request.run_config["ops"]["raw_feed_entries"]["config"]["only_sources"] == ["b", "c"]
+        assert request.run_config["ops"]["harvest"]["ops"]["plan_shards"]["config"]["only_sources"] == ["b", "c"]
 
         path.write_text("sources:\n  - id: x\n    kind: rss\n")
         broken = dg.build_sensor_context(instance=instance, cursor=changed.cursor)
@@ -47,13 +47,15 @@ def test_only_sources_harvests_just_those(loopback, hub):
     serve_file(loopback, "/b.atom", CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom")
     hub.write_sources([{"id": "a", "kind": "feed", "url": loopback.url_for("/a.rss"), "tagged_only": False},
                        {"id": "b", "kind": "feed", "url": loopback.url_for("/b.atom"), "tagged_only": False}])
-    from pipelines.config import load_registry
-    from pipelines.harvest import harvest_kind
-    from pipelines.warehouse import open_for_writing
+    import dagster as dg
 
-    registry = load_registry(hub.sources_path)
-    with open_for_writing(hub.warehouse_path, "only-b") as warehouse:
-        warehouse.sync_sources(registry.rows())
-        report = harvest_kind(registry, warehouse, kind="feed", run_id="only-b", only={"b"})
-    assert [c.source_id for c in report.counts] == ["b"]
+    from pipelines.defs.harvest import harvest, harvest_run_config, source_registry
+    from pipelines.defs.resources import SourcesResource, WarehouseResource
+
+    # The harvest assets with the run config the sensor sends for a change to source b.
+    result = dg.materialize([source_registry, harvest], run_config={"ops": harvest_run_config(only_sources=["b"])},
+                            resources={"sources": SourcesResource(path=str(hub.sources_path)),
+                                       "warehouse": WarehouseResource(path=str(hub.warehouse_path))})
+    assert result.success
+    assert hub.query("SELECT source_id FROM source_runs") == [("b",)]
     assert [r.path for r, _ in loopback.log if r.path.endswith((".rss", ".atom"))] == ["/b.atom"]

@@ -6,9 +6,8 @@ import json
 import dagster as dg
 
 from pipelines.config import load_registry
-from pipelines.defs.harvest import harvest_asset_name
+from pipelines.defs.harvest import harvest_run_config
 from pipelines.defs.schedules import harvest_job
-from pipelines.harvest import HARVESTERS
 from pipelines.errors import ConfigError
 
 
@@ -37,6 +36,6 @@ def sources_changed(context: dg.SensorEvaluationContext):
         return dg.SkipReason("no source added or changed")
     return dg.RunRequest(
         run_key=hashlib.sha1(cursor.encode()).hexdigest(),
-        run_config={"ops": {harvest_asset_name(kind): {"config": {"only_sources": changed}} for kind in HARVESTERS}},
+        run_config={"ops": harvest_run_config(only_sources=changed)},
         tags={"opengovtech/trigger": "sources-changed", "opengovtech/sources": ",".join(changed)[:200]},
     )
