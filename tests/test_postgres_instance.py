@@ -57,8 +57,9 @@ def test_run_history_and_schedule_state_live_in_postgres(postgres, loopback, tmp
         assert [(name, status) for _, name, status in runs] == [("harvest_job", "SUCCESS")]
         cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
                     [runs[0][0]])
-        # source_registry, one raw_<kind>_entries per source kind, hub_items, search_index, hub_site
-        assert cur.fetchone()[0] == 4 + len(HARVESTERS)
+        # source_registry, one raw_<kind>_entries per source kind, hub_items, linked_repositories,
+        # search_index, hub_site
+        assert cur.fetchone()[0] == 5 + len(HARVESTERS)
         cur.execute("SELECT status FROM instigators WHERE instigator_type = 'SCHEDULE' "
                     "AND instigator_body LIKE '%\"daily_harvest\"%'")
         assert cur.fetchall() == [("RUNNING",)]
