@@ -56,7 +56,7 @@ def main() -> None:
                                "run_deadline_s": args.deadline}, "sources": sources}
         (work / "sources.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
         warehouse = work / "warehouse" / "hub.duckdb"
-        command = [sys.executable, "-m", "pipelines.cli", "run", "--sources", str(work / "sources.yaml"),
+        command = [sys.executable, "-m", "pipelines.app.cli", "run", "--sources", str(work / "sources.yaml"),
                    "--warehouse", str(warehouse)]
         env = {**os.environ, "DAGSTER_HOME": str(work / "warehouse" / "dagster")}
         run = run_with_memory(command, env, ok_codes=(0, 3))

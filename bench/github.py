@@ -62,7 +62,7 @@ def main() -> None:
                 "defaults": {"allow_private_networks": True, "retries": 1},
                 "sources": [{"id": "bigcouncil", "kind": "github", "org": "bigcouncil"}]}), encoding="utf-8")
             env = {**os.environ, "GITHUB_API_URL": api.api_url, "DAGSTER_HOME": str(root / "dagster")}
-            command = [sys.executable, "-m", "pipelines.cli", "run", "--sources", str(sources),
+            command = [sys.executable, "-m", "pipelines.app.cli", "run", "--sources", str(sources),
                        "--warehouse", str(root / "hub.duckdb")]
 
             # The URLs of a first run, as the pipeline will ask for them, for the floor.

@@ -131,7 +131,7 @@ def main() -> None:
         sources_path.write_text(yaml.safe_dump(sources), encoding="utf-8")
         warehouse = work / "warehouse" / "hub.duckdb"
         env = {**os.environ, "DAGSTER_HOME": str(work / "warehouse" / "dagster")}
-        command = [sys.executable, "-m", "pipelines.cli", "run", "--sources", str(sources_path),
+        command = [sys.executable, "-m", "pipelines.app.cli", "run", "--sources", str(sources_path),
                    "--warehouse", str(warehouse)]
 
         floor_s, floor_entries = measure_floor(urls, args.concurrency)

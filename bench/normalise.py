@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import TreeSampler  # noqa: E402
 from pipelines.normalise import build_items  # noqa: E402
-from pipelines.parsing import parse_document  # noqa: E402
-from pipelines.parsing.entries import ParseOptions  # noqa: E402
-from pipelines.urls import canonical_url, item_id  # noqa: E402
+from pipelines.parse import parse_document  # noqa: E402
+from pipelines.parse.entries import ParseOptions  # noqa: E402
+from pipelines.parse.urls import canonical_url, item_id  # noqa: E402
 from pipelines.outcomes import SourceOutcome  # noqa: E402
-from pipelines.warehouse import open_for_writing  # noqa: E402
+from pipelines.store.warehouse import open_for_writing  # noqa: E402
 
 CORPUS = Path(os.environ.get("OPENGOVTECH_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "corpus" / "feeds"
 SOURCES = 100

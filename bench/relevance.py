@@ -115,7 +115,7 @@ def evaluate(search: Callable[[str], list[str]], queries: list[JudgedQuery]) -> 
 
 
 def project_search(index_path: Path, limit: int = 20) -> Callable[[str], list[str]]:
-    from pipelines.search import SearchIndex
+    from pipelines.publish.search import SearchIndex
 
     index = SearchIndex(index_path)
     return lambda query: [hit.url or hit.id for hit in index.search(query, limit=limit).hits]
@@ -156,7 +156,7 @@ def main() -> None:
         for text, split in draw_split(queries).items():
             print(f"{split}\t{text}")
         return
-    from pipelines.search import index_path_for
+    from pipelines.publish.search import index_path_for
 
     with tempfile.TemporaryDirectory(prefix="bench-relevance-") as tmp:
         warehouse = args.warehouse or build_hub(Path(tmp)).warehouse_path

@@ -50,7 +50,7 @@ def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> 
         warehouse = work / "warehouse" / "hub.duckdb"
         home = work / "warehouse" / "dagster"
         env = {**os.environ, "DAGSTER_HOME": str(home)}
-        command = [sys.executable, "-m", "pipelines.cli", "run", "--sources", str(work / "sources.yaml"),
+        command = [sys.executable, "-m", "pipelines.app.cli", "run", "--sources", str(work / "sources.yaml"),
                    "--warehouse", str(warehouse)]
         floor_s, floor_entries = measure_floor(urls, concurrency)
         first = run_with_memory(command, env)

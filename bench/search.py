@@ -7,7 +7,7 @@ Queries are real words and two-word phrases drawn from the same text, from rare 
 
 Measures, over the same documents and queries:
   (a) baseline: a plain SQLite FTS5 table (title, body; porter), `MATCH ? ORDER BY rank LIMIT 20`;
-  (b) the project's search (`pipelines.search`: weighted BM25, snippets, join to docs);
+  (b) the project's search (`pipelines.publish.search`: weighted BM25, snippets, join to docs);
   (c) the project's search with a kind filter and with --facets;
   (d) DuckDB's fts extension (`match_bm25`), the index the foundation used, on a sample of queries;
   (e) `opengovtech search` cold start: process start to output, against `python -c pass`.
@@ -34,8 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.parsing import ParseOptions, parse_document  # noqa: E402
-from pipelines.search import SearchFilters, SearchIndex, index_path_for, write_index  # noqa: E402
+from pipelines.parse import ParseOptions, parse_document  # noqa: E402
+from pipelines.publish.search import SearchFilters, SearchIndex, index_path_for, write_index  # noqa: E402
 
 CORPUS = Path(os.environ.get("OPENGOVTECH_SHARED", ROOT.parent / "shared")) / "corpus"
 KINDS = ("story", "technique", "asset", "event", "community")
@@ -118,7 +118,7 @@ def build_baseline(path: Path, docs: list[dict]) -> None:
 
 
 def baseline_search(path: Path):
-    from pipelines.search import fts_query
+    from pipelines.publish.search import fts_query
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
     def run(q: str):
@@ -130,7 +130,7 @@ def build_duckdb_fts(path: Path, docs: list[dict]):
     import duckdb
     import pyarrow as pa
 
-    from pipelines.duck import connect, load_fts
+    from pipelines.store.connection import connect, load_fts
     con = connect(path, memory_limit="2GB")
     load_fts(con)
     table = pa.Table.from_pylist([{"id": d["id"], "title": d["title"], "body": d["content_text"]} for d in docs])
@@ -147,7 +147,7 @@ def build_duckdb_fts(path: Path, docs: list[dict]):
 
 def cold_start(warehouse: Path, query: str, repeats: int = 5) -> tuple[float, float]:
     exe = Path(sys.executable).with_name("opengovtech")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "pipelines.cli"]
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "pipelines.app.cli"]
 
     def best(cmd: list[str]) -> float:
         times = []

@@ -40,8 +40,8 @@ from measure import TreeSampler  # noqa: E402  (bench/measure.py)
 from search import make_documents  # noqa: E402  (bench/search.py)
 
 from pipelines.config import SiteConfig  # noqa: E402
-from pipelines.site import build_site_from_file  # noqa: E402
-from pipelines.warehouse import open_for_writing  # noqa: E402
+from pipelines.publish.site import build_site_from_file  # noqa: E402
+from pipelines.store.warehouse import open_for_writing  # noqa: E402
 
 SOURCES = 200
 
@@ -54,7 +54,7 @@ def fill_warehouse(path: Path, count: int) -> None:
     for doc in docs:
         published = datetime.fromisoformat(doc["published_at"].replace("Z", "+00:00"))
         paragraphs = "".join(f"<p>{s}</p>" for s in doc["content_text"].split(". "))
-        # Real item ids are hashes (pipelines/urls.py); the search bundles are split by their first digits.
+        # Real item ids are hashes (pipelines/parse/urls.py); the search bundles are split by their first digits.
         rows.append({"id": hashlib.sha256(doc["id"].encode()).hexdigest()[:20], "kind": doc["kind"],
                      "title": doc["title"], "url": doc["url"],
                      "summary": doc["summary"], "content_html": paragraphs, "content_text": doc["content_text"],

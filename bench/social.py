@@ -54,8 +54,8 @@ class PageHits:
 
 def harvest(root: Path) -> tuple[float, int]:
     from pipelines.config import load_registry
-    from pipelines.harvest import harvest_kind
-    from pipelines.warehouse import open_for_writing
+    from pipelines.sources.harvester import harvest_kind
+    from pipelines.store.warehouse import open_for_writing
 
     registry = load_registry(root / "sources.yaml")
     started = time.perf_counter()

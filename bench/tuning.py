@@ -131,7 +131,7 @@ def main() -> None:
                        **ENVIRONMENT.get(variant, {})}
                 if variant in WITHOUT:
                     env["OPENGOVTECH_BENCH_WITHOUT"] = variant
-                command = [sys.executable, "-m", "pipelines.cli", "run", "--sources", str(sources_path),
+                command = [sys.executable, "-m", "pipelines.app.cli", "run", "--sources", str(sources_path),
                            "--warehouse", str(home / "hub.duckdb")]
                 first = run_with_memory(command, env)
                 again = run_with_memory(command, env)

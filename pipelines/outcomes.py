@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from pipelines.dates import utc_now
 from pipelines.errors import SUCCEEDED_STATUSES, HarvestError
-from pipelines.records import RawRecord
+from pipelines.entry import Entry
 
 
 @dataclass
@@ -19,7 +19,7 @@ class SourceOutcome:
     status: str                      # ok | not_modified | failed | blocked | deferred
     http_status: int | None = None
     error: str | None = None
-    records: list[RawRecord] = field(default_factory=list)
+    records: list[Entry] = field(default_factory=list)
     entries_read: int = 0
     feed_url: str | None = None
     validators: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # url, etag, last-modified

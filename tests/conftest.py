@@ -17,9 +17,9 @@ import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pipelines.harvest import HarvestReport, recorded_report
-from pipelines.runner import run_pipeline
-from pipelines.warehouse import open_for_reading
+from pipelines.sources.harvester import HarvestReport, recorded_report
+from pipelines.app.runner import run_pipeline
+from pipelines.store.warehouse import open_for_reading
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("OPENGOVTECH_SHARED", REPO.parent / "shared"))
@@ -151,7 +151,7 @@ def hub(tmp_path: Path) -> Hub:
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the installed `opengovtech` entry point as a user would."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pipelines.app.cli", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd, timeout=timeout)
 
 

@@ -37,7 +37,7 @@ FAULTS: dict[str, str] = {
     "external-entity": "ok",      # parsed without reading the local file
     "empty-200": "failed",
 }
-# Hostile content: read, held to the limits of pipelines/entry_limits.py, with a warning.
+# Hostile content: read, held to the limits of pipelines/parse/entry_limits.py, with a warning.
 HOSTILE_CONTENT = (
     "huge-title",          # one title of 9 MB
     "many-entries",        # 180,000 tiny entries in under 10 MB

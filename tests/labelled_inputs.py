@@ -12,9 +12,9 @@ import yaml
 
 from pipelines.config import DevtoSource, MarkdownSource, MastodonSource
 from pipelines.normalise.classify import ClassifyInput
-from pipelines.parsing import parse_document
-from pipelines.parsing.entries import ParseOptions
-from pipelines.parsing.page import parse_page_metadata
+from pipelines.parse import parse_document
+from pipelines.parse.entries import ParseOptions
+from pipelines.parse.page_metadata import parse_page_metadata
 from pipelines.sources.devto import article_record
 from pipelines.sources.markdown import MarkdownFile, file_record
 from pipelines.sources.mastodon import post_facts, status_record

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
-from pipelines.site import build_site_from_file
-from pipelines.site.build import SiteBuild
-from pipelines.warehouse import open_for_writing
+from pipelines.publish.site import build_site_from_file
+from pipelines.publish.site.build import SiteBuild
+from pipelines.store.warehouse import open_for_writing
 from tests.conftest import Hub, corpus_feed_sources, serve_bytes
 from tests.test_hostile_input import HOSTILE_HTML
 

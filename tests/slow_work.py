@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from pipelines.parsing import parse_document
+from pipelines.parse import parse_document
 
 
 def sleep_for(seconds: float) -> float:

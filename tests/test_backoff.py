@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from pipelines.site import build_site_from_file
+from pipelines.publish.site import build_site_from_file
 from tests.conftest import CORPUS, serve_file
 
 RSS = CORPUS / "feeds" / "wordpress_manton.rss"

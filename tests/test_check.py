@@ -288,7 +288,7 @@ KIND_CASES = {"feed": feed_case, "blog": blog_case, "page": page_case, "github":
 
 
 def check_in_process(hub, url: str):
-    from pipelines.check import check_url
+    from pipelines.app.pickup_check import check_url
     from pipelines.config import load_registry
 
     return check_url(url, load_registry(hub.sources_path), hub.warehouse_path)
@@ -351,7 +351,7 @@ def test_a_step_by_step_how_to_page_gets_the_classifiers_kind_from_check_and_the
 
 
 def test_a_story_shared_by_a_post_answers_to_the_post_and_a_post_is_tagged_by_the_run_s_rule():
-    from pipelines.check import record_urls, tagged_reasons
+    from pipelines.app.pickup_check import record_urls, tagged_reasons
     from pipelines.config import MastodonSource
     from pipelines.sources import mastodon
     from pipelines.sources.mentions import preview_record

@@ -66,7 +66,7 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(loopback, tmp_pa
 
     crashed = tmp_path / "crashed" / "hub.duckdb"
     rng = random.Random(20261124)
-    command = [sys.executable, "-m", "pipelines.cli", "run", "--sources", str(sources_path), "--warehouse", str(crashed)]
+    command = [sys.executable, "-m", "pipelines.app.cli", "run", "--sources", str(sources_path), "--warehouse", str(crashed)]
     kills = 0
     for _ in range(4):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from pipelines.harvest import HARVESTERS
+from pipelines.sources.harvester import HARVESTERS
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database

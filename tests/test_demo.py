@@ -7,7 +7,7 @@ import json
 import duckdb
 import pytest
 
-from pipelines.demo import DEMO_SOURCES, SAMPLE_DIR
+from pipelines.app.demo import DEMO_SOURCES, SAMPLE_DIR
 from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
@@ -68,7 +68,7 @@ def test_item_counts_per_source(demo):
 
 
 def test_demo_shows_every_source_kind(demo):
-    from pipelines.harvest import HARVESTERS
+    from pipelines.sources.harvester import HARVESTERS
     out, _ = demo
     kinds = {k for (k,) in query(out, "SELECT DISTINCT kind FROM sources")}
     assert kinds == set(HARVESTERS)
@@ -178,7 +178,7 @@ def test_demo_serves_the_hub_site_it_built(tmp_path):
     import time
     import urllib.request
 
-    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "demo", "--out", str(tmp_path), "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.app.cli", "demo", "--out", str(tmp_path), "--port", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
         deadline = time.monotonic() + 240

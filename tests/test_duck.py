@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.duck import build_memory, connect, memory_limit, release_cache, transaction
+from pipelines.store.connection import build_memory, connect, memory_limit, release_cache, transaction
 from pipelines.tuning import STREAM_MEMORY_LIMIT
 
 
@@ -61,7 +61,7 @@ def test_a_limit_duckdb_cannot_evict_down_to_leaves_the_previous_limit(tmp_path)
 def test_a_lower_limit_is_used_where_duckdb_can_reach_it_and_skipped_where_it_cannot(tmp_path):
     # The facts lower the build's limit to their own; at 1,000,000 entries DuckDB held more than
     # that pinned, the lowering failed, and so did the build.
-    from pipelines.duck import lower_memory_limit
+    from pipelines.store.connection import lower_memory_limit
 
     con = connect(tmp_path / "hub.duckdb", memory_limit="1GB")
     before = limit(con)

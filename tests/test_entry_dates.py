@@ -55,7 +55,7 @@ def test_a_feed_in_an_undeclared_language_has_its_language_found_once(monkeypatc
 
 
 def test_json_ld_dates_inside_a_cdata_wrapped_script_are_read():
-    from pipelines.parsing.page import parse_page_metadata
+    from pipelines.parse.page_metadata import parse_page_metadata
     from tests.conftest import CORPUS
 
     # Both pages wrap their JSON-LD in <![CDATA[ … ]]> and carry no date in a meta tag.
@@ -66,7 +66,7 @@ def test_json_ld_dates_inside_a_cdata_wrapped_script_are_read():
 
 
 def test_a_broken_json_ld_block_is_skipped_and_the_others_are_read():
-    from pipelines.parsing.page import parse_page_metadata
+    from pipelines.parse.page_metadata import parse_page_metadata
 
     page = b"""<html><head><script type="application/ld+json">{"@type": "Article", "headline": </script>
     <script type="application/ld+json"><![CDATA[

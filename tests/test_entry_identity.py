@@ -32,7 +32,7 @@ def test_a_rebuild_splits_entries_an_earlier_build_merged_without_fetching(hub, 
     # As an earlier version left it: every post of a day under one item.
     with_one_day = "SELECT count(*) FROM hub_items WHERE url LIKE 'http://scripting.com/2017/06/26.html%'"
     day = hub.query(with_one_day)[0][0]
-    from pipelines.warehouse import open_for_writing
+    from pipelines.store.warehouse import open_for_writing
     with open_for_writing(hub.warehouse_path, "old") as wh:
         wh.con.execute("DELETE FROM items WHERE url LIKE 'http://scripting.com/2017/06/26.html%'")
         wh.con.execute("DELETE FROM entry_facts")

@@ -8,21 +8,21 @@ from datetime import datetime, timedelta, timezone
 import pyarrow as pa
 
 from pipelines.outcomes import SourceOutcome
-from pipelines.records import ENTRY_COLUMNS, IDENTITY_FIELDS, Column, RawRecord
-from pipelines.warehouse import (ENTRY_SCHEMA, arrow_schema, ensure_columns, entries_table,
+from pipelines.entry import ENTRY_COLUMNS, IDENTITY_FIELDS, Column, Entry
+from pipelines.store.warehouse import (ENTRY_SCHEMA, arrow_schema, ensure_columns, entries_table,
                                  open_for_writing, upsert_entries_sql)
 
 BERLIN = timezone(timedelta(hours=2))
 
 
-def record(**changes) -> RawRecord:
+def record(**changes) -> Entry:
     fields = dict(source_id="council", entry_key="guid-1", item_id="https://council.example/bins",
                   url="https://council.example/bins", canonical_url="https://council.example/bins",
                   title="Bin collections, as open data", summary="Where and when", content_html="<p>Where</p>",
                   content_text="Where", author="Ada", published_at=datetime(2026, 3, 1, 9, 30, tzinfo=BERLIN),
                   updated_at=None, date_missing=False, tags=["opendata"], match_reasons=["tag opendata"],
                   matched=True, raw_json='{"id": 1}')
-    return RawRecord(**{**fields, **changes})
+    return Entry(**{**fields, **changes})
 
 
 def stored_columns(con) -> dict[str, str]:
@@ -34,7 +34,7 @@ def test_the_arrow_schema_the_row_and_the_table_follow_the_one_declaration(tmp_p
     names = [column.name for column in ENTRY_COLUMNS]
     assert ENTRY_SCHEMA.names == names
     assert len(record().row()) == len(names)
-    assert [f.name for f in dataclasses.fields(RawRecord)] + ["content_hash"] == names
+    assert [f.name for f in dataclasses.fields(Entry)] + ["content_hash"] == names
     with open_for_writing(tmp_path / "hub.duckdb", "run") as wh:
         stored = stored_columns(wh.con)
         # DuckDB's own name for each declared type (TIMESTAMPTZ is TIMESTAMP WITH TIME ZONE).
@@ -77,7 +77,7 @@ def test_the_content_hash_follows_every_stored_field_but_identity():
 
 def test_a_record_read_back_from_arrow_is_the_record_it_was():
     before = record(mention='{"platform": "mastodon"}')
-    after = RawRecord.from_row(entries_table([before]).to_pylist()[0])
+    after = Entry.from_row(entries_table([before]).to_pylist()[0])
     assert after == before and after.content_hash == before.content_hash
 
 

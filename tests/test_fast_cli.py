@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.search import index_path_for, write_index
+from pipelines.app.cli import app
+from pipelines.publish.search import index_path_for, write_index
 from tests.conftest import REPO
 
 VALID_HEAD = """defaults:

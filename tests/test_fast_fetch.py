@@ -23,11 +23,11 @@ from pipelines.errors import (
     RetryDeferred,
     TooManyRedirects,
 )
-from pipelines.harvest import harvest_one
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import Fetcher, FetchStats, HttpSettings
-from pipelines.parsing import parse_document
-from pipelines.warehouse import FetchState, SourceOutcome
+from pipelines.sources.harvester import harvest_one
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import Fetcher, FetchStats, HttpSettings
+from pipelines.parse import parse_document
+from pipelines.store.warehouse import FetchState, SourceOutcome
 from tests.conftest import CORPUS, content_type_for
 
 ATOM = CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom"

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipelines import entry_limits
-from pipelines.parsing import ParsedDocument, ParseOptions, parse_document
+from pipelines.parse import entry_limits
+from pipelines.parse import ParsedDocument, ParseOptions, parse_document
 from tests.conftest import CORPUS, content_type_for
 from tests.test_fast_fetch import harvest_in_memory
 from tests.test_feeds_corpus import entries_by_reference_parser

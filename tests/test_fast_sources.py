@@ -14,7 +14,7 @@ import pytest
 from werkzeug import Request, Response
 from werkzeug.test import EnvironBuilder
 
-from pipelines.warehouse import FetchState
+from pipelines.store.warehouse import FetchState
 from tests.github_api_server import GITHUB, GitHubAPIServer, Scripted, generated_repos, read_replay, recorded_repo
 from tests.social_servers import SOCIAL, BlueskySearch, MastodonTimeline, RecordedAPI, bluesky_post, corpus_page
 from tests.test_check import tagged_page

@@ -6,7 +6,7 @@ import feedparser
 import pytest
 
 from tests.conftest import CORPUS, Hub
-from pipelines import entry_limits
+from pipelines.parse import entry_limits
 from tests.fault_server import CANARY, FAULTS, HOSTILE_CONTENT, fault_sources, start_fault_server
 
 pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database

@@ -365,7 +365,7 @@ def test_a_repository_page_on_the_site_lists_its_facts(github, hub, tmp_path):
     github.add_owner("github3py", recorded_org_repos())
     hub.write_sources([github_source(org="github3py", tagged_only=False, include_forks=True)])
     hub.harvest()
-    from pipelines.site import build_site_from_file
+    from pipelines.publish.site import build_site_from_file
 
     build_site_from_file(hub.warehouse_path, tmp_path / "site", search=False)
     item_id = hub.query("SELECT id FROM hub_items WHERE title = 'github3py/github3.py'")[0][0]

@@ -77,7 +77,7 @@ def _billion_laughs(extra: str = "") -> bytes:
 
 
 def test_entity_declarations_that_expand_or_read_files_are_dropped_before_parsing():
-    from pipelines.parsing.xmlfeed import without_expanding_entities
+    from pipelines.parse.xmlfeed import without_expanding_entities
 
     cleaned = without_expanding_entities(_billion_laughs('<!ENTITY x SYSTEM "file:///etc/passwd">'
                                                          "<!ENTITY org 'Leeds'>"))
@@ -90,7 +90,7 @@ def test_entity_declarations_that_expand_or_read_files_are_dropped_before_parsin
 
 
 def test_plain_text_entities_still_expand():
-    from pipelines.parsing.xmlfeed import parse_xml_feed
+    from pipelines.parse.xmlfeed import parse_xml_feed
 
     body = (b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY nb "&#160;"><!ENTITY org \'Leeds\'>]>'
             b'<rss version="2.0"><channel><title>t &org;&nb;x</title>'
@@ -103,8 +103,8 @@ def test_parsing_entity_bombs_again_and_again_does_not_grow_memory():
     # in the process until the next garbage collection: ten parses held 200 MB.
     import psutil
 
-    from pipelines.parsing import parse_document
-    from pipelines.parsing.entries import ParseOptions
+    from pipelines.parse import parse_document
+    from pipelines.parse.entries import ParseOptions
 
     process = psutil.Process()
     body = _billion_laughs()
@@ -123,7 +123,7 @@ def _in_encoding(body: bytes, codec: str) -> bytes:
 def test_entity_bombs_in_utf16_and_utf32_are_reduced_too():
     # Their "<!DOCTYPE" is spelt with NUL bytes between the letters, so a byte search misses it;
     # each such bomb cost a parse about 0.25 s and 20 MB held until the next garbage collection.
-    from pipelines.parsing.xmlfeed import parse_xml_feed, without_expanding_entities
+    from pipelines.parse.xmlfeed import parse_xml_feed, without_expanding_entities
 
     bomb = _billion_laughs("<!ENTITY org 'Leeds'>")
     for codec in ("utf-16", "utf-16-be", "utf-32", "utf-32-be"):
@@ -138,7 +138,7 @@ def test_entity_bombs_in_utf16_and_utf32_are_reduced_too():
 
 
 def test_plain_text_entities_still_expand_in_utf16():
-    from pipelines.parsing.xmlfeed import parse_xml_feed, without_expanding_entities
+    from pipelines.parse.xmlfeed import parse_xml_feed, without_expanding_entities
 
     body = _in_encoding(b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY org \'Leeds\'>]>'
                         b'<rss version="2.0"><channel><title>t &org;</title>'
@@ -147,7 +147,7 @@ def test_plain_text_entities_still_expand_in_utf16():
 
 
 def test_wide_documents_without_a_doctype_and_badly_encoded_ones_pass_unchanged():
-    from pipelines.parsing.xmlfeed import without_expanding_entities
+    from pipelines.parse.xmlfeed import without_expanding_entities
     from tests.conftest import SHARED
 
     for name in ("fp_encoding_utf-16le-bom.xml", "fp_encoding_utf-32be-autodetect.xml"):

@@ -1,5 +1,5 @@
 """Hostile sources cannot take the run with them: oversized entries and feeds are held to the
-limits in pipelines/entry_limits.py, a parse that overruns is stopped, a bad field drops only
+limits in pipelines/parse/entry_limits.py, a parse that overruns is stopped, a bad field drops only
 itself, a source whose entries cannot be stored fails alone. Every input is made here and served
 on loopback."""
 
@@ -10,12 +10,12 @@ import json
 
 import psutil
 
-from pipelines import entry_limits
+from pipelines.parse import entry_limits
 from pipelines.errors import ParseTimeout
-from pipelines.harvest import LazyProcessPool
-from pipelines.records import RawRecord
+from pipelines.sources.harvester import LazyProcessPool
+from pipelines.entry import Entry
 from pipelines.outcomes import SourceOutcome
-from pipelines.warehouse import open_for_reading, open_for_writing
+from pipelines.store.warehouse import open_for_reading, open_for_writing
 from tests.conftest import CORPUS, run_cli, serve_bytes, serve_file
 from tests.slow_work import parse_forever, sleep_for
 
@@ -133,8 +133,8 @@ def test_character_references_no_text_can_hold_are_dropped_not_the_feed(loopback
     assert sorted(t for (t,) in hub.query("SELECT title FROM raw_entries")) == ["Bins and data", "Second"]
 
 
-def record(source_id: str, key: str, published_at=None) -> RawRecord:
-    return RawRecord(source_id=source_id, entry_key=key, item_id=f"{source_id}:{key}", url=None, canonical_url=None,
+def record(source_id: str, key: str, published_at=None) -> Entry:
+    return Entry(source_id=source_id, entry_key=key, item_id=f"{source_id}:{key}", url=None, canonical_url=None,
                      title="A post", summary="", content_html="", content_text="", author=None,
                      published_at=published_at, updated_at=None, date_missing=True)
 
@@ -172,9 +172,9 @@ def test_a_task_that_overruns_its_time_is_stopped_and_its_worker_replaced():
 def test_the_run_deadline_stops_a_parse_in_progress(loopback, hub, monkeypatch):
     """A parse still running at the run deadline is stopped with its worker: the run ends, the source
     is reported as deferred and the healthy source is written."""
-    import pipelines.harvest
+    import pipelines.sources.harvester
 
-    monkeypatch.setattr(pipelines.harvest, "parse_document", parse_forever)
+    monkeypatch.setattr(pipelines.sources.harvester, "parse_document", parse_forever)
     quick = rss("<item><title>Quick</title><link>http://council.example/q</link></item>")
     hub.write_sources([{"id": "slow", "kind": "feed", "url": serve_bytes(loopback, "/slow.rss", rss(""), "application/rss+xml")},
                        {"id": "quick", "kind": "feed", "url": serve_bytes(loopback, "/quick.rss", quick, "application/rss+xml"),

@@ -14,7 +14,7 @@ import pytest
 from werkzeug import Request, Response
 
 from pipelines.errors import BodyTooLarge
-from pipelines.http import Fetcher, HttpSettings
+from pipelines.net.http import Fetcher, HttpSettings
 from tests.conftest import CORPUS, serve_bytes, serve_file
 
 ATOM = CORPUS / "feeds" / "data_blog_gov_uk_trimmed.atom"
@@ -390,7 +390,7 @@ def test_autodiscovered_feed_on_a_private_address_is_refused(loopback, hub):
 def test_a_failing_write_stops_the_run_at_once(loopback, hub, monkeypatch):
     import pytest
 
-    from pipelines.warehouse import Warehouse
+    from pipelines.store.warehouse import Warehouse
 
     # More sources than the run holds in flight (2 x global_concurrency + 100 = 102), so without
     # the writer cancelling them the rest would wait for slots until the run deadline. Each answer

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.starter import CHECKOUT_INSTALL
+from pipelines.app.starter import CHECKOUT_INSTALL
 from tests.conftest import CORPUS, REPO, serve_bytes, serve_file
 
 PAGES_URL = "https://council.github.io/hub"   # what configure-pages gives a project site
@@ -83,7 +83,7 @@ class Runner:
         env = {**{k: str(self.fill(v, True)) for k, v in (step.get("env") or {}).items()},
                "GITHUB_STEP_SUMMARY": str(summary_file), "COLUMNS": "200"}
         assert command.startswith(".venv/bin/opengovtech "), command
-        shell = f"{sys.executable} -m pipelines.cli " + command.removeprefix(".venv/bin/opengovtech ")
+        shell = f"{sys.executable} -m pipelines.app.cli " + command.removeprefix(".venv/bin/opengovtech ")
         import os
 
         result = subprocess.run(["bash", "-c", shell], cwd=self.workspace, env={**os.environ, **env},
@@ -178,7 +178,7 @@ def test_failed_data_checks_fail_the_run_keep_the_warehouse_and_publish_nothing(
 
 
 def count_items(runner: Runner) -> int:
-    from pipelines.warehouse import open_for_reading
+    from pipelines.store.warehouse import open_for_reading
 
     with open_for_reading(runner.workspace / "warehouse" / "hub.duckdb") as con:
         total, distinct = con.execute("SELECT count(*), count(DISTINCT url) FROM hub_items").fetchone()

@@ -8,7 +8,7 @@ import zlib
 import httpx
 import pytest
 
-from pipelines.inflate import BodyDecoder
+from pipelines.net.inflate import BodyDecoder
 
 
 def test_a_gzip_bomb_chunk_is_inflated_in_steps_no_larger_than_asked():

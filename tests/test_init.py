@@ -50,7 +50,7 @@ def test_a_new_hub_validates_and_its_first_run_works_against_its_sources(tmp_pat
     run = run_cli("run", cwd=hub, env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": "",
                                         "BLUESKY_HANDLE": "", "BLUESKY_APP_PASSWORD": ""})
     assert run.returncode == 0, run.stdout + run.stderr
-    from pipelines.warehouse import open_for_reading
+    from pipelines.store.warehouse import open_for_reading
 
     with open_for_reading(hub / "warehouse" / "hub.duckdb") as con:
         statuses = dict(con.execute("SELECT source_id, status FROM source_health").fetchall())

@@ -114,7 +114,7 @@ def test_post_sharing_a_page_becomes_that_story_with_the_post_as_mention(hub, lo
     assert mention["author"] == "@github@127.0.0.1" and mention["posted_at"].startswith("2026-08-01")
     assert reasons[0].startswith("hashtag #OpenGovTech on the Mastodon post")
 
-    from pipelines.site import build_site_from_file
+    from pipelines.publish.site import build_site_from_file
     build_site_from_file(hub.warehouse_path, hub.root / "site", search=False)
     item_page = (hub.root / "site" / "items" / item_id / "index.html").read_text(encoding="utf-8")
     assert f'<a href="{post["url"]}" rel="noopener noreferrer nofollow">@github@127.0.0.1</a> on Mastodon, 2026-08-01' \

@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from pipelines.tuning import call_then_return_freed_memory, return_freed_memory
-from pipelines.parsing import ParseOptions, parse_document
+from pipelines.parse import ParseOptions, parse_document
 from tests.conftest import CORPUS
 
 pytestmark = [pytest.mark.slow,  # subprocesses measuring their own memory
@@ -50,7 +50,7 @@ def worker_rss_after(large: bytes, give_back: bool) -> tuple[int, float]:
     # afterwards is that of the process that parsed. Everything sent is a pipelines function, so
     # the worker imports nothing of the tests.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["pipelines.parsing", "pipelines.tuning"])
+    context.set_forkserver_preload(["pipelines.parse", "pipelines.tuning"])
     small = (CORPUS / "feeds" / "news_gov_scot_trimmed.rss").read_bytes()
     with ProcessPoolExecutor(1, mp_context=context) as pool:
         read = 0
@@ -87,7 +87,7 @@ def test_the_wrapped_call_still_raises_what_the_call_raised():
 def test_arrow_allocates_with_malloc_once_the_warehouse_is_opened(tmp_path):
     import pyarrow as pa
 
-    from pipelines.duck import connect
+    from pipelines.store.connection import connect
 
     connect(tmp_path / "hub.duckdb").close()
     assert pa.default_memory_pool().backend_name == "system"
@@ -101,7 +101,7 @@ def test_arrow_allocates_with_malloc_once_the_warehouse_is_opened(tmp_path):
 DUCKDB_QUERY_THEN_RSS = """
 import sys, time
 from pathlib import Path
-from pipelines.duck import connect
+from pipelines.store.connection import connect
 
 def rss_mb():
     return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
@@ -138,16 +138,16 @@ def test_pages_duckdb_frees_go_back_to_the_system_at_once(tmp_path):
 def test_warehouse_connections_use_duckdbs_threads_unless_configured(tmp_path, monkeypatch):
     import duckdb
 
-    import pipelines.duck
-    from pipelines.duck import connect
+    import pipelines.store.connection
+    from pipelines.store.connection import connect
 
-    monkeypatch.setattr(pipelines.duck, "DUCKDB_THREADS", None)
+    monkeypatch.setattr(pipelines.store.connection, "DUCKDB_THREADS", None)
     plain = duckdb.connect()
     con = connect(tmp_path / "hub.duckdb")
     assert con.execute("SELECT current_setting('threads')").fetchone() == plain.execute(
         "SELECT current_setting('threads')").fetchone()
     con.close()
-    monkeypatch.setattr(pipelines.duck, "DUCKDB_THREADS", 1)
+    monkeypatch.setattr(pipelines.store.connection, "DUCKDB_THREADS", 1)
     con = connect(tmp_path / "hub.duckdb")
     assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
     con.close()

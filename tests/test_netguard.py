@@ -9,8 +9,8 @@ import httpcore
 import pytest
 
 from pipelines.errors import AddressRefused
-from pipelines.http import Fetcher, HttpSettings
-from pipelines.netguard import is_public_address
+from pipelines.net.http import Fetcher, HttpSettings
+from pipelines.net.address_guard import is_public_address
 from tests.conftest import CORPUS, serve_file
 
 PUBLIC_NAME = "council.example"      # resolves (in the stub) to a public address
@@ -121,7 +121,7 @@ async def readable_before_and_after_close(stream, closed: asyncio.Event) -> list
 def test_connections_say_when_the_server_has_closed_them():
     # The pool drops a keep-alive connection whose socket has become readable (the server
     # closed it): the guard's streams must answer that check, idle and after the close.
-    from pipelines.netguard import GuardedNetworkBackend
+    from pipelines.net.address_guard import GuardedNetworkBackend
 
     async def go() -> list[bool]:
         closed = asyncio.Event()
@@ -150,7 +150,7 @@ def test_tls_connections_keep_the_socket_check_and_talk_through_it():
 
     import trustme
 
-    from pipelines.netguard import GuardedNetworkBackend
+    from pipelines.net.address_guard import GuardedNetworkBackend
 
     authority = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

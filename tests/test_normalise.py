@@ -15,17 +15,17 @@ import duckdb
 import pytest
 
 from pipelines.config import MarkdownSource, load_registry
-from pipelines.duck import memory_limit
+from pipelines.store.connection import memory_limit
 from pipelines.errors import ConfigError
 from pipelines.normalise import build_items
 from pipelines.normalise.aliases import load_aliases
-from pipelines.parsing import parse_document
-from pipelines.parsing.entries import ParseOptions
-from pipelines.quality import run_quality_checks
+from pipelines.parse import parse_document
+from pipelines.parse.entries import ParseOptions
+from pipelines.normalise.quality import run_quality_checks
 from pipelines.sources.markdown import MarkdownFile, file_record
-from pipelines.urls import canonical_url, item_id
+from pipelines.parse.urls import canonical_url, item_id
 from pipelines.outcomes import SourceOutcome
-from pipelines.warehouse import open_for_writing
+from pipelines.store.warehouse import open_for_writing
 from tests.conftest import CORPUS, SHARED, run_cli, serve_file
 from tests.github_api_server import GitHubAPIServer, generated_repos
 from tests.social_servers import SOCIAL, MastodonTimeline
@@ -306,7 +306,7 @@ def test_near_duplicate_merges_do_not_depend_on_the_order_entries_were_stored(tm
 
 
 def test_near_duplicate_merges_are_stored_a_batch_at_a_time_as_found(tmp_path, monkeypatch):
-    from pipelines.normalise import build
+    from pipelines.normalise import items as build
     from pipelines.normalise.dedupe import find_near_duplicates
 
     monkeypatch.setattr(build, "MERGES_PER_INSERT", 2)
@@ -352,7 +352,7 @@ def test_a_warehouse_from_before_migration_6_keeps_its_organisations_and_reads_t
     # hub_organisations must still list each one's items.
     import shutil
 
-    import pipelines.warehouse as warehouse_module
+    import pipelines.store.warehouse as warehouse_module
 
     real = warehouse_module.migrations_dir()
     older = tmp_path / "migrations"
@@ -654,7 +654,7 @@ def test_near_duplicate_merges_are_let_go_author_by_author_unless_a_key_is_share
 def test_items_built_in_many_shares_equal_items_built_in_one(tmp_path, monkeypatch):
     # The item build ranks and joins a share of ~50,000 entries at a time; the tests' warehouses
     # are one share, so here the shares are made tiny: the items must not change.
-    import pipelines.normalise.build as build
+    import pipelines.normalise.items as build
 
     outcomes = []
     for path in sorted((CORPUS / "feeds").iterdir())[:30]:
@@ -715,7 +715,7 @@ def test_a_chunk_of_entry_facts_past_the_facts_memory_limit_is_read_under_the_bu
 def test_the_items_fingerprint_needs_the_same_memory_however_many_sources(tmp_path):
     # It joined every source's configuration into one sorted string (10 MB at 54,000 sources),
     # and `opengovtech rebuild` ran out of its 64MB there after syncing the registry.
-    from pipelines.normalise.build import FINGERPRINT_SQL
+    from pipelines.normalise.items import FINGERPRINT_SQL
 
     def fingerprint(con) -> str:
         return con.execute(FINGERPRINT_SQL, {"suffix": "rules"}).fetchone()[0]
@@ -739,7 +739,7 @@ def test_the_items_fingerprint_needs_the_same_memory_however_many_sources(tmp_pa
 
 @pytest.mark.slow  # bench-scale, and a reader subprocess
 def test_a_build_that_recomputed_many_facts_goes_on_in_a_new_connection_with_the_same_items(tmp_path, monkeypatch):
-    import pipelines.normalise.build as build
+    import pipelines.normalise.items as build
 
     with warehouse_with_one_feed(tmp_path / "reconnect.duckdb", "guardian_us.rss") as warehouse:
         build.build_items(warehouse, force=True)

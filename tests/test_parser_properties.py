@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import pytest
 
 from pipelines.config import BlueskySource, DevtoSource, DiscourseSource, MastodonSource
-from pipelines.parsing import ParsedDocument, ParseOptions, parse_document
+from pipelines.parse import ParsedDocument, ParseOptions, parse_document
 from pipelines.sources import bluesky, devto, discourse, mastodon
 from pipelines.sources.api import each_well_formed
 

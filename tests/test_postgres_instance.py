@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 import yaml
 
-from pipelines.harvest import HARVESTERS
+from pipelines.sources.harvester import HARVESTERS
 from tests.conftest import CORPUS, REPO, run_cli, serve_file
 from tests.postgres_server import start_postgres
 

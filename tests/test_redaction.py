@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.redaction import REDACTED, redact, remember_secret
+from pipelines.net.redaction import REDACTED, redact, remember_secret
 
 
 def test_configured_and_learnt_secrets_and_credential_shapes_are_redacted(monkeypatch):

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from pipelines.errors import WarehouseLockedError
-from pipelines.harvest import HARVESTERS
-from pipelines.warehouse import open_for_writing, write_lock
+from pipelines.sources.harvester import HARVESTERS
+from pipelines.store.warehouse import open_for_writing, write_lock
 from tests.conftest import CORPUS, REPO, run_cli, serve_file
 
 pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
@@ -191,7 +191,7 @@ def test_removed_source_keeps_its_items_unless_pruned(loopback, tmp_path):
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     warehouse = tmp_path / "hub.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom pipelines.warehouse import write_lock\n"
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom pipelines.store.warehouse import write_lock\n"
          "with write_lock(Path(sys.argv[1]), 'crashed-run'):\n    print('held', flush=True)\n    time.sleep(60)",
          str(warehouse)], stdout=subprocess.PIPE, text=True, cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -239,7 +239,7 @@ def test_run_summary_lists_every_failing_source_and_at_most_50_changed_ones(tmp_
 
     from rich.console import Console
 
-    import pipelines.cli as cli
+    import pipelines.app.cli as cli
 
     def row(source_id, status, new=0, error=None):
         return {"source_id": source_id, "status": status, "fetched": new, "new": new, "updated": 0,

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from pipelines.search import (InvalidQuery, SearchFilters, index_path_for, parse_query, search, search_with_facets,
+from pipelines.publish.search import (InvalidQuery, SearchFilters, index_path_for, parse_query, search, search_with_facets,
                                write_index)
 from tests.conftest import CORPUS, Hub, run_cli, serve_file
 
@@ -100,7 +100,7 @@ def test_cli_text_output_and_filters(hub):
 
 
 def test_search_does_not_import_dagster(hub):
-    code = ("import sys, pipelines.cli as c; from typer.testing import CliRunner; "
+    code = ("import sys, pipelines.app.cli as c; from typer.testing import CliRunner; "
             f"r = CliRunner().invoke(c.app, ['search', 'data', '--warehouse', {str(hub.warehouse_path)!r}]); "
             "assert r.exit_code == 0, r.output; print('dagster' in sys.modules)")
     import subprocess

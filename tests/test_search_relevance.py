@@ -9,8 +9,8 @@ import json
 import pytest
 
 from bench.relevance import QUERY_TYPES, draw_split, evaluate, load_judgements, project_search, score_ranking
-from pipelines.search import SearchFilters, SearchIndex, index_path_for
-from pipelines.search_terms import word_key
+from pipelines.publish.search import SearchFilters, SearchIndex, index_path_for
+from pipelines.publish.search_terms import word_key
 from tests.conftest import run_cli
 from tests.relevance_hub import build_relevance_hub
 
@@ -116,7 +116,7 @@ def test_query_vectors_are_what_wordllama_itself_computes():
     import wordllama
     from wordllama import WordLlama
 
-    from pipelines.search_meaning import DIMENSIONS, StaticEmbedder
+    from pipelines.publish.search_meaning import DIMENSIONS, StaticEmbedder
 
     logging.getLogger("wordllama").setLevel(logging.ERROR)
     reference = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=DIMENSIONS)

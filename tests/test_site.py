@@ -16,11 +16,11 @@ from bs4 import BeautifulSoup
 import feedparser
 
 from pipelines.config import SiteConfig
-from pipelines.site import build as site_build, build_site_from_file, content, feeds
-from pipelines.site.build import CONTENT_SECURITY_POLICY, safe_href
-from pipelines.site.pagefind import SearchBundle, plan_search_bundles
-from pipelines.site.serve import SiteServer
-from pipelines.warehouse import open_for_writing
+from pipelines.publish.site import build as site_build, build_site_from_file, content, feeds
+from pipelines.publish.site.build import CONTENT_SECURITY_POLICY, safe_href
+from pipelines.publish.site.pagefind import SearchBundle, plan_search_bundles
+from pipelines.publish.site.serve import SiteServer
+from pipelines.store.warehouse import open_for_writing
 from tests.conftest import Hub, run_cli, serve_bytes
 from tests.site_fixture import DIRECT_HOSTILE, HOSTILE_ITEM_ID, KNOWN_TITLE, SITE_FEEDS, jsonld_of
 
@@ -440,7 +440,7 @@ def test_site_build_and_serve_commands(corpus_site, tmp_path):
 
 def test_an_item_page_carries_its_related_words_for_pagefind_but_shows_none(corpus_site):
     """The search index's related words of the item's title, tags and summary, as hidden indexed text."""
-    from pipelines.search import index_path_for, related_words_by_term, related_words_for
+    from pipelines.publish.search import index_path_for, related_words_by_term, related_words_for
 
     item_id = corpus_site.item_id(KNOWN_TITLE)
     page = BeautifulSoup(corpus_site.read(f"items/{item_id}/index.html"), "html.parser")

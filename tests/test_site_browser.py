@@ -19,10 +19,10 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from bench.relevance import load_judgements
 from pipelines.config import SiteConfig
-from pipelines.search import SearchIndex, index_path_for
-from pipelines.site import build_site_from_file
-from pipelines.site.content import item_path
-from pipelines.site.serve import SiteServer
+from pipelines.publish.search import SearchIndex, index_path_for
+from pipelines.publish.site import build_site_from_file
+from pipelines.publish.site.content import item_path
+from pipelines.publish.site.serve import SiteServer
 from tests.conftest import REPO
 from tests.debian_packages import apt_install
 from tests.relevance_hub import build_relevance_hub

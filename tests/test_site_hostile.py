@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from pipelines.entry_limits import TAG_CHARS
+from pipelines.parse.entry_limits import TAG_CHARS
 from pipelines.errors import SiteBuildError
-from pipelines.site import build as site_build, build_site_from_file
-from pipelines.site.build import search_filter_value
-from pipelines.site.content import SEGMENT_BYTES
-from pipelines.site.serve import SiteRequestHandler, SiteServer
+from pipelines.publish.site import build as site_build, build_site_from_file
+from pipelines.publish.site.build import search_filter_value
+from pipelines.publish.site.content import SEGMENT_BYTES
+from pipelines.publish.site.serve import SiteRequestHandler, SiteServer
 from tests.conftest import Hub, run_cli, serve_bytes
 
 def rss(*items: str) -> bytes:
@@ -48,7 +48,7 @@ def site_directories(root: Path) -> list[Path]:
 LONG_TAG = "open-government-" + "data" * 71                # 300 characters
 LONG_WIDE_TAG = "開放政府" * 75                               # 300 characters, 900 bytes in UTF-8
 LONG_ORGANISATION = "Metropolitan Borough Council of " + "Somewhere " * 27   # 300 characters
-# What the harvest keeps of a tag (pipelines/entry_limits.py): still far past a path segment's bytes.
+# What the harvest keeps of a tag (pipelines/parse/entry_limits.py): still far past a path segment's bytes.
 KEPT_TAG, KEPT_WIDE_TAG = LONG_TAG[:TAG_CHARS], LONG_WIDE_TAG[:TAG_CHARS]
 
 
@@ -203,7 +203,7 @@ def test_a_title_with_characters_xml_forbids_leaves_every_xml_file_of_the_site_w
 
 
 def test_a_warehouse_already_holding_forbidden_characters_still_writes_well_formed_xml_and_html(tmp_path):
-    from pipelines.warehouse import open_for_writing
+    from pipelines.store.warehouse import open_for_writing
 
     hub = Hub(tmp_path)
     with open_for_writing(hub.warehouse_path, "test") as warehouse:

@@ -1,4 +1,4 @@
-"""The one slug rule (pipelines/slugs.py): the paths existing names had are kept."""
+"""The one slug rule (pipelines/parse/slugs.py): the paths existing names had are kept."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import unicodedata
 import feedparser
 import pytest
 
-from pipelines.slugs import slugify
+from pipelines.parse.slugs import slugify
 from tests.conftest import CORPUS
 
 

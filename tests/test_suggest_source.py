@@ -13,8 +13,8 @@ import pytest
 import yaml
 from werkzeug import Request, Response
 
-from pipelines.github_repository import git_blob_sha
-from pipelines.sources_file import append_source
+from pipelines.sources.github_repository import git_blob_sha
+from pipelines.app.sources_file import append_source
 from tests.conftest import run_cli, serve_bytes, serve_file
 from tests.social_servers import corpus_page
 from tests.test_check import tagged_page

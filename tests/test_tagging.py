@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.tags import find_tag_matches, first_wanted, normalise_tag, post_tag_reasons
+from pipelines.parse.tags import find_tag_matches, first_wanted, normalise_tag, post_tag_reasons
 from tests.conftest import CORPUS, serve_bytes, serve_file
 
 MANTON = CORPUS / "feeds" / "wordpress_manton.rss"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pipelines.quality import items_have_title_and_url
+from pipelines.normalise.quality import items_have_title_and_url
 from pipelines.sanitize import title_from_text
-from pipelines.warehouse import open_for_reading, open_for_writing
+from pipelines.store.warehouse import open_for_reading, open_for_writing
 from tests.conftest import CORPUS, run_cli, serve_file
 
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from pipelines.config import load_registry
-from pipelines.starter import ACTIONS, CHECKOUT_INSTALL, REQUIREMENTS_INSTALL
+from pipelines.app.starter import ACTIONS, CHECKOUT_INSTALL, REQUIREMENTS_INSTALL
 from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.slow  # linters and the CLI as subprocesses (init in process: test_fast_cli)

@@ -5,7 +5,7 @@ import dagster as dg
 
 from pipelines.defs.resources import SourcesResource, WarehouseResource
 from pipelines.defs.sharded import harvest_asset_name, harvest_shard, load_shards, plan_shards
-from pipelines.harvest import HARVESTERS
+from pipelines.sources.harvester import HARVESTERS
 
 
 class RegistryConfig(dg.Config):

@@ -5,7 +5,7 @@ import dagster as dg
 
 from pipelines.defs.normalise import hub_items
 from pipelines.defs.resources import SourcesResource, WarehouseResource
-from pipelines.link_check import check_links
+from pipelines.publish.link_checker import check_links
 
 LINK_CHECK_JOB_NAME = "link_check_job"
 

@@ -11,7 +11,7 @@ from pipelines.normalise import build_items
 from pipelines.normalise.aliases import aliases_path_for, load_aliases
 from pipelines.normalise.linked_repositories import record_linked_repositories
 from pipelines.errors import ConfigError
-from pipelines.quality import HUB_ITEM_CHECKS
+from pipelines.normalise.quality import HUB_ITEM_CHECKS
 
 
 class ItemsConfig(dg.Config):

@@ -4,13 +4,13 @@
 import dagster as dg
 
 from pipelines.defs.normalise import hub_items
-from pipelines.duck import build_memory
+from pipelines.store.connection import build_memory
 from pipelines.tuning import SITE_MEMORY_LIMIT
 from pipelines.defs.resources import SourcesResource, WarehouseResource
-from pipelines.search import index_path_for, refresh_search_index
-from pipelines.site import default_site_dir
+from pipelines.publish.search import index_path_for, refresh_search_index
+from pipelines.publish.site import default_site_dir
 from pipelines.normalise import STATE_KEY as ITEMS_STATE_KEY
-from pipelines.site.build import SITE_STATE_KEY, build_site, site_fingerprint
+from pipelines.publish.site.build import SITE_STATE_KEY, build_site, site_fingerprint
 
 
 @dg.asset(group_name="publish", deps=[hub_items],

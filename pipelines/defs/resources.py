@@ -9,7 +9,7 @@ import dagster as dg
 
 from pipelines.config import SiteConfig, SourceRegistry, load_registry, resolve_sources_path, site_published_at
 from pipelines.errors import ConfigError
-from pipelines.warehouse import Warehouse, open_for_writing, resolve_warehouse_path
+from pipelines.store.warehouse import Warehouse, open_for_writing, resolve_warehouse_path
 
 
 class SourcesResource(dg.ConfigurableResource):

@@ -3,7 +3,7 @@
 One shard (the default) is one step that writes the warehouse itself, kind after kind. Past
 one process (docs/scaling.md), each shard's step runs in its own process under Dagster's
 multiprocess executor (`sharded_harvest_job`): it reads the warehouse read-only and lands its
-results as Parquet files (pipelines/landing.py); `load_shards` is then the one DuckDB writer,
+results as Parquet files (pipelines/store/landing.py); `load_shards` is then the one DuckDB writer,
 through the same write path. Either way the run materialises the same harvest assets.
 """
 
@@ -19,10 +19,10 @@ from pydantic import Field
 
 from pipelines.config import SourceRegistry
 from pipelines.defs.resources import SourcesResource, WarehouseResource
-from pipelines.duck import connect
-from pipelines.harvest import HARVESTERS, HarvestReport, harvest_kind, recorded_report
-from pipelines.landing import LandingSink, load_landing
-from pipelines.warehouse import BackoffPolicy, Warehouse
+from pipelines.store.connection import connect
+from pipelines.sources.harvester import HARVESTERS, HarvestReport, harvest_kind, recorded_report
+from pipelines.store.landing import LandingSink, load_landing
+from pipelines.store.warehouse import BackoffPolicy, Warehouse
 
 
 def shard_of(source_id: str, shards: int) -> int:

@@ -11,9 +11,9 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from pipelines.records import json_object
-from pipelines.tags import normalise_tag
-from pipelines.urls import github_repo
+from pipelines.entry import json_object
+from pipelines.parse.tags import normalise_tag
+from pipelines.parse.urls import github_repo
 
 KINDS = ("story", "technique", "asset", "event", "community")
 ASSET_TYPES = ("repo", "dataset", "tool", "standard", "other")
@@ -89,7 +89,7 @@ class Classification:
 
 @dataclass
 class ClassifyInput:
-    """What the classifier reads of one entry (a raw_entries row, or a RawRecord)."""
+    """What the classifier reads of one entry (a raw_entries row, or a Entry)."""
 
     title: str = ""
     summary: str = ""

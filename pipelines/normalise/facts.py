@@ -19,17 +19,17 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipelines.duck import insert_rows, lower_memory_limit
+from pipelines.store.connection import insert_rows, lower_memory_limit
 from pipelines.tuning import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT
 
 from pipelines.normalise.aliases import Aliases
-from pipelines.records import Column, json_object
+from pipelines.entry import Column, json_object
 from pipelines.normalise.classify import ClassifyInput, classify
 from pipelines.normalise.clean import detect_language, fix_text, has_mojibake, primary_language
 from pipelines.sanitize import UNTITLED, summarise, title_from_text
-from pipelines.tags import match_stored_entry
-from pipelines.urls import canonical_url, github_repo, item_id, permalink, url_identity
-from pipelines.warehouse import arrow_schema, ensure_columns
+from pipelines.parse.tags import match_stored_entry
+from pipelines.parse.urls import canonical_url, github_repo, item_id, permalink, url_identity
+from pipelines.store.warehouse import arrow_schema, ensure_columns
 
 # Rows per batch: each row's texts are held three times at once (Arrow, Python, the facts), so
 # larger batches raised the peak for no speed gained (docs/scaling.md).

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipelines.duck import transaction
-from pipelines.warehouse import Warehouse
+from pipelines.store.connection import transaction
+from pipelines.store.warehouse import Warehouse
 
 LINKED_REPOSITORIES_MAX = 100_000   # a bound on the table, far above defaults.linked_repos_max per run
 

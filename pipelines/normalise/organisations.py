@@ -11,10 +11,10 @@ from pathlib import PurePosixPath
 
 import pyarrow as pa
 
-from pipelines.duck import registered
+from pipelines.store.connection import registered
 from pipelines.normalise.aliases import Aliases, fold
-from pipelines.records import json_object
-from pipelines.slugs import slugify
+from pipelines.entry import json_object
+from pipelines.parse.slugs import slugify
 
 CONTRIBUTORS_SQL = """
 SELECT f.organisation, f.title, r.details, r.raw_json, r.source_id

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pipelines.duck import insert_rows
+from pipelines.store.connection import insert_rows
 from pipelines.normalise.identity import ENTRY_ITEM_ID, ENTRY_ITEM_JOINS
 from pipelines.normalise.union_find import UnionFind
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from pipelines.dates import parse_datetime
 from pipelines.errors import APIResponseError, AuthenticationRequired, HTTPStatusFailure, RateLimited
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import FetchStats
-from pipelines.urls import origin_of
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import FetchStats
+from pipelines.parse.urls import origin_of
 
 JSON_ACCEPT = "application/json"
 # What a builder raises on a field of another type than the API documents.

@@ -10,10 +10,10 @@ from urllib.parse import quote, urlsplit
 
 from pipelines.config import BlogSource
 from pipelines.errors import FeedParseError, HarvestError, HTTPStatusFailure
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import FetchStats
-from pipelines.parsing import ParsedDocument, ParseOptions
-from pipelines.parsing.page import PageMetadata
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import FetchStats
+from pipelines.parse import ParsedDocument, ParseOptions
+from pipelines.parse.page_metadata import PageMetadata
 from pipelines.sources.page import read_page
 from pipelines.outcomes import SourceOutcome
 

@@ -16,15 +16,15 @@ from urllib.parse import urlencode
 from pipelines.config import BlueskySource
 from pipelines.dates import parse_datetime
 from pipelines.errors import AuthenticationRequired, HTTPStatusFailure, RateLimited, RetryDeferred
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import FetchStats
-from pipelines.records import Mention, RawRecord
-from pipelines.redaction import remember_secret
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import FetchStats
+from pipelines.entry import Mention, Entry
+from pipelines.net.redaction import remember_secret
 from pipelines.sanitize import sanitize_html
 from pipelines.sources.api import each_well_formed, get_json, malformed_warning
 from pipelines.sources.mentions import PostFacts, SharedLink, post_record, posts_to_records
 from pipelines.outcomes import SourceOutcome
-from pipelines.tags import post_tag_reasons
+from pipelines.parse.tags import post_tag_reasons
 
 PAGE_SIZE = 100   # searchPosts' maximum
 HANDLE_ENV = "BLUESKY_HANDLE"
@@ -159,7 +159,7 @@ def post_facts(source: BlueskySource, post: dict, wanted: list[str]) -> tuple[Po
                      language=langs[0] if langs else None), post
 
 
-def skeet_record(facts: PostFacts, post: dict) -> RawRecord:
+def skeet_record(facts: PostFacts, post: dict) -> Entry:
     """A Bluesky post that shares no link, as an item of its own."""
     paragraphs = "".join(f"<p>{line}</p>" for line in html.escape(facts.text, quote=False).split("\n") if line.strip())
     raw = {"uri": post.get("uri"), "cid": post.get("cid"), "indexedAt": post.get("indexedAt"),

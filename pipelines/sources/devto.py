@@ -12,13 +12,13 @@ from urllib.parse import urlencode
 from pipelines.config import DevtoSource
 from pipelines.dates import parse_datetime
 from pipelines.errors import RateLimited, RetryDeferred
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import FetchStats
-from pipelines.records import RawRecord
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import FetchStats
+from pipelines.entry import Entry
 from pipelines.sanitize import html_to_text, sanitize_html, summarise
 from pipelines.sources.api import each_well_formed, get_json, malformed_warning
-from pipelines.tags import first_wanted, merge_tags
-from pipelines.urls import canonical_url, item_id
+from pipelines.parse.tags import first_wanted, merge_tags
+from pipelines.parse.urls import canonical_url, item_id
 from pipelines.outcomes import SourceOutcome
 
 PER_PAGE = 100
@@ -70,7 +70,7 @@ def article_tags(article: dict) -> list[str]:
     return []
 
 
-def article_record(source: DevtoSource, article: dict, wanted: list[str]) -> RawRecord:
+def article_record(source: DevtoSource, article: dict, wanted: list[str]) -> Entry:
     url = canonical_url(article.get("url") or "") or ""
     original = canonical_url(article.get("canonical_url") or "") or url
     tags = article_tags(article)
@@ -90,7 +90,7 @@ def article_record(source: DevtoSource, article: dict, wanted: list[str]) -> Raw
     raw = {k: article.get(k) for k in ("id", "title", "url", "canonical_url", "published_at", "edited_at",
                                         "tag_list", "reading_time_minutes", "cover_image")}
     raw["user"] = user.get("username")
-    return RawRecord(
+    return Entry(
         source_id=source.id,
         entry_key=f"devto:{article.get('id') or url}",
         item_id=item_id(original, source.id, str(article.get("id"))),

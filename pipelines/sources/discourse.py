@@ -10,13 +10,13 @@ from urllib.parse import quote, urlsplit
 from pipelines.config import DiscourseSource
 from pipelines.dates import parse_datetime
 from pipelines.errors import HarvestError, RateLimited, RetryDeferred
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import FetchStats
-from pipelines.records import RawRecord
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import FetchStats
+from pipelines.entry import Entry
 from pipelines.sanitize import html_to_text, sanitize_html, summarise
 from pipelines.sources.api import MALFORMED, get_json
-from pipelines.tags import merge_tags
-from pipelines.urls import canonical_url, item_id
+from pipelines.parse.tags import merge_tags
+from pipelines.parse.urls import canonical_url, item_id
 from pipelines.outcomes import SourceOutcome
 
 
@@ -63,7 +63,7 @@ async def harvest_discourse(source: DiscourseSource, ctx: HarvestContext, stats:
 
     new = {key: topic for key, topic in topics.items() if key not in read_before}
 
-    async def first_post(key: str, topic: dict) -> tuple[str, RawRecord | None, str | None]:
+    async def first_post(key: str, topic: dict) -> tuple[str, Entry | None, str | None]:
         try:
             data = (await get(json_url(source.base_url, f"/t/{key}"))).data or {}
         except (RateLimited, RetryDeferred):
@@ -97,7 +97,7 @@ def topic_tags(topic: dict) -> list[str]:
     return [t if isinstance(t, str) else (t or {}).get("name", "") for t in topic.get("tags") or []]
 
 
-def topic_record(source: DiscourseSource, topic: dict, post: dict) -> RawRecord:
+def topic_record(source: DiscourseSource, topic: dict, post: dict) -> Entry:
     url = canonical_url(f"{source.base_url}/t/{topic_key(topic)}") or source.base_url
     cooked = sanitize_html(post.get("cooked") or "", base_url=url)
     text = html_to_text(cooked) or html_to_text(topic.get("excerpt") or "")
@@ -107,7 +107,7 @@ def topic_record(source: DiscourseSource, topic: dict, post: dict) -> RawRecord:
     raw = {k: topic.get(k) for k in ("id", "slug", "title", "created_at", "last_posted_at", "posts_count",
                                       "category_id", "tags")}
     raw["first_post_id"] = post.get("id")
-    return RawRecord(
+    return Entry(
         source_id=source.id,
         entry_key=f"topic:{topic['id']}:{topic.get('slug')}",
         item_id=item_id(url, source.id, str(topic["id"])),

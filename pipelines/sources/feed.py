@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pipelines.config import FeedSource
 from pipelines.errors import FeedParseError, HTTPStatusFailure
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import FetchStats
-from pipelines.parsing import ParsedDocument, ParseOptions
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import FetchStats
+from pipelines.parse import ParsedDocument, ParseOptions
 from pipelines.outcomes import SourceOutcome
 
 

@@ -22,14 +22,14 @@ from typing import Any
 from pipelines.config import GitHubSource
 from pipelines.dates import parse_datetime
 from pipelines.errors import ConfigError, HarvestError, RateLimited, RetryDeferred
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import FetchStats
-from pipelines.parsing.markdown import markdown_excerpt
-from pipelines.records import RawRecord, json_object
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import FetchStats
+from pipelines.parse.commonmark import markdown_excerpt
+from pipelines.entry import Entry, json_object
 from pipelines.safe_yaml import load_yaml
 from pipelines.sources.github_api import RAW_ACCEPT, APIResponse, GitHubAPI, api_url_from_env
-from pipelines.tags import hashtags, merge_tags, normalise_tag, repository_tag_matches
-from pipelines.urls import canonical_url, item_id
+from pipelines.parse.tags import hashtags, merge_tags, normalise_tag, repository_tag_matches
+from pipelines.parse.urls import canonical_url, item_id
 from pipelines.outcomes import SourceOutcome
 
 SEARCH_CAP = 1000
@@ -61,7 +61,7 @@ def shared_api(ctx: HarvestContext, source: GitHubSource) -> GitHubAPI:
 class RepoListing:
     """What one run learnt: repositories to store, page validators and the page chain."""
 
-    records: list[RawRecord] = field(default_factory=list)
+    records: list[Entry] = field(default_factory=list)
     validators: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     pages: dict[str, dict] = field(default_factory=dict)   # page URL -> {"next": url|None, "total": n}
     repos_listed: int = 0
@@ -240,7 +240,7 @@ class GitHubReader:
             else:
                 self.listing.skipped["untagged"] += 1
 
-    async def repo_record(self, repo: dict) -> RawRecord:
+    async def repo_record(self, repo: dict) -> Entry:
         entry_key = f"repo:{repo.get('id') or repo['full_name'].lower()}"
         previous = json_object(self.previous_details.get(entry_key))
         if previous.get("pushed_at") == repo.get("pushed_at") and "readme_markdown_sha" in previous:
@@ -278,7 +278,7 @@ class GitHubReader:
         return response.text if response is not None else None
 
     def build_record(self, repo: dict, entry_key: str, readme_excerpt: str, readme_sha: str,
-                     publiccode: dict | None, reasons: list[str]) -> RawRecord:
+                     publiccode: dict | None, reasons: list[str]) -> Entry:
         source = self.source
         full_name = repo["full_name"]
         description = (repo.get("description") or "").strip()
@@ -313,7 +313,7 @@ class GitHubReader:
         details_json = json.dumps(details, sort_keys=True, ensure_ascii=False)
         paragraphs = [p.strip() for p in readme_excerpt.split("\n") if p.strip()]
         content_html = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-        return RawRecord(
+        return Entry(
             source_id=source.id,
             entry_key=entry_key,
             item_id=item_id(url, source.id, entry_key),

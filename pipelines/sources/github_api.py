@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 
 from pipelines.dates import parse_retry_after
 from pipelines.errors import APIResponseError, HTTPStatusFailure, RateLimited, RetryDeferred
-from pipelines.http import Fetcher, FetchResult, FetchStats
-from pipelines.netguard import PrivateAccess
+from pipelines.net.http import Fetcher, FetchResult, FetchStats
+from pipelines.net.address_guard import PrivateAccess
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"

@@ -25,16 +25,16 @@ import frontmatter
 from pipelines.config import MarkdownSource
 from pipelines.dates import parse_datetime
 from pipelines.errors import APIResponseError, ConfigError, FeedParseError, FileRefused, RateLimited, RetryDeferred
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import FetchStats
-from pipelines.parsing.markdown import markdown_to_html
-from pipelines.records import RawRecord
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import FetchStats
+from pipelines.parse.commonmark import markdown_to_html
+from pipelines.entry import Entry
 from pipelines.safe_yaml import load_yaml
 from pipelines.sanitize import html_to_text, summarise
 from pipelines.sources.github import shared_api
 from pipelines.sources.github_api import RAW_ACCEPT
-from pipelines.tags import first_wanted, merge_tags
-from pipelines.urls import canonical_url, item_id
+from pipelines.parse.tags import first_wanted, merge_tags
+from pipelines.parse.urls import canonical_url, item_id
 from pipelines.outcomes import SourceOutcome
 
 EXTENSIONS = (".md", ".markdown", ".mdown", ".txt")
@@ -291,7 +291,7 @@ class BoundedFrontMatter(frontmatter.YAMLHandler):
 
 
 def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None,
-                branch: str) -> RawRecord:
+                branch: str) -> Entry:
     # The front matter handed to the loader starts at the end of its opening `---` line, so its
     # lines are the file's, below any blank lines python-frontmatter strips first.
     leading_lines = file.text[:len(file.text) - len(file.text.lstrip())].count("\n")
@@ -345,7 +345,7 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
         organisation = title
     raw = {"path": file.path, "front_matter": _plain(meta)}
     raw_json = json.dumps(raw, ensure_ascii=False, default=str)
-    return RawRecord(
+    return Entry(
         source_id=source.id,
         entry_key=f"file:{file.path}",
         item_id=item_id(url, source.id, file.path),

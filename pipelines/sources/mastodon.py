@@ -14,14 +14,14 @@ from bs4 import BeautifulSoup
 from pipelines.config import MastodonSource
 from pipelines.dates import parse_datetime
 from pipelines.errors import APIResponseError, RateLimited, RetryDeferred
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import FetchStats
-from pipelines.records import Mention, RawRecord
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import FetchStats
+from pipelines.entry import Mention, Entry
 from pipelines.sanitize import html_to_text, sanitize_html
 from pipelines.sources.api import each_well_formed, get_json, malformed_warning
 from pipelines.sources.mentions import PostFacts, SharedLink, post_record, posts_to_records
 from pipelines.outcomes import SourceOutcome
-from pipelines.tags import post_tag_reasons
+from pipelines.parse.tags import post_tag_reasons
 
 PAGE_SIZE = 40   # the most Mastodon returns per page
 
@@ -122,7 +122,7 @@ def post_facts(source: MastodonSource, status: dict, wanted: list[str], boosts: 
                      language=status.get("language")), status
 
 
-def status_record(post: PostFacts, status: dict) -> RawRecord:
+def status_record(post: PostFacts, status: dict) -> Entry:
     """A toot that shares no link, as an item of its own."""
     raw = {k: status.get(k) for k in ("id", "uri", "url", "created_at", "edited_at", "language", "tags")}
     raw["account"] = post.mention.author

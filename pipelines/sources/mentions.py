@@ -15,13 +15,13 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from pipelines.errors import HarvestError
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import FetchStats
-from pipelines.records import Mention, RawRecord
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import FetchStats
+from pipelines.entry import Mention, Entry
 from pipelines.sanitize import summarise, title_from_text
 from pipelines.sources.page import page_record, read_page
-from pipelines.tags import merge_tags
-from pipelines.urls import canonical_url, item_id
+from pipelines.parse.tags import merge_tags
+from pipelines.parse.urls import canonical_url, item_id
 
 
 
@@ -49,7 +49,7 @@ class PostFacts:
 
 
 async def story_from_post(ctx: HarvestContext, post: PostFacts, stats: FetchStats, *, allow_private,
-                          wanted_tags, follow: bool = True) -> tuple[RawRecord, str | None]:
+                          wanted_tags, follow: bool = True) -> tuple[Entry, str | None]:
     """The story record a post points at, and a warning when its page could not be read.
 
     When the page cannot be fetched (robots.txt, private address, 404, not HTML) the story
@@ -77,11 +77,11 @@ async def story_from_post(ctx: HarvestContext, post: PostFacts, stats: FetchStat
 
 async def posts_to_records(ctx: HarvestContext, posts: list[tuple[PostFacts, dict]], stats: FetchStats, *,
                            allow_private, wanted_tags, follow: bool,
-                           own_record: Callable[[PostFacts, dict], RawRecord]) -> tuple[list[RawRecord], list[str]]:
+                           own_record: Callable[[PostFacts, dict], Entry]) -> tuple[list[Entry], list[str]]:
     """Records for the tagged posts, and warnings: a post sharing a link becomes that page's
     story with the post as its mention; any other post is an item itself (`own_record`, given
     the post and the platform's own JSON for it)."""
-    async def one(post: PostFacts, raw: dict) -> tuple[RawRecord, str | None]:
+    async def one(post: PostFacts, raw: dict) -> tuple[Entry, str | None]:
         if post.link is not None:
             return await story_from_post(ctx, post, stats, allow_private=allow_private, wanted_tags=wanted_tags,
                                          follow=follow)
@@ -91,12 +91,12 @@ async def posts_to_records(ctx: HarvestContext, posts: list[tuple[PostFacts, dic
     return [record for record, _ in results], [warning for _, warning in results if warning]
 
 
-def preview_record(post: PostFacts, link_url: str, entry_key: str) -> RawRecord:
+def preview_record(post: PostFacts, link_url: str, entry_key: str) -> Entry:
     link = post.link
     title = (link.title if link else "") or title_from_text(post.text) or link_url
     description = (link.description if link else "") or post.text
     raw = {"link": link_url, "preview_title": link.title if link else "", "post": post.mention.url}
-    return RawRecord(
+    return Entry(
         source_id=post.source_id,
         entry_key=entry_key,
         item_id=item_id(link_url, post.source_id, entry_key),
@@ -125,10 +125,10 @@ def post_title(text: str, fallback: str) -> str:
 
 
 def post_record(post: PostFacts, *, entry_key: str, url: str, content_html: str,
-                updated_at: datetime | None = None, raw: dict | None = None) -> RawRecord:
+                updated_at: datetime | None = None, raw: dict | None = None) -> Entry:
     """A post with no link is itself the item (a short story told on social media)."""
     raw_json = json.dumps(raw or {}, ensure_ascii=False, default=str)
-    return RawRecord(
+    return Entry(
         source_id=post.source_id,
         entry_key=entry_key,
         item_id=item_id(canonical_url(url), post.source_id, entry_key),

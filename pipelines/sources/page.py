@@ -7,14 +7,14 @@ import json
 
 from pipelines.config import PageSource
 from pipelines.errors import FeedParseError
-from pipelines.harvest_context import HarvestContext
-from pipelines.http import FetchResult, FetchStats
-from pipelines.parsing.discovery import looks_like_html
-from pipelines.parsing.page import PageMetadata, parse_page_metadata
-from pipelines.records import RawRecord
+from pipelines.sources.harvest_context import HarvestContext
+from pipelines.net.http import FetchResult, FetchStats
+from pipelines.parse.discovery import looks_like_html
+from pipelines.parse.page_metadata import PageMetadata, parse_page_metadata
+from pipelines.entry import Entry
 from pipelines.sanitize import sanitize_html, summarise
-from pipelines.tags import merge_tags
-from pipelines.urls import canonical_url, item_id
+from pipelines.parse.tags import merge_tags
+from pipelines.parse.urls import canonical_url, item_id
 from pipelines.outcomes import SourceOutcome
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -44,7 +44,7 @@ async def read_page(ctx: HarvestContext, url: str, stats: FetchStats, *, allow_p
 
 def page_record(meta: PageMetadata, *, source_id: str, entry_key: str, wanted_tags, tagged_only: bool,
                 extra_tags: list[str] = (), extra_reasons: list[str] = (), fallback_date=None,
-                mention: str | None = None) -> RawRecord:
+                mention: str | None = None) -> Entry:
     """A story record from a page's own metadata."""
     url = meta.best_url()
     reasons = list(extra_reasons) + meta.tag_matches(wanted_tags)
@@ -59,7 +59,7 @@ def page_record(meta: PageMetadata, *, source_id: str, entry_key: str, wanted_ta
              "image": meta.image}
     raw = {"url": meta.url, "canonical_url": meta.canonical_url, "title": meta.title,
            "description": description[:1000], "tags": meta.tags, "published_at": str(meta.published_at)}
-    return RawRecord(
+    return Entry(
         source_id=source_id,
         entry_key=entry_key,
         item_id=item_id(url, source_id, entry_key),

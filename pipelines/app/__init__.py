@@ -1,0 +1,1 @@
+"""The `opengovtech` command: run, rebuild, demo, check, suggest-source, init."""

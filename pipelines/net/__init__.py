@@ -1,0 +1,1 @@
+"""Talking to the network: the polite fetcher, the address guard, bounded decompression, redaction."""

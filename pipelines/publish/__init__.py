@@ -1,0 +1,1 @@
+"""What visitors see: the search index and queries, the static site, link checks."""

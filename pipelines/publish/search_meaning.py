@@ -1,0 +1,173 @@
+"""Meaning, offline: WordLlama's static word embeddings, read from the files inside its wheel.
+
+A text's vector is the mean of its tokens' vectors (what WordLlama's `embed` computes), cut to
+the first `DIMENSIONS` (the model is trained so a prefix still works) and normalised. Document
+vectors are written beside the search index at build time and memory-mapped; a query is embedded
+when it is run.
+The `wordllama` package itself is never imported (it pulls in pydantic and requests and tries
+to download a tokenizer it already ships); only its two files are read, so nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MODEL = "l2_supercat"
+DIMENSIONS = 128
+VECTOR_BLOCK = 4096  # documents embedded at a time
+TITLE_REPEATS = 2    # the title says most about what an item is: it counts twice in the item's vector
+
+
+class MeaningModelMissing(RuntimeError):
+    pass
+
+
+def model_files() -> tuple[Path, Path]:
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise MeaningModelMissing("the wordllama package is not installed (pip install wordllama)")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return root / "weights" / f"{MODEL}_256.safetensors", root / "tokenizers" / f"{MODEL}_tokenizer_config.json"
+
+
+class StaticEmbedder:
+    def __init__(self) -> None:
+        from tokenizers import Tokenizer
+
+        self.weights, tokenizer = model_files()
+        self.tokenizer = Tokenizer.from_file(str(tokenizer))
+        self.table: "np.ndarray | None" = None  # the whole table, read when many texts are embedded
+
+    def _token_vectors(self, ids: list[int], many: bool) -> "np.ndarray":
+        import numpy as np
+        from safetensors import safe_open
+
+        if self.table is None and many:
+            with safe_open(str(self.weights), framework="np") as f:
+                self.table = np.ascontiguousarray(f.get_tensor("embedding.weight")[:, :DIMENSIONS], dtype=np.float32)
+        if self.table is not None:
+            return self.table[ids]
+        # A query: read only its tokens' rows (reading the whole table would slow every cold start).
+        with safe_open(str(self.weights), framework="np") as f:
+            rows = f.get_slice("embedding.weight")
+            return np.stack([rows[i:i + 1, :DIMENSIONS][0] for i in ids]).astype(np.float32)
+
+    def embed(self, texts: list[str]) -> "np.ndarray":
+        """One unit vector per text (a text with no tokens gets zeros)."""
+        import numpy as np
+
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        many = len(texts) > 1
+        for row, encoding in enumerate(self.tokenizer.encode_batch(texts, add_special_tokens=False)):
+            if encoding.ids:
+                out[row] = self._token_vectors(encoding.ids, many).mean(axis=0)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+@lru_cache(maxsize=1)
+def embedder() -> StaticEmbedder:
+    return StaticEmbedder()
+
+
+def document_text(title: str, tags: Iterable[str], summary: str | None, content: str | None) -> str:
+    body = summary or content or ""
+    return " ".join([title] * TITLE_REPEATS + [", ".join(tags), body[:1000]])
+
+
+def vectors_path(index_path: Path, token: str) -> Path:
+    return index_path.with_name(f"{index_path.name}.{token}.vectors")
+
+
+def write_vectors(path: Path, texts: list[str]) -> int:
+    """Document vectors (rowids 1..n in order) into a file beside the index, float32 rows, read
+    memory-mapped (no load step, and the page cache is shared by every search process)."""
+    import numpy as np
+
+    with open(path, "wb") as out:
+        out.truncate(len(texts) * DIMENSIONS * 4)
+    if not texts:
+        return 0
+    vectors = np.memmap(path, dtype=np.float32, mode="r+", shape=(len(texts), DIMENSIONS))
+    model = embedder()
+    for start in range(0, len(texts), VECTOR_BLOCK):
+        vectors[start:start + VECTOR_BLOCK] = model.embed(texts[start:start + VECTOR_BLOCK])
+    vectors.flush()
+    return len(texts)
+
+
+# Related words: for each of the most common English words (wordfreq's list, so a query word the
+# hub never uses still has some), the index's title, tag and summary terms closest to it in meaning.
+# The CLI widens a query word by them and the site adds them to each item's Pagefind record, from
+# one table, so both find the same items.
+RELATED_QUERY_WORDS = 30_000
+RELATED_MIN_SIMILARITY = 0.5
+RELATED_PER_WORD = 4
+RELATED_BLOCK_CELLS = 16_000_000  # similarities held at a time (float32): query words x index terms
+
+
+@lru_cache(maxsize=1)
+def _query_vocabulary() -> tuple[list[str], "np.ndarray"]:
+    from wordfreq import top_n_list
+
+    from pipelines.publish.search import STOPWORDS
+
+    words = [w for w in top_n_list("en", RELATED_QUERY_WORDS) if w.isalpha() and len(w) >= 3 and w not in STOPWORDS]
+    return words, embedder().embed(words)
+
+
+def related_terms(index_terms: list[str]) -> list[tuple[str, str, float]]:
+    """(query word, index term, cosine similarity) for the index terms closest to each common English
+    word, at least RELATED_MIN_SIMILARITY, at most RELATED_PER_WORD each, never a form of the word itself."""
+    import numpy as np
+
+    from pipelines.publish.search_terms import word_key
+
+    if not index_terms:
+        return []
+    words, word_vectors = _query_vocabulary()
+    term_vectors = embedder().embed(index_terms)
+    term_keys = [word_key(t) for t in index_terms]
+    keep = min(RELATED_PER_WORD + 2, len(index_terms))  # a word's own forms may take two places
+    related = []
+    block = max(1, RELATED_BLOCK_CELLS // len(index_terms))  # a large hub's vocabulary: fewer words at a time
+    for start in range(0, len(words), block):
+        sims = word_vectors[start:start + block] @ term_vectors.T
+        top = np.argpartition(-sims, keep - 1, axis=1)[:, :keep]
+        for row, columns in enumerate(top):
+            word = words[start + row]
+            key = word_key(word)
+            chosen = [(index_terms[c], float(sims[row, c])) for c in columns[np.argsort(-sims[row, columns])]
+                      if sims[row, c] >= RELATED_MIN_SIMILARITY and term_keys[c] != key]
+            related.extend((word, term, round(sim, 4)) for term, sim in chosen[:RELATED_PER_WORD])
+    return related
+
+
+class DocumentVectors:
+    """The index's document vectors, memory-mapped."""
+
+    def __init__(self, path: Path, rows: int):
+        import numpy as np
+
+        self.vectors = np.memmap(path, dtype=np.float32, mode="r", shape=(rows, DIMENSIONS))
+
+    def nearest(self, query: str, limit: int, min_similarity: float) -> list[tuple[int, float]]:
+        """(rowid, cosine similarity) of the documents closest to `query`, at least `min_similarity`."""
+        import numpy as np
+
+        q = embedder().embed([query])[0]
+        if not q.any():
+            return []
+        # einsum's own single-threaded loop, not BLAS: one query's scan is too small to share out, and
+        # on a busy machine OpenBLAS's threads spend longer waiting for each other than multiplying.
+        sims = np.einsum("ij,j->i", self.vectors, q)
+        limit = min(limit, len(sims))
+        top = np.argpartition(-sims, limit - 1)[:limit]
+        top = top[np.argsort(-sims[top])]
+        return [(int(i) + 1, float(sims[i])) for i in top if sims[i] >= min_similarity]

@@ -1,0 +1,436 @@
+"""Build the static hub site from the warehouse: pages, feeds out, data export, Pagefind index.
+
+The site is written to a staging directory next to the target and swapped in at the end,
+so a server pointed at the target never shows a half-built site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from itertools import islice
+from typing import Callable, Iterator
+from urllib.parse import urljoin, urlsplit
+
+import duckdb
+import pyarrow.parquet as pq
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from pipelines.config import SiteConfig
+from pipelines.store.connection import registered, release_cache, setting
+from pipelines.errors import SiteBuildError
+from pipelines.tuning import return_freed_memory
+from pipelines.sanitize import sanitize_for_site, xml_safe
+from pipelines.publish.site import feeds
+from pipelines.publish.site.content import (HUB_ORDER, KIND_PLURALS, HubContent, ItemCard, ItemPage, drop_site_tables,
+                                    item_path, iter_item_ids, iter_item_pages, iter_kind_listings,
+                                    iter_organisation_listings, iter_sitemap_entries, iter_tag_listings, kind_path,
+                                    newest_cards, path_segment, read_hub)
+from pipelines.publish.search import STOPWORDS, related_words_by_term, related_words_for
+from pipelines.publish.site.pagefind import index_site, plan_search_bundles
+
+PAGE_SIZE = 50
+_TAG_LIKE = re.compile(r"<[^>]*>")
+_NOT_IN_FILTER = str.maketrans('<>"', "   ")
+FILTER_DECODE_ROUNDS = 8
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Inline script is forbidden; Pagefind's search runs as WebAssembly, hence 'wasm-unsafe-eval', and its
+# stylesheet draws icons as data: SVG (local, no request leaves the page).
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+                           "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+                           "base-uri 'self'; form-action 'self'")
+
+
+@dataclass
+class SiteBuild:
+    path: Path
+    pages: int
+    items: int
+    bytes: int
+    seconds: float
+    search_index: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    items: list[ItemCard]
+    number: int
+    count: int
+    previous: str | None
+    next: str | None
+
+
+def safe_href(url: str | None) -> str:
+    """A URL fit for href: absolute http(s) only; anything else (javascript:, data:, …) becomes ''."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def search_filter_value(text: str) -> str:
+    """A Pagefind filter value that stays plain text however often it is decoded. Pagefind decodes
+    entities in the value again and its UI writes filter names into the page as HTML, and feeds hand
+    back entity-escaped text ("&lt;img …&gt;"): entities are decoded and tags, <, > and " removed
+    until nothing changes, so "<b onmouseover=…>Evil Org</b>" is offered as "Evil Org" and nothing
+    is left that a decoder would turn into markup."""
+    for _ in range(FILTER_DECODE_ROUNDS):
+        plain = " ".join(_TAG_LIKE.sub(" ", html.unescape(text)).translate(_NOT_IN_FILTER).split())
+        if plain == text:   # each round that decodes anything shortens the text: here none is left
+            break
+        text = plain
+    else:
+        text = " ".join(text.replace("&", " ").split())   # still decoding: no "&", so no entity
+    return text or "(unnamed)"
+
+
+def written_out(value: object) -> object:
+    """Every value a page template writes, without the characters XML 1.0 forbids: a warehouse
+    written before they were removed at ingest may still hold them."""
+    if isinstance(value, Markup):
+        return Markup(xml_safe(value))
+    return xml_safe(value) if isinstance(value, str) else value
+
+
+def json_for_script(data: object) -> str:
+    """JSON that cannot end the <script> element it sits in."""
+    return (json.dumps(data, ensure_ascii=False)
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+SCHEMA_TYPES = {"story": "Article", "technique": "TechArticle", "asset": "CreativeWork", "event": "Event",
+                "community": "Organization"}
+
+
+class SiteWriter:
+    def __init__(self, root: Path, hub: HubContent, site: SiteConfig):
+        self.root = root
+        self.hub = hub
+        self.site = site
+        self.base_path = urlsplit(site.base_url).path or "/"
+        self.pages = 0
+        self.env = Environment(loader=PackageLoader("pipelines.publish.site", "templates"),
+                               autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
+                               finalize=written_out, trim_blocks=True, lstrip_blocks=True)
+        self.env.filters["safe_href"] = safe_href
+        self.env.filters["search_filter_value"] = search_filter_value
+        self.env.globals.update(
+            site=site, url=self.url, absolute=self.absolute, kind_path=kind_path, csp=CONTENT_SECURITY_POLICY,
+            generated_at=hub.generated_at, plurals=KIND_PLURALS,
+            nav_kinds=[(kind, KIND_PLURALS.get(kind, kind.title())) for kind in hub.kind_counts],
+            counts={"sources": sum(1 for s in hub.sources if s.active), "organisations": len(hub.organisations),
+                    "items": hub.item_count})
+
+    def url(self, path: str) -> str:
+        return self.base_path + path
+
+    def absolute(self, path: str) -> str:
+        return urljoin(self.site.base_url, path)
+
+    def write(self, path: str, data: bytes | str) -> None:
+        target = self.root / (path + "index.html" if path.endswith("/") or path == "" else path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        if target.suffix == ".html":
+            self.pages += 1
+
+    def render(self, template: str, path: str, **context) -> None:
+        self.write(path, self.env.get_template(template).render(page_path=path, **context))
+
+    def listing(self, base: str, heading: str, total: int, cards: Iterator[ItemCard], *, intro: str = "",
+                homepage: str | None = None, feed_title: str | None = None) -> None:
+        """Pages of PAGE_SIZE cards under `base` (and its feeds), from a stream of `total` cards."""
+        count = max(1, -(-total // PAGE_SIZE))
+        feed_path = json_path = None
+        if feed_title:
+            feed_path, json_path = f"{base}feed.atom", f"{base}feed.json"
+        newest: list[ItemCard] = []
+
+        def path_of(number: int) -> str:
+            return base if number == 1 else f"{base}page/{number}/"
+        for number in range(1, count + 1):
+            page = Page(items=list(islice(cards, PAGE_SIZE)), number=number, count=count,
+                        previous=path_of(number - 1) if number > 1 else None,
+                        next=path_of(number + 1) if number < count else None)
+            newest.extend(page.items[:feeds.FEED_LENGTH - len(newest)])
+            self.render("listing.html", path_of(number), heading=heading, intro=intro, homepage=homepage, page=page,
+                        total=total, feed=feed_path, json_feed=json_path)
+        if feed_title:
+            self.feeds(feed_path, json_path, feed_title, base, newest)
+
+    def feeds(self, atom_path: str, json_path: str, title: str, html_path: str, items: list[ItemCard]) -> None:
+        updated = items[0].sort_date if items and items[0].sort_date else self.hub.generated_at
+        self.write(atom_path, feeds.atom_feed(title=title, feed_url=self.absolute(atom_path),
+                                              site_url=self.absolute(html_path), items=items,
+                                              absolute=self.absolute, updated=updated))
+        self.write(json_path, feeds.json_feed(title=title, feed_url=self.absolute(json_path),
+                                              site_url=self.absolute(html_path), description=self.site.description,
+                                              items=items, absolute=self.absolute))
+
+
+def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig | None = None, *,
+               search: bool = True, search_index: Path | None = None) -> SiteBuild:
+    """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there).
+    Given the CLI's search index, each item's Pagefind record also carries its related words, so the
+    site's search finds what the CLI finds for a query in other words.
+
+    A build that fails, for whatever reason, raises SiteBuildError and leaves `out_dir` as it was
+    and no staging directory behind."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(phase: str) -> None:  # seconds since the previous phase ended
+        timings[phase] = time.perf_counter() - started - sum(timings.values())
+    site = site or SiteConfig()
+    out_dir = Path(out_dir)
+    staging = out_dir.with_name(out_dir.name + ".building")
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        related = related_words_by_term(search_index) if search and search_index and search_index.exists() else {}
+        hub, writer, summary = _write_site(con, staging, site, search, related, lap)
+        _swap_in(staging, out_dir)
+    except Exception as exc:
+        raise SiteBuildError(f"the site build failed and {out_dir} was left as it was: "
+                             f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)   # already gone once swapped in
+    size = _directory_bytes(out_dir)
+    return SiteBuild(path=out_dir, pages=writer.pages, items=hub.item_count, bytes=size,
+                     seconds=time.perf_counter() - started, search_index=summary, timings=timings)
+
+
+def _write_site(con: duckdb.DuckDBPyConnection, staging: Path, site: SiteConfig, search: bool,
+                related: dict[str, list[str]], lap: Callable[[str], None]) -> tuple[HubContent, SiteWriter, str]:
+    """Every file of the site, written under `staging`; the hub it shows, its writer and Pagefind's summary."""
+    try:
+        hub = read_hub(con)
+        bundles = plan_search_bundles(map(path_segment, iter_item_ids(con)), site.search_bundle_items)
+        writer = SiteWriter(staging, hub, site)
+        shutil.copytree(STATIC_DIR, staging / "static")
+        lap("read")
+
+        _write_listings(con, writer, hub, bundles)
+        lap("listings")
+
+        for page in iter_item_pages(con, hub.item_count):
+            _write_item_page(writer, hub, page, related)
+        lap("items")
+
+        writer.feeds("feed.atom", "feed.json", site.title, "", newest_cards(con, feeds.FEED_LENGTH))
+        writer.write("sources.opml", feeds.sources_opml(title=f"{site.title}: sources", sources=hub.sources,
+                                                        generated=hub.generated_at))
+        for name, document in feeds.sitemaps(_sitemap_urls(con, writer, hub), writer.absolute):
+            writer.write(name, document)
+        writer.write("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {writer.absolute('sitemap.xml')}\n")
+        _export_data(con, staging / "data")
+        lap("feeds_and_data")
+    finally:
+        drop_site_tables(con)
+
+    if search:
+        release_cache(con)   # Pagefind runs beside this process: DuckDB's cache is not needed meanwhile
+    summary = index_site(staging, bundles) if search else ""
+    lap("pagefind")
+    return hub, writer, summary
+
+
+def _write_listings(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent, bundles) -> None:
+    site = writer.site
+    writer.render("home.html", "", kinds=[(kind, count, hub.latest[kind]) for kind, count in hub.kind_counts.items()])
+    for kind, cards in iter_kind_listings(con):
+        label = KIND_PLURALS.get(kind, kind.title())
+        writer.listing(kind_path(kind), label, hub.kind_counts[kind], cards, feed_title=f"{site.title}: {label.lower()}")
+    tags = {tag.key: tag for tag in hub.tags}
+    for key, cards in iter_tag_listings(con):
+        tag = tags[key]
+        writer.listing(tag.path, f"Tagged “{tag.label}”", tag.item_count, cards,
+                       feed_title=f"{site.title}: tagged {tag.label}")
+    writer.render("index_list.html", "tags/", heading="Tags",
+                  entries=[{"path": t.path, "label": t.label, "count": t.item_count} for t in hub.tags])
+    for name, cards in iter_organisation_listings(con):
+        org = hub.organisation(name)
+        writer.listing(org.path, org.name, org.item_count, cards, homepage=org.homepage,
+                       intro=f"Harvested from {org.source_count} source{'' if org.source_count == 1 else 's'}.")
+    writer.render("index_list.html", "organisations/", heading="Organisations",
+                  entries=[{"path": o.path, "label": o.name, "count": o.item_count} for o in hub.organisations])
+    writer.render("sources.html", "sources/", sources=hub.sources, healthy=sum(1 for s in hub.sources if s.healthy))
+    writer.render("search.html", "search/", merged_bundles=[writer.url(b.subdir + "/") for b in bundles[1:]],
+                  stopwords=sorted(STOPWORDS))
+    writer.render("get_listed.html", "get-listed/")
+    writer.render("about.html", "about/")
+    writer.render("not_found.html", "404.html")
+
+
+def _write_item_page(writer: SiteWriter, hub: HubContent, page: ItemPage, related: dict[str, list[str]]) -> None:
+    item = page.card
+    original = safe_href(item.url)
+    writer.render(
+        "item.html", item.path, item=item, organisation=hub.organisation_of(item), original=original,
+        original_host=urlsplit(original).hostname if original else None,
+        content_html=sanitize_for_site(page.content_html) if page.content_html else "",
+        facts=page.asset.get("facts", {}), homepage=safe_href(page.asset.get("homepage")),
+        mentions=[dict(m, url=safe_href(m["url"])) for m in page.mentions if safe_href(m["url"])],
+        tags=[tag for tag in (hub.tag(label) for label in dict.fromkeys(item.tags)) if tag],
+        shared_in=[source for s in item.source_ids if (source := hub.source(s))],
+        related=page.related, project_title=page.project_title, project_lead_path=page.project_lead_path,
+        related_words=related_words_for([item.title, " ".join(item.tags), item.summary], related),
+        json_ld=json_for_script(_json_ld(writer, item, original)))
+
+
+def _json_ld(writer: SiteWriter, item: ItemCard, original: str) -> dict:
+    data: dict = {"@context": "https://schema.org", "@type": SCHEMA_TYPES.get(item.kind, "CreativeWork"),
+                  "mainEntityOfPage": writer.absolute(item.path)}
+    if item.kind == "community":
+        data["name"] = item.title
+    else:
+        data["headline"] = item.title[:110]
+        data["name"] = item.title
+    if original:
+        data["url"] = original
+    if item.summary:
+        data["description"] = item.summary
+    if item.published_at:
+        data["datePublished"] = item.published_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if item.updated_at:
+        data["dateModified"] = item.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if item.author:
+        data["author"] = {"@type": "Person", "name": item.author}
+    if item.organisation:
+        data["publisher"] = {"@type": "Organization", "name": item.organisation}
+    if item.tags:
+        data["keywords"] = item.tags
+    if item.language:
+        data["inLanguage"] = item.language
+    return data
+
+
+def _sitemap_urls(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent):
+    yield writer.absolute(""), hub.generated_at
+    for path in ("search/", "organisations/", "tags/", "sources/", "get-listed/", "about/"):
+        yield writer.absolute(path), None
+    for kind in hub.kind_counts:
+        yield writer.absolute(kind_path(kind)), None
+    for org in hub.organisations:
+        yield writer.absolute(org.path), None
+    for tag in hub.tags:
+        yield writer.absolute(tag.path), None
+    for item_id, modified in iter_sitemap_entries(con):
+        yield writer.absolute(item_path(item_id)), modified
+
+
+EXPORT_COLUMNS = ("id", "kind", "title", "url", "summary", "author", "organisation", "published_at", "updated_at",
+                  "language", "tags", "source_ids", "match_reasons", "first_seen_at", "last_seen_at", "content_text")
+
+# The export's order, newest first, numbered: only ids and dates are sorted, never the texts.
+EXPORT_ORDER_SQL = f"""
+CREATE OR REPLACE TEMP TABLE export_order AS
+SELECT id, row_number() OVER (ORDER BY {HUB_ORDER}) AS rn
+FROM hub_items
+"""
+EXPORT_CHUNK_SQL = f"""
+SELECT {", ".join(f"h.{column}" for column in EXPORT_COLUMNS)}
+FROM hub_items h JOIN export_order o USING (id)
+WHERE o.rn > $low AND o.rn <= $high
+ORDER BY o.rn
+"""
+
+# Rows are exported EXPORT_ROW_GROUP at a time, each chunk one Parquet row group and its share of
+# the JSON array. One COPY of the ordered items sorted every text at once, past the build's limit
+# on a large hub, as did a whole row group of DuckDB's default size (docs/scaling.md).
+EXPORT_ROW_GROUP = 10_000
+
+
+def _export_data(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
+    """data/items.json (an array of objects, DuckDB's JSON for each row) and data/items.parquet:
+    the `hub_items` columns but content_html, newest first."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(EXPORT_ORDER_SQL)
+    try:
+        (total,), = con.execute("SELECT count(*) FROM export_order").fetchall()
+        schema = con.execute(EXPORT_CHUNK_SQL, {"low": 0, "high": 0}).to_arrow_table().schema
+        with (pq.ParquetWriter(data_dir / "items.parquet", schema, compression="zstd") as parquet,
+              open(data_dir / "items.json", "w", encoding="utf-8") as json_out,
+              setting(con, "preserve_insertion_order", "true")):
+            json_out.write("[")
+            separator = "\n"
+            for low in range(0, total, EXPORT_ROW_GROUP):
+                chunk = con.execute(EXPORT_CHUNK_SQL, {"low": low, "high": low + EXPORT_ROW_GROUP}).to_arrow_table()
+                parquet.write_table(chunk, row_group_size=EXPORT_ROW_GROUP)
+                with registered(con, "export_chunk", chunk):
+                    for batch in con.execute("SELECT to_json(c) FROM export_chunk c").to_arrow_reader(1_000):
+                        for row in batch.column(0).to_pylist():
+                            json_out.write(separator + row)
+                            separator = ",\n"
+                del chunk
+                return_freed_memory()  # else RSS climbs chunk by chunk though each chunk is freed
+            json_out.write("\n]\n" if total else "]\n")
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.export_order")
+
+
+def _directory_bytes(root: Path) -> int:
+    """Total size of the files under `root`. Not `rglob`: it holds a Path for every file of a
+    directory, which on a large site took a large share of the build's memory."""
+    total = 0
+    directories = [root]
+    while directories:
+        with os.scandir(directories.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    directories.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    old = out_dir.with_name(out_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out_dir.exists():
+        out_dir.rename(old)
+    try:
+        staging.rename(out_dir)
+    except OSError:
+        if old.exists():
+            old.rename(out_dir)   # the last good site goes back where it was served
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+SITE_STATE_KEY = "site_built_from"
+# One hash per row, combined without sorting or joining the rows (as the items' fingerprint, whose
+# joined string ran out of memory at 54,000 sources): what they cost does not grow with the hub.
+HEALTH_DIGEST_SQL = """
+SELECT concat(count(*), ':', bit_xor(md5_number_lower(concat_ws('|', h.source_id,
+    CASE WHEN h.status IN ('ok', 'not_modified') THEN 'ok' ELSE h.status END, h.error, h.next_attempt_at))))
+FROM source_health h
+"""
+BROKEN_LINKS_DIGEST_SQL = "SELECT concat(count(*), ':', bit_xor(md5_number_lower(url))) FROM link_checks WHERE NOT ok"
+
+
+def site_fingerprint(con: duckdb.DuckDBPyConnection, site: SiteConfig, items_state: str | None, search: bool) -> str:
+    """What the built site depends on: the items, the sources' standing (a 304 is as good as a
+    200 here, and a 304 carries no parse warning, so warnings do not count), broken links, the
+    site settings, and the templates and static files of this version."""
+    code = hashlib.sha1()
+    for path in sorted(p for d in (STATIC_DIR, STATIC_DIR.parent / "templates") for p in d.rglob("*") if p.is_file()):
+        code.update(path.name.encode())
+        code.update(path.read_bytes())
+    health = con.execute(HEALTH_DIGEST_SQL).fetchone()[0]
+    broken = con.execute(BROKEN_LINKS_DIGEST_SQL).fetchone()[0]
+    return "|".join([items_state or "", health, broken, site.model_dump_json(), code.hexdigest(), str(search)])

@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: connections, migrations, the run lock, batched writes, landing files."""
