@@ -109,7 +109,9 @@ def write_vectors(path: Path, texts: list[str]) -> int:
 RELATED_QUERY_WORDS = 30_000
 RELATED_MIN_SIMILARITY = 0.5
 RELATED_PER_WORD = 4
-RELATED_BLOCK_CELLS = 16_000_000  # similarities held at a time (float32): query words x index terms
+# Similarities held at a time (query words x index terms): each cell also costs its negation and
+# argpartition's 8-byte index, so the block bounds the index build's peak memory.
+RELATED_BLOCK_CELLS = 2_000_000
 
 
 @lru_cache(maxsize=1)
