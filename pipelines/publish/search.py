@@ -6,8 +6,9 @@ a harvest that holds the warehouse open for writing. SQLite FTS5 replaced DuckDB
 extension on measured figures: at 100,000 items DuckDB's `match_bm25` scores every
 document for every query (see `bench/search.py` and the README's benchmark section).
 
-This module must not import dagster or duckdb at module level: `opengovtech search`
-starts cold, and reading the index needs only the standard library.
+This module must not import dagster, duckdb or the `pipelines.parse` package at module level:
+`opengovtech search` starts cold, and reading the index needs only the standard library (the
+package's __init__ loads every parser; its tag rule is imported where a tag is compared).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from pipelines.errors import HubError
 from pipelines.publish.search_facets import FacetCounter, write_facets
 from pipelines.publish.search_meaning import DocumentVectors, document_text, related_terms, vectors_path, write_vectors
 from pipelines.publish.search_terms import WordMatch, match_word, word_key
-from pipelines.parse.tags import normalise_tag
 
 if TYPE_CHECKING:
     from pipelines.store.warehouse import Warehouse
@@ -147,6 +147,8 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
     Each document is a dict with hub_items' `id, kind, title` and optionally `url, summary,
     organisation, published_at, sort_date` (ISO strings), `language, tags, source_ids, content_text`.
     """
+    from pipelines.parse.tags import normalise_tag
+
     staging = target.with_name(target.name + ".building")
     for leftover in (staging, Path(f"{staging}-journal")):
         leftover.unlink(missing_ok=True)
@@ -398,6 +400,8 @@ def _filter_sql(filters: SearchFilters) -> FilterSQL:
     if filters.kind:
         params["kind"] = filters.kind
     if filters.tag:
+        from pipelines.parse.tags import normalise_tag
+
         where.append("d.rowid IN (SELECT rowid FROM doc_tags WHERE tag_key = :tag)")
         params["tag"] = normalise_tag(filters.tag)
     if filters.org:
