@@ -10,9 +10,11 @@ Measures, over the same documents and queries:
   (b) the project's search (`pipelines.publish.search`: weighted BM25, snippets, join to docs);
   (c) the project's search with a kind filter and with --facets;
   (d) DuckDB's fts extension (`match_bm25`), the index the foundation used, on a sample of queries;
-  (e) `opengovtech search` cold start: process start to output, against `python -c pass`.
+  (e) `opengovtech search` cold start: process start to output, against `python -c pass`, without
+      and with --facets.
 
-Targets: p95 of (b) <= 20 ms and <= 0.5 x p95 of (a) (issue #34); cold start <= 1 s.
+Targets: p95 of (b) <= 20 ms and <= 0.5 x p95 of (a) (issue #34); p95 of (c) with facets <= 50 ms
+(issue #33); cold start <= 1 s.
 
     python bench/search.py --docs 100000 --queries 300
 """
@@ -145,18 +147,20 @@ def build_duckdb_fts(path: Path, docs: list[dict]):
     return run
 
 
-def cold_start(warehouse: Path, query: str, repeats: int = 5) -> tuple[float, float]:
-    exe = Path(sys.executable).with_name("opengovtech")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "pipelines.app.cli"]
+def cold_start(warehouse: Path, query: str, repeats: int = 5) -> tuple[float, float, float]:
+    # The command of this checkout: an installed `opengovtech` script runs whichever checkout was installed.
+    command = [sys.executable, "-m", "pipelines.app.cli"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def best(cmd: list[str]) -> float:
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True)
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
             times.append(time.perf_counter() - started)
         return min(times)
-    return best(command + ["search", query, "--warehouse", str(warehouse)]), best([sys.executable, "-c", "pass"])
+    search = command + ["search", query, "--warehouse", str(warehouse)]
+    return best(search), best(search + ["--facets"]), best([sys.executable, "-c", "pass"])
 
 
 def main() -> None:
@@ -186,7 +190,7 @@ def main() -> None:
             faceted = timed(lambda q: opened.search(q, limit=20, facets=True), queries)
         duck_run = build_duckdb_fts(tmp / "duck.duckdb", docs)
         duck = timed(duck_run, queries[: args.duckdb_queries])
-        cold, python_floor = cold_start(warehouse, queries[0])
+        cold, cold_facets, python_floor = cold_start(warehouse, queries[0])
 
     print(f"documents: {len(docs):,} from real corpus text; queries: {len(queries)} (words, pairs, phrases)")
     print(f"index build: project {build_project:.1f} s, plain FTS5 {build_base:.1f} s")
@@ -197,10 +201,12 @@ def main() -> None:
         print(f"{name:34s} p50 {statistics.median(samples):7.2f} ms   p95 {p95(samples):7.2f} ms   "
               f"ratio p95 to (a) {p95(samples) / p95(base):6.2f}")
     print(f"(e) cold start `opengovtech search`: {cold:.3f} s (python -c pass: {python_floor:.3f} s, "
-          f"ratio {cold / python_floor:.1f})")
-    print(f"targets: (b) p95 <= 20 ms -> {'met' if p95(project) <= 20 else 'MISSED'}; "
-          f"(b)/(a) <= 0.5 -> {'met' if p95(project) / p95(base) <= 0.5 else 'MISSED'}; "
-          f"cold start <= 1 s -> {'met' if cold <= 1 else 'MISSED'}")
+          f"ratio {cold / python_floor:.1f}); with --facets {cold_facets:.3f} s")
+    targets = [("(b) p95 <= 20 ms", p95(project) <= 20),
+               ("(b)/(a) <= 0.5", p95(project) / p95(base) <= 0.5),
+               ("(c) facets p95 <= 50 ms", p95(faceted) <= 50),
+               ("cold start <= 1 s", cold <= 1)]
+    print("targets: " + "; ".join(f"{name} -> {'met' if ok else 'MISSED'}" for name, ok in targets))
 
 
 if __name__ == "__main__":

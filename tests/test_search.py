@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.publish.search import (InvalidQuery, SearchFilters, index_path_for, parse_query, search, search_with_facets,
                                write_index)
+from pipelines.publish.search_facets import FacetCounter
 from tests.conftest import CORPUS, Hub, run_cli, serve_file
 
 FEEDS = {
@@ -168,6 +169,54 @@ def test_facets_count_every_match_not_only_the_page(hub):
     tag_counts = dict(result.facets["tag"])
     assert list(tag_counts.values()) == sorted(tag_counts.values(), reverse=True)
     assert tag_counts["BigQuery"] == len(find(hub, "data", tag="bigquery"))
+
+
+# The facet counts as they were computed before the facet tables (#33): SQL grouping over every match.
+FACETS_AS_BEFORE = {
+    "kind": "SELECT kind, count(*) FROM matched GROUP BY 1",
+    "tag": "SELECT min(t.tag), count(*) FROM matched m JOIN doc_tags t ON t.rowid = m.rowid GROUP BY t.tag_key",
+    "organisation": "SELECT organisation, count(*) FROM matched WHERE organisation IS NOT NULL GROUP BY 1",
+    "year": "SELECT CAST(year AS TEXT), count(*) FROM matched WHERE year IS NOT NULL GROUP BY 1",
+}
+
+
+def _facets_old_and_new(index_path, match: str) -> tuple[tuple, tuple]:
+    with sqlite3.connect(index_path) as con:
+        con.execute("CREATE TEMP TABLE matched AS SELECT d.rowid AS rowid, d.kind, d.organisation, d.year "
+                    "FROM docs_fts f JOIN docs d ON d.rowid = f.rowid WHERE docs_fts MATCH ?", (match,))
+        before = (con.execute("SELECT count(*) FROM matched").fetchone()[0],
+                  {name: [(str(v), n) for v, n in con.execute(f"{sql} ORDER BY 2 DESC, 1 LIMIT 15")]
+                   for name, sql in FACETS_AS_BEFORE.items()})
+        matched = con.execute("SELECT group_concat(rowid) FROM docs_fts WHERE docs_fts MATCH ?", (match,)).fetchone()[0]
+        return before, FacetCounter(con).count(matched)
+
+
+@pytest.mark.parametrize("match", ['"data"', '"the"', '"open" OR "government" OR "council"', '"open data"',
+                                   'kind : "0kindstory" AND "data"', '"nosuchword"'])
+def test_facet_counts_are_the_grouped_counts_they_were_on_a_harvested_hub(hub, match):
+    before, now = _facets_old_and_new(index_path_for(hub.warehouse_path), match)
+    assert now == before
+
+
+def test_facet_counts_are_as_before_for_spellings_missing_values_and_ties(tmp_path):
+    docs = []
+    for n in range(60):
+        docs.append({"id": f"d{n}", "kind": ("story", "technique", "event")[n % 3], "title": f"Item {n}",
+                     "content_text": "common words" + (" rare" if n % 7 == 0 else ""),
+                     # Two spellings of one tag, sometimes in one item; more tags and organisations than are shown.
+                     "tags": [("BigQuery", "bigquery", "Bigquery")[n % 3], f"topic{n % 20}", "Élan"]
+                             + (["bigquery"] if n % 5 == 0 else []),
+                     "organisation": None if n % 4 == 0 else f"Org {n % 19}" if n % 6 else "Ölwerk",
+                     "published_at": None if n % 9 == 0 else f"{2015 + n % 11}-05-01T00:00:00Z"})
+    path = _index(tmp_path, docs)
+    for match in ('"common"', '"rare"', '"words" AND "rare"', '"absent"'):
+        before, now = _facets_old_and_new(path, match)
+        assert now == before, match
+    total, facets = _facets_old_and_new(path, '"common"')[1]
+    # Three spellings, one key, shown as the least; an item holding two spellings counts twice, as before
+    # (every fifth item adds "bigquery", already its spelling in 4 of those 12).
+    assert total == 60 and len(facets["tag"]) == 15
+    assert facets["tag"][:3] == [("BigQuery", 60 + 12 - 4), ("Élan", 60), ("topic0", 3)]
 
 
 def test_cli_facets_json_is_an_object_with_hits_and_counts(hub):

@@ -46,7 +46,7 @@ WarehouseOption = typer.Option(None, "--warehouse", help=f"DuckDB file [env: OPE
 
 
 def _warehouse_path(value: Optional[Path]) -> Path:
-    from pipelines.store.warehouse import resolve_warehouse_path
+    from pipelines.store.location import resolve_warehouse_path
 
     return resolve_warehouse_path(value)
 

@@ -9,7 +9,8 @@ import dagster as dg
 
 from pipelines.config import SiteConfig, SourceRegistry, load_registry, resolve_sources_path, site_published_at
 from pipelines.errors import ConfigError
-from pipelines.store.warehouse import Warehouse, open_for_writing, resolve_warehouse_path
+from pipelines.store.location import resolve_warehouse_path
+from pipelines.store.warehouse import Warehouse, open_for_writing
 
 
 class SourcesResource(dg.ConfigurableResource):

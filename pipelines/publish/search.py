@@ -6,8 +6,9 @@ a harvest that holds the warehouse open for writing. SQLite FTS5 replaced DuckDB
 extension on measured figures: at 100,000 items DuckDB's `match_bm25` scores every
 document for every query (see `bench/search.py` and the README's benchmark section).
 
-This module must not import dagster or duckdb at module level: `opengovtech search`
-starts cold, and reading the index needs only the standard library.
+This module must not import dagster, duckdb or the `pipelines.parse` package at module level:
+`opengovtech search` starts cold, and reading the index needs only the standard library (the
+package's __init__ loads every parser; its tag rule is imported where a tag is compared).
 """
 
 from __future__ import annotations
@@ -25,15 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from pipelines.errors import HubError
+from pipelines.publish.search_facets import FacetCounter, write_facets
 from pipelines.publish.search_meaning import DocumentVectors, document_text, related_terms, vectors_path, write_vectors
 from pipelines.publish.search_terms import WordMatch, match_word, word_key
-from pipelines.parse.tags import normalise_tag
 
 if TYPE_CHECKING:
     from pipelines.store.warehouse import Warehouse
 
 INDEX_STATE_KEY = "search_index_built_from"
-INDEX_FORMAT = "fts5-5"  # bump when the index schema changes, so old files are rebuilt
+INDEX_FORMAT = "fts5-6"  # bump when the index schema changes, so old files are rebuilt
 # BM25 column weights for (title, tags, summary, content, kind): a word in the title or the tags
 # says more about what an item is than the same word deep in its body. The kind column only
 # selects (see KIND_PREFIX) and adds nothing to a score.
@@ -44,7 +45,6 @@ COLUMN_WEIGHTS = (10.0, 6.0, 3.0, 1.0, 0.0)
 KIND_PREFIX = "0kind"
 SNIPPET_TOKENS = 24
 MARK = "**"  # around each matched word in a snippet
-FACET_LIMIT = 15
 
 SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -81,7 +81,6 @@ INSERT INTO docs_fts(docs_fts, rank) VALUES ('rank', 'bm25({", ".join(map(str, C
 
 INDEXES = """
 CREATE INDEX doc_tags_by_key ON doc_tags (tag_key, rowid);
-CREATE INDEX doc_tags_by_row ON doc_tags (rowid);
 CREATE INDEX doc_sources_by_id ON doc_sources (source_id, rowid);
 CREATE INDEX docs_by_kind ON docs (kind);
 CREATE INDEX docs_by_date ON docs (sort_date);
@@ -148,6 +147,8 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
     Each document is a dict with hub_items' `id, kind, title` and optionally `url, summary,
     organisation, published_at, sort_date` (ISO strings), `language, tags, source_ids, content_text`.
     """
+    from pipelines.parse.tags import normalise_tag
+
     staging = target.with_name(target.name + ".building")
     for leftover in (staging, Path(f"{staging}-journal")):
         leftover.unlink(missing_ok=True)
@@ -181,6 +182,7 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
             if len(docs) >= 2_000:
                 _flush(con, docs, tags, sources, texts)
         _flush(con, docs, tags, sources, texts)
+        write_facets(con)
         _write_terms(con)
         _write_related(con)
         write_vectors(vectors, meaning_texts)
@@ -398,6 +400,8 @@ def _filter_sql(filters: SearchFilters) -> FilterSQL:
     if filters.kind:
         params["kind"] = filters.kind
     if filters.tag:
+        from pipelines.parse.tags import normalise_tag
+
         where.append("d.rowid IN (SELECT rowid FROM doc_tags WHERE tag_key = :tag)")
         params["tag"] = normalise_tag(filters.tag)
     if filters.org:
@@ -433,6 +437,7 @@ class SearchIndex:
         self.path = index_path
         self.con = open_index(index_path)
         self._vectors = None  # the document vectors, read on the first search
+        self._facets: FacetCounter | None = None  # the facet tables, read on the first search with facets
         self._document_count: int | None = None
 
     def close(self) -> None:
@@ -462,7 +467,7 @@ class SearchIndex:
             if not facets:
                 return SearchResult(hits=hits, total=len(hits))
             match = plan.all_words if plan.all_words and lexical.every_word else plan.any_word
-            return _with_facets(self.con, hits, filter_sql, match)
+            return self._with_facets(hits, filter_sql, match)
         except sqlite3.OperationalError as exc:
             raise HubError(f"search index {self.path} cannot be read ({exc}): "
                            "run `opengovtech run` to rebuild it") from None
@@ -579,6 +584,18 @@ class SearchIndex:
         return self.con.execute(f"SELECT f.rowid, f.rank FROM docs_fts f{join} WHERE docs_fts MATCH :q"
                                 f"{filter_clause}{skip} ORDER BY f.rank LIMIT {int(limit)}",
                                 {**filter_sql.params, "q": filter_sql.match(match)}).fetchall()
+
+    def _with_facets(self, hits: list[SearchHit], filter_sql: FilterSQL, match: str) -> SearchResult:
+        """Counts by kind, tag, organisation and year over every match, not only the page shown."""
+        if self._facets is None:
+            self._facets = FacetCounter(self.con)
+        filter_clause = filter_sql.text_clause
+        join = " JOIN docs d ON d.rowid = f.rowid" if filter_clause else ""
+        matched = self.con.execute(f"SELECT group_concat(f.rowid) FROM docs_fts f{join} WHERE docs_fts MATCH :q"
+                                   f"{filter_clause}",
+                                   {**filter_sql.params, "q": filter_sql.match(match) if match else '""'}).fetchone()[0]
+        total, facets = self._facets.count(matched)
+        return SearchResult(hits=hits, total=total, facets=facets)
 
     def _page(self, plan: "QueryPlan", widened: "QueryPlan | None", fused: list[tuple[int, float]],
               lexical: "LexicalRanking", related: "LexicalRanking", close: dict[int, float]) -> list[SearchHit]:
@@ -719,22 +736,3 @@ def search_with_facets(index_path: Path, query: str, filters: SearchFilters | No
     fts_query(query)  # a query with no words is the caller's mistake, even before an index exists
     with SearchIndex(index_path) as index:
         return index.search(query, filters, limit, facets=facets)
-
-
-def _with_facets(con: sqlite3.Connection, hits: list[SearchHit], filter_sql: FilterSQL, match: str) -> SearchResult:
-    """Counts by kind, tag, organisation and year over every match, not only the page shown."""
-    con.execute("DROP TABLE IF EXISTS temp.matched")
-    con.execute("CREATE TEMP TABLE matched AS SELECT d.rowid AS rowid, d.kind, d.organisation, d.year "
-                f"FROM docs_fts f JOIN docs d ON d.rowid = f.rowid WHERE docs_fts MATCH :q{filter_sql.text_clause}",
-                {**filter_sql.params, "q": filter_sql.match(match) if match else '""'})
-    total = con.execute("SELECT count(*) FROM matched").fetchone()[0]
-    facet_sql = {
-        "kind": "SELECT kind, count(*) FROM matched GROUP BY 1",
-        "tag": "SELECT min(t.tag), count(*) FROM matched m JOIN doc_tags t ON t.rowid = m.rowid GROUP BY t.tag_key",
-        "organisation": "SELECT organisation, count(*) FROM matched WHERE organisation IS NOT NULL GROUP BY 1",
-        "year": "SELECT CAST(year AS TEXT), count(*) FROM matched WHERE year IS NOT NULL GROUP BY 1",
-    }
-    facets = {name: [(str(value), n) for value, n in
-                     con.execute(f"{sql} ORDER BY 2 DESC, 1 LIMIT {FACET_LIMIT}").fetchall()]
-              for name, sql in facet_sql.items()}
-    return SearchResult(hits=hits, total=total, facets=facets)

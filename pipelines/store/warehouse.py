@@ -31,15 +31,8 @@ from pipelines.entry import ENTRY_COLUMNS, Column, Entry
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WAREHOUSE_PATH = Path("warehouse/hub.duckdb")
 _MIGRATION_NAME = re.compile(r"^(\d+)_[\w-]+\.sql$")
 RECONNECT_WAIT_S = 60.0   # how long a reconnect waits for a reader that opened the file in between
-
-
-def resolve_warehouse_path(path: str | os.PathLike | None = None) -> Path:
-    if path:
-        return Path(path)
-    return Path(os.environ.get("OPENGOVTECH_WAREHOUSE") or DEFAULT_WAREHOUSE_PATH)
 
 
 def migrations_dir() -> Path:
