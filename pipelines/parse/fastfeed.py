@@ -11,6 +11,7 @@ and on generated feeds.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import datetime
 from email.message import Message
 from urllib.parse import urljoin
@@ -107,10 +108,18 @@ def _key(element) -> str:
     """The name feedparser gives `element` ("dc_creator", "title", "media_content")."""
     if not isinstance(element.tag, str):
         raise NotSure("an entity reference or other non-element node")
-    qname = etree.QName(element)
-    uri = (qname.namespace or "").lower()
-    prefix = _FEEDPARSER_PREFIXES.get(uri, element.prefix or "") if uri else ""
-    return f"{prefix}_{qname.localname}".lower() if prefix else qname.localname.lower()
+    return _feedparser_name(element.tag, element.prefix)
+
+
+@lru_cache(maxsize=4096)
+def _feedparser_name(tag: str, prefix: str | None) -> str:
+    # Cached: a feed repeats the same few element names in every entry.
+    uri, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+    if uri:
+        prefix = _FEEDPARSER_PREFIXES.get(uri.lower(), prefix or "")
+    else:
+        prefix = ""
+    return f"{prefix}_{local}".lower() if prefix else local.lower()
 
 
 def _feed_language(root, language_element) -> str | None:
@@ -143,15 +152,22 @@ def _rewritten_by_feedparser(text: str) -> bool:
 
 
 def _base(element, url: str) -> str:
-    """The xml:base in effect at `element`, resolved as feedparser resolves it."""
+    """The xml:base in effect at `element`, resolved as feedparser resolves it (from the document
+    URL down, on every element whether it has an xml:base or not)."""
     chain = []
     while element is not None:
         chain.append(element.get(f"{{{XML_NAMESPACE}}}base", element.get("base")))
         element = element.getparent()
     base = url
     for value in reversed(chain):
-        base = make_safe_absolute_uri(base, value or base) or base
+        base = _next_base(base, value)
     return base
+
+
+@lru_cache(maxsize=4096)
+def _next_base(base: str, value: str | None) -> str:
+    # Cached: every element of a feed repeats the same few (base, xml:base) pairs.
+    return make_safe_absolute_uri(base, value or base) or base
 
 
 # feedparser's URI join (feedparser.urls._urljoin): extra slashes after "scheme://" dropped first.
