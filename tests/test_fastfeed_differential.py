@@ -88,10 +88,12 @@ text = st.one_of(
                      "  spaced  ", "", "café", "Ã©", "x\u0085y", "&#233;t&#xE9;", "]]"]),
 )
 links = st.sampled_from(["https://example.org/a", "http://example.org/b?x=1&amp;y=2", "/relative/path", "page.html",
-                         "https://example.org/a#frag", "https:///three-slashes", "https://example.org/ü", "", "tag:x,2020:1",
+                         "https://example.org/a#frag", "https:///three-slashes", "https://example.org/ü", "",
+                         "tag:x,2020:1",
                          "javascript:alert(1)", "https://example.org/&amp;amp;"])
 dates = st.datetimes(min_value=datetime(1995, 1, 1), max_value=datetime(2035, 1, 1),
-                     timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]))
+                     timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-5)),
+                                                timezone(timedelta(hours=5, minutes=30))]))
 categories = st.lists(st.tuples(st.sampled_from(["opengovtech", "civictech", "News", "news", ""]),
                                 st.sampled_from([None, "https://example.org/scheme", ""])), max_size=4)
 bases = st.sampled_from([None, "https://base.example/dir/", "sub/", "javascript:x"])
@@ -133,7 +135,8 @@ def rss_items(draw) -> str:
     if draw(st.booleans()):
         parts.append(draw(st.sampled_from(['<enclosure url="https://example.org/a.mp3" type="audio/mpeg" length="1"/>',
                                            "<media:title>m</media:title>", "<slash:comments>3</slash:comments>",
-                                           "<dc:subject>opengovtech</dc:subject>", "<comments>https://e.org/c</comments>"])))
+                                           "<dc:subject>opengovtech</dc:subject>",
+                                           "<comments>https://e.org/c</comments>"])))
     draw(st.randoms()).shuffle(parts)
     return f"<item{attribute('xml:base', draw(bases))}>{''.join(parts)}</item>"
 
@@ -178,14 +181,27 @@ def atom_entries(draw) -> str:
 
 
 @st.composite
+def channel_heads(draw) -> str:
+    parts = [f"<title>{escape(draw(text))}</title>", f"<link>{escape(draw(links))}</link>"]
+    parts += draw(st.lists(st.sampled_from([
+        "<image><title>Logo</title><url>https://example.org/l.png</url><link>https://example.org/</link></image>",
+        "<language>pt-BR</language>", "<dc:language>en</dc:language>",
+        "<atom:link rel=\"self\" href=\"https://e.org/f\"/>",
+        "<atom:link href=\"https://e.org/alt\"/>"]), max_size=3))
+    draw(st.randoms()).shuffle(parts)
+    return "".join(parts)
+
+
+@st.composite
 def feeds(draw) -> bytes:
     declaration = draw(st.sampled_from(['<?xml version="1.0" encoding="utf-8"?>', '<?xml version="1.0"?>', ""]))
     if draw(st.booleans()):
         items = "".join(draw(st.lists(rss_items(), min_size=1, max_size=4)))
         document = (f'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
                     f'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/" '
-                    f'xmlns:slash="http://purl.org/rss/1.0/modules/slash/"><channel>'
-                    f"<title>{escape(draw(text))}</title><link>{escape(draw(links))}</link>{items}</channel></rss>")
+                    f'xmlns:slash="http://purl.org/rss/1.0/modules/slash/" '
+                    f'xmlns:atom="http://www.w3.org/2005/Atom"><channel>'
+                    f"{draw(channel_heads())}{items}</channel></rss>")
     else:
         entries = "".join(draw(st.lists(atom_entries(), min_size=1, max_size=4)))
         document = (f'<feed xmlns="http://www.w3.org/2005/Atom"{attribute("xml:base", draw(bases))}>'

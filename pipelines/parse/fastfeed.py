@@ -28,6 +28,7 @@ XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
 _CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 _DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
+_DC_LANGUAGE = "{http://purl.org/dc/elements/1.1/}language"
 
 # feedparser names an element by its own prefix for a namespace it knows ("dc_creator") and
 # reads it with a `_start_<name>` method when it has one; an element it has no method for
@@ -37,13 +38,14 @@ _FEEDPARSER_READS = frozenset(name[len("_start_"):].lower() for name in dir(Stri
                               if name.startswith("_start_"))
 # Elements feedparser reads into fields the adapter never looks at (links lists, images, media).
 _GEOGRAPHY = {"georss_point", "georss_line", "georss_polygon", "georss_box", "georss_where"}
-_IGNORED_IN_ENTRY = frozenset({"enclosure", "media_content", "media_thumbnail", "comments", *_GEOGRAPHY})
+_IGNORED_IN_ENTRY = frozenset({"enclosure", "media_content", "media_thumbnail", "media_credit", "comments",
+                               "dc_publisher", *_GEOGRAPHY})
 _IGNORED_IN_FEED = frozenset({
     "description", "subtitle", "tagline", "generator", "lastbuilddate", "pubdate", "updated", "published",
     "copyright", "rights", "managingeditor", "webmaster", "image", "category", "cloud", "id", "author",
     "contributor", "icon", "logo", "itunes_author", "itunes_subtitle", "itunes_summary", "itunes_image",
     "itunes_category", "itunes_owner", "itunes_explicit", "media_thumbnail", "media_content", "dc_date",
-    "dc_publisher", "dc_rights", "feedburner_browserfriendly", "info", *_GEOGRAPHY})
+    "dc_publisher", "dc_rights", "dc_creator", "feedburner_browserfriendly", "info", "textinput", *_GEOGRAPHY})
 
 _TEXT_TYPES = {None: "text/plain", "text": "text/plain", "html": "text/html"}   # Atom's type attribute
 _UTF8_NAMES = {"utf-8", "utf8", "us-ascii", "ascii"}
@@ -270,10 +272,11 @@ def _optional_text(element) -> str | None:
 
 # RSS 2.0 --------------------------------------------------------------------------------------
 
-_RSS_CHANNEL = {"title": "title", "link": "link", "language": "language", "item": "item"}
+_RSS_CHANNEL = {"title": "title", "link": "link", "language": "language", "dc_language": _DC_LANGUAGE,
+                "item": "item"}
 _RSS_ITEM = {"title": "title", "link": "link", "guid": "guid", "pubdate": "pubDate", "description": "description",
              "content_encoded": _CONTENT_ENCODED, "author": "author", "dc_creator": _DC_CREATOR,
-             "category": "category", "dc_date": _DC_DATE}
+             "category": "category", "dc_date": _DC_DATE, "updated": f"{{{ATOM}}}updated"}
 
 
 def _rss(root, url: str) -> FeedFields:
@@ -285,7 +288,11 @@ def _rss(root, url: str) -> FeedFields:
     if sum(1 for _ in root.iter("item", "entry", f"{{{ATOM}}}entry")) != len(items):
         raise NotSure("entries outside the channel")
     found = _children_by_key(channel, _RSS_CHANNEL, _IGNORED_IN_FEED)
-    title, link, language = (_one(found, k) for k in ("title", "link", "language"))
+    title, link = _one(found, "title"), _one(found, "link")
+    _check_title_not_after_nested_title(channel, title)
+    # In the channel feedparser keeps the last language it read, from either element.
+    languages = found.get("language", []) + found.get("dc_language", [])
+    language = max(languages, key=lambda e: channel.index(e)) if languages else None
     link_text = _optional_text(link)
     return FeedFields(
         format="rss20",
@@ -296,13 +303,28 @@ def _rss(root, url: str) -> FeedFields:
     )
 
 
+def _check_title_not_after_nested_title(channel, title) -> None:
+    """feedparser ignores a <title> that follows an <image> or <textInput> with a title of its own
+    at the same depth: not sure of such a channel."""
+    if title is None:
+        return
+    for child in channel:
+        if child is title:
+            return
+        if _key(child) in ("image", "textinput") and any((t.text or "").strip() for t in child.iter("title")):
+            raise NotSure("a channel title after an image or text input title")
+
+
 def _rss_item(item, url: str) -> EntryFields:
     found = _children_by_key(item, _RSS_ITEM, _IGNORED_IN_ENTRY)
     for child in item:
         _check_below(child, _IGNORED_IN_ENTRY)
-    title, link, guid, pubdate, description, content, author, creator, dc_date = (
+    title, link, guid, pubdate, description, content, author, creator, dc_date, atom_updated = (
         _one(found, k) for k in ("title", "link", "guid", "pubdate", "description", "content_encoded",
-                                 "author", "dc_creator", "dc_date"))
+                                 "author", "dc_creator", "dc_date", "updated"))
+    if dc_date is not None and atom_updated is not None:
+        raise NotSure("two updated dates")
+    dc_date = atom_updated if dc_date is None else dc_date
     if author is not None and creator is not None:
         raise NotSure("two authors")
     guid_text, guid_is_link = None, False
@@ -323,7 +345,7 @@ def _rss_item(item, url: str) -> EntryFields:
     # feedparser copies the content into `summary` when there is no description
     summary = _text(description) if description is not None else content_html
     published = _date(_text(pubdate)) if pubdate is not None else None
-    # dc:date is feedparser's `updated`; without it `updated` falls back to `published`
+    # dc:date (or atom:updated) is feedparser's `updated`; without it `updated` falls back to `published`
     updated = _date(_text(dc_date)) if dc_date is not None else published
     tags = _Tags()
     for category in found.get("category", []):
@@ -372,19 +394,23 @@ def _atom_text(element) -> tuple[str, str]:
     return _text(element), _TEXT_TYPES[kind]
 
 
+_MEDIA_TYPE_NAMES = {"text": "text/plain", "plain": "text/plain", "html": "text/html", "xhtml": "application/xhtml+xml"}
+_PAGE_TYPES = {"text/html", "application/xhtml+xml"}
+
+
 def _atom_link(links: list, url: str) -> str | None:
-    """feedparser's `link`: the alternate link to an HTML page (of that type or of none)."""
+    """feedparser's `link`: the last alternate link to an HTML page (of that type or of none)."""
     chosen = None
     for link in links:
         if len(link) or (link.text or "").strip():
             raise NotSure("a link with content")
         if (link.get("rel") or "alternate").lower() != "alternate":
             continue
-        if (link.get("type") or "text/html").lower() not in ("text/html", "application/xhtml+xml"):
-            raise NotSure("an alternate link that is not to a page")
-        if chosen is not None or not link.get("href"):
-            raise NotSure("several alternate links, or one without href")
-        chosen = _resolved(link.get("href"), link, url)
+        kind = (link.get("type") or "text/html").lower()
+        if not link.get("href"):
+            raise NotSure("an alternate link without href")
+        if _MEDIA_TYPE_NAMES.get(kind, kind) in _PAGE_TYPES:
+            chosen = _resolved(link.get("href"), link, url)
     return chosen
 
 
