@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from html import escape
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings

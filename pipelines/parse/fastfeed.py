@@ -73,7 +73,7 @@ def parse_well_formed_feed(body: bytes, url: str, content_type: str | None) -> F
     if not _is_utf8(body, content_type) or b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         return None
     try:
-        root = etree.fromstring(body, _PARSER)
+        root = etree.fromstring(body, _strict_parser())
         if root.tag == "rss" and root.get("version") == "2.0":
             return _rss(root, url)
         if root.tag == f"{{{ATOM}}}feed":
@@ -83,8 +83,11 @@ def parse_well_formed_feed(body: bytes, url: str, content_type: str | None) -> F
     return None
 
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True,
-                          huge_tree=False, load_dtd=False)
+def _strict_parser() -> etree.XMLParser:
+    # One per document: parse_document also runs in threads (pickup_check), and an lxml parser
+    # must not be shared between threads.
+    return etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True,
+                           huge_tree=False, load_dtd=False)
 
 
 def _is_utf8(body: bytes, content_type: str | None) -> bool:
