@@ -162,7 +162,8 @@ async def floor(urls: list[str], concurrency: int = 2) -> float:
     return time.perf_counter() - started
 
 
-STAGES = {"harvest": ("source_registry", "raw_"), "normalise": ("hub_items",), "index": ("search_index",),
+# Step keys by stage: the harvest graph's ops are "harvest.plan_shards", "harvest.harvest_shard[…]", …
+STAGES = {"harvest": ("source_registry", "raw_", "harvest."), "normalise": ("hub_items",), "index": ("search_index",),
           "site": ("hub_site",)}
 
 

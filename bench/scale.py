@@ -30,7 +30,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harvest import build_feeds, measure_floor, start_origins  # noqa: E402
+from harvest import build_feeds, measure_floors, start_origins  # noqa: E402
 from measure import memory_breakdown, normalise_steps, run_with_memory, stage_spans  # noqa: E402
 
 
@@ -52,7 +52,8 @@ def one_size(work: Path, sources_count: int, origins: int, concurrency: int) -> 
         env = {**os.environ, "DAGSTER_HOME": str(home)}
         command = [sys.executable, "-m", "pipelines.app.cli", "run", "--sources", str(work / "sources.yaml"),
                    "--warehouse", str(warehouse)]
-        floor_s, floor_entries = measure_floor(urls, concurrency)
+        floors = measure_floors(urls, concurrency)
+        floor_s, floor_entries = floors.with_feedparser, floors.entries
         first = run_with_memory(command, env)
         spans = stage_spans(home)
         stages = {stage: end - start for stage, (start, end) in spans.items()}

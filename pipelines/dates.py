@@ -48,17 +48,17 @@ def parse_date_in_any_language(text: str | None, language: str | None = None) ->
 
 
 class FeedDateReader:
-    """Dates in one feed's own language. The first date read in an undeclared language costs
-    dateparser a search of every language; the language found is tried first for the rest of
-    the feed (try_previous_locales). Given up on after MISSES unread dates: a hostile feed may
-    carry thousands of entries."""
+    """Dates in one feed's own language. A date read in an undeclared language costs dateparser
+    a search of every language, even with try_previous_locales; so the locale it found is kept
+    in a parser of its own, tried before the search for the rest of the feed. Given up on after
+    MISSES unread dates: a hostile feed may carry thousands of entries."""
 
     MISSES = 20
 
     def __init__(self, language: str | None) -> None:
         self.language = (language or "").split("-")[0].split("_")[0].lower()
         self.misses = 0
-        self._declared = self._any = None   # dateparser's parsers, made on first use
+        self._declared = self._found = self._any = None   # dateparser's parsers, made on first use
 
     def read(self, text: str | None) -> datetime | None:
         if not text or not isinstance(text, str) or len(text) > DATE_TEXT_LIMIT or self.misses >= self.MISSES:
@@ -77,10 +77,15 @@ class FeedDateReader:
             except ValueError:  # a language dateparser does not know
                 self.language = ""
         value = self._declared.get_date_data(text).date_obj if self._declared else None
+        if value is None and self._found is not None:
+            value = self._found.get_date_data(text).date_obj
         if value is None:
             if self._any is None:
                 self._any = DateDataParser(try_previous_locales=True, settings=_ANY_LANGUAGE_SETTINGS)
-            value = self._any.get_date_data(text).date_obj
+            found = self._any.get_date_data(text)
+            value = found.date_obj
+            if value is not None and found.locale and self._found is None:
+                self._found = DateDataParser(locales=[found.locale], settings=_ANY_LANGUAGE_SETTINGS)
         return value
 
 

@@ -33,6 +33,15 @@ hostile_text = st.one_of(
 )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def date_languages_loaded():
+    """dateparser loads its language data on first use (seconds under tracemalloc on a busy machine):
+    once here, so the first example with a date in another language is not charged for it."""
+    from pipelines.dates import FeedDateReader
+
+    assert FeedDateReader(None).read("Seg, 24 Set 2018 19:42:40 -0300") is not None
+
+
 def bounded(fn, *args):
     """fn(*args), failing the example when it allocated more than MEMORY_BOUND at its peak."""
     tracemalloc.start()

@@ -48,6 +48,11 @@ class FeedFields:
     warning: str | None = None
 
 
+def summary_unless_content(summary: str, content: str) -> str:
+    """The summary, or "" when it only repeats the content (feeds that copy one into the other)."""
+    return "" if content and content.strip() == summary.strip() else summary
+
+
 def is_empty_entry(entry: EntryFields) -> bool:
     """An entry with no title, link or text: nothing a reader could be shown or sent to."""
     return not ((entry.link or "").strip() or html_to_text(entry.title)

@@ -1,4 +1,5 @@
-"""RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 through feedparser."""
+"""RSS 0.9x/1.0/2.0 and Atom 0.3/1.0: well-formed UTF-8 RSS 2.0 and Atom 1.0 on lxml's fast path
+(pipelines.parse.fastfeed), everything it is not sure of through feedparser."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import feedparser
 
 from pipelines.dates import FeedDateReader, from_struct_time
 from pipelines.parse.entry_limits import ENTRIES_PER_SOURCE, TAGS_PER_ENTRY
-from pipelines.parse.entries import EntryFields, FeedFields
+from pipelines.parse.entries import EntryFields, FeedFields, summary_unless_content
+from pipelines.parse.fastfeed import parse_well_formed_feed
 from pipelines.parse.sniff import first_tag
 
 # Our own sanitiser (nh3) runs on every entry and makes content URLs absolute, so feedparser's
@@ -32,10 +34,19 @@ _PLAIN_ENTITY = re.compile(rb"""<!ENTITY\s+([\w.:-]+)\s+(?:"((?:[^"&%<]|&\#\w+;)
 
 
 def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedFields:
+    body, cut = within_entry_limits(without_impossible_characters(body))
+    fast = parse_well_formed_feed(body, url, content_type)
+    if fast is not None:
+        fast.warning = cut
+        return fast
+    return parse_with_feedparser(body, url, content_type, cut)
+
+
+def parse_with_feedparser(body: bytes, url: str, content_type: str | None, cut: str | None = None) -> FeedFields:
+    """The feedparser path, for `body` already held to the entry limits (`cut` says how)."""
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    body, cut = within_entry_limits(without_impossible_characters(body))
     parsed = feedparser.parse(without_expanding_entities(body), response_headers=headers, **_PARSE_ARGS)
     if not parsed.get("version") and not parsed.entries:
         root = first_tag(body)
@@ -177,9 +188,7 @@ def _entry_fields(entry, dates: FeedDateReader) -> EntryFields:
         # Prefer the HTML alternative when a feed offers several.
         parts = sorted(entry.content, key=lambda c: "html" not in (c.get("type") or ""))
         content, content_base = parts[0].get("value", ""), parts[0].get("base")
-    summary = entry.get("summary", "")
-    if content and content.strip() == summary.strip():
-        summary = ""
+    summary = summary_unless_content(entry.get("summary", ""), content)
     categories = [t.get("term") or t.get("label") for t in entry.get("tags", [])]
     return EntryFields(
         guid=entry.get("id"),
