@@ -1,7 +1,9 @@
 """Build the static hub site from the warehouse: pages, feeds out, data export, Pagefind index.
 
 The site is written to a staging directory next to the target and swapped in at the end,
-so a server pointed at the target never shows a half-built site.
+so a server pointed at the target never shows a half-built site. Every file is rendered, but
+only those whose bytes changed since the last good build are written (incremental.py), and only
+the Pagefind bundles whose item pages changed are indexed again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +38,9 @@ from pipelines.publish.site.content import (HUB_ORDER, KIND_PLURALS, HubContent,
                                     iter_organisation_listings, iter_sitemap_entries, iter_tag_listings, kind_path,
                                     newest_cards, path_segment, read_hub)
 from pipelines.publish.search import STOPWORDS, related_words_by_term, related_words_for
-from pipelines.publish.site.pagefind import index_site, plan_search_bundles
+from pipelines.publish.site.incremental import (SearchBundleState, SiteFiles, SiteManifest, load_manifest,
+                                                manifest_path, seed_staging, write_manifest)
+from pipelines.publish.site.pagefind import SearchBundle, combined_summary, index_bundle, plan_search_bundles
 
 PAGE_SIZE = 50
 _TAG_LIKE = re.compile(r"<[^>]*>")
@@ -59,6 +64,13 @@ class SiteBuild:
     seconds: float
     search_index: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)      # site paths whose bytes changed (or are new)
+    removed: list[str] = field(default_factory=list)      # site paths the last build had and this one has not
+    kept: int = 0                                         # files left as the last build wrote them
+    reindexed: list[str] = field(default_factory=list)    # Pagefind bundle directories indexed again
+
+    def summary(self) -> str:
+        return f"{len(self.written)} files written, {len(self.removed)} removed, {self.kept} unchanged"
 
 
 @dataclass
@@ -116,8 +128,8 @@ SCHEMA_TYPES = {"story": "Article", "technique": "TechArticle", "asset": "Creati
 
 
 class SiteWriter:
-    def __init__(self, root: Path, hub: HubContent, site: SiteConfig):
-        self.root = root
+    def __init__(self, files: SiteFiles, hub: HubContent, site: SiteConfig):
+        self.files = files
         self.hub = hub
         self.site = site
         self.base_path = urlsplit(site.base_url).path or "/"
@@ -141,10 +153,9 @@ class SiteWriter:
         return urljoin(self.site.base_url, path)
 
     def write(self, path: str, data: bytes | str) -> None:
-        target = self.root / (path + "index.html" if path.endswith("/") or path == "" else path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-        if target.suffix == ".html":
+        file_path = path + "index.html" if path.endswith("/") or path == "" else path
+        self.files.write(file_path, data.encode("utf-8") if isinstance(data, str) else data)
+        if file_path.endswith(".html"):
             self.pages += 1
 
     def render(self, template: str, path: str, **context) -> None:
@@ -197,30 +208,46 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
     site = site or SiteConfig()
     out_dir = Path(out_dir)
     staging = out_dir.with_name(out_dir.name + ".building")
+    new_manifest = manifest_path(out_dir).with_name(manifest_path(out_dir).name + ".new")
     try:
         shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        previous = load_manifest(out_dir)
+        seed_staging(out_dir, staging, previous)
+        files = SiteFiles(staging, previous)
+        lap("seed")
         related = related_words_by_term(search_index) if search and search_index and search_index.exists() else {}
-        hub, writer, summary = _write_site(con, staging, site, search, related, lap)
+        hub, writer, search_state, reindexed = _write_site(con, files, site, search, related, lap)
+        write_manifest(files.manifest(search_state), new_manifest)
+        # No manifest while the sites swap: a build interrupted here writes everything next time.
+        manifest_path(out_dir).unlink(missing_ok=True)
         _swap_in(staging, out_dir)
+        os.replace(new_manifest, manifest_path(out_dir))
     except Exception as exc:
         raise SiteBuildError(f"the site build failed and {out_dir} was left as it was: "
                              f"{type(exc).__name__}: {exc}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)   # already gone once swapped in
+        new_manifest.unlink(missing_ok=True)
     size = _directory_bytes(out_dir)
+    summary = combined_summary([state.summary for state in search_state.values()]) if search_state else ""
     return SiteBuild(path=out_dir, pages=writer.pages, items=hub.item_count, bytes=size,
-                     seconds=time.perf_counter() - started, search_index=summary, timings=timings)
+                     seconds=time.perf_counter() - started, search_index=summary, timings=timings,
+                     written=files.written, removed=files.removed, kept=files.kept, reindexed=reindexed)
 
 
-def _write_site(con: duckdb.DuckDBPyConnection, staging: Path, site: SiteConfig, search: bool,
-                related: dict[str, list[str]], lap: Callable[[str], None]) -> tuple[HubContent, SiteWriter, str]:
-    """Every file of the site, written under `staging`; the hub it shows, its writer and Pagefind's summary."""
+def _write_site(con: duckdb.DuckDBPyConnection, files: SiteFiles, site: SiteConfig, search: bool,
+                related: dict[str, list[str]], lap: Callable[[str], None]
+                ) -> tuple[HubContent, SiteWriter, dict[str, SearchBundleState], list[str]]:
+    """Every file of the site, written under `files.staging` where changed; the hub it shows, its
+    writer, the Pagefind bundles' state and which bundles were indexed again."""
+    staging = files.staging
     try:
         hub = read_hub(con)
         bundles = plan_search_bundles(map(path_segment, iter_item_ids(con)), site.search_bundle_items)
-        writer = SiteWriter(staging, hub, site)
-        shutil.copytree(STATIC_DIR, staging / "static")
+        writer = SiteWriter(files, hub, site)
+        for path in sorted(p for p in STATIC_DIR.rglob("*") if p.is_file()):
+            writer.write("static/" + path.relative_to(STATIC_DIR).as_posix(), path.read_bytes())
         lap("read")
 
         _write_listings(con, writer, hub, bundles)
@@ -236,16 +263,42 @@ def _write_site(con: duckdb.DuckDBPyConnection, staging: Path, site: SiteConfig,
         for name, document in feeds.sitemaps(_sitemap_urls(con, writer, hub), writer.absolute):
             writer.write(name, document)
         writer.write("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {writer.absolute('sitemap.xml')}\n")
-        _export_data(con, staging / "data")
+        with tempfile.TemporaryDirectory(prefix=staging.name + ".export-", dir=staging.parent) as export_dir:
+            _export_data(con, Path(export_dir))
+            for name in EXPORT_FILES:
+                files.adopt(f"data/{name}", Path(export_dir) / name)
         lap("feeds_and_data")
     finally:
         drop_site_tables(con)
 
-    if search:
+    files.remove_the_rest({bundle.subdir for bundle in bundles} if search else set())
+    lap("removed")
+    if not search:
+        return hub, writer, {}, []
+    changed = files.written + files.removed
+    stale = [b for b in bundles if not _search_bundle_is_current(b, files.previous, staging, hub, changed)]
+    if stale:
         release_cache(con)   # Pagefind runs beside this process: DuckDB's cache is not needed meanwhile
-    summary = index_site(staging, bundles) if search else ""
+    summaries = {b.subdir: index_bundle(staging, b) for b in stale}
+    state = {b.subdir: SearchBundleState(glob=b.glob, had_items=hub.item_count > 0,
+                                         summary=summaries.get(b.subdir) or files.previous.search[b.subdir].summary)
+             for b in bundles}
     lap("pagefind")
-    return hub, writer, summary
+    return hub, writer, state, [b.subdir for b in stale]
+
+
+def _search_bundle_is_current(bundle: SearchBundle, previous: SiteManifest, staging: Path, hub: HubContent,
+                              changed: list[str]) -> bool:
+    """Whether the last build's index of `bundle` still matches the pages: same bundle, and none of
+    the pages it indexes written or removed (in a hub with no items, every page is indexed)."""
+    state = previous.search.get(bundle.subdir)
+    if state is None or state.glob != bundle.glob or state.had_items != (hub.item_count > 0):
+        return False
+    if not (staging / bundle.subdir).is_dir():
+        return False
+    if hub.item_count == 0:
+        return not any(path.endswith(".html") for path in changed)
+    return not any(bundle.covers_item_page(path) for path in changed)
 
 
 def _write_listings(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent, bundles) -> None:
@@ -354,9 +407,12 @@ ORDER BY o.rn
 EXPORT_ROW_GROUP = 10_000
 
 
+EXPORT_FILES = ("items.json", "items.parquet")
+
+
 def _export_data(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
-    """data/items.json (an array of objects, DuckDB's JSON for each row) and data/items.parquet:
-    the `hub_items` columns but content_html, newest first."""
+    """EXPORT_FILES in `data_dir`: items.json (an array of objects, DuckDB's JSON for each row) and
+    items.parquet: the `hub_items` columns but content_html, newest first."""
     data_dir.mkdir(parents=True, exist_ok=True)
     con.execute("SET TimeZone = 'UTC'")
     con.execute(EXPORT_ORDER_SQL)
