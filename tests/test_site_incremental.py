@@ -14,7 +14,7 @@ from pathlib import Path
 from pipelines.config import SiteConfig
 from pipelines.publish.site import build_site_from_file
 from pipelines.publish.site.content import item_path
-from pipelines.publish.site.incremental import manifest_path
+from pipelines.publish.site.incremental import manifest_path, next_generation, served_generation
 from pipelines.publish.site.pagefind import plan_search_bundles
 from pipelines.store.warehouse import open_for_writing
 from tests.conftest import Hub, serve_bytes
@@ -67,6 +67,10 @@ def inodes(root: Path) -> dict[str, int]:
     return {path: file.stat().st_ino for path, file in files_of(root).items()}
 
 
+def modified(root: Path) -> dict[str, int]:
+    return {path: file.stat().st_mtime_ns for path, file in files_of(root).items()}
+
+
 def item_page(hub: Hub, link: str) -> str:
     (item_id,), = hub.query("SELECT id FROM hub_items WHERE url = ?", [link])
     return item_path(item_id) + "index.html"
@@ -77,18 +81,16 @@ def test_a_changed_title_rewrites_only_the_files_it_appears_on_and_equals_a_buil
     out = tmp_path / "site"
     first = build_site_from_file(hub.warehouse_path, out, search=False)
     assert len(first.written) == len(files_of(out)) and first.kept == 0 and not first.removed
-    before, before_inodes = contents(out), inodes(out)
+    before = contents(out)
 
     retitled = [(title + " (updated)" if link == CHANGED_LINK else title, link, tags) for title, link, tags in COUNCIL_A]
     harvest(hub, loopback, retitled)
     second = build_site_from_file(hub.warehouse_path, out, search=False)
     scratch = build_site_from_file(hub.warehouse_path, tmp_path / "scratch", search=False)
-    after, after_inodes = contents(out), inodes(out)
+    after = contents(out)
 
-    # What it reports is what it did: the written files are new inodes, every other one the last build's.
-    assert set(second.written) == {path for path, inode in after_inodes.items() if before_inodes.get(path) != inode}
-    assert second.kept == len(after_inodes) - len(second.written) and not second.removed
-    # It wrote exactly the files whose bytes changed (besides the build's timestamps)...
+    assert second.kept == len(after) - len(second.written) and not second.removed
+    # It reports as written exactly the files whose bytes changed (besides the build's timestamps)...
     assert set(second.written) - BUILD_STAMPED == {path for path in after
                                                    if after[path] != before.get(path)} - BUILD_STAMPED
     # ...which are the item's page and the pages, feeds and export showing its title.
@@ -106,6 +108,21 @@ def test_a_changed_title_rewrites_only_the_files_it_appears_on_and_equals_a_buil
     assert "Civic tech meetup notes (updated)" in (out / changed_page).read_text(encoding="utf-8")
     # The site is the one a build from scratch makes, byte for byte but for when it was built.
     assert after == contents(scratch.path)
+
+    # The next build is written into the copy served before (the first build's): exactly the files
+    # that differ from it, those of both changes, are written there.
+    other = next_generation(out)
+    assert other != served_generation(out) and (other / "index.html").exists()
+    written_at = modified(other)
+    retitled_again = [(title + " (revised)", link, tags) if link == "http://b.example/standard" else (title, link, tags)
+                      for title, link, tags in COUNCIL_B]
+    harvest(hub, loopback, retitled, retitled_again)
+    third = build_site_from_file(hub.warehouse_path, out, search=False)
+    assert served_generation(out) == other
+    rewritten = {path for path, moment in modified(other).items() if written_at.get(path) != moment}
+    assert rewritten - BUILD_STAMPED == (set(second.written) | set(third.written)) - BUILD_STAMPED
+    assert item_page(hub, "http://b.example/standard") in third.written
+    assert contents(out) == contents(build_site_from_file(hub.warehouse_path, tmp_path / "scratch", search=False).path)
 
 
 # Enough items for several Pagefind bundles of SiteConfig's smallest size.
@@ -163,10 +180,19 @@ def indexed_pages(root: Path) -> dict[str, int]:
             for bundle in root.glob("pagefind*")}
 
 
-def test_a_lost_manifest_means_a_whole_build(loopback, hub, tmp_path):
+def test_a_copy_without_its_manifest_is_written_whole_and_cleared_of_stray_files(loopback, hub, tmp_path):
     harvest(hub, loopback, COUNCIL_A)
     out = tmp_path / "site"
     build_site_from_file(hub.warehouse_path, out, search=False)
-    manifest_path(out).unlink()
+    build_site_from_file(hub.warehouse_path, out, search=False)
+    # The copy not served, as a build that failed part way leaves it: no manifest, a file too many.
+    other = next_generation(out)
+    manifest_path(other).unlink()
+    stray = other / "items" / "half-written" / "index.html"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("half")
+    written_at = modified(other)
     rebuilt = build_site_from_file(hub.warehouse_path, out, search=False)
-    assert rebuilt.kept == 0 and set(rebuilt.written) == set(files_of(out)) and manifest_path(out).exists()
+    assert served_generation(out) == other and manifest_path(other).exists() and not stray.exists()
+    assert all(written_at[path] != moment for path, moment in modified(other).items())
+    assert set(rebuilt.written) <= BUILD_STAMPED and not rebuilt.removed   # against the site served before

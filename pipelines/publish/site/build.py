@@ -1,9 +1,9 @@
 """Build the static hub site from the warehouse: pages, feeds out, data export, Pagefind index.
 
-The site is written to a staging directory next to the target and swapped in at the end,
-so a server pointed at the target never shows a half-built site. Every file is rendered, but
-only those whose bytes changed since the last good build are written (incremental.py), and only
-the Pagefind bundles whose item pages changed are indexed again.
+The site is written into the copy beside it that is not served and then served in one atomic
+step (incremental.py), so a server pointed at the target never shows a half-built site. Every
+file is rendered, but only those whose bytes differ from that copy's are written, and only the
+Pagefind bundles whose item pages changed are indexed again.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import html
 import json
 import os
 import re
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -38,8 +37,8 @@ from pipelines.publish.site.content import (HUB_ORDER, KIND_PLURALS, HubContent,
                                     iter_organisation_listings, iter_sitemap_entries, iter_tag_listings, kind_path,
                                     newest_cards, path_segment, read_hub)
 from pipelines.publish.search import STOPWORDS, related_words_by_term, related_words_for
-from pipelines.publish.site.incremental import (SearchBundleState, SiteFiles, SiteManifest, load_manifest,
-                                                manifest_path, seed_staging, write_manifest)
+from pipelines.publish.site.incremental import (SearchBundleState, SiteFiles, SiteManifest, begin, finish, link_tree,
+                                                load_manifest, next_generation, served_generation)
 from pipelines.publish.site.pagefind import SearchBundle, combined_summary, index_bundle, plan_search_bundles
 
 PAGE_SIZE = 50
@@ -194,12 +193,13 @@ class SiteWriter:
 
 def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig | None = None, *,
                search: bool = True, search_index: Path | None = None) -> SiteBuild:
-    """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there).
+    """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there),
+    writing only the files whose bytes changed.
     Given the CLI's search index, each item's Pagefind record also carries its related words, so the
     site's search finds what the CLI finds for a query in other words.
 
-    A build that fails, for whatever reason, raises SiteBuildError and leaves `out_dir` as it was
-    and no staging directory behind."""
+    `out_dir` is a link to the generation served (incremental.py). A build that fails, for whatever
+    reason, raises SiteBuildError and leaves the site served at `out_dir` as it was."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -207,28 +207,18 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
         timings[phase] = time.perf_counter() - started - sum(timings.values())
     site = site or SiteConfig()
     out_dir = Path(out_dir)
-    staging = out_dir.with_name(out_dir.name + ".building")
-    new_manifest = manifest_path(out_dir).with_name(manifest_path(out_dir).name + ".new")
     try:
-        shutil.rmtree(staging, ignore_errors=True)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        previous = load_manifest(out_dir)
-        seed_staging(out_dir, staging, previous)
-        files = SiteFiles(staging, previous)
-        lap("seed")
+        served = served_generation(out_dir)
+        generation = next_generation(out_dir)
+        files = SiteFiles(generation, held=load_manifest(generation), served=load_manifest(served))
+        begin(generation)
         related = related_words_by_term(search_index) if search and search_index and search_index.exists() else {}
-        hub, writer, search_state, reindexed = _write_site(con, files, site, search, related, lap)
-        write_manifest(files.manifest(search_state), new_manifest)
-        # No manifest while the sites swap: a build interrupted here writes everything next time.
-        manifest_path(out_dir).unlink(missing_ok=True)
-        _swap_in(staging, out_dir)
-        os.replace(new_manifest, manifest_path(out_dir))
+        hub, writer, search_state, reindexed = _write_site(con, files, served, site, search, related, lap)
+        finish(out_dir, generation, files.manifest(search_state))
     except Exception as exc:
         raise SiteBuildError(f"the site build failed and {out_dir} was left as it was: "
                              f"{type(exc).__name__}: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)   # already gone once swapped in
-        new_manifest.unlink(missing_ok=True)
     size = _directory_bytes(out_dir)
     summary = combined_summary([state.summary for state in search_state.values()]) if search_state else ""
     return SiteBuild(path=out_dir, pages=writer.pages, items=hub.item_count, bytes=size,
@@ -236,12 +226,12 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
                      written=files.written, removed=files.removed, kept=files.kept, reindexed=reindexed)
 
 
-def _write_site(con: duckdb.DuckDBPyConnection, files: SiteFiles, site: SiteConfig, search: bool,
-                related: dict[str, list[str]], lap: Callable[[str], None]
+def _write_site(con: duckdb.DuckDBPyConnection, files: SiteFiles, served: Path | None, site: SiteConfig,
+                search: bool, related: dict[str, list[str]], lap: Callable[[str], None]
                 ) -> tuple[HubContent, SiteWriter, dict[str, SearchBundleState], list[str]]:
-    """Every file of the site, written under `files.staging` where changed; the hub it shows, its
-    writer, the Pagefind bundles' state and which bundles were indexed again."""
-    staging = files.staging
+    """Every file of the site, written into `files.generation` where it differs; the hub it shows,
+    its writer, the Pagefind bundles' state and which bundles Pagefind indexed again."""
+    generation = files.generation
     try:
         hub = read_hub(con)
         bundles = plan_search_bundles(map(path_segment, iter_item_ids(con)), site.search_bundle_items)
@@ -263,7 +253,7 @@ def _write_site(con: duckdb.DuckDBPyConnection, files: SiteFiles, site: SiteConf
         for name, document in feeds.sitemaps(_sitemap_urls(con, writer, hub), writer.absolute):
             writer.write(name, document)
         writer.write("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {writer.absolute('sitemap.xml')}\n")
-        with tempfile.TemporaryDirectory(prefix=staging.name + ".export-", dir=staging.parent) as export_dir:
+        with tempfile.TemporaryDirectory(prefix=generation.name + ".export-", dir=generation.parent) as export_dir:
             _export_data(con, Path(export_dir))
             for name in EXPORT_FILES:
                 files.adopt(f"data/{name}", Path(export_dir) / name)
@@ -275,26 +265,35 @@ def _write_site(con: duckdb.DuckDBPyConnection, files: SiteFiles, site: SiteConf
     lap("removed")
     if not search:
         return hub, writer, {}, []
-    changed = files.written + files.removed
-    stale = [b for b in bundles if not _search_bundle_is_current(b, files.previous, staging, hub, changed)]
+    state: dict[str, SearchBundleState] = {}
+    stale: list[SearchBundle] = []
+    for bundle in bundles:
+        if _search_bundle_is_current(bundle, files.held, generation, hub, files.rewritten + files.deleted):
+            state[bundle.subdir] = files.held.search[bundle.subdir]
+        elif served and _search_bundle_is_current(bundle, files.served, served, hub, files.written + files.removed):
+            # The served site's bundle matches these pages: its files, linked, are this one.
+            link_tree(served / bundle.subdir, generation / bundle.subdir)
+            state[bundle.subdir] = files.served.search[bundle.subdir]
+        else:
+            stale.append(bundle)
     if stale:
         release_cache(con)   # Pagefind runs beside this process: DuckDB's cache is not needed meanwhile
-    summaries = {b.subdir: index_bundle(staging, b) for b in stale}
-    state = {b.subdir: SearchBundleState(glob=b.glob, had_items=hub.item_count > 0,
-                                         summary=summaries.get(b.subdir) or files.previous.search[b.subdir].summary)
-             for b in bundles}
+    for bundle in stale:
+        state[bundle.subdir] = SearchBundleState(glob=bundle.glob, had_items=hub.item_count > 0,
+                                                 summary=index_bundle(generation, bundle))
     lap("pagefind")
-    return hub, writer, state, [b.subdir for b in stale]
+    return hub, writer, {b.subdir: state[b.subdir] for b in bundles}, [b.subdir for b in stale]
 
 
-def _search_bundle_is_current(bundle: SearchBundle, previous: SiteManifest, staging: Path, hub: HubContent,
+def _search_bundle_is_current(bundle: SearchBundle, indexed: SiteManifest, root: Path, hub: HubContent,
                               changed: list[str]) -> bool:
-    """Whether the last build's index of `bundle` still matches the pages: same bundle, and none of
-    the pages it indexes written or removed (in a hub with no items, every page is indexed)."""
-    state = previous.search.get(bundle.subdir)
+    """Whether the index of `bundle` under `root`, as `indexed` records it, matches these pages:
+    the same bundle, and none of the pages it indexes in `changed` (in a hub with no items, every
+    page is indexed)."""
+    state = indexed.search.get(bundle.subdir)
     if state is None or state.glob != bundle.glob or state.had_items != (hub.item_count > 0):
         return False
-    if not (staging / bundle.subdir).is_dir():
+    if not (root / bundle.subdir).is_dir():
         return False
     if hub.item_count == 0:
         return not any(path.endswith(".html") for path in changed)
@@ -452,20 +451,6 @@ def _directory_bytes(root: Path) -> int:
                 elif entry.is_file(follow_symlinks=False):
                     total += entry.stat(follow_symlinks=False).st_size
     return total
-
-
-def _swap_in(staging: Path, out_dir: Path) -> None:
-    old = out_dir.with_name(out_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        out_dir.rename(old)
-    try:
-        staging.rename(out_dir)
-    except OSError:
-        if old.exists():
-            old.rename(out_dir)   # the last good site goes back where it was served
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 SITE_STATE_KEY = "site_built_from"
