@@ -72,13 +72,6 @@ def plan_search_bundles(item_ids: Iterable[str], bundle_items: int) -> list[Sear
     return [SearchBundle("pagefind" if n == 0 else f"pagefind-{n}", tuple(group)) for n, group in enumerate(groups)]
 
 
-def index_site(site_dir: Path, bundles: list[SearchBundle] | None = None) -> str:
-    """Run Pagefind over `site_dir` once per bundle (one process at a time, so memory is bounded by
-    the largest bundle). Returns a summary of what was indexed."""
-    bundles = bundles or [SearchBundle("pagefind")]
-    return combined_summary([index_bundle(site_dir, bundle) for bundle in bundles])
-
-
 def combined_summary(summaries: list[str]) -> str:
     """One summary for the bundles' Pagefind summaries."""
     if len(summaries) == 1:
