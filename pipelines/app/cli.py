@@ -422,7 +422,7 @@ def site_build(
     except HubError as exc:
         _fail(str(exc), EXIT_CONFIG)
     out.print(f"Built {built.pages} pages for {built.items} items in {built.seconds:.1f} s "
-              f"({built.bytes / 1e6:.1f} MB) at {built.path}", highlight=False, soft_wrap=True)
+              f"({built.bytes / 1e6:.1f} MB) at {built.path}: {built.summary()}", highlight=False, soft_wrap=True)
     if built.search_index:
         out.print(f"Search index: {built.search_index}", highlight=False)
     out.print(f"Serve it with: opengovtech serve --dir {built.path}", highlight=False, soft_wrap=True)

@@ -38,9 +38,12 @@ def hub_site(context: dg.AssetExecutionContext, sources: SourcesResource,
         with build_memory(wh.con, SITE_MEMORY_LIMIT):   # it reads every item: more than the harvest's limit
             built = build_site(wh.con, out_dir, site_config, search_index=index_path_for(wh.path))
         wh.set_state(SITE_STATE_KEY, fingerprint)
-    context.log.info(f"site built in {built.seconds:.1f} s: {built.pages} pages, {built.items} items")
+    context.log.info(f"site built in {built.seconds:.1f} s: {built.pages} pages, {built.items} items; "
+                     f"{built.summary()}")
     return dg.MaterializeResult(metadata={
         "path": str(built.path), "pages": built.pages, "items": built.items,
+        "files_written": len(built.written), "files_removed": len(built.removed), "files_unchanged": built.kept,
+        "search_bundles_reindexed": len(built.reindexed),
         "size_mb": round(built.bytes / 1e6, 2), "seconds": round(built.seconds, 2),
         "base_url": site_config.base_url, "search_index": built.search_index, "rebuilt": True,
     })

@@ -1,7 +1,9 @@
 """Build the static hub site from the warehouse: pages, feeds out, data export, Pagefind index.
 
-The site is written to a staging directory next to the target and swapped in at the end,
-so a server pointed at the target never shows a half-built site.
+The site is written into the copy beside it that is not served and then served in one atomic
+step (incremental.py), so a server pointed at the target never shows a half-built site. Every
+file is rendered, but only those whose bytes differ from that copy's are written, and only the
+Pagefind bundles whose item pages changed are indexed again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import html
 import json
 import os
 import re
-import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +37,9 @@ from pipelines.publish.site.content import (HUB_ORDER, KIND_PLURALS, HubContent,
                                     iter_organisation_listings, iter_sitemap_entries, iter_tag_listings, kind_path,
                                     newest_cards, path_segment, read_hub)
 from pipelines.publish.search import STOPWORDS, related_words_by_term, related_words_for
-from pipelines.publish.site.pagefind import index_site, plan_search_bundles
+from pipelines.publish.site.incremental import (SearchBundleState, SiteFiles, SiteManifest, begin, finish, link_tree,
+                                                load_manifest, next_generation, served_generation)
+from pipelines.publish.site.pagefind import SearchBundle, combined_summary, index_bundle, plan_search_bundles
 
 PAGE_SIZE = 50
 _TAG_LIKE = re.compile(r"<[^>]*>")
@@ -59,6 +63,13 @@ class SiteBuild:
     seconds: float
     search_index: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)      # site paths whose bytes changed (or are new)
+    removed: list[str] = field(default_factory=list)      # site paths the last build had and this one has not
+    kept: int = 0                                         # files left as the last build wrote them
+    reindexed: list[str] = field(default_factory=list)    # Pagefind bundle directories indexed again
+
+    def summary(self) -> str:
+        return f"{len(self.written)} files written, {len(self.removed)} removed, {self.kept} unchanged"
 
 
 @dataclass
@@ -116,8 +127,8 @@ SCHEMA_TYPES = {"story": "Article", "technique": "TechArticle", "asset": "Creati
 
 
 class SiteWriter:
-    def __init__(self, root: Path, hub: HubContent, site: SiteConfig):
-        self.root = root
+    def __init__(self, files: SiteFiles, hub: HubContent, site: SiteConfig):
+        self.files = files
         self.hub = hub
         self.site = site
         self.base_path = urlsplit(site.base_url).path or "/"
@@ -141,10 +152,9 @@ class SiteWriter:
         return urljoin(self.site.base_url, path)
 
     def write(self, path: str, data: bytes | str) -> None:
-        target = self.root / (path + "index.html" if path.endswith("/") or path == "" else path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-        if target.suffix == ".html":
+        file_path = path + "index.html" if path.endswith("/") or path == "" else path
+        self.files.write(file_path, data.encode("utf-8") if isinstance(data, str) else data)
+        if file_path.endswith(".html"):
             self.pages += 1
 
     def render(self, template: str, path: str, **context) -> None:
@@ -183,12 +193,13 @@ class SiteWriter:
 
 def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig | None = None, *,
                search: bool = True, search_index: Path | None = None) -> SiteBuild:
-    """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there).
+    """Write the whole site for the warehouse behind `con` to `out_dir` (replacing what was there),
+    writing only the files whose bytes changed.
     Given the CLI's search index, each item's Pagefind record also carries its related words, so the
     site's search finds what the CLI finds for a query in other words.
 
-    A build that fails, for whatever reason, raises SiteBuildError and leaves `out_dir` as it was
-    and no staging directory behind."""
+    `out_dir` is a link to the generation served (incremental.py). A build that fails, for whatever
+    reason, raises SiteBuildError and leaves the site served at `out_dir` as it was."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -196,31 +207,37 @@ def build_site(con: duckdb.DuckDBPyConnection, out_dir: Path, site: SiteConfig |
         timings[phase] = time.perf_counter() - started - sum(timings.values())
     site = site or SiteConfig()
     out_dir = Path(out_dir)
-    staging = out_dir.with_name(out_dir.name + ".building")
     try:
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        served = served_generation(out_dir)
+        generation = next_generation(out_dir)
+        files = SiteFiles(generation, held=load_manifest(generation), served=load_manifest(served))
+        begin(generation)
         related = related_words_by_term(search_index) if search and search_index and search_index.exists() else {}
-        hub, writer, summary = _write_site(con, staging, site, search, related, lap)
-        _swap_in(staging, out_dir)
+        hub, writer, search_state, reindexed = _write_site(con, files, served, site, search, related, lap)
+        finish(out_dir, generation, files.manifest(search_state))
     except Exception as exc:
         raise SiteBuildError(f"the site build failed and {out_dir} was left as it was: "
                              f"{type(exc).__name__}: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)   # already gone once swapped in
     size = _directory_bytes(out_dir)
+    summary = combined_summary([state.summary for state in search_state.values()]) if search_state else ""
     return SiteBuild(path=out_dir, pages=writer.pages, items=hub.item_count, bytes=size,
-                     seconds=time.perf_counter() - started, search_index=summary, timings=timings)
+                     seconds=time.perf_counter() - started, search_index=summary, timings=timings,
+                     written=files.written, removed=files.removed, kept=files.kept, reindexed=reindexed)
 
 
-def _write_site(con: duckdb.DuckDBPyConnection, staging: Path, site: SiteConfig, search: bool,
-                related: dict[str, list[str]], lap: Callable[[str], None]) -> tuple[HubContent, SiteWriter, str]:
-    """Every file of the site, written under `staging`; the hub it shows, its writer and Pagefind's summary."""
+def _write_site(con: duckdb.DuckDBPyConnection, files: SiteFiles, served: Path | None, site: SiteConfig,
+                search: bool, related: dict[str, list[str]], lap: Callable[[str], None]
+                ) -> tuple[HubContent, SiteWriter, dict[str, SearchBundleState], list[str]]:
+    """Every file of the site, written into `files.generation` where it differs; the hub it shows,
+    its writer, the Pagefind bundles' state and which bundles Pagefind indexed again."""
+    generation = files.generation
     try:
         hub = read_hub(con)
         bundles = plan_search_bundles(map(path_segment, iter_item_ids(con)), site.search_bundle_items)
-        writer = SiteWriter(staging, hub, site)
-        shutil.copytree(STATIC_DIR, staging / "static")
+        writer = SiteWriter(files, hub, site)
+        for path in sorted(p for p in STATIC_DIR.rglob("*") if p.is_file()):
+            writer.write("static/" + path.relative_to(STATIC_DIR).as_posix(), path.read_bytes())
         lap("read")
 
         _write_listings(con, writer, hub, bundles)
@@ -236,16 +253,51 @@ def _write_site(con: duckdb.DuckDBPyConnection, staging: Path, site: SiteConfig,
         for name, document in feeds.sitemaps(_sitemap_urls(con, writer, hub), writer.absolute):
             writer.write(name, document)
         writer.write("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {writer.absolute('sitemap.xml')}\n")
-        _export_data(con, staging / "data")
+        with tempfile.TemporaryDirectory(prefix=generation.name + ".export-", dir=generation.parent) as export_dir:
+            _export_data(con, Path(export_dir))
+            for name in EXPORT_FILES:
+                files.adopt(f"data/{name}", Path(export_dir) / name)
         lap("feeds_and_data")
     finally:
         drop_site_tables(con)
 
-    if search:
+    files.remove_the_rest({bundle.subdir for bundle in bundles} if search else set())
+    lap("removed")
+    if not search:
+        return hub, writer, {}, []
+    state: dict[str, SearchBundleState] = {}
+    stale: list[SearchBundle] = []
+    for bundle in bundles:
+        if _search_bundle_is_current(bundle, files.held, generation, hub, files.rewritten + files.deleted):
+            state[bundle.subdir] = files.held.search[bundle.subdir]
+        elif served and _search_bundle_is_current(bundle, files.served, served, hub, files.written + files.removed):
+            # The served site's bundle matches these pages: its files, linked, are this one.
+            link_tree(served / bundle.subdir, generation / bundle.subdir)
+            state[bundle.subdir] = files.served.search[bundle.subdir]
+        else:
+            stale.append(bundle)
+    if stale:
         release_cache(con)   # Pagefind runs beside this process: DuckDB's cache is not needed meanwhile
-    summary = index_site(staging, bundles) if search else ""
+    for bundle in stale:
+        state[bundle.subdir] = SearchBundleState(glob=bundle.glob, had_items=hub.item_count > 0,
+                                                 summary=index_bundle(generation, bundle))
     lap("pagefind")
-    return hub, writer, summary
+    return hub, writer, {b.subdir: state[b.subdir] for b in bundles}, [b.subdir for b in stale]
+
+
+def _search_bundle_is_current(bundle: SearchBundle, indexed: SiteManifest, root: Path, hub: HubContent,
+                              changed: list[str]) -> bool:
+    """Whether the index of `bundle` under `root`, as `indexed` records it, matches these pages:
+    the same bundle, and none of the pages it indexes in `changed` (in a hub with no items, every
+    page is indexed)."""
+    state = indexed.search.get(bundle.subdir)
+    if state is None or state.glob != bundle.glob or state.had_items != (hub.item_count > 0):
+        return False
+    if not (root / bundle.subdir).is_dir():
+        return False
+    if hub.item_count == 0:
+        return not any(path.endswith(".html") for path in changed)
+    return not any(bundle.covers_item_page(path) for path in changed)
 
 
 def _write_listings(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: HubContent, bundles) -> None:
@@ -354,9 +406,12 @@ ORDER BY o.rn
 EXPORT_ROW_GROUP = 10_000
 
 
+EXPORT_FILES = ("items.json", "items.parquet")
+
+
 def _export_data(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
-    """data/items.json (an array of objects, DuckDB's JSON for each row) and data/items.parquet:
-    the `hub_items` columns but content_html, newest first."""
+    """EXPORT_FILES in `data_dir`: items.json (an array of objects, DuckDB's JSON for each row) and
+    items.parquet: the `hub_items` columns but content_html, newest first."""
     data_dir.mkdir(parents=True, exist_ok=True)
     con.execute("SET TimeZone = 'UTC'")
     con.execute(EXPORT_ORDER_SQL)
@@ -396,20 +451,6 @@ def _directory_bytes(root: Path) -> int:
                 elif entry.is_file(follow_symlinks=False):
                     total += entry.stat(follow_symlinks=False).st_size
     return total
-
-
-def _swap_in(staging: Path, out_dir: Path) -> None:
-    old = out_dir.with_name(out_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        out_dir.rename(old)
-    try:
-        staging.rename(out_dir)
-    except OSError:
-        if old.exists():
-            old.rename(out_dir)   # the last good site goes back where it was served
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 SITE_STATE_KEY = "site_built_from"

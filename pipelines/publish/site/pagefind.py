@@ -11,6 +11,7 @@ browser (Pagefind's `mergeIndex`), so a search still covers every item.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -43,6 +44,13 @@ class SearchBundle:
             return "**/*.{html}"
         return "items/{" + ",".join(f"{p}*" for p in self.prefixes) + "}/index.html"
 
+    def covers_item_page(self, path: str) -> bool:
+        """Whether the site file `path` is an item page this bundle indexes (the pages that carry
+        data-pagefind-body; other pages count only in a hub with no items)."""
+        if not (path.startswith("items/") and path.endswith("/index.html")):
+            return False
+        return not self.prefixes or path[len("items/"):].startswith(self.prefixes)
+
 
 def plan_search_bundles(item_ids: Iterable[str], bundle_items: int) -> list[SearchBundle]:
     """Split item pages into bundles of at most `bundle_items` pages (as near as whole prefix groups
@@ -64,18 +72,18 @@ def plan_search_bundles(item_ids: Iterable[str], bundle_items: int) -> list[Sear
     return [SearchBundle("pagefind" if n == 0 else f"pagefind-{n}", tuple(group)) for n, group in enumerate(groups)]
 
 
-def index_site(site_dir: Path, bundles: list[SearchBundle] | None = None) -> str:
-    """Run Pagefind over `site_dir` once per bundle (one process at a time, so memory is bounded by
-    the largest bundle). Returns a summary of what was indexed."""
-    bundles = bundles or [SearchBundle("pagefind")]
-    summaries = [_index_bundle(site_dir, bundle) for bundle in bundles]
+def combined_summary(summaries: list[str]) -> str:
+    """One summary for the bundles' Pagefind summaries."""
     if len(summaries) == 1:
         return summaries[0]
     pages = sum(int(m.group(1)) for s in summaries if (m := re.search(r"Indexed (\d+) pages?", s)))
-    return f"Indexed {pages} pages in {len(bundles)} bundles"
+    return f"Indexed {pages} pages in {len(summaries)} bundles"
 
 
-def _index_bundle(site_dir: Path, bundle: SearchBundle) -> str:
+def index_bundle(site_dir: Path, bundle: SearchBundle) -> str:
+    """Index one bundle into a fresh directory: what was there may be links to a served site's files,
+    which Pagefind would otherwise write through, and files it would not write again."""
+    shutil.rmtree(site_dir / bundle.subdir, ignore_errors=True)
     command = [sys.executable, "-m", "pagefind", "--site", str(site_dir), "--output-subdir", bundle.subdir,
                "--glob", bundle.glob]
     try:
