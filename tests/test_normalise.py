@@ -806,7 +806,8 @@ def test_a_build_puts_back_the_primary_key_an_earlier_build_lost(tmp_path):
 
 
 def test_the_rules_version_follows_the_rules_files(tmp_path):
-    from pipelines.normalise.facts import FACTS_RULE_FILES, FACTS_VERSION, rules_version
+    from pipelines.code_version import code_version as rules_version
+    from pipelines.normalise.facts import FACTS_RULE_FILES, FACTS_VERSION
 
     copies = []
     for path in FACTS_RULE_FILES:

@@ -7,7 +7,6 @@ import base64
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import yaml

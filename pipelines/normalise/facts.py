@@ -8,17 +8,15 @@ whole table is recomputed by `opengovtech rebuild`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from pipelines.code_version import code_version
 from pipelines.store.connection import insert_rows, lower_memory_limit
 from pipelines.tuning import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT
 
@@ -101,16 +99,6 @@ FACT_COLUMNS = tuple(Column(name, sql_type) for name, sql_type in (
     ("own_key", "VARCHAR"), ("own_url", "VARCHAR"), ("matched", "BOOLEAN"), ("match_reasons", "VARCHAR[]"),
 ))
 FACTS_SCHEMA = arrow_schema(FACT_COLUMNS)
-
-
-def rules_version(files: Iterable[Path], libraries: Iterable[str] = ()) -> str:
-    """A digest of the rules' code (`files`) and of the installed versions of `libraries`."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(Path(path).name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
-    for library in libraries:
-        digest.update(f"{library}=={metadata.version(library)}\0".encode())
-    return digest.hexdigest()[:16]
 
 
 def facts_suffix(aliases: Aliases) -> str:
@@ -280,4 +268,4 @@ def _merge_note(row: dict, canonical: str | None) -> str | None:
 FACTS_RULE_FILES = tuple(sorted({Path(sys.modules[rule.__module__].__file__) for rule in (
     entry_facts, classify, detect_language, summarise, match_stored_entry, canonical_url, json_object)}))
 FACTS_RULE_LIBRARIES = ("ftfy", "pycld2", "nh3", "url-normalize")
-FACTS_VERSION = rules_version(FACTS_RULE_FILES, FACTS_RULE_LIBRARIES)
+FACTS_VERSION = code_version(FACTS_RULE_FILES, FACTS_RULE_LIBRARIES)

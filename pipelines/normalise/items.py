@@ -19,7 +19,8 @@ import pyarrow as pa
 from pipelines.store.connection import build_memory, insert_rows, release_cache, transaction
 from pipelines.normalise.aliases import Aliases
 from pipelines.normalise.dedupe import find_near_duplicates
-from pipelines.normalise.facts import facts_suffix, refresh_entry_facts, rules_version
+from pipelines.code_version import code_version
+from pipelines.normalise.facts import facts_suffix, refresh_entry_facts
 from pipelines.normalise.identity import ENTRY_ITEM_ID, ENTRY_ITEM_JOINS, ENTRY_ITEM_URL, SHARED_KEYS_SQL
 from pipelines.normalise.organisations import build_organisations
 from pipelines.sanitize import UNTITLED
@@ -29,7 +30,7 @@ from pipelines.store.warehouse import Warehouse
 STATE_KEY = "items_built_from"
 # The item steps' version, never bumped by hand: a digest of this package's code (merging, item
 # identity, links, projects, organisations), so a change to how items are made rebuilds them.
-ITEMS_VERSION = rules_version(sorted(Path(__file__).parent.glob("*.py")))
+ITEMS_VERSION = code_version(sorted(Path(__file__).parent.glob("*.py")))
 RECONNECT_AFTER_FACTS = 100_000   # facts recomputed in one build past which the rest gets a new connection
 
 # Ranking and grouping read narrow columns only, into a temp table of one head row per item;

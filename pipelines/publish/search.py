@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from pipelines.code_version import code_version
 from pipelines.errors import HubError
 from pipelines.publish.search_facets import FacetCounter, write_facets
 from pipelines.publish.search_meaning import DocumentVectors, document_text, related_terms, vectors_path, write_vectors
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from pipelines.store.warehouse import Warehouse
 
 INDEX_STATE_KEY = "search_index_built_from"
-INDEX_FORMAT = "fts5-6"  # bump when the index schema changes, so old files are rebuilt
+# What built an index file: a change to the indexing or query code rebuilds old files.
+INDEX_FORMAT = "fts5-" + code_version(sorted(Path(__file__).parent.glob("search*.py")))
 # BM25 column weights for (title, tags, summary, content, kind): a word in the title or the tags
 # says more about what an item is than the same word deep in its body. The kind column only
 # selects (see KIND_PREFIX) and adds nothing to a score.
