@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup
 from pipelines.dates import parse_datetime
 from pipelines.parse.discovery import FEED_TYPES
 from pipelines.sanitize import html_to_text
-from pipelines.parse.tags import hashtags, normalise_tag
+from pipelines.parse.tags import first_wanted, hashtags, normalise_tag
 from pipelines.parse.urls import canonical_url
 
 ARTICLE_TYPES = {"article", "blogposting", "newsarticle", "reportagenewsarticle", "techarticle",
@@ -57,14 +57,8 @@ class PageMetadata:
 
     def tag_matches(self, wanted) -> list[str]:
         """Plain-words reasons a wanted tag is on the page ("article:tag 'OpenGovTech'")."""
-        targets = {normalise_tag(t) for t in wanted}
-        reasons = []
-        for place in TAG_PLACES:
-            for tag in self.tags.get(place, []):
-                if normalise_tag(tag) in targets:
-                    reasons.append(f"{place} '{tag}'")
-                    break
-        return reasons
+        return [f"{place} '{tag}'" for place in TAG_PLACES
+                if (tag := first_wanted(wanted, self.tags.get(place, [])))]
 
     def best_url(self) -> str:
         return self.canonical_url or self.url
