@@ -17,7 +17,7 @@ from pipelines.parse import entry_limits
 from pipelines.parse import ParsedDocument, ParseOptions, parse_document
 from tests.conftest import CORPUS, content_type_for
 from tests.test_fast_fetch import harvest_in_memory
-from tests.test_feeds_corpus import entries_by_reference_parser
+from tests.test_feeds_corpus import ENCODED_FEED_TITLES, entries_by_reference_parser
 
 # One of each format and a few shapes; every corpus feed is harvested end to end in the slow tier.
 SAMPLE = ["data_blog_gov_uk_trimmed.atom", "wordpress_manton.rss", "rss10_biorxiv.rdf", "jsonfeed_inessential.json",
@@ -47,14 +47,7 @@ def test_each_format_yields_the_entries_its_reference_parser_reads_clean_and_in_
         assert "<script" not in html and "onerror=" not in html and "javascript:" not in html
 
 
-@pytest.mark.parametrize("feed, title", [
-    ("gb2312_kc0011_dvbbs.rss", "建国35周年纪念，华表，和平鸽"),
-    ("windows-1251_ibash.xml", "Цитата #17703"),
-    ("windows-1251_oren_ru.xml", "В Бузулуке главные стройплощадки – детсад и Ледовый дворец"),
-    ("iso8859-1_golem_de.xml", "Machine Learning: Von KI erstelltes Porträt für 432.500 US.D"),
-    ("iso8859-1_jn_pt.rss", "Mãe de utente é a nova presidente da Raríssimas"),
-    ("bbc_urdu_rtl.xml", "امریکی عسکری امداد کی بندش کی وجوہات"),
-])
+@pytest.mark.parametrize("feed, title", ENCODED_FEED_TITLES)
 def test_feed_encodings_are_decoded(feed, title):
     titles = [r.title for r in parse(CORPUS / "feeds" / feed).records]
     assert any(t.startswith(title) for t in titles), titles[:3]
