@@ -3,6 +3,7 @@ parsers and record builders, reading ../shared corpus and seed files in place.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict
 from functools import lru_cache
@@ -11,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from pipelines.config import DevtoSource, MarkdownSource, MastodonSource
+from pipelines.normalise import kind_features
 from pipelines.normalise.classify import ClassifyInput
 from pipelines.parse import parse_document
 from pipelines.parse.entries import ParseOptions
@@ -24,10 +26,21 @@ from tests.github_api_server import read_betamax_decoded, read_replay
 from tests.social_servers import read_vcr
 
 LABELLED = Path(__file__).parent / "data" / "labelled.yaml"
+TRAINER = Path(__file__).parents[1] / "training" / "train_kind_model.py"
 
 
 def load_labelled() -> list[dict]:
     return yaml.safe_load(LABELLED.read_text(encoding="utf-8"))["items"]
+
+
+def training_digest() -> str:
+    """What the kind model was trained from: the train split's labels, the features' code and the trainer."""
+    train = sorted((item["file"], str(item.get("entry", "")), item["kind"])
+                   for item in load_labelled() if item.get("split") != "test")
+    digest = hashlib.sha256(json.dumps(train, ensure_ascii=False).encode())
+    for path in (Path(kind_features.__file__), TRAINER):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def classify_input(item: dict) -> ClassifyInput:

@@ -22,7 +22,8 @@ from pipelines.tuning import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT
 
 from pipelines.normalise.aliases import Aliases
 from pipelines.entry import Column, json_object
-from pipelines.normalise.classify import ClassifyInput, classify
+from pipelines.normalise.classify import KIND_MODEL, ClassifyInput, classify
+from pipelines.normalise.kind_features import features
 from pipelines.normalise.clean import detect_language, fix_text, has_mojibake, primary_language
 from pipelines.sanitize import UNTITLED, summarise, title_from_text
 from pipelines.parse.tags import match_stored_entry
@@ -266,6 +267,7 @@ def _merge_note(row: dict, canonical: str | None) -> str | None:
 # facts (this one and those its rules call) and of the libraries that repair and read text, so a
 # change to any of them recomputes every entry's facts on the next run or rebuild.
 FACTS_RULE_FILES = tuple(sorted({Path(sys.modules[rule.__module__].__file__) for rule in (
-    entry_facts, classify, detect_language, summarise, match_stored_entry, canonical_url, json_object)}))
+    entry_facts, classify, features, detect_language, summarise, match_stored_entry, canonical_url, json_object)}
+    | {KIND_MODEL}))
 FACTS_RULE_LIBRARIES = ("ftfy", "pycld2", "nh3", "url-normalize")
 FACTS_VERSION = code_version(FACTS_RULE_FILES, FACTS_RULE_LIBRARIES)
