@@ -161,7 +161,9 @@ def test_a_story_linking_a_repository_forms_a_project_with_it(hub, loopback, mon
                 html_url="https://github.com/googleads/keyword-optimizer",
                 description="Sample app for the AdWords API keyword optimizer", homepage=None)
     github.add_owner("googleads", [repo])
-    hub.write_sources([{"id": "ads-blog", "kind": "feed", "url": feed, "tagged_only": False},
+    # The post introduces the app (the classifier reads it as an asset); the operator says the blog
+    # tells stories, so the post and its repository form a project.
+    hub.write_sources([{"id": "ads-blog", "kind": "feed", "url": feed, "tagged_only": False, "item_kind": "story"},
                        {"id": "googleads", "kind": "github", "repo": "googleads/keyword-optimizer",
                         "tagged_only": False}])
     monkeypatch.setenv("GITHUB_API_URL", github.api_url)
@@ -222,7 +224,9 @@ def test_repositories_linked_from_stories_are_fetched_as_assets_related_to_the_s
     github.add_owner("googleads", [linked])   # served at /repos/googleads/keyword-optimizer only when asked
     monkeypatch.setenv("GITHUB_API_URL", github.api_url)
     monkeypatch.setenv("GITHUB_TOKEN", "")
-    hub.write_sources([{"id": "ads-blog", "kind": "feed", "url": feed, "tagged_only": False},
+    # The post introduces the app (the classifier reads it as an asset); the operator says the blog
+    # tells stories, so the post and its repository form a project.
+    hub.write_sources([{"id": "ads-blog", "kind": "feed", "url": feed, "tagged_only": False, "item_kind": "story"},
                        {"id": "northbridge", "kind": "github", "org": "northbridge"}])
     hub.harvest()   # the story is read; its links are known once it is normalised
     hub.harvest()   # the implicit source reads the repositories stories link to
@@ -239,7 +243,9 @@ def test_repositories_linked_from_stories_are_fetched_as_assets_related_to_the_s
     assert "could not be read" in (hub.health("github-linked-repos")["warning"] or "")
 
     # Off in defaults: no implicit source.
-    hub.write_sources([{"id": "ads-blog", "kind": "feed", "url": feed, "tagged_only": False},
+    # The post introduces the app (the classifier reads it as an asset); the operator says the blog
+    # tells stories, so the post and its repository form a project.
+    hub.write_sources([{"id": "ads-blog", "kind": "feed", "url": feed, "tagged_only": False, "item_kind": "story"},
                        {"id": "northbridge", "kind": "github", "org": "northbridge"}], fetch_linked_repos=False)
     from pipelines.config import load_registry as load
     assert "github-linked-repos" not in {s.id for s in load(hub.sources_path).sources}

@@ -64,8 +64,7 @@ ranked AS (
     SELECT id, url, source_id, entry_key, published_at, date_missing, updated_at, details,
            row_number() OVER (PARTITION BY id
                               ORDER BY mention IS NOT NULL, near_duplicate IS NOT NULL,
-                                       merge_note IS NOT NULL, kind_score DESC,
-                                       published_at NULLS LAST, first_seen_at, source_id, entry_key) AS rank
+                                       merge_note IS NOT NULL, published_at NULLS LAST, first_seen_at, source_id, entry_key) AS rank
     FROM kept
 ),
 merged AS (
