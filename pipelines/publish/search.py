@@ -82,8 +82,9 @@ CREATE TABLE terms (term TEXT PRIMARY KEY, docs INTEGER NOT NULL, word_key TEXT 
 -- Common English words and the title, tag and summary terms closest to them in meaning
 -- (pipelines/publish/search_meaning.py): a query word is widened by them, the site's records carry them.
 CREATE TABLE related (word TEXT NOT NULL, term TEXT NOT NULL, similarity REAL NOT NULL);
--- Those common English words, each once: a query word among them is a word, not a typo, unless the
--- vocabulary term it is near is also close to it in meaning (pipelines/publish/search_terms.py).
+-- Common English words (a wider list): a query word among them is a word, not a typo, unless the
+-- vocabulary term it is near is also close to it in meaning (pipelines/publish/search_terms.py); and one
+-- with no related words may be widened by the terms nearest to it (a made-up string never is).
 CREATE TABLE common_words (word TEXT PRIMARY KEY) WITHOUT ROWID;
 -- The title, tag and summary terms related words are drawn from, in the order of their vectors in the
 -- vectors file (after the documents'): a query word with no related words is widened by the nearest.
@@ -521,7 +522,7 @@ class SearchIndex:
         for typed in (w.casefold() for w in plan.unknown):
             if terms := self._related_terms(typed):
                 widened_words.append(f"{typed} → {', '.join(terms)}")
-            elif terms := self._nearest_terms(typed):
+            elif self._is_common_word(typed) and (terms := self._nearest_terms(typed)):
                 widened_words.append(f"{typed} → {', '.join(terms)} (nearest in meaning)")
             if terms:
                 groups.append(QueryGroup(expression=_in_related_columns(terms), label=typed, weight=MAX_IDF))
@@ -530,6 +531,9 @@ class SearchIndex:
         if not widened_words:
             return None
         return QueryPlan(groups=groups, unknown=unknown, widened=widened_words)
+
+    def _is_common_word(self, word: str) -> bool:
+        return self.con.execute("SELECT 1 FROM common_words WHERE word = ?", (word,)).fetchone() is not None
 
     def _nearest_terms(self, word: str) -> list[str]:
         """A word the related table has nothing for (a rare word, or one whose related terms are all less

@@ -129,9 +129,15 @@ def _query_vocabulary() -> tuple[list[str], "np.ndarray"]:
     return words, embedder().embed(words)
 
 
+# Words taken for English words, not typos or made-up strings: a wider list than the related words'.
+COMMON_WORDS = 100_000
+
+
 def common_words() -> list[str]:
-    """The common English words related words are kept for (stop words and short words left out)."""
-    return _query_vocabulary()[0]
+    """wordfreq's most common English words, alphabetic only: a query word among them is a real word."""
+    from wordfreq import top_n_list
+
+    return [w for w in top_n_list("en", COMMON_WORDS) if w.isalpha()]
 
 
 def word_similarity(a: str, b: str) -> float:
