@@ -97,8 +97,8 @@ def _may_be_typo_of(con: sqlite3.Connection, typed: str, term: str) -> bool:
 
 
 def snowball_stem(word: str) -> str:
-    """The Snowball (Porter2) English stem, as Pagefind stems the site's words: "recruitment" and
-    "recruiting" share one. Coarser than `word_key`, so only for words the index does not hold."""
+    """The Snowball (Porter2) English stem, as Pagefind stems the site's words: "collaborators" and
+    "collaboration" share one. Coarser than `word_key`, so only for words the index does not hold."""
     return _snowball().stemWord(word)
 
 
