@@ -28,10 +28,13 @@ from typing import TYPE_CHECKING, Iterable
 from pipelines.code_version import code_version
 from pipelines.errors import HubError
 from pipelines.publish.search_facets import FacetCounter, write_facets
-from pipelines.publish.search_meaning import DocumentVectors, document_text, related_terms, vectors_path, write_vectors
-from pipelines.publish.search_terms import WordMatch, match_word, word_key
+from pipelines.publish.search_meaning import (DocumentVectors, common_words, document_text, embedder, related_terms,
+                                              vectors_path, write_vectors)
+from pipelines.publish.search_terms import WordMatch, match_word, snowball_stem, word_key
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from pipelines.store.warehouse import Warehouse
 
 INDEX_STATE_KEY = "search_index_built_from"
@@ -73,11 +76,19 @@ CREATE VIRTUAL TABLE docs_fts USING fts5(
     title, tags, summary, content, kind,
     tokenize = 'unicode61 remove_diacritics 2'
 );
--- The index's vocabulary: each term, how many documents hold it, and its light stem.
-CREATE TABLE terms (term TEXT PRIMARY KEY, docs INTEGER NOT NULL, word_key TEXT NOT NULL);
+-- The index's vocabulary: each term, how many documents hold it, its light stem, and its Snowball stem
+-- (the site's Pagefind stems words so: a query word the index lacks matches the terms stemmed alike).
+CREATE TABLE terms (term TEXT PRIMARY KEY, docs INTEGER NOT NULL, word_key TEXT NOT NULL, stem TEXT NOT NULL);
 -- Common English words and the title, tag and summary terms closest to them in meaning
 -- (pipelines/publish/search_meaning.py): a query word is widened by them, the site's records carry them.
 CREATE TABLE related (word TEXT NOT NULL, term TEXT NOT NULL, similarity REAL NOT NULL);
+-- Common English words (a wider list): a query word among them is a word, not a typo, unless the
+-- vocabulary term it is near is also close to it in meaning (pipelines/publish/search_terms.py); and one
+-- with no related words may be widened by the terms nearest to it (a made-up string never is).
+CREATE TABLE common_words (word TEXT PRIMARY KEY) WITHOUT ROWID;
+-- The title, tag and summary terms related words are drawn from, in the order of their vectors in the
+-- vectors file (after the documents'): a query word with no related words is widened by the nearest.
+CREATE TABLE meaning_terms (rowid INTEGER PRIMARY KEY, term TEXT NOT NULL);
 INSERT INTO docs_fts(docs_fts, rank) VALUES ('rank', 'bm25({", ".join(map(str, COLUMN_WEIGHTS))})');
 """
 
@@ -87,6 +98,7 @@ CREATE INDEX doc_sources_by_id ON doc_sources (source_id, rowid);
 CREATE INDEX docs_by_kind ON docs (kind);
 CREATE INDEX docs_by_date ON docs (sort_date);
 CREATE INDEX terms_by_key ON terms (word_key);
+CREATE INDEX terms_by_stem ON terms (stem);
 CREATE INDEX related_by_word ON related (word);
 """
 
@@ -186,8 +198,7 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
         _flush(con, docs, tags, sources, texts)
         write_facets(con)
         _write_terms(con)
-        _write_related(con)
-        write_vectors(vectors, meaning_texts)
+        write_vectors(vectors, meaning_texts, _write_related(con))
         con.executescript(INDEXES)
         con.execute("INSERT INTO docs_fts(docs_fts) VALUES ('optimize')")
         con.execute("INSERT INTO meta VALUES ('format', ?), ('documents', ?), ('vectors', ?)",
@@ -212,8 +223,8 @@ def kind_token(kind: str) -> str:
 
 def _write_terms(con: sqlite3.Connection) -> None:
     con.execute("CREATE VIRTUAL TABLE temp.vocabulary USING fts5vocab(main, docs_fts, 'row')")
-    con.executemany("INSERT INTO terms VALUES (?, ?, ?)",
-                    ((term, docs, word_key(term)) for term, docs in
+    con.executemany("INSERT INTO terms VALUES (?, ?, ?, ?)",
+                    ((term, docs, word_key(term), snowball_stem(term)) for term, docs in
                      con.execute("SELECT term, doc FROM temp.vocabulary WHERE term NOT GLOB ?", (KIND_PREFIX + "*",))))
     con.execute("DROP TABLE temp.vocabulary")
 
@@ -223,14 +234,19 @@ RELATED_COLUMNS = ("title", "tags", "summary")
 RELATED_WORDS_PER_ITEM = 60  # a record's related words, those of its first terms first
 
 
-def _write_related(con: sqlite3.Connection) -> None:
+def _write_related(con: sqlite3.Connection) -> "np.ndarray":
+    """The related and common word tables, and the related-word terms in order; returns their vectors."""
     con.execute("CREATE VIRTUAL TABLE temp.by_column USING fts5vocab(main, docs_fts, 'col')")
     terms = [term for (term,) in con.execute(
         f"SELECT DISTINCT term FROM temp.by_column WHERE col IN ({','.join('?' * len(RELATED_COLUMNS))}) "
         "ORDER BY term", RELATED_COLUMNS)
         if term.isalpha() and len(term) >= 3 and term not in STOPWORDS]
     con.execute("DROP TABLE temp.by_column")
-    con.executemany("INSERT INTO related VALUES (?, ?, ?)", related_terms(terms))
+    term_vectors = embedder().embed(terms)
+    con.executemany("INSERT INTO related VALUES (?, ?, ?)", related_terms(terms, term_vectors))
+    con.executemany("INSERT INTO common_words VALUES (?)", ((w,) for w in common_words()))
+    con.executemany("INSERT INTO meaning_terms VALUES (?, ?)", enumerate(terms, 1))
+    return term_vectors
 
 
 def related_words_by_term(index_path: Path) -> dict[str, list[str]]:
@@ -344,7 +360,8 @@ class SearchHit:
     score: float
     snippet: str
     # Which matching put the item on the page: "words" (every word), "some words", "typo"
-    # (a word read as its nearest vocabulary term), "related words" (a word widened by the terms
+    # (a word read as its nearest vocabulary term), "stem" (a word the index lacks read as the terms
+    # sharing its Snowball stem, as the site's Pagefind does), "related words" (a word widened by the terms
     # closest to it in meaning), "meaning" (the item close in embedding space).
     matched_by: list[str] = field(default_factory=list)
     explanation: str = ""
@@ -501,13 +518,35 @@ class SearchIndex:
             widened_words.append(f"{word.typed} → {', '.join(terms)}")
             groups.append(QueryGroup(expression=f"({group.expression} OR {_in_related_columns(terms)})",
                                      label=group.label, weight=group.weight, word=word))
+        unknown = []
         for typed in (w.casefold() for w in plan.unknown):
             if terms := self._related_terms(typed):
                 widened_words.append(f"{typed} → {', '.join(terms)}")
+            elif self._is_common_word(typed) and (terms := self._nearest_terms(typed)):
+                widened_words.append(f"{typed} → {', '.join(terms)} (nearest in meaning)")
+            if terms:
                 groups.append(QueryGroup(expression=_in_related_columns(terms), label=typed, weight=MAX_IDF))
+            else:
+                unknown.append(typed)
         if not widened_words:
             return None
-        return QueryPlan(groups=groups, unknown=[], widened=widened_words)
+        return QueryPlan(groups=groups, unknown=unknown, widened=widened_words)
+
+    def _is_common_word(self, word: str) -> bool:
+        return self.con.execute("SELECT 1 FROM common_words WHERE word = ?", (word,)).fetchone() is not None
+
+    def _nearest_terms(self, word: str) -> list[str]:
+        """A word the related table has nothing for (a rare word, or one whose related terms are all less
+        close than RELATED_MIN_SIMILARITY): the index's related-word terms nearest to it, at a lower bar."""
+        vectors = self._document_vectors()
+        if not vectors:
+            return []
+        rows = [row for row, _ in vectors.nearest_terms(word, NEAREST_TERMS, NEAREST_TERM_MIN_SIMILARITY)]
+        if not rows:
+            return []
+        found = dict(self.con.execute(f"SELECT rowid, term FROM meaning_terms WHERE rowid IN ({','.join(map(str, rows))})"))
+        key = word_key(word)
+        return [found[row] for row in rows if word_key(found[row]) != key]
 
     def _related_terms(self, word: str) -> list[str]:
         return [term for (term,) in self.con.execute(
@@ -520,7 +559,7 @@ class SearchIndex:
 
     def _lexical(self, plan: "QueryPlan", filter_sql: FilterSQL, limit: int) -> "LexicalRanking":
         if not plan.groups:
-            return LexicalRanking(rowids=[], coverage={}, every_word=False)
+            return NO_MATCHES
         # Every word: matches in the title or tags first (they nearly always win under these weights,
         # and a common word is answered from its few title matches), then the rest.
         top = self._ranked(plan.in_title_or_tags, filter_sql, limit, exclude=[])
@@ -542,7 +581,7 @@ class SearchIndex:
             ranked = sorted(candidates, key=lambda c: (-share[c[0]], c[1]))
             coverage.update((rowid, share[rowid]) for rowid, _ in ranked[: limit - len(rowids)])
             rowids += [rowid for rowid, _ in ranked[: limit - len(rowids)]]
-        return LexicalRanking(rowids=rowids, coverage=coverage, every_word=bool(top))
+        return LexicalRanking(rowids=rowids, coverage=coverage, every_word=bool(top), known_share=plan.known_share)
 
     def _coverage(self, plan: "QueryPlan", rowids: list[int]) -> dict[int, float]:
         share = dict.fromkeys(rowids, 0.0)
@@ -556,13 +595,17 @@ class SearchIndex:
                 share[rowid] += group.weight / total
         return share
 
-    def _meaning(self, query: str, filter_sql: FilterSQL, limit: int) -> dict[int, float]:
+    def _document_vectors(self) -> "DocumentVectors | None":
         if self._vectors is None:
             self._vectors = self._open_vectors()
-        if self._vectors is False:
+        return self._vectors or None
+
+    def _meaning(self, query: str, filter_sql: FilterSQL, limit: int) -> dict[int, float]:
+        vectors = self._document_vectors()
+        if not vectors:
             return {}
         filter_clause = filter_sql.docs_clause
-        close = self._vectors.nearest(query, MEANING_CANDIDATES if filter_clause else limit, MIN_SIMILARITY)
+        close = vectors.nearest(query, MEANING_CANDIDATES if filter_clause else limit, MIN_SIMILARITY)
         if filter_clause and close:
             allowed = {rowid for (rowid,) in self.con.execute(
                 f"SELECT d.rowid FROM docs d WHERE d.rowid IN ({','.join(str(r) for r, _ in close)}){filter_clause}",
@@ -575,7 +618,8 @@ class SearchIndex:
         path = self.path.with_name(row[0]) if row else None
         if path is None or not path.exists() or not self._documents():
             return False  # the index was replaced and its vectors removed since it was opened: words only
-        return DocumentVectors(path, self._documents())
+        terms = self.con.execute("SELECT count(*) FROM meaning_terms").fetchone()[0]
+        return DocumentVectors(path, self._documents(), terms)
 
     def _ranked(self, match: str, filter_sql: FilterSQL, limit: int, exclude: list[int]) -> list[tuple[int, float]]:
         # FTS5's own ORDER BY rank path, on rowids alone; the page's columns are fetched afterwards.
@@ -635,6 +679,10 @@ MEANING_WHEN_FEWER = 5  # meaning is looked up only when fewer items than this h
 MEANING_CANDIDATES = 200  # nearest items looked at before filters, when filters are given
 PARTIAL_CANDIDATES = 100  # best any-word matches ranked by coverage
 MAX_IDF = 8.0
+# A query word with no related words is widened by up to this many of the index's related-word terms
+# nearest to it in meaning, if at least this close.
+NEAREST_TERMS = 4
+NEAREST_TERM_MIN_SIMILARITY = 0.4
 
 
 @dataclass
@@ -668,8 +716,20 @@ class QueryPlan:
         return f"({self.all_words}) AND ({{title tags}} : ({self.any_word}))"
 
     @property
+    def known_share(self) -> float:
+        """The share of the query (words weighted by rarity) the index holds: a word it has never seen
+        weighs as the rarest word, so an item holding only the few known words of a longer query is
+        not taken for one holding the whole query."""
+        known = sum(g.weight for g in self.groups)
+        return known / (known + MAX_IDF * len(self.unknown)) if known else 0.0
+
+    @property
     def corrections(self) -> list[str]:
         return [f"{g.word.typed} → {g.word.corrected_to}" for g in self.groups if g.word and g.word.corrected_to]
+
+    @property
+    def stemmed(self) -> list[str]:
+        return [f"{g.word.typed} → {', '.join(g.word.terms)}" for g in self.groups if g.word and g.word.by_stem]
 
 
 @dataclass
@@ -677,6 +737,7 @@ class LexicalRanking:
     rowids: list[int]
     coverage: dict[int, float]  # rowid -> weighted share of the query's words it holds
     every_word: bool            # whether any item held every word
+    known_share: float = 1.0    # the share of the query the index holds (QueryPlan.known_share)
 
 
 NO_MATCHES = LexicalRanking(rowids=[], coverage={}, every_word=False)
@@ -691,7 +752,7 @@ def _words_fall_short(plan: QueryPlan, lexical: LexicalRanking) -> bool:
     """Whether meaning is looked up: the words found few items holding all of them, or a word had to be
     corrected or is not in the index at all. A query whose words find a page of items is answered by them."""
     every_word = sum(1 for share in lexical.coverage.values() if share >= 1.0)
-    return every_word < MEANING_WHEN_FEWER or bool(plan.unknown) or bool(plan.corrections)
+    return every_word < MEANING_WHEN_FEWER or bool(plan.unknown) or bool(plan.corrections) or bool(plan.stemmed)
 
 
 def _fuse(lexical: LexicalRanking, related: LexicalRanking, close: dict[int, float],
@@ -701,7 +762,7 @@ def _fuse(lexical: LexicalRanking, related: LexicalRanking, close: dict[int, flo
     score: dict[int, float] = {}
     for weight, ranking in ((WORDS_WEIGHT, lexical), (RELATED_WEIGHT, related)):
         for rank, rowid in enumerate(ranking.rowids, 1):
-            score[rowid] = score.get(rowid, 0.0) + weight * ranking.coverage[rowid] / (RRF_K + rank)
+            score[rowid] = score.get(rowid, 0.0) + weight * ranking.coverage[rowid] * ranking.known_share / (RRF_K + rank)
     for rank, rowid in enumerate(close, 1):
         score[rowid] = score.get(rowid, 0.0) + MEANING_WEIGHT / (RRF_K + rank)
     ranked = sorted(score.items(), key=lambda item: -item[1])
@@ -718,6 +779,9 @@ def _explain(plan: QueryPlan, coverage: float | None, widened: QueryPlan | None,
         if plan.corrections:
             matched_by.append("typo")
             said.append("read " + ", ".join(plan.corrections))
+        if plan.stemmed:
+            matched_by.append("stem")
+            said.append("same stem: " + "; ".join(plan.stemmed))
     if widened is not None:
         matched_by.append("related words")
         said.append("related words: " + "; ".join(widened.widened))

@@ -85,19 +85,24 @@ def vectors_path(index_path: Path, token: str) -> Path:
     return index_path.with_name(f"{index_path.name}.{token}.vectors")
 
 
-def write_vectors(path: Path, texts: list[str]) -> int:
-    """Document vectors (rowids 1..n in order) into a file beside the index, float32 rows, read
+def write_vectors(path: Path, texts: list[str], term_vectors: "np.ndarray | None" = None) -> int:
+    """Document vectors (rowids 1..n in order), then the related-word terms' vectors (`term_vectors`,
+    in the order of the index's `meaning_terms`), into a file beside the index, float32 rows, read
     memory-mapped (no load step, and the page cache is shared by every search process)."""
     import numpy as np
 
+    terms = 0 if term_vectors is None else len(term_vectors)
     with open(path, "wb") as out:
-        out.truncate(len(texts) * DIMENSIONS * 4)
-    if not texts:
+        out.truncate((len(texts) + terms) * DIMENSIONS * 4)
+    if not texts and not terms:
         return 0
-    vectors = np.memmap(path, dtype=np.float32, mode="r+", shape=(len(texts), DIMENSIONS))
+    vectors = np.memmap(path, dtype=np.float32, mode="r+", shape=(len(texts) + terms, DIMENSIONS))
     model = embedder()
     for start in range(0, len(texts), VECTOR_BLOCK):
-        vectors[start:start + VECTOR_BLOCK] = model.embed(texts[start:start + VECTOR_BLOCK])
+        block = texts[start:start + VECTOR_BLOCK]
+        vectors[start:start + len(block)] = model.embed(block)
+    if terms:
+        vectors[len(texts):] = term_vectors
     vectors.flush()
     return len(texts)
 
@@ -124,9 +129,27 @@ def _query_vocabulary() -> tuple[list[str], "np.ndarray"]:
     return words, embedder().embed(words)
 
 
-def related_terms(index_terms: list[str]) -> list[tuple[str, str, float]]:
+# Words taken for English words, not typos or made-up strings: a wider list than the related words'.
+COMMON_WORDS = 100_000
+
+
+def common_words() -> list[str]:
+    """wordfreq's most common English words, alphabetic only: a query word among them is a real word."""
+    from wordfreq import top_n_list
+
+    return [w for w in top_n_list("en", COMMON_WORDS) if w.isalpha()]
+
+
+def word_similarity(a: str, b: str) -> float:
+    """Cosine similarity of two words' vectors (0 when either has no tokens)."""
+    first, second = embedder().embed([a, b])
+    return float(first @ second)
+
+
+def related_terms(index_terms: list[str], term_vectors: "np.ndarray") -> list[tuple[str, str, float]]:
     """(query word, index term, cosine similarity) for the index terms closest to each common English
-    word, at least RELATED_MIN_SIMILARITY, at most RELATED_PER_WORD each, never a form of the word itself."""
+    word, at least RELATED_MIN_SIMILARITY, at most RELATED_PER_WORD each, never a form of the word itself.
+    `term_vectors` are the terms' vectors (`embedder().embed(index_terms)`)."""
     import numpy as np
 
     from pipelines.publish.search_terms import word_key
@@ -134,7 +157,6 @@ def related_terms(index_terms: list[str]) -> list[tuple[str, str, float]]:
     if not index_terms:
         return []
     words, word_vectors = _query_vocabulary()
-    term_vectors = embedder().embed(index_terms)
     term_keys = [word_key(t) for t in index_terms]
     keep = min(RELATED_PER_WORD + 2, len(index_terms))  # a word's own forms may take two places
     related = []
@@ -152,24 +174,33 @@ def related_terms(index_terms: list[str]) -> list[tuple[str, str, float]]:
 
 
 class DocumentVectors:
-    """The index's document vectors, memory-mapped."""
+    """The index's document vectors and its related-word terms' vectors, memory-mapped."""
 
-    def __init__(self, path: Path, rows: int):
+    def __init__(self, path: Path, rows: int, terms: int = 0):
         import numpy as np
 
-        self.vectors = np.memmap(path, dtype=np.float32, mode="r", shape=(rows, DIMENSIONS))
+        both = np.memmap(path, dtype=np.float32, mode="r", shape=(rows + terms, DIMENSIONS))
+        self.vectors, self.term_vectors = both[:rows], both[rows:]
+
+    def nearest_terms(self, word: str, limit: int, min_similarity: float) -> list[tuple[int, float]]:
+        """(row in the index's `meaning_terms`, 1-based; cosine similarity) of the terms closest to `word`."""
+        return _closest(self.term_vectors, embedder().embed([word])[0], limit, min_similarity)
 
     def nearest(self, query: str, limit: int, min_similarity: float) -> list[tuple[int, float]]:
         """(rowid, cosine similarity) of the documents closest to `query`, at least `min_similarity`."""
-        import numpy as np
+        return _closest(self.vectors, embedder().embed([query])[0], limit, min_similarity)
 
-        q = embedder().embed([query])[0]
-        if not q.any():
-            return []
-        # einsum's own single-threaded loop, not BLAS: one query's scan is too small to share out, and
-        # on a busy machine OpenBLAS's threads spend longer waiting for each other than multiplying.
-        sims = np.einsum("ij,j->i", self.vectors, q)
-        limit = min(limit, len(sims))
-        top = np.argpartition(-sims, limit - 1)[:limit]
-        top = top[np.argsort(-sims[top])]
-        return [(int(i) + 1, float(sims[i])) for i in top if sims[i] >= min_similarity]
+
+def _closest(vectors: "np.ndarray", q: "np.ndarray", limit: int, min_similarity: float) -> list[tuple[int, float]]:
+    """(1-based row, cosine similarity) of the rows of `vectors` closest to the unit vector `q`."""
+    import numpy as np
+
+    if not q.any() or not len(vectors):
+        return []
+    # einsum's own single-threaded loop, not BLAS: one query's scan is too small to share out, and
+    # on a busy machine OpenBLAS's threads spend longer waiting for each other than multiplying.
+    sims = np.einsum("ij,j->i", vectors, q)
+    limit = min(limit, len(sims))
+    top = np.argpartition(-sims, limit - 1)[:limit]
+    top = top[np.argsort(-sims[top])]
+    return [(int(i) + 1, float(sims[i])) for i in top if sims[i] >= min_similarity]

@@ -6,14 +6,15 @@ and "hiring" with "hire"); a query word is widened at query time to the index te
 `word_key`, which strips only inflections (plurals, -ing, -ed). A word the index has never seen is
 replaced by the closest vocabulary term within a small edit distance.
 
-Standard library only at import: `opengovtech search` starts cold. rapidfuzz is imported only when
-a word needs correcting.
+Standard library only at import: `opengovtech search` starts cold. rapidfuzz and snowballstemmer are
+imported only when a word is not in the index.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # Words whose final "s" is not a plural, and short words left alone.
 _KEEP_S = frozenset("news series species always perhaps its this his has was does is us yes thus plus "
@@ -57,6 +58,7 @@ class WordMatch:
     typed: str
     terms: list[str] = field(default_factory=list)  # index terms (forms of the word or of its correction)
     corrected_to: str | None = None                  # the vocabulary term a typo was taken for
+    by_stem: bool = False                            # terms sharing the word's Snowball stem
     documents: int = 0                               # documents holding any of the terms
 
     @property
@@ -71,11 +73,47 @@ def match_word(con: sqlite3.Connection, word: str) -> WordMatch:
     if forms:
         return WordMatch(typed=typed, terms=[t for t, _ in forms], documents=sum(n for _, n in forms))
     corrected = _nearest_term(con, typed)
-    if corrected is None:
-        return WordMatch(typed=typed)
+    if corrected is None or not _may_be_typo_of(con, typed, corrected):
+        stemmed = _stem_forms(con, typed)
+        return WordMatch(typed=typed, terms=[t for t, _ in stemmed], documents=sum(n for _, n in stemmed),
+                         by_stem=bool(stemmed))
     forms = _forms(con, corrected)
     return WordMatch(typed=typed, terms=[t for t, _ in forms], corrected_to=corrected,
                      documents=sum(n for _, n in forms))
+
+
+# A common word ("living") read as a vocabulary term one edit away ("giving") must also be this close
+# to it in meaning ("advise" and "advice" are; "living" and "giving" are not): else it is kept as the
+# word it is, which related words and meaning answer.
+TYPO_OF_A_WORD_MIN_SIMILARITY = 0.4
+
+
+def _may_be_typo_of(con: sqlite3.Connection, typed: str, term: str) -> bool:
+    if not con.execute("SELECT 1 FROM common_words WHERE word = ?", (typed,)).fetchone():
+        return True
+    from pipelines.publish.search_meaning import word_similarity
+
+    return word_similarity(typed, term) >= TYPO_OF_A_WORD_MIN_SIMILARITY
+
+
+def snowball_stem(word: str) -> str:
+    """The Snowball (Porter2) English stem, as Pagefind stems the site's words: "collaborators" and
+    "collaboration" share one. Coarser than `word_key`, so only for words the index does not hold."""
+    return _snowball().stemWord(word)
+
+
+@lru_cache(maxsize=1)
+def _snowball():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def _stem_forms(con: sqlite3.Connection, word: str) -> list[tuple[str, int]]:
+    if len(word) <= 3 or not word.isalpha():
+        return []
+    return con.execute("SELECT term, docs FROM terms WHERE stem = ? ORDER BY docs DESC LIMIT ?",
+                       (snowball_stem(word), MAX_FORMS)).fetchall()
 
 
 def _forms(con: sqlite3.Connection, word: str) -> list[tuple[str, int]]:
