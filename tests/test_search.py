@@ -80,8 +80,11 @@ def test_date_filters(hub):
 
 
 def test_kind_filter(hub):
-    assert find(hub, "data", kind="story")
-    assert find(hub, "data", kind="asset") == []
+    stories, assets = find(hub, "data", kind="story"), find(hub, "data", kind="asset")
+    assert stories and all(hit.kind == "story" for hit in stories)
+    assert assets and all(hit.kind == "asset" for hit in assets)
+    assert not {hit.id for hit in stories} & {hit.id for hit in assets}
+    assert find(hub, "data", kind="community") == []
 
 
 def test_cli_json_output(hub):
