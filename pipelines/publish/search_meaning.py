@@ -124,6 +124,16 @@ def _query_vocabulary() -> tuple[list[str], "np.ndarray"]:
     return words, embedder().embed(words)
 
 
+def release_model() -> None:
+    """Drop the model, the common words' vectors and wordfreq's word lists, kept between index builds
+    in one process: a run builds the index once, and its site stage should not hold them."""
+    from wordfreq import get_frequency_list
+
+    embedder.cache_clear()
+    _query_vocabulary.cache_clear()
+    get_frequency_list.cache_clear()
+
+
 def related_terms(index_terms: list[str]) -> list[tuple[str, str, float]]:
     """(query word, index term, cosine similarity) for the index terms closest to each common English
     word, at least RELATED_MIN_SIMILARITY, at most RELATED_PER_WORD each, never a form of the word itself."""
