@@ -111,27 +111,25 @@ RELATED_MIN_SIMILARITY = 0.5
 RELATED_PER_WORD = 4
 # Similarities held at a time (query words x index terms): each cell also costs its negation and
 # argpartition's 8-byte index, so the block bounds the index build's peak memory.
-RELATED_BLOCK_CELLS = 2_000_000
+RELATED_BLOCK_CELLS = 500_000
 
 
 @lru_cache(maxsize=1)
 def _query_vocabulary() -> tuple[list[str], "np.ndarray"]:
-    from wordfreq import top_n_list
+    from wordfreq import get_frequency_list, top_n_list
 
     from pipelines.publish.search import STOPWORDS
 
     words = [w for w in top_n_list("en", RELATED_QUERY_WORDS) if w.isalpha() and len(w) >= 3 and w not in STOPWORDS]
+    get_frequency_list.cache_clear()   # wordfreq keeps the whole language's list; these words are all we need
     return words, embedder().embed(words)
 
 
 def release_model() -> None:
-    """Drop the model, the common words' vectors and wordfreq's word lists, kept between index builds
-    in one process: a run builds the index once, and its site stage should not hold them."""
-    from wordfreq import get_frequency_list
-
+    """Drop the model and the common words' vectors, kept between index builds in one process: a
+    run builds the index once, and its site stage should not hold them."""
     embedder.cache_clear()
     _query_vocabulary.cache_clear()
-    get_frequency_list.cache_clear()
 
 
 def related_terms(index_terms: list[str]) -> list[tuple[str, str, float]]:
