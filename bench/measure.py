@@ -21,6 +21,7 @@ class Measured:
     main_mb: float   # peak RSS of the command's own process
     tree_mb: float   # peak of the sum over it and its children (parse workers, helpers)
     returncode: int
+    started_at: float = 0.0   # unix time the command was started
     by_process: dict[str, float] = field(default_factory=dict)  # peak RSS MB per kind of child process
     timeline: list[tuple[float, float, float]] = field(default_factory=list)  # (unix time, main MB, tree MB)
     # Summing RSS counts a page shared by the forkserver and its parse workers once per process;
@@ -120,6 +121,7 @@ class TreeSampler:
 
 
 def run_with_memory(command: list[str], env: dict, ok_codes: tuple[int, ...] = (0,)) -> Measured:
+    started_at = time.time()
     started = time.perf_counter()
     process = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with TreeSampler(process) as sampler:
@@ -127,7 +129,7 @@ def run_with_memory(command: list[str], env: dict, ok_codes: tuple[int, ...] = (
         seconds = time.perf_counter() - started
     if process.returncode not in ok_codes:
         print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
-    return Measured(seconds, sampler.main_peak / 1e6, sampler.tree_peak / 1e6, process.returncode,
+    return Measured(seconds, sampler.main_peak / 1e6, sampler.tree_peak / 1e6, process.returncode, started_at,
                     {label: rss / 1e6 for label, rss in sampler.label_peaks.items()}, sampler.timeline,
                     sampler.pss_peak / 1e6)
 
@@ -180,6 +182,19 @@ def stage_spans(home: Path) -> dict[str, tuple[float, float]]:
         steps = [s for s in stats if s.step_key.startswith(prefixes) and s.start_time and s.end_time]
         spans[stage] = (min(s.start_time for s in steps), max(s.end_time for s in steps)) if steps else (0.0, 0.0)
     return spans
+
+
+def run_events_span(home: Path) -> tuple[float, float]:
+    """(first, last) unix times of the latest run's events in this Dagster home: what a run spent
+    before its first event is starting Python, importing and planning; after its last, exiting."""
+    os.environ["DAGSTER_HOME"] = str(home)
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_runs(limit=1)[0]
+        records = instance.get_records_for_run(run.run_id, limit=1_000_000).records
+    times = [record.event_log_entry.timestamp for record in records]
+    return (min(times), max(times)) if times else (0.0, 0.0)
 
 
 def normalise_steps(home: Path) -> dict[str, float]:

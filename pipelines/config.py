@@ -473,7 +473,7 @@ class SiteConfig(BaseModel):
     description: str = "Stories, techniques and assets of public-sector technology work, tagged #OpenGovTech."
     # Item pages per Pagefind bundle: Pagefind holds a bundle in memory while indexing,
     # so this bounds the site build's memory; searches merge the bundles in the browser.
-    search_bundle_items: int = Field(10_000, ge=10, le=1_000_000)
+    search_bundle_items: int = Field(2_000, ge=10, le=1_000_000)
     # The hub's GitHub repository: "Get listed" links to its Suggest a source issue form.
     repository_url: str | None = None
 

@@ -184,7 +184,16 @@ def test_the_run_deadline_stops_a_parse_in_progress(loopback, hub, monkeypatch):
     slow, = [c for c in report.counts if c.source_id == "slow"]
     assert slow.status == "deferred" and "run deadline of 5s" in slow.error
     assert hub.query("SELECT title FROM raw_entries") == [("Quick",)]
-    # the parse workers are the forkserver's children
-    forkservers = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
-    workers = [w for f in forkservers for w in f.children() if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
-    assert forkservers and workers == []
+    # the parse workers are spawned children of this process; none is left running the parse
+    assert live_spawned_workers() == []
+
+
+def live_spawned_workers() -> list[psutil.Process]:
+    live = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                live.append(child)
+        except psutil.Error:   # exited while being looked at
+            continue
+    return live

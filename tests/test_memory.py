@@ -46,9 +46,9 @@ def large_feed() -> bytes:
 
 def worker_rss_after(large: bytes, give_back: bool) -> tuple[int, float]:
     """The RSS of a parse worker that parsed a large feed and then a small one (a run's feeds)."""
-    # The harvest's pool: forkserver, preloading the parsers, one worker so that the RSS read
-    # afterwards is that of the process that parsed. Everything sent is a pipelines function, so
-    # the worker imports nothing of the tests.
+    # A forkserver preloading the parsers, so a worker starts small and what it keeps reads plainly
+    # (the harvest spawns its workers); one worker, so that the RSS read afterwards is that of the
+    # process that parsed. Everything sent is a pipelines function: the worker imports nothing of the tests.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["pipelines.parse", "pipelines.tuning"])
     small = (CORPUS / "feeds" / "news_gov_scot_trimmed.rss").read_bytes()

@@ -28,6 +28,11 @@ telemetry:
 run_retries:
   enabled: true      # the daemon retries harvest_job runs whose process died (see its tags)
   max_retries: 2
+# Steps' stdout and stderr are not copied to files: capturing them started four helper processes
+# per run (two `tail`s and their watchers); the steps' logs stay in the event log.
+compute_logs:
+  module: dagster._core.storage.noop_compute_log_manager
+  class: NoOpComputeLogManager
 """
 
 

@@ -8,6 +8,7 @@ from pipelines.store.connection import build_memory
 from pipelines.tuning import SITE_MEMORY_LIMIT
 from pipelines.defs.resources import SourcesResource, WarehouseResource
 from pipelines.publish.search import index_path_for, refresh_search_index
+from pipelines.publish.search_meaning import release_model
 from pipelines.publish.site import default_site_dir
 from pipelines.normalise import STATE_KEY as ITEMS_STATE_KEY
 from pipelines.publish.site.build import SITE_STATE_KEY, build_site, site_fingerprint
@@ -18,6 +19,7 @@ from pipelines.publish.site.build import SITE_STATE_KEY, build_site, site_finger
 def search_index(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.open(context.run_id) as wh:
         refresh = refresh_search_index(wh)
+        release_model()   # before the site stage, which reads the index's related words, not the model
     return dg.MaterializeResult(metadata={"documents": refresh.documents, "rebuilt": refresh.rebuilt,
                                           "path": str(refresh.path)})
 

@@ -116,16 +116,17 @@ RELATED_MIN_SIMILARITY = 0.5
 RELATED_PER_WORD = 4
 # Similarities held at a time (query words x index terms): each cell also costs its negation and
 # argpartition's 8-byte index, so the block bounds the index build's peak memory.
-RELATED_BLOCK_CELLS = 2_000_000
+RELATED_BLOCK_CELLS = 500_000
 
 
 @lru_cache(maxsize=1)
 def _query_vocabulary() -> tuple[list[str], "np.ndarray"]:
-    from wordfreq import top_n_list
+    from wordfreq import get_frequency_list, top_n_list
 
     from pipelines.publish.search import STOPWORDS
 
     words = [w for w in top_n_list("en", RELATED_QUERY_WORDS) if w.isalpha() and len(w) >= 3 and w not in STOPWORDS]
+    get_frequency_list.cache_clear()   # wordfreq keeps the whole language's list; these words are all we need
     return words, embedder().embed(words)
 
 
@@ -135,15 +136,24 @@ COMMON_WORDS = 100_000
 
 def common_words() -> list[str]:
     """wordfreq's most common English words, alphabetic only: a query word among them is a real word."""
-    from wordfreq import top_n_list
+    from wordfreq import get_frequency_list, top_n_list
 
-    return [w for w in top_n_list("en", COMMON_WORDS) if w.isalpha()]
+    words = [w for w in top_n_list("en", COMMON_WORDS) if w.isalpha()]
+    get_frequency_list.cache_clear()   # as in _query_vocabulary: keep only the words
+    return words
 
 
 def word_similarity(a: str, b: str) -> float:
     """Cosine similarity of two words' vectors (0 when either has no tokens)."""
     first, second = embedder().embed([a, b])
     return float(first @ second)
+
+
+def release_model() -> None:
+    """Drop the model and the common words' vectors, kept between index builds in one process: a
+    run builds the index once, and its site stage should not hold them."""
+    embedder.cache_clear()
+    _query_vocabulary.cache_clear()
 
 
 def related_terms(index_terms: list[str], term_vectors: "np.ndarray") -> list[tuple[str, str, float]]:

@@ -251,11 +251,10 @@ class LazyProcessPool:
 
     def get(self) -> pebble.ProcessPool:
         if self._pool is None:
-            # forkserver, not fork: the harvest runs inside Dagster with threads alive.
-            context = multiprocessing.get_context("forkserver")
+            # spawn, not fork: the harvest runs inside Dagster with threads alive. Not forkserver
+            # either: its server process would stay for the rest of the run, holding the parsers.
             # Workers import what they run: the parsers, not the warehouse or Dagster.
-            context.set_forkserver_preload(["pipelines.parse", "pipelines.parse.page_metadata", "pipelines.tuning"])
-            self._pool = pebble.ProcessPool(self.workers, context=context)
+            self._pool = pebble.ProcessPool(self.workers, context=multiprocessing.get_context("spawn"))
         return self._pool
 
     async def run(self, fn: Callable[..., Any], *args: Any, seconds: float = PARSE_SECONDS) -> Any:
