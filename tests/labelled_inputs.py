@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from pipelines.config import DevtoSource, MarkdownSource, MastodonSource
-from pipelines.normalise import kind_features
+from pipelines.normalise import classify, kind_features
 from pipelines.normalise.classify import ClassifyInput
 from pipelines.parse import parse_document
 from pipelines.parse.entries import ParseOptions
@@ -34,11 +34,12 @@ def load_labelled() -> list[dict]:
 
 
 def training_digest() -> str:
-    """What the kind model was trained from: the train split's labels, the features' code and the trainer."""
+    """What the kind model was trained from: the train split's labels, the features' code, the stated
+    rules that keep items out of training, how labelled items are read, and the trainer."""
     train = sorted((item["file"], str(item.get("entry", "")), item["kind"])
                    for item in load_labelled() if item.get("split") != "test")
     digest = hashlib.sha256(json.dumps(train, ensure_ascii=False).encode())
-    for path in (Path(kind_features.__file__), TRAINER):
+    for path in (Path(kind_features.__file__), Path(classify.__file__), Path(__file__), TRAINER):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -39,8 +39,9 @@ TOOL_WORDS = re.compile(r"\b(app|tool|dashboard|visuali[sz]ation|map|picker|calc
 class Classification:
     kind: str
     asset_type: str | None
-    score: float
+    score: float                      # the model's probability for the kind; 1 when it is stated
     reasons: list[str] = field(default_factory=list)
+    stated: bool = False              # the source, platform or author states the kind
 
 
 @dataclass
@@ -83,7 +84,8 @@ def classify(entry: ClassifyInput) -> Classification:
     asset_type = _asset_type(entry) if kind == "asset" else None
     if asset_type:
         reasons = reasons + [f"asset type {asset_type}"]
-    return Classification(kind=kind, asset_type=asset_type, score=round(score, 4), reasons=reasons)
+    return Classification(kind=kind, asset_type=asset_type, score=round(score, 4), reasons=reasons,
+                          stated=bool(stated))
 
 
 def stated_kind(entry: ClassifyInput) -> tuple[str, str] | None:
@@ -108,12 +110,13 @@ class KindModel:
     kinds: tuple[str, ...]
     intercept: tuple[float, ...]
     weights: dict[str, tuple[float, ...]]
-    unshown: frozenset[str]   # the commonest words: they weigh, but a reader would not call them a reason
+    unshown: frozenset[str]   # they weigh, but name no reason a reader would give ("the", "ll", the source's kind)
 
     def scores(self, weighed: list[str]) -> list[float]:
-        return [sum(column) + intercept
-                for column, intercept in zip(zip(*(self.weights[f] for f in weighed)), self.intercept)] \
-            if weighed else list(self.intercept)
+        if not weighed:
+            return list(self.intercept)
+        columns = zip(*(self.weights[f] for f in weighed))
+        return [sum(column) + intercept for column, intercept in zip(columns, self.intercept)]
 
 
 @lru_cache(maxsize=1)
@@ -141,7 +144,7 @@ def _model_kind(entry: ClassifyInput) -> tuple[str, float, list[str]]:
     # What set the chosen kind apart from the next most likely one: stated signals first.
     shown = [describe(f) for f in stated if STATED_SIGNALS[f][0] == kind]
     margins = sorted(((model.weights[f][best] - model.weights[f][runner_up], f) for f in weighed
-                      if f not in model.unshown), reverse=True)
+                      if f not in model.unshown and model.weights[f][best] > 0), reverse=True)
     shown += [describe(f) for margin, f in margins[:REASONS_SHOWN] if margin > 0]
     return kind, probability, shown[:REASONS_SHOWN] or ["its wording as a whole"]
 

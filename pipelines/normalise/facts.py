@@ -23,7 +23,7 @@ from pipelines.tuning import BUILD_MEMORY_LIMIT, STREAM_MEMORY_LIMIT
 from pipelines.normalise.aliases import Aliases
 from pipelines.entry import Column, json_object
 from pipelines.normalise.classify import KIND_MODEL, ClassifyInput, classify
-from pipelines.normalise.kind_features import features
+from pipelines.normalise import kind_features
 from pipelines.normalise.clean import detect_language, fix_text, has_mojibake, primary_language
 from pipelines.sanitize import UNTITLED, summarise, title_from_text
 from pipelines.parse.tags import match_stored_entry
@@ -98,6 +98,7 @@ FACT_COLUMNS = tuple(Column(name, sql_type) for name, sql_type in (
     ("language", "VARCHAR"), ("kind", "VARCHAR"), ("asset_type", "VARCHAR"), ("kind_score", "DOUBLE"),
     ("kind_reasons", "VARCHAR[]"), ("merge_note", "VARCHAR"), ("link_keys", "VARCHAR[]"), ("repo_links", "VARCHAR[]"),
     ("own_key", "VARCHAR"), ("own_url", "VARCHAR"), ("matched", "BOOLEAN"), ("match_reasons", "VARCHAR[]"),
+    ("kind_stated", "BOOLEAN"),
 ))
 FACTS_SCHEMA = arrow_schema(FACT_COLUMNS)
 
@@ -195,6 +196,7 @@ def entry_facts(row: dict, aliases: Aliases) -> dict:
         "organisation": aliases.organisation(_organisation(row)),
         "language": primary_language(row["language"]) or detect_language(f"{title}. {text}"),
         "kind": verdict.kind, "asset_type": verdict.asset_type, "kind_score": verdict.score,
+        "kind_stated": verdict.stated,
         "kind_reasons": verdict.reasons, "merge_note": _merge_note(row, canonical),
         "link_keys": link_keys, "repo_links": repos,
         "own_key": item_id(None, row["source_id"], row["entry_key"]), "own_url": _own_url(row, canonical),
@@ -267,7 +269,7 @@ def _merge_note(row: dict, canonical: str | None) -> str | None:
 # facts (this one and those its rules call) and of the libraries that repair and read text, so a
 # change to any of them recomputes every entry's facts on the next run or rebuild.
 FACTS_RULE_FILES = tuple(sorted({Path(sys.modules[rule.__module__].__file__) for rule in (
-    entry_facts, classify, features, detect_language, summarise, match_stored_entry, canonical_url, json_object)}
+    entry_facts, classify, kind_features.features, detect_language, summarise, match_stored_entry, canonical_url, json_object)}
     | {KIND_MODEL}))
 FACTS_RULE_LIBRARIES = ("ftfy", "pycld2", "nh3", "url-normalize")
 FACTS_VERSION = code_version(FACTS_RULE_FILES, FACTS_RULE_LIBRARIES)

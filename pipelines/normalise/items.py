@@ -43,7 +43,7 @@ KEPT_SQL = f"""
 CREATE OR REPLACE TEMP TABLE kept_entries AS
 SELECT f.source_id, f.entry_key, {ENTRY_ITEM_ID} AS id, {ENTRY_ITEM_URL} AS url,
        CASE WHEN s.item_key IS NULL THEN m.reason END AS near_duplicate,
-       f.merge_note, f.kind_score, r.mention, r.published_at, r.date_missing, r.updated_at, r.details,
+       f.merge_note, f.kind_stated, r.mention, r.published_at, r.date_missing, r.updated_at, r.details,
        r.first_seen_at, r.last_seen_at, r.tags, f.match_reasons
 FROM raw_entries r
 JOIN entry_facts f USING (source_id, entry_key)
@@ -59,12 +59,15 @@ ITEM_HEADS_SQL = """
 WITH kept AS (SELECT * FROM kept_entries WHERE hash(id) % $shares = $share),
 -- The representative record of an item is the original, not a re-share: a record read from
 -- the page or feed itself beats one made from a social post sharing it, a record under the
--- item's own URL beats a merged near-duplicate, and the earliest published wins.
+-- item's own URL beats a merged near-duplicate, a record whose kind is stated (sources.yaml, a
+-- repository, a collection, an #OpenGovTech<Kind> tag) beats a model's reading, and the earliest
+-- published wins.
 ranked AS (
     SELECT id, url, source_id, entry_key, published_at, date_missing, updated_at, details,
            row_number() OVER (PARTITION BY id
                               ORDER BY mention IS NOT NULL, near_duplicate IS NOT NULL,
-                                       merge_note IS NOT NULL, published_at NULLS LAST, first_seen_at, source_id, entry_key) AS rank
+                                       merge_note IS NOT NULL, kind_stated IS NOT TRUE,
+                                       published_at NULLS LAST, first_seen_at, source_id, entry_key) AS rank
     FROM kept
 ),
 merged AS (
