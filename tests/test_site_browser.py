@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from bench.relevance import load_judgements
 from pipelines.config import SiteConfig
-from pipelines.publish.search import SearchIndex, index_path_for
+from pipelines.publish.search import SearchIndex, index_path_for, parse_query
 from pipelines.publish.site import build_site_from_file
 from pipelines.publish.site.content import item_path
 from pipelines.publish.site.serve import SiteServer
@@ -307,14 +307,25 @@ def relevance_site(tmp_path_factory, http_server):
     server.stop()
 
 
+def cli_terms(query: str) -> list[str]:
+    """The terms the CLI searches for (stop words left out), as the search page writes them."""
+    parsed = parse_query(query)
+    return [f'"{phrase.lower()}"' for phrase in parsed.phrases] + [word.lower() for word in parsed.words]
+
+
 def site_top_result(page: Page, site_url: str, query: str) -> str | None:
-    """The path of the site's first result for `query` (as the search page's ?q= link starts it). When
-    no page holds every word, the page searches for the words some page holds together and says so."""
+    """The path of the site's first result for `query` (as the search page's ?q= link starts it). The
+    page searches for the CLI's terms; when no page holds every one, for those of the page covering most
+    of the query, and says so."""
     page.goto(f"{site_url}search/?q={quote_plus(query)}")
     expect(page.locator("#search[data-searched]")).to_have_count(1, timeout=15_000)
     searched_for = page.locator("#search").get_attribute("data-searched-for")
-    if searched_for != query:
+    terms = cli_terms(query)
+    assert set(searched_for.split()) <= set(" ".join(terms).split()), (query, searched_for)
+    if searched_for != " ".join(terms):
         expect(page.locator("#search-note")).to_contain_text(f"showing items with {searched_for}")
+    else:
+        expect(page.locator("#search-note")).to_have_text("")
     expect(page.locator(".pagefind-ui__message")).to_contain_text(
         re.compile(r"(\d+ results?|No results) for " + re.escape(searched_for)), timeout=15_000)
     if page.locator(".pagefind-ui__message").inner_text().startswith("No results"):
