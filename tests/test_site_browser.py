@@ -33,9 +33,9 @@ pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or
 CHROMIUM = "/usr/bin/chromium"
 # Issue #34's target: the site's first result is the CLI's for at least 80 % of the judged queries. What
 # is reached (the test prints it) falls short, mostly where the CLI's meaning step puts an item first
-# that holds none of the words: this floor guards it from getting worse.
+# that holds none of the words: this floor, one query below it, guards it from getting worse.
 SAME_TOP_ITEM_TARGET = 0.80
-SAME_TOP_ITEM_REACHED = 0.74
+SAME_TOP_ITEM_REACHED = 0.77
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-default-apps", "--disable-extensions"]
@@ -307,10 +307,14 @@ def relevance_site(tmp_path_factory, http_server):
     server.stop()
 
 
-def cli_terms(query: str) -> list[str]:
-    """The terms the CLI searches for (stop words left out), as the search page writes them."""
+def cli_words(query: str) -> list[str]:
+    """The words of the terms the CLI searches for (stop words left out), in the search page's order."""
     parsed = parse_query(query)
-    return [f'"{phrase.lower()}"' for phrase in parsed.phrases] + [word.lower() for word in parsed.words]
+    return words_of(" ".join(parsed.phrases + parsed.words))
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
 
 
 def site_top_result(page: Page, site_url: str, query: str) -> str | None:
@@ -320,9 +324,9 @@ def site_top_result(page: Page, site_url: str, query: str) -> str | None:
     page.goto(f"{site_url}search/?q={quote_plus(query)}")
     expect(page.locator("#search[data-searched]")).to_have_count(1, timeout=15_000)
     searched_for = page.locator("#search").get_attribute("data-searched-for")
-    terms = cli_terms(query)
-    assert set(searched_for.split()) <= set(" ".join(terms).split()), (query, searched_for)
-    if searched_for != " ".join(terms):
+    searched_words, query_words = words_of(searched_for), cli_words(query)
+    assert set(searched_words) <= set(query_words), (query, searched_for)
+    if searched_words != query_words:
         expect(page.locator("#search-note")).to_contain_text(f"showing items with {searched_for}")
     else:
         expect(page.locator("#search-note")).to_have_text("")

@@ -49,14 +49,15 @@ window.addEventListener("DOMContentLoaded", function () {
   }
 
   // The query's terms as the CLI reads them (pipelines/publish/search.py, parse_query): each "quoted
-  // phrase" whole, and the other words without the stop words unless nothing else is left.
+  // phrase" whole, as written (Pagefind reads its punctuation as it read the pages'), and the other words
+  // without the stop words unless nothing else is left.
   function queryTerms(query) {
     var phrases = [];
     var words = [];
     query.split('"').forEach(function (piece, i) {
       var found = piece.toLowerCase().match(/[\p{L}\p{N}_]+/gu) || [];
       if (i % 2 && found.length) {
-        phrases.push('"' + found.join(" ") + '"');
+        phrases.push('"' + piece.trim().toLowerCase() + '"');
       } else if (!(i % 2)) {
         words = words.concat(found);
       }
