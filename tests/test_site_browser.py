@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from bench.relevance import load_judgements
 from pipelines.config import SiteConfig
-from pipelines.publish.search import SearchIndex, index_path_for
+from pipelines.publish.search import SearchIndex, index_path_for, parse_query
 from pipelines.publish.site import build_site_from_file
 from pipelines.publish.site.content import item_path
 from pipelines.publish.site.serve import SiteServer
@@ -33,9 +33,9 @@ pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or
 CHROMIUM = "/usr/bin/chromium"
 # Issue #34's target: the site's first result is the CLI's for at least 80 % of the judged queries. What
 # is reached (the test prints it) falls short, mostly where the CLI's meaning step puts an item first
-# that holds none of the words: this floor guards it from getting worse.
+# that holds none of the words: this floor, one query below it, guards it from getting worse.
 SAME_TOP_ITEM_TARGET = 0.80
-SAME_TOP_ITEM_REACHED = 0.74
+SAME_TOP_ITEM_REACHED = 0.77
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-default-apps", "--disable-extensions"]
@@ -307,14 +307,29 @@ def relevance_site(tmp_path_factory, http_server):
     server.stop()
 
 
+def cli_words(query: str) -> list[str]:
+    """The words of the terms the CLI searches for (stop words left out), in the search page's order."""
+    parsed = parse_query(query)
+    return words_of(" ".join(parsed.phrases + parsed.words))
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
 def site_top_result(page: Page, site_url: str, query: str) -> str | None:
-    """The path of the site's first result for `query` (as the search page's ?q= link starts it). When
-    no page holds every word, the page searches for the words some page holds together and says so."""
+    """The path of the site's first result for `query` (as the search page's ?q= link starts it). The
+    page searches for the CLI's terms; when no page holds every one, for those of the page covering most
+    of the query, and says so."""
     page.goto(f"{site_url}search/?q={quote_plus(query)}")
     expect(page.locator("#search[data-searched]")).to_have_count(1, timeout=15_000)
     searched_for = page.locator("#search").get_attribute("data-searched-for")
-    if searched_for != query:
+    searched_words, query_words = words_of(searched_for), cli_words(query)
+    assert set(searched_words) <= set(query_words), (query, searched_for)
+    if searched_words != query_words:
         expect(page.locator("#search-note")).to_contain_text(f"showing items with {searched_for}")
+    else:
+        expect(page.locator("#search-note")).to_have_text("")
     expect(page.locator(".pagefind-ui__message")).to_contain_text(
         re.compile(r"(\d+ results?|No results) for " + re.escape(searched_for)), timeout=15_000)
     if page.locator(".pagefind-ui__message").inner_text().startswith("No results"):

@@ -36,7 +36,8 @@ from pipelines.publish.site.content import (HUB_ORDER, KIND_PLURALS, HubContent,
                                     item_path, iter_item_ids, iter_item_pages, iter_kind_listings,
                                     iter_organisation_listings, iter_sitemap_entries, iter_tag_listings, kind_path,
                                     newest_cards, path_segment, read_hub)
-from pipelines.publish.search import STOPWORDS, related_words_by_term, related_words_for
+from pipelines.publish.search import (MAX_IDF, RELATED_WEIGHT, STOPWORDS, WORDS_WEIGHT, related_words_by_term,
+                                      related_words_for)
 from pipelines.publish.site.incremental import (SearchBundleState, SiteFiles, SiteManifest, begin, finish, link_tree,
                                                 load_manifest, next_generation, served_generation)
 from pipelines.publish.site.pagefind import SearchBundle, combined_summary, index_bundle, plan_search_bundles
@@ -122,6 +123,9 @@ def json_for_script(data: object) -> str:
             .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
+# The Pagefind weight of an item's related words (a page's body weighs 1): below its own words, and what
+# tells the search page a word is held only among them.
+RELATED_WORDS_WEIGHT = 0.5
 SCHEMA_TYPES = {"story": "Article", "technique": "TechArticle", "asset": "CreativeWork", "event": "Event",
                 "community": "Organization"}
 
@@ -142,6 +146,7 @@ class SiteWriter:
             site=site, url=self.url, absolute=self.absolute, kind_path=kind_path, csp=CONTENT_SECURITY_POLICY,
             generated_at=hub.generated_at, plurals=KIND_PLURALS,
             nav_kinds=[(kind, KIND_PLURALS.get(kind, kind.title())) for kind in hub.kind_counts],
+            related_words_weight=RELATED_WORDS_WEIGHT,
             counts={"sources": sum(1 for s in hub.sources if s.active), "organisations": len(hub.organisations),
                     "items": hub.item_count})
 
@@ -321,7 +326,7 @@ def _write_listings(con: duckdb.DuckDBPyConnection, writer: SiteWriter, hub: Hub
                   entries=[{"path": o.path, "label": o.name, "count": o.item_count} for o in hub.organisations])
     writer.render("sources.html", "sources/", sources=hub.sources, healthy=sum(1 for s in hub.sources if s.healthy))
     writer.render("search.html", "search/", merged_bundles=[writer.url(b.subdir + "/") for b in bundles[1:]],
-                  stopwords=sorted(STOPWORDS))
+                  stopwords=sorted(STOPWORDS), max_word_weight=MAX_IDF, related_ranking_weight=RELATED_WEIGHT / WORDS_WEIGHT)
     writer.render("get_listed.html", "get-listed/")
     writer.render("about.html", "about/")
     writer.render("not_found.html", "404.html")

@@ -26,10 +26,18 @@ window.addEventListener("DOMContentLoaded", function () {
   }
   var note = document.getElementById("search-note");
   var stopwords = new Set((element.dataset.stopwords || "").split(" "));
+  // How the CLI weighs what an item holds (pipelines/publish/search.py), and the Pagefind weight of the
+  // related words an item page carries (pipelines/publish/site/build.py), read from the page.
+  var items = Math.max(1, Number(element.dataset.items) || 1);
+  var maxWeight = Number(element.dataset.maxWordWeight);
+  var relatedRanking = Number(element.dataset.relatedRankingWeight);
+  var relatedWords = Number(element.dataset.relatedWordsWeight);
+  var PAGES_READ = 20;  // at most this many pages' words are read to choose what to search for
   var api = null;
 
   function pagefind() {
-    // Pagefind's own search API over the same bundles, to count matches before the UI shows them.
+    // Pagefind's own search API over the same bundles, to see which pages hold which words before
+    // the UI shows them.
     if (!api) {
       api = import(element.dataset.bundlePath + "pagefind.js").then(function (found) {
         return found.options({ bundlePath: element.dataset.bundlePath }).then(function () {
@@ -40,44 +48,98 @@ window.addEventListener("DOMContentLoaded", function () {
     return api;
   }
 
-  function count(found, words) {
-    return found.search(words.join(" ")).then(function (search) { return search.results.length; });
+  // The query's terms as the CLI reads them (pipelines/publish/search.py, parse_query): each "quoted
+  // phrase" whole, as written (Pagefind reads its punctuation as it read the pages'), and the other words
+  // without the stop words unless nothing else is left.
+  function queryTerms(query) {
+    var phrases = [];
+    var words = [];
+    query.split('"').forEach(function (piece, i) {
+      var found = piece.toLowerCase().match(/[\p{L}\p{N}_]+/gu) || [];
+      if (i % 2 && found.length) {
+        phrases.push('"' + piece.trim().toLowerCase() + '"');
+      } else if (!(i % 2)) {
+        words = words.concat(found);
+      }
+    });
+    var content = words.filter(function (w) { return !stopwords.has(w); });
+    if (content.length || phrases.length) {
+      words = content;
+    }
+    return phrases.concat(words.filter(function (w, i) { return words.indexOf(w) === i; }));
   }
 
-  // Pagefind answers only pages holding every word. When none holds them all, search instead for the
-  // words some page does hold together, the rarest first (as the CLI ranks items by the rarer words
-  // they cover), without the stop words, and say so.
-  function someWords(query) {
-    var words = (query.toLowerCase().match(/[\p{L}\p{N}]+/gu) || []).filter(function (w) { return !stopwords.has(w); });
-    return pagefind().then(function (found) {
-      return count(found, query.split(/\s+/)).then(function (all) {
-        if (all > 0 || words.length === 0) {
-          return null;
-        }
-        return Promise.all(words.map(function (w) { return count(found, [w]); })).then(function (counts) {
-          var rarest = words.map(function (w, i) { return [w, counts[i]]; })
-            .filter(function (pair) { return pair[1] > 0; })
-            .sort(function (a, b) { return a[1] - b[1]; })
-            .map(function (pair) { return pair[0]; });
-          return rarest.reduce(function (kept, word) {
-            return kept.then(function (chosen) {
-              var trial = chosen.concat([word]);
-              return count(found, trial).then(function (n) { return n > 0 ? trial : chosen; });
-            });
-          }, Promise.resolve([])).then(function (chosen) {
-            return words.filter(function (w) { return chosen.indexOf(w) >= 0; });  // in the query's order
-          });
+  // Whether each of a page's Pagefind results holds its term itself, not only among the page's related
+  // words. One at a time: Pagefind hands every result of a page the same object, its locations
+  // overwritten by each call.
+  function holdsItself(results) {
+    return results.reduce(function (done, result) {
+      return done.then(function (found) {
+        return result.data().then(function (data) {
+          return found.concat([data.weighted_locations.some(function (location) {
+            return location.weight > relatedWords;
+          })]);
         });
       });
+    }, Promise.resolve([]));
+  }
+
+  // The page the CLI would rank first among those holding some terms, as its two word rankings add up:
+  // the weight of the terms a page holds itself, plus the related-word ranking's weight times the weight
+  // of those it holds either way (`held`). Pages are read best `held` first, until none left can win.
+  function bestPage(pages, at, best) {
+    var page = pages[at];
+    if (!page || at >= PAGES_READ || (best && (1 + relatedRanking) * page.held <= best.score)) {
+      return Promise.resolve(best);
+    }
+    return holdsItself(page.results).then(function (itself) {
+      var own = page.weights.reduce(function (sum, weight, i) { return sum + (itself[i] ? weight : 0); }, 0);
+      var score = own + relatedRanking * page.held;
+      return bestPage(pages, at + 1, !best || score > best.score ? { score: score, page: page } : best);
+    });
+  }
+
+  // What to search for. Pagefind answers only pages holding every term, and counts stop words as terms,
+  // so the CLI's terms are searched: those of the page the CLI would rank first, which are all of them
+  // when a page holds every term. A term weighs as the CLI weighs it, by how rare it is (a phrase as the
+  // rarest); a term no page holds is left out, as the CLI leaves out words its index lacks.
+  function termsToSearch(query) {
+    var terms = queryTerms(query);
+    if (terms.length < 2) {
+      return Promise.resolve({ terms: terms, dropped: [] });
+    }
+    return pagefind().then(function (found) {
+      return Promise.all(terms.map(function (term) { return found.search(term); })).then(function (searches) {
+        var byId = {};
+        searches.forEach(function (search, i) {
+          var rarity = Math.min(maxWeight, Math.log(1 + items / Math.max(1, search.results.length)));
+          var weight = terms[i].charAt(0) === '"' ? maxWeight : rarity;
+          search.results.forEach(function (result) {
+            var page = byId[result.id] || (byId[result.id] = { held: 0, terms: [], weights: [], results: [] });
+            page.held += weight;
+            page.terms.push(terms[i]);
+            page.weights.push(weight);
+            page.results.push(result);
+          });
+        });
+        var pages = Object.keys(byId).map(function (id) { return byId[id]; })
+          .sort(function (a, b) { return b.held - a.held; });
+        return bestPage(pages, 0, null);
+      });
+    }).then(function (best) {
+      var chosen = best ? best.page.terms : terms;
+      return {
+        terms: terms.filter(function (term) { return chosen.indexOf(term) >= 0; }),  // in the query's order
+        dropped: terms.filter(function (term) { return chosen.indexOf(term) < 0; }),
+      };
     });
   }
 
   function search(query) {
     note.textContent = "";
-    someWords(query).catch(function () { return null; }).then(function (words) {
-      var searched = query;
-      if (words && words.length) {
-        searched = words.join(" ");
+    termsToSearch(query).catch(function () { return null; }).then(function (found) {
+      var searched = found && found.terms.length ? found.terms.join(" ") : query;
+      if (found && found.dropped.length) {
         note.textContent = "No item holds every word of \u201c" + query + "\u201d: showing items with " + searched + ".";
       }
       ui.triggerSearch(searched);
