@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+import os
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import yaml
 
 from pipelines.config import DevtoSource, MarkdownSource, MastodonSource
 from pipelines.normalise import classify, kind_features
-from pipelines.normalise.classify import ClassifyInput
+from pipelines.normalise.classify import KINDS, ClassifyInput
 from pipelines.parse import parse_document
 from pipelines.parse.entries import ParseOptions
 from pipelines.parse.page_metadata import parse_page_metadata
@@ -29,8 +30,46 @@ LABELLED = Path(__file__).parent / "data" / "labelled.yaml"
 TRAINER = Path(__file__).parents[1] / "training" / "train_kind_model.py"
 
 
+LABELLED_PUBLIC = Path(__file__).parent / "data" / "labelled_public.yaml"
+# Where the public-sector posts' texts are read from: JSON lines of {repo, commit, path, text}, made
+# from the listed repository files. Their text is not in this repository (third-party writing).
+PUBLIC_TEXTS = "OPENGOVTECH_PUBLIC_TEXTS"
+
+
 def load_labelled() -> list[dict]:
     return yaml.safe_load(LABELLED.read_text(encoding="utf-8"))["items"]
+
+
+def load_labelled_public() -> list[dict]:
+    """Public-sector posts in public repositories (repo, commit, path), labelled like labelled.yaml."""
+    return yaml.safe_load(LABELLED_PUBLIC.read_text(encoding="utf-8"))["items"]
+
+
+class PublicTextsMissing(RuntimeError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def _public_texts() -> dict[tuple[str, str], str]:
+    folder = os.environ.get(PUBLIC_TEXTS)
+    if not folder:
+        raise PublicTextsMissing(f"set {PUBLIC_TEXTS} to a folder of JSON lines with the labelled public posts' "
+                                 "texts (tests/data/labelled_public.yaml lists repository, commit and path)")
+    texts = {}
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            texts[row["repo"], row["path"]] = row["text"]
+    return texts
+
+
+def public_input(item: dict) -> ClassifyInput:
+    """A labelled public post read as the markdown kind reads a repository's file."""
+    text = _public_texts()[item["repo"], item["path"]]
+    source = MarkdownSource(id="labelled", kind="markdown", directory=".", tagged_only=False)
+    record = file_record(source, MarkdownFile(path=item["path"], text=text, blob="labelled"), [], permalink=None,
+                         branch="main")
+    return _row(record, "markdown")
 
 
 def training_digest() -> str:
@@ -38,6 +77,8 @@ def training_digest() -> str:
     rules that keep items out of training, how labelled items are read, and the trainer."""
     train = sorted((item["file"], str(item.get("entry", "")), item["kind"])
                    for item in load_labelled() if item.get("split") != "test")
+    train += sorted((item["repo"], item["commit"], item["path"], item["kind"])
+                    for item in load_labelled_public() if item.get("split") != "test")
     digest = hashlib.sha256(json.dumps(train, ensure_ascii=False).encode())
     for path in (Path(kind_features.__file__), Path(classify.__file__), Path(__file__), TRAINER):
         digest.update(path.read_bytes())
@@ -139,3 +180,30 @@ def _github_repo(file: str, full_name: str) -> dict:
             if isinstance(repo, dict) and repo.get("full_name") == full_name:
                 return repo
     raise AssertionError(f"labelled.yaml: no repository {full_name} in {file}")
+
+
+@dataclass
+class KindScores:
+    """A classifier's verdicts on labelled items: accuracy, each kind's recall and precision, and a table."""
+
+    pairs: list[tuple[str, str]]   # (labelled, classified)
+
+    def count(self, labelled: str, classified: str) -> int:
+        return sum(1 for pair in self.pairs if pair == (labelled, classified))
+
+    @property
+    def accuracy(self) -> float:
+        return sum(a == b for a, b in self.pairs) / len(self.pairs)
+
+    def recall(self, kind: str) -> float:
+        return self.count(kind, kind) / max(1, sum(1 for a, _ in self.pairs if a == kind))
+
+    def precision(self, kind: str) -> float:
+        return self.count(kind, kind) / max(1, sum(1 for _, b in self.pairs if b == kind))
+
+    def table(self) -> str:
+        lines = ["labelled \\ classified " + " ".join(f"{k:>9}" for k in KINDS) + "   recall precision"]
+        for k in KINDS:
+            lines.append(f"{k:>22} " + " ".join(f"{self.count(k, p):>9}" for p in KINDS) +
+                         f"   {self.recall(k):6.1%} {self.precision(k):9.1%}")
+        return f"{len(self.pairs)} items, accuracy {self.accuracy:.1%}\n" + "\n".join(lines)
