@@ -3,8 +3,9 @@
 What the source or its author states decides first (sources.yaml `item_kind`, a GitHub repository,
 a Jekyll collection other than _posts, an #OpenGovTech<Kind> tag). Otherwise a linear model over named
 features (kind_features.py) weighs the title's and text's words and the post's shape; its weights are
-data (kind_model.json), trained on tests/data/labelled.yaml's train split by
-training/train_kind_model.py. The features that weighed most become `kind_reasons`.
+data (kind_model.json), trained on the train splits of tests/data/labelled.yaml and
+labelled_public.yaml by training/train_kind_model.py (docs/classification.md). The features that
+weighed most become `kind_reasons`.
 """
 
 from __future__ import annotations
