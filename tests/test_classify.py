@@ -12,6 +12,8 @@ import hashlib
 import json
 from collections import Counter
 
+import pytest
+
 from pipelines.normalise.classify import KIND_MODEL, KINDS, ClassifyInput, classify
 from tests.labelled_inputs import KindScores, classify_input, load_labelled, training_digest
 
@@ -49,6 +51,7 @@ def test_the_shipped_model_is_trained_on_the_current_train_split():
         "labels, features or trainer changed: run training/train_kind_model.py"
 
 
+@pytest.mark.slow   # reads 242 corpus entries through the project's parsers
 def test_classifier_on_the_held_out_test_split():
     pairs, misses = [], []
     for item in _test_split():
