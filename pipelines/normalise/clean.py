@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
+import ftfy
 import pycld2
+from ftfy.badness import is_bad
 
 
 MIN_TEXT_FOR_LANGUAGE = 60   # characters: below this a detector guesses
@@ -20,9 +22,6 @@ _LEAD_BYTES = re.compile("[\u00c0-\u00ef]")
 
 
 def has_mojibake(*texts: str | None) -> bool:
-    # ftfy is imported where first used, not with the module: a run with no new entries never needs it.
-    from ftfy.badness import is_bad
-
     return any(t and _LEAD_BYTES.search(t) and is_bad(t) for t in texts)
 
 
@@ -31,8 +30,6 @@ def fix_text(text: str | None) -> str:
         return ""
     if not has_mojibake(text):
         return text
-    import ftfy
-
     # Leave HTML entities alone: content_html must stay HTML, and text was already unescaped.
     return ftfy.fix_text(text, unescape_html=False, normalization="NFC")
 
