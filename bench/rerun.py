@@ -15,6 +15,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,8 +25,6 @@ import yaml
 
 from harvest import build_feeds, start_origins
 from measure import run_events_span, stage_spans
-
-import subprocess
 
 
 def event_count(home: Path) -> int:
