@@ -84,14 +84,30 @@ def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 
     from pipelines.defs.schedules import HARVEST_JOB_NAME
 
     job = _definitions().resolve_job_def(HARVEST_JOB_NAME)
-    selection = None
+    left_out = set(harvest_assets_without_sources(sources_path))
     if not with_site:
         from pipelines.defs.publish import hub_site
 
-        selection = [key for key in job.asset_layer.executable_asset_keys if key != hub_site.key]
+        left_out.add(hub_site.key)
+    selection = [key for key in job.asset_layer.executable_asset_keys if key not in left_out] if left_out else None
     return _execute(job, sources_path, warehouse_path, lock_wait_s, site_base_url,
                     harvest_run_config(prune=prune, ignore_backoff=ignore_backoff),
                     selection=selection, run_id=run_id, instance=instance, trigger="cli")
+
+
+def harvest_assets_without_sources(sources_path: Path) -> list[dg.AssetKey]:
+    """The harvest assets of kinds sources.yaml has no enabled source of: a run leaves them out, so
+    it records no empty materialisations for them. Nothing if the file does not load: the run's
+    source_registry step then reports why, as before."""
+    from pipelines.config import load_registry
+    from pipelines.defs.harvest import harvest, harvest_assets_with_sources
+    from pipelines.errors import ConfigError
+
+    try:
+        registry = load_registry(sources_path)   # the steps reuse it (load_registry keeps it)
+    except ConfigError:
+        return []
+    return sorted(set(harvest.keys) - set(harvest_assets_with_sources(registry)))
 
 
 def rebuild_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0) -> PipelineRun:

@@ -68,6 +68,12 @@ class ShardPlan:
                 and (not self.only_sources or s.id in self.only_sources)}
 
 
+def selected_kinds(context: dg.OpExecutionContext) -> list[str]:
+    """The kinds whose harvest assets this run materialises (every kind unless a run selects some)."""
+    selected = context.selected_asset_keys
+    return [kind for kind in HARVESTERS if dg.AssetKey(harvest_asset_name(kind)) in selected]
+
+
 @dg.op(ins={"registry_recorded": dg.In(dg.Nothing)}, out=dg.DynamicOut(ShardPlan),
        description="Fan out one harvest step per shard.")
 def plan_shards(config: HarvestConfig) -> Iterator[dg.DynamicOutput]:
@@ -90,7 +96,7 @@ def harvest_shard(context: dg.OpExecutionContext, plan: ShardPlan, sources: Sour
         return _landing_sink(path, landing_dir(path, context.run_id) / f"shard-{plan.shard}")
 
     seconds = {}
-    for kind in HARVESTERS:
+    for kind in selected_kinds(context):
         # Most configurations use a few of the kinds: the others do not open the warehouse.
         if any(s.id in only for s in registry.enabled(kind)):
             # Opened per kind: closing it gives back what DuckDB held for the last.
@@ -126,7 +132,7 @@ def load_shards(context: dg.OpExecutionContext, shards: list[ShardHarvest], sour
             # Batches a crashed earlier run landed but never loaded go in first, then this run's.
             load_landing(wh, directory, backoff)
         reports = [recorded_report(wh.con, context.run_id, kind, {s.id for s in registry.sources if s.kind == kind})
-                   for kind in HARVESTERS]
+                   for kind in selected_kinds(context)]
     if directory.exists():
         shutil.rmtree(directory, ignore_errors=True)   # loaded: the warehouse has it all now
     context.log.info(f"{len(shards)} shards, {sum(shard.sources for shard in shards)} sources: loaded")

@@ -10,10 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipelines.parse.entry_limits import hold_records_to_limits
-from pipelines.parse.discovery import discover_feed_urls, looks_like_html
 from pipelines.parse.entries import EntryFields, ParseOptions, build_records, is_empty_entry
-from pipelines.parse.jsonfeed import looks_like_json, parse_json_feed
-from pipelines.parse.xmlfeed import parse_xml_feed
 from pipelines.entry import Entry
 
 __all__ = ["ParseOptions", "ParsedDocument", "parse_document", "EntryFields"]
@@ -31,6 +28,12 @@ class ParsedDocument:
 
 
 def parse_document(body: bytes, url: str, content_type: str | None, options: ParseOptions) -> ParsedDocument:
+    # The format parsers (bs4, feedparser, lxml) are imported when a body is first parsed, not with
+    # this package: a run whose sources all answer "not modified" never needs them.
+    from pipelines.parse.discovery import discover_feed_urls, looks_like_html
+    from pipelines.parse.jsonfeed import looks_like_json, parse_json_feed
+    from pipelines.parse.xmlfeed import parse_xml_feed
+
     if not body or not body.strip():
         return ParsedDocument(error="empty response body")
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import logging
 import multiprocessing
 import time
@@ -32,31 +33,29 @@ from pipelines.tuning import DEFAULT_PARSE_WORKERS, call_then_return_freed_memor
 from pipelines.parse import ParseOptions, parse_document
 from pipelines.progress import reporter
 from pipelines.net.redaction import redact
-from pipelines.sources.blog import harvest_blog
-from pipelines.sources.bluesky import harvest_bluesky
-from pipelines.sources.devto import harvest_devto
-from pipelines.sources.discourse import harvest_discourse
-from pipelines.sources.feed import harvest_feed
-from pipelines.sources.github import harvest_github
-from pipelines.sources.markdown import harvest_markdown
-from pipelines.sources.mastodon import harvest_mastodon
-from pipelines.sources.page import harvest_page
 from pipelines.outcomes import SourceOutcome
 from pipelines.store.warehouse import BackoffPolicy, SourceCounts, Warehouse
 
 log = logging.getLogger(__name__)
 
+# Source kind -> the module whose `harvest_<kind>` reads it. Imported when a source of the kind
+# is harvested, so a run loads only its own kinds' modules (and what they need: bs4, markdown-it).
 HARVESTERS = {
-    "feed": harvest_feed,
-    "github": harvest_github,
-    "mastodon": harvest_mastodon,
-    "bluesky": harvest_bluesky,
-    "devto": harvest_devto,
-    "discourse": harvest_discourse,
-    "blog": harvest_blog,
-    "markdown": harvest_markdown,
-    "page": harvest_page,
+    "feed": "pipelines.sources.feed",
+    "github": "pipelines.sources.github",
+    "mastodon": "pipelines.sources.mastodon",
+    "bluesky": "pipelines.sources.bluesky",
+    "devto": "pipelines.sources.devto",
+    "discourse": "pipelines.sources.discourse",
+    "blog": "pipelines.sources.blog",
+    "markdown": "pipelines.sources.markdown",
+    "page": "pipelines.sources.page",
 }
+
+
+def harvest_function(kind: str) -> Callable[..., Any]:
+    """The kind's harvest function: `harvest_<kind>(source, ctx, stats) -> SourceOutcome`."""
+    return getattr(importlib.import_module(HARVESTERS[kind]), f"harvest_{kind}")
 # Kinds that reuse what they stored last time (a repository's README until it is pushed to).
 REUSES_DETAILS = {"github"}
 # Each DuckDB transaction has a fixed cost that grows under CPU contention from the parse
@@ -295,7 +294,7 @@ async def harvest_one(source: SourceBase, ctx: HarvestContext) -> SourceOutcome:
     if stored is not None and stored.get("_config") not in (None, config_key):
         ctx.state.source_state.pop(source.id)
     try:
-        outcome = await HARVESTERS[source.kind](source, ctx, stats)
+        outcome = await harvest_function(source.kind)(source, ctx, stats)
     except HarvestError as exc:
         outcome = SourceOutcome(source_id=source.id, status=exc.status, http_status=exc.http_status,
                                 error=exc.reason)

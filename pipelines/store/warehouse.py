@@ -402,9 +402,11 @@ def ensure_columns(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[Co
 
     The shipped migrations made the columns there were then; a column declared since is added
     from its declaration (at the end of the table), without a migration of its own."""
-    have = {name for (name,) in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
-        " AND schema_name = 'main' AND table_name = $table", {"table": table}).fetchall()}
+    # pragma_table_info reads the one table's entry; duckdb_columns() loads every table's, which
+    # was most of what opening the warehouse cost a step. Qualified: a temp table may not stand in.
+    database = con.execute("SELECT current_database()").fetchone()[0].replace('"', '""')
+    have = {name for (name,) in con.execute("SELECT name FROM pragma_table_info($table)",
+                                            {"table": f'"{database}".main.{table}'}).fetchall()}
     added = [column for column in columns if column.name not in have]
     for column in added:
         con.execute(f"ALTER TABLE {table} ADD COLUMN {column.name} {column.sql_type}")
