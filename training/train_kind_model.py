@@ -1,11 +1,13 @@
-"""Trains the kind model (pipelines/normalise/kind_model.json) on the labelled set's train split.
+"""Trains the kind model (pipelines/normalise/kind_model.json) on the labelled sets' train splits.
 
     pip install -e '.[train]'   # scikit-learn, for training only: the pipeline reads the JSON weights
-    python training/train_kind_model.py            # cross-validated choice of C on train, then fit, write
-    python training/train_kind_model.py --report   # also print the train split's cross-validated figures
+    OPENGOVTECH_PUBLIC_TEXTS=<folder> python training/train_kind_model.py            # choose, fit, write
+    OPENGOVTECH_PUBLIC_TEXTS=<folder> python training/train_kind_model.py --report   # and print the figures
 
-The test split (items marked `split: test` in tests/data/labelled.yaml) is never read here: it is
-what tests/test_classify.py measures the written model on. Runs from a checkout beside ../shared.
+The test splits (items marked `split: test` in tests/data/labelled.yaml and labelled_public.yaml) are
+never read here: tests/test_classify.py and training/evaluate_kind_model.py measure the written model
+on them. Runs from a checkout beside ../shared; the public posts' texts come from the folder named by
+OPENGOVTECH_PUBLIC_TEXTS (docs/classification.md).
 """
 
 from __future__ import annotations
