@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipelines.normalise.classify import KIND_MODEL, KINDS, stated_kind  # noqa: E402
-from pipelines.normalise.kind_features import STATED_SIGNALS, features  # noqa: E402
+from pipelines.normalise.kind_features import STATED_SIGNALS, features, stated_weights  # noqa: E402
 from tests.labelled_inputs import (classify_input, load_labelled, load_labelled_public, public_input,  # noqa: E402
                                    training_digest)
 
@@ -53,11 +53,7 @@ def training_rows() -> tuple[list[set[str]], list[dict[str, float]], list[str], 
         # Stated signals carry fixed weights (kind_features.STATED_SIGNALS); the model learns the rest.
         present = features(entry)
         rows.append({f for f in present if f not in STATED_SIGNALS})
-        weights = dict.fromkeys(KINDS, 0.0)
-        for feature in present & STATED_SIGNALS.keys():
-            signal_kind, weight = STATED_SIGNALS[feature]
-            weights[signal_kind] += weight
-        stated.append(weights)
+        stated.append({**dict.fromkeys(KINDS, 0.0), **stated_weights(present)})
         labels.append(kind)
         sources.append(source)
 

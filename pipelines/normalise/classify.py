@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pipelines.entry import json_object
-from pipelines.normalise.kind_features import DATASET_URL, STATED_SIGNALS, describe, features
+from pipelines.normalise.kind_features import DATASET_URL, STATED_SIGNALS, describe, features, stated_weights
 from pipelines.parse.tags import normalise_tag
 from pipelines.parse.urls import github_repo
 
@@ -133,10 +133,9 @@ def _model_kind(entry: ClassifyInput) -> tuple[str, float, list[str]]:
     present = features(entry)
     weighed = [f for f in present if f in model.weights]
     totals = model.scores(weighed)
-    stated = sorted(f for f in present if f in STATED_SIGNALS)
-    for feature in stated:
-        kind, weight = STATED_SIGNALS[feature]
+    for kind, weight in stated_weights(present).items():
         totals[model.kinds.index(kind)] += weight
+    stated = sorted(f for f in present if f in STATED_SIGNALS)
     order = sorted(range(len(model.kinds)), key=lambda k: -totals[k])
     best, runner_up = order[0], order[1]
     kind = model.kinds[best]

@@ -107,6 +107,15 @@ STATED_SIGNALS = {
     "how_to_title": ("technique", 2.0),
 }
 
+def stated_weights(present: set[str]) -> dict[str, float]:
+    """Per kind, the fixed weight the stated signals among `present` add to its score."""
+    weights: dict[str, float] = {}
+    for feature in present & STATED_SIGNALS.keys():
+        kind, weight = STATED_SIGNALS[feature]
+        weights[kind] = weights.get(kind, 0.0) + weight
+    return weights
+
+
 # What each signal is called in `kind_reasons`; word features read "the word 'x'" or "'x' in the title".
 SIGNALS = {
     "code_block": "a code block",
