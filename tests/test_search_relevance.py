@@ -162,3 +162,10 @@ def test_words_the_index_has_never_seen_count_in_the_share_of_the_query_an_item_
     plan = QueryPlan(groups=[QueryGroup(expression='"cost"', label="cost", weight=2.0)], unknown=["skimped"])
     assert plan.known_share == pytest.approx(2.0 / (2.0 + MAX_IDF))
     assert QueryPlan(groups=plan.groups, unknown=[]).known_share == 1.0
+
+
+def test_the_order_of_results_does_not_depend_on_how_many_are_asked_for(index):
+    for judged in load_judgements():
+        first_twenty = [hit.id for hit in index.search(judged.query, limit=20).hits]
+        assert [hit.id for hit in index.search(judged.query, limit=1).hits] == first_twenty[:1], judged.query
+        assert [hit.id for hit in index.search(judged.query, limit=5).hits] == first_twenty[:5], judged.query

@@ -31,11 +31,10 @@ from tests.site_fixture import HOSTILE_ITEM_ID, KNOWN_PHRASE, KNOWN_TITLE
 pytestmark = pytest.mark.slow  # end to end: servers, subprocesses, a browser or a database
 
 CHROMIUM = "/usr/bin/chromium"
-# Issue #34's target: the site's first result is the CLI's for at least 80 % of the judged queries. What
-# is reached (the test prints it) falls short, mostly where the CLI's meaning step puts an item first
-# that holds none of the words: this floor, one query below it, guards it from getting worse.
+# Issue #34's target: the site's first result is the CLI's for at least 80 % of the judged queries. Where
+# they differ (the test prints which), it is mostly the CLI's meaning step putting first an item that
+# holds none of the words.
 SAME_TOP_ITEM_TARGET = 0.80
-SAME_TOP_ITEM_REACHED = 0.77
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-default-apps", "--disable-extensions"]
@@ -351,7 +350,7 @@ def test_the_site_finds_the_same_top_item_as_the_cli_for_the_judged_queries(brow
         with SearchIndex(index_path_for(hub.warehouse_path)) as index:
             queries = load_judgements()
             for judged in queries:
-                cli = index.search(judged.query, limit=1).hits
+                cli = index.search(judged.query).hits  # the first of the page the CLI shows
                 cli_top = "/" + item_path(cli[0].id) if cli else None
                 site_top = site_top_result(watched.page, url, judged.query)
                 if site_top != cli_top:
@@ -362,4 +361,4 @@ def test_the_site_finds_the_same_top_item_as_the_cli_for_the_judged_queries(brow
     agreement = 1 - len(differ) / len(queries)
     print(f"site and CLI agree on the top item for {agreement:.0%} of {len(queries)} judged queries "
           f"(target {SAME_TOP_ITEM_TARGET:.0%}); differ: {differ}")
-    assert agreement >= SAME_TOP_ITEM_REACHED, differ
+    assert agreement >= SAME_TOP_ITEM_TARGET, differ

@@ -474,13 +474,16 @@ class SearchIndex:
         cover), fused by reciprocal rank with the items closest in meaning."""
         parsed = parse_query(query)
         filter_sql = _filter_sql(filters or SearchFilters())
+        # Each ranking is read this deep whatever the page size, so the order (the first result too)
+        # does not depend on how many results are asked for.
+        depth = max(limit, RANKING_DEPTH)
         try:
             plan = self._plan(parsed)
-            lexical = self._lexical(plan, filter_sql, limit)
+            lexical = self._lexical(plan, filter_sql, depth)
             short = _words_fall_short(plan, lexical)
             widened = self._widened(plan) if short else None
-            related = self._lexical(widened, filter_sql, limit) if widened else NO_MATCHES
-            close = self._meaning(query, filter_sql, limit) if short else {}
+            related = self._lexical(widened, filter_sql, depth) if widened else NO_MATCHES
+            close = self._meaning(query, filter_sql, depth) if short else {}
             fused = _fuse(lexical, related, close, limit)
             hits = self._page(plan, widened, fused, lexical, related, close)
             if not facets:
@@ -671,6 +674,7 @@ class SearchIndex:
 # How the word and meaning rankings are fused (reciprocal rank fusion, k as in Cormack et al. 2009),
 # and when meaning counts at all: below MIN_SIMILARITY a "closest" item is noise.
 RRF_K = 60
+RANKING_DEPTH = 20  # items read from each ranking before fusion (the default page size)
 WORDS_WEIGHT = 1.0
 RELATED_WEIGHT = 0.8
 MEANING_WEIGHT = 0.9
