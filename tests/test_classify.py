@@ -14,14 +14,15 @@ from collections import Counter
 
 import pytest
 
-from pipelines.normalise.classify import KIND_MODEL, KINDS, ClassifyInput, classify
+from pipelines.normalise.classify import KIND_MODEL, KINDS, ClassifyInput, classify, model_digest
+from pipelines.normalise.kind_features import features
 from tests.labelled_inputs import KindScores, classify_input, load_labelled, training_digest
 
 # The targets are 85 % accuracy and 70 % recall for every kind. The held-out figures
 # (docs/classification.md) miss some of them; these floors are what the model reached there, so a
 # change can only keep or improve it.
-FLOOR_ACCURACY = 0.78
-FLOOR_RECALL = {"story": 0.83, "technique": 0.55, "asset": 0.77, "event": 0.85, "community": 0.0}
+FLOOR_ACCURACY = 0.79
+FLOOR_RECALL = {"story": 0.85, "technique": 0.55, "asset": 0.77, "event": 0.85, "community": 0.0}
 # The test split as it was drawn, once: changing its membership is re-drawing it.
 TEST_SPLIT_DIGEST = "6479239fa474be4a"
 
@@ -49,6 +50,8 @@ def test_the_shipped_model_is_trained_on_the_current_train_split():
     written = json.loads(KIND_MODEL.read_text(encoding="utf-8"))
     assert written["trained_on"] == training_digest(), \
         "labels, features or trainer changed: run training/train_kind_model.py"
+    assert written["weights_digest"] == model_digest(written), \
+        "kind_model.json is not what the trainer wrote: run training/train_kind_model.py"
 
 
 @pytest.mark.slow   # reads 242 corpus entries through the project's parsers
@@ -96,3 +99,21 @@ def test_asset_types_on_the_labelled_assets():
             verdict = classify(classify_input(item))
             if verdict.kind == "asset":
                 assert verdict.asset_type == item["asset_type"], (item, verdict)
+
+
+def test_an_event_tag_on_a_write_up_afterwards_does_not_make_it_an_event():
+    text = ("Thanks to everyone who came to last week's hackathon at the central library. Forty people built "
+            "prototypes on the council's open bus data; the winning team mapped late-running routes.")
+    recap = ClassifyInput(title="Leeds Hack Day 2019", tags=["hackathon"], content_text=text)
+    invitation = ClassifyInput(title="Leeds Hack Day 2019", tags=["hackathon"],
+                               content_text="Join us at the central library on Saturday 12 October. Register now: "
+                                            "forty places, open bus data, prizes for the best prototypes.")
+    assert {"tag_event", "event_name"} <= features(invitation) and classify(invitation).kind == "event"
+    assert "recap" in features(recap) and not {"tag_event", "event_name"} & features(recap)
+    assert classify(recap).kind != "event"
+
+
+def test_a_version_in_a_title_is_not_a_number_with_a_thousands_separator():
+    assert "version_in_title" in features(ClassifyInput(title="Programmiersprache: Rust 1.30 will mehr Klarheit"))
+    assert "version_in_title" in features(ClassifyInput(title="mat2 0.13.4"))
+    assert "version_in_title" not in features(ClassifyInput(title="Daten von 185.000 weiteren Kunden betroffen"))

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.normalise.classify import KIND_MODEL, KINDS, stated_kind  # noqa: E402
+from pipelines.normalise.classify import KIND_MODEL, KINDS, model_digest, stated_kind  # noqa: E402
 from pipelines.normalise.kind_features import STATED_SIGNALS, features, stated_weights  # noqa: E402
 from tests.labelled_inputs import (classify_input, load_labelled, load_labelled_public, public_input,  # noqa: E402
                                    training_digest)
@@ -137,6 +137,7 @@ def main() -> None:
                           (name[2:] in common or len(name[2:]) < SHORTEST_SHOWN_WORD)
                           or name == "short_text" or name.startswith("source_")),
     }
+    written["weights_digest"] = model_digest(written)
     KIND_MODEL.write_text(json.dumps(written, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n",
                           encoding="utf-8")
     print(f"wrote {KIND_MODEL.relative_to(ROOT)}: {len(weights)} features, C={best_c}, {len(labels)} items")

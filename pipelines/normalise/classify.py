@@ -10,6 +10,7 @@ weighed most become `kind_reasons`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -118,6 +119,16 @@ class KindModel:
             return list(self.intercept)
         columns = zip(*(self.weights[f] for f in weighed))
         return [sum(column) + intercept for column, intercept in zip(columns, self.intercept)]
+
+
+# The parts of kind_model.json that decide a kind; the trainer writes their digest beside them, so a
+# hand edit of the file shows (tests/test_classify.py) as not what the trainer wrote.
+MODEL_FIELDS = ("kinds", "intercept", "weights", "unshown")
+
+
+def model_digest(data: dict) -> str:
+    decided = json.dumps({name: data[name] for name in MODEL_FIELDS}, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(decided.encode()).hexdigest()[:16]
 
 
 @lru_cache(maxsize=1)

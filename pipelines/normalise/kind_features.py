@@ -87,7 +87,12 @@ CUE_WORDS = {"event_cue": "invitation words (tickets, register, a date)",
              "profile_cue": "profile words (interview, who we are, founded)",
              "how_to_cue": "how-to words (how to, step, tips)"}
 CUE_REPEATS = 3
-VERSION = re.compile(r"\b(v?\d+\.\d+(\.\d+)?|version \d+)\b", re.I)
+# "Rust 1.30", "mat2 0.13.4", "v3", "Version 1.0"; not a thousands separator ("185.000 Kunden").
+VERSION = re.compile(r"\b(v\d+(\.\d+)*|\d+\.\d+\.\d+|\d+\.(?!\d{3}\b)\d+|version \d+)\b", re.I)
+# A write-up after the event ("thanks to everyone who came", "last week's meetup"): an event's tag or
+# name then says what it was about, not that it is still to come (a recap is a story).
+RECAP = re.compile(r"\b(recap|write-?up|highlights from|took place|was held|were held|last (week|month|weekend)'?s?|"
+                   r"thanks? (you )?(to )?(everyone|all) who|what (we|i) learned at|looking back)\b")
 DATASET_URL = re.compile(r"/(datasets?|data/set)/[^/]+", re.I)
 
 # Signals an author or a page states outright, which the labelled corpus holds too rarely to weigh:
@@ -127,6 +132,7 @@ SIGNALS = {
     "event_call": "an invitation to register or attend",
     "event_field": "an event's date or venue line",
     "event_name": "the title names a dated event",
+    "recap": "a write-up after the event",
     "schema_event": "schema.org Event on the page",
     "about_title": "an about page",
     "self_description": "a group describing itself",
@@ -190,6 +196,9 @@ def features(entry: "ClassifyInput") -> set[str]:
             found.add(f"{cue}_many")
     tags = {normalise_tag(tag) for tag in entry.tags}
     found |= {f"tag_{kind}" for kind, words in KIND_TAGS.items() if tags & words}
+    if "event_call" not in found and RECAP.search(f"{lowered_title} {text}"):
+        found.add("recap")
+        found -= {"tag_event", "event_name"}
     if tags & TECHNICAL_TAGS:
         found.add("technical_tag")
     if entry.source_kind and entry.source_kind != "feed":
