@@ -1,5 +1,5 @@
-"""`kind: markdown`: Markdown files with YAML front matter, from a GitHub repository or a local
-directory — Jekyll sites such as opengovtech.org (odileeds/OpenGovTech) among them.
+"""`kind: markdown`: Markdown files with YAML (or TOML) front matter, from a GitHub repository or a
+local directory — Jekyll sites such as opengovtech.org (odileeds/OpenGovTech) and Hugo sites among them.
 
 Jekyll collections say what a file is: `_posts` are stories (dated by their file name),
 `_assets` assets (opengovtech.org's catalogue: originator, external_url, date_added,
@@ -15,12 +15,14 @@ import json
 import os
 import re
 import stat
+import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 import frontmatter
+import frontmatter.default_handlers
 
 from pipelines.config import MarkdownSource
 from pipelines.dates import parse_datetime
@@ -32,6 +34,7 @@ from pipelines.entry import Entry
 from pipelines.safe_yaml import load_yaml
 from pipelines.sanitize import html_to_text, summarise
 from pipelines.sources.github import shared_api
+from pipelines.sources import hugo
 from pipelines.sources.github_api import RAW_ACCEPT
 from pipelines.parse.tags import first_wanted, merge_tags
 from pipelines.parse.urls import canonical_url, item_id
@@ -61,8 +64,13 @@ class FileListing:
     blobs: dict[str, str]
     config: dict | None = None
     config_sha: str | None = None
+    config_file: str | None = None     # _config.yml (Jekyll) or one of hugo.CONFIG_FILES
     branch: str = ""
     refused: list[str] = field(default_factory=list)   # "path: why it was not read"
+
+    @property
+    def hugo_site(self) -> hugo.HugoSite | None:
+        return hugo.hugo_site(self.config) if self.config_file in hugo.CONFIG_FILES else None
 
 
 @dataclass
@@ -83,8 +91,24 @@ def content_folder(name: str) -> bool:
     return name not in NOT_CONTENT and not name.startswith(".")
 
 
-def wanted_file(path: str, *, jekyll_site: bool, under: str) -> bool:
+def site_config_file(exists, under: str) -> str | None:
+    """The site's configuration file, by the names `exists` accepts: Jekyll's _config.yml when the
+    whole site is read, else the first of Hugo's."""
+    if exists("_config.yml"):
+        return None if under else "_config.yml"
+    return next((name for name in hugo.CONFIG_FILES if exists(name)), None)
+
+
+def read_site_config(name: str, text: str) -> dict | None:
+    config = _yaml(text) if name == "_config.yml" else hugo.read_config(name, text)
+    # Kept in the source's state as JSON (a TOML date is written as its text).
+    return _plain(config) if config is not None else None
+
+
+def wanted_file(path: str, *, jekyll_site: bool, under: str, hugo_site: hugo.HugoSite | None = None) -> bool:
     parts = PurePosixPath(path).parts
+    if hugo_site is not None and not hugo.is_page(hugo_site, path):
+        return False
     if not path.lower().endswith(EXTENSIONS) or (under and not path.startswith(under + "/")):
         return False
     if not all(content_folder(p) for p in parts[:-1]):
@@ -104,12 +128,13 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
         outcome.cut_short(exc, "files are read next run")
         return outcome
     files, blobs, config = listing.files, listing.blobs, listing.config
-    permalink = config.get("permalink") if isinstance(config, dict) else None
+    permalink = config.get("permalink") if listing.config_file == "_config.yml" and isinstance(config, dict) else None
     records, problems = [], []
     wanted = ctx.registry.tags_for(source)
     for file in files:
         try:
-            records.append(file_record(source, file, wanted, permalink=permalink, branch=listing.branch))
+            records.append(file_record(source, file, wanted, permalink=permalink, branch=listing.branch,
+                                       hugo_site=listing.hugo_site))
         except ConfigError as exc:   # front matter the YAML loader refused: "path:line: why"
             problems.extend(exc.problems)
         except ValueError as exc:
@@ -120,7 +145,7 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
     failed = {p.split(":", 1)[0] for p in problems}
     outcome.state = {"blobs": {path: blob for path, blob in blobs.items() if path not in failed}}
     if listing.config_sha:
-        outcome.state["site_config"] = {"sha": listing.config_sha, "config": config}
+        outcome.state["site_config"] = {"sha": listing.config_sha, "config": config, "file": listing.config_file}
     unchanged = len(blobs) - len(files)
     unread = listing.refused + problems
     notes = unread[:NAMED_UNREAD] + ([f"{len(unread) - NAMED_UNREAD} more files not read"]
@@ -146,18 +171,20 @@ async def read_repository(source: MarkdownSource, ctx: HarvestContext, stats: Fe
     if not isinstance(tree, dict) or not isinstance(tree.get("tree"), list):
         raise APIResponseError(f"GitHub sent no file tree for {source.repo}@{branch}")
     entries = {e["path"]: e for e in tree["tree"] if isinstance(e, dict) and e.get("type") == "blob" and "path" in e}
-    jekyll_site = "_config.yml" in entries and not source.path
+    config_file = site_config_file(lambda name: name in entries, source.path)
     config, config_sha = None, None
-    if jekyll_site:
-        # _config.yml is read again only when its blob changed.
+    if config_file:
+        # The site's configuration is read again only when its blob changed.
         known = ctx.state.source_state.get(source.id, {}).get("site_config") or {}
-        config_sha = entries["_config.yml"].get("sha")
-        if known.get("sha") == config_sha:
+        config_sha = entries[config_file].get("sha")
+        if known.get("sha") == config_sha and known.get("file", "_config.yml") == config_file:
             config = known.get("config")
         else:
-            config = _yaml(await _raw(api, source.repo, "_config.yml", branch, stats) or "")
+            config = read_site_config(config_file, await _raw(api, source.repo, config_file, branch, stats) or "")
+    listing = FileListing([], {}, config, config_sha, config_file, branch)
     blobs = {path: e.get("sha", "") for path, e in entries.items()
-             if wanted_file(path, jekyll_site=jekyll_site, under=source.path)
+             if wanted_file(path, jekyll_site=config_file == "_config.yml", under=source.path,
+                            hugo_site=listing.hugo_site)
              and (e.get("size") or 0) <= MAX_FILE_BYTES}
     changed = [path for path, sha in blobs.items() if previous.get(path) != sha]
 
@@ -165,8 +192,9 @@ async def read_repository(source: MarkdownSource, ctx: HarvestContext, stats: Fe
         text = await _raw(api, source.repo, path, branch, stats)
         return MarkdownFile(path, text, blobs[path]) if text is not None else None
 
-    files = [f for f in await asyncio.gather(*(fetch(p) for p in changed)) if f is not None]
-    return FileListing(files, blobs, config, config_sha, branch)
+    listing.files = [f for f in await asyncio.gather(*(fetch(p) for p in changed)) if f is not None]
+    listing.blobs = blobs
+    return listing
 
 
 async def _raw(api, repo: str, path: str, branch: str, stats: FetchStats) -> str | None:
@@ -185,17 +213,20 @@ def read_directory(source: MarkdownSource, ctx: HarvestContext) -> FileListing:
         raise FeedParseError(f"directory {root} does not exist", url=str(root))
     root = root.resolve()
     previous = ctx.state.source_state.get(source.id, {}).get("blobs", {})
-    jekyll_site = (root / "_config.yml").is_file() and not source.path
+    config_file = site_config_file(lambda name: (root / name).is_file(), source.path)
     refused: list[str] = []
     config = None
-    if jekyll_site:
+    if config_file:
         try:
-            config = _yaml(read_local_file(root, "_config.yml").decode("utf-8", errors="replace"))
+            config = read_site_config(config_file, read_local_file(root, config_file).decode("utf-8", errors="replace"))
         except FileRefused as exc:
-            refused.append(f"_config.yml: {exc.reason}")
+            refused.append(f"{config_file}: {exc.reason}")
+    listing = FileListing([], {}, config, config_file=config_file, refused=refused)
+    hugo_site = listing.hugo_site
     files, blobs = [], {}
     for path in local_files(root, refused, under=source.path,
-                            wanted=lambda p: wanted_file(p, jekyll_site=jekyll_site, under=source.path)):
+                            wanted=lambda p: wanted_file(p, jekyll_site=config_file == "_config.yml",
+                                                         under=source.path, hugo_site=hugo_site)):
         try:
             data = read_local_file(root, path)
         except FileRefused as exc:
@@ -205,7 +236,8 @@ def read_directory(source: MarkdownSource, ctx: HarvestContext) -> FileListing:
         blobs[path] = blob
         if previous.get(path) != blob:
             files.append(MarkdownFile(path, data.decode("utf-8", errors="replace"), blob))
-    return FileListing(files, blobs, config, refused=refused)
+    listing.files, listing.blobs = files, blobs
+    return listing
 
 
 def local_files(root: Path, refused: list[str], *, under: str, wanted) -> list[str]:
@@ -290,12 +322,32 @@ class BoundedFrontMatter(frontmatter.YAMLHandler):
         return load_yaml(fm, self.name, max_bytes=MAX_FRONT_MATTER_BYTES, first_line=self.first_line)
 
 
+class BoundedTomlFrontMatter(frontmatter.default_handlers.BaseHandler):
+    """Hugo's TOML front matter, between `+++` lines, read with Python's own TOML reader."""
+
+    FM_BOUNDARY = re.compile(r"^\+{3,}\s*$", re.MULTILINE)
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+    def load(self, fm: str, **kwargs) -> object:
+        if len(fm.encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
+            raise ValueError(f"front matter larger than {MAX_FRONT_MATTER_BYTES:,} bytes")
+        try:
+            return tomllib.loads(fm)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"TOML front matter: {exc}") from None
+
+
 def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None,
-                branch: str) -> Entry:
+                branch: str, hugo_site: hugo.HugoSite | None = None) -> Entry:
     # The front matter handed to the loader starts at the end of its opening `---` line, so its
     # lines are the file's, below any blank lines python-frontmatter strips first.
     leading_lines = file.text[:len(file.text) - len(file.text.lstrip())].count("\n")
-    post = frontmatter.loads(file.text, handler=BoundedFrontMatter(file.path, first_line=leading_lines + 1))
+    handler = (BoundedTomlFrontMatter(file.path) if file.text.lstrip().startswith("+++")
+               else BoundedFrontMatter(file.path, first_line=leading_lines + 1))
+    post = frontmatter.loads(file.text, handler=handler)
     meta = {str(k): v for k, v in post.metadata.items()}
     name = PurePosixPath(file.path).stem
     collection = collection_of(file.path)
@@ -324,7 +376,10 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     # Jekyll dates a post's URL by its front matter date as written (not in UTC), else by its file name.
     url_date = _written_date(meta.get("date")) or (
         datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc) if name_match else published)
-    page_url = _page_url(source, file.path, collection, slug, url_date, meta, permalink, branch)
+    if hugo_site is not None and source.site_url:
+        page_url = hugo.page_url(hugo_site, file.path, meta, url_date, source.site_url)
+    else:
+        page_url = _page_url(source, file.path, collection, slug, url_date, meta, permalink, branch)
     external = canonical_url(_text(meta.get("external_url")) or "")
     url = external or page_url
     originator = _strings(meta.get("originator"))
@@ -362,7 +417,7 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
         tags=merge_tags(tags),
         match_reasons=reasons,
         matched=matched,
-        language=_text(meta.get("lang") or meta.get("language")) or None,
+        language=_text(meta.get("lang") or meta.get("language")) or _hugo_language(hugo_site, file.path),
         raw_json=raw_json,
         kind_hint=kind,
         asset_type=asset_type,
@@ -444,6 +499,11 @@ def without_liquid(text: str) -> str:
     text = _LIQUID_STRING_OUTPUT.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
     text = _LIQUID_OUTPUT.sub("", text)
     return re.sub("\x00(\d+)\x00", lambda m: raw[int(m.group(1))], text)
+
+
+def _hugo_language(site: hugo.HugoSite | None, path: str) -> str | None:
+    folder = site.folder_of(path) if site is not None else None
+    return folder.language if folder is not None else None
 
 
 def _iso(value) -> str | None:

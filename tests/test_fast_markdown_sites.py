@@ -1,0 +1,114 @@
+"""Markdown sources laid out as real static sites publish them: Hugo sites (cds-snc/digital-canada-ca,
+GSA/digitalgov.gov). Each fixture copies the pattern of a
+real post; the expected URL is the one the site's own pages link to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.test_fast_parsers import harvest_markdown_directory
+
+# cds-snc/digital-canada-ca: the configuration in config/_default/, one content folder per language,
+# posts named by their title (with the punctuation a title has) and dated in front matter.
+CDS_CONFIG = """\
+DefaultContentLanguage: en
+languages:
+  en:
+    baseUrl: https://digital.canada.ca/
+    contentDir: content/en
+    permalinks:
+      blog: /:year/:month/:day/:filename
+  fr:
+    baseUrl: https://numerique.canada.ca/
+    contentDir: content/fr
+    permalinks:
+      blog: /:year/:month/:day/:filename
+"""
+# GSA/digitalgov.gov: config.yml at the root, `slug` in front matter, Hugo shortcodes in the text.
+DIGITALGOV_CONFIG = """\
+baseURL: "https://digital.gov"
+buildFuture: true
+permalinks:
+  news: ":year/:month/:day/:slug/"
+  events: "event/:year/:month/:day/:slug/"
+"""
+
+
+def post(front_matter: str, body: str = "Some text about the work.") -> str:
+    return f"---\n{front_matter.strip()}\n---\n\n{body}\n"
+
+
+def site(root: Path, files: dict[str, str]) -> Path:
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text, encoding="utf-8")
+    return root
+
+
+def urls_by_title(records) -> dict[str, str]:
+    return {r.title: r.url for r in records}
+
+
+def test_a_hugo_sites_posts_take_its_permalink_and_file_names_are_made_into_its_paths(tmp_path):
+    root = site(tmp_path / "cds", {
+        "config/_default/config.yaml": CDS_CONFIG,
+        "content/en/blog/_index.md": post("title: Blog"),
+        "content/en/blog/posts/helping-people-find-content:-how-to-build-a-website-search-bar.md":
+            post("title: 'Helping people find content: how to build a website search bar'\n"
+                 "date: '2022-07-13 09:00:00 -0400'"),
+        "content/en/blog/posts/CDS-gets-its-first-CEO.md":
+            post("title: CDS gets its first CEO\ndate: '2018-03-09 09:00:00 -0400'"),
+        "content/en/blog/posts/get-updates-on-covid-19-–-email-notification-service.md":
+            post("title: Get updates on COVID-19\ndate: 2020-05-13T17:26:05.709Z"),
+        "content/en/blog/posts/building-trust-and-understanding:-privacy-notices-and-usability-testing .md":
+            post("title: Building trust and understanding\ndate: 2021-05-04T13:00:00.000Z"),
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root), path="content/en/blog",
+                                         site_url="https://digital.canada.ca/")
+    assert urls_by_title(records) == {
+        "Helping people find content: how to build a website search bar":
+            "https://digital.canada.ca/2022/07/13/helping-people-find-content-how-to-build-a-website-search-bar/",
+        "CDS gets its first CEO": "https://digital.canada.ca/2018/03/09/cds-gets-its-first-ceo/",
+        "Get updates on COVID-19": "https://digital.canada.ca/2020/05/13/get-updates-on-covid-19-email-notification-service/",
+        "Building trust and understanding":
+            "https://digital.canada.ca/2021/05/04/building-trust-and-understanding-privacy-notices-and-usability-testing/",
+    }   # the blog's _index.md is its list page, not a post
+
+
+def test_a_hugo_post_is_published_at_its_slug_or_url_and_its_shortcodes_are_not_text(tmp_path):
+    root = site(tmp_path / "digitalgov", {
+        "config.yml": DIGITALGOV_CONFIG,
+        "content/news/2014/08/2014-08-13-the-api-briefing-writable-apis.md": post(
+            "slug: the-api-briefing-writable-apis-the-federal-register-gov-commenting-feature\n"
+            "date: 2014-08-13 11:46:28 -0400\ntitle: 'The API Briefing: Writable APIs'\nauthors:\n  - bbrantley",
+            '{{< legacy-img src="2014/08/api-blocks.jpg" alt="Blocks spelling A P I." >}}\n\n'
+            "Up till now, all the APIs were read-only. {{< note >}}Writable APIs are new.{{< /note >}}"),
+        "content/news/2019/12/2019-12-04-typography.md": post(
+            "date: 2019-12-04 09:00:00 -0500\ntitle: Typography Is Not Decoration"),
+        "content/news/2020/01/moved.md": post("date: 2020-01-10\ntitle: Moved\nurl: /guides/moved-post/"),
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root), path="content/news",
+                                         site_url="https://digital.gov/")
+    assert urls_by_title(records) == {
+        "The API Briefing: Writable APIs":
+            "https://digital.gov/2014/08/13/the-api-briefing-writable-apis-the-federal-register-gov-commenting-feature/",
+        "Typography Is Not Decoration": "https://digital.gov/2019/12/04/typography-is-not-decoration/",
+        "Moved": "https://digital.gov/guides/moved-post/",
+    }
+    (briefing,) = [r for r in records if r.title.startswith("The API Briefing")]
+    assert briefing.author == "bbrantley"
+    assert briefing.content_text.split() == "Up till now, all the APIs were read-only. Writable APIs are new.".split()
+
+
+def test_a_hugo_site_configured_in_toml_with_toml_front_matter(tmp_path):
+    root = site(tmp_path / "hugo", {
+        "hugo.toml": 'baseURL = "https://team.example.gov/"\n[permalinks]\n  posts = "/:section/:year/:slug/"\n',
+        "content/posts/first-release.md": '+++\ntitle = "Our first release"\ndate = 2023-04-05T10:00:00Z\n'
+                                          'author = "Digital team"\ntags = ["opengovtech"]\n+++\n\nWe shipped it.\n',
+    })
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(root), site_url="https://team.example.gov/")
+    assert record.title == "Our first release" and record.author == "Digital team"
+    assert record.url == "https://team.example.gov/posts/2023/our-first-release/"
+    assert record.published_at.isoformat() == "2023-04-05T10:00:00+00:00"
+    assert "opengovtech" in record.tags and record.content_text.strip() == "We shipped it."
+
