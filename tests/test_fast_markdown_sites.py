@@ -1,11 +1,15 @@
 """Markdown sources laid out as real static sites publish them: Hugo sites (cds-snc/digital-canada-ca,
-GSA/digitalgov.gov). Each fixture copies the pattern of a
+GSA/digitalgov.gov) and what Jekyll and Hugo leave unpublished. Each fixture copies the pattern of a
 real post; the expected URL is the one the site's own pages link to."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
+
+from tests.test_fast_fetch import harvest_in_memory
 from tests.test_fast_parsers import harvest_markdown_directory
 
 # cds-snc/digital-canada-ca: the configuration in config/_default/, one content folder per language,
@@ -111,4 +115,20 @@ def test_a_hugo_site_configured_in_toml_with_toml_front_matter(tmp_path):
     assert record.url == "https://team.example.gov/posts/2023/our-first-release/"
     assert record.published_at.isoformat() == "2023-04-05T10:00:00+00:00"
     assert "opengovtech" in record.tags and record.content_text.strip() == "We shipped it."
+
+
+def test_drafts_unpublished_and_expired_posts_are_not_items_and_are_counted(tmp_path):
+    next_year = date.today() + timedelta(days=365)
+    root = site(tmp_path / "digitalgov", {
+        "config.yml": DIGITALGOV_CONFIG,
+        "content/news/live.md": post(f"title: Live\ndate: 2024-01-11\nexpirydate: {next_year.isoformat()}"),
+        "content/news/expired.md": post("title: Expired\ndate: 2014-01-02\nexpirydate: 2025-01-01"),
+        "content/news/draft.md": post("title: Draft\ndate: 2019-12-04\ndraft: true"),
+        "content/news/unpublished.md": post("title: Unpublished\ndate: 2019-12-05\npublished: false"),
+    })
+    outcome = harvest_in_memory(httpx.MockTransport(lambda request: httpx.Response(500)), tmp_path,
+                                {"id": "site", "kind": "markdown", "directory": str(root), "path": "content/news",
+                                 "site_url": "https://digital.gov/", "tagged_only": False})
+    assert [r.title for r in outcome.records] == ["Live"]
+    assert "3 files not published (a draft, published: false or past their expirydate)" in outcome.warning
 

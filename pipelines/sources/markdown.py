@@ -129,12 +129,16 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
         return outcome
     files, blobs, config = listing.files, listing.blobs, listing.config
     permalink = config.get("permalink") if listing.config_file == "_config.yml" and isinstance(config, dict) else None
-    records, problems = [], []
+    records, problems, unpublished = [], [], 0
     wanted = ctx.registry.tags_for(source)
     for file in files:
         try:
-            records.append(file_record(source, file, wanted, permalink=permalink, branch=listing.branch,
-                                       hugo_site=listing.hugo_site))
+            record = file_record(source, file, wanted, permalink=permalink, branch=listing.branch,
+                                 hugo_site=listing.hugo_site)
+            if record is None:
+                unpublished += 1
+            else:
+                records.append(record)
         except ConfigError as exc:   # front matter the YAML loader refused: "path:line: why"
             problems.extend(exc.problems)
         except ValueError as exc:
@@ -150,6 +154,8 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
     unread = listing.refused + problems
     notes = unread[:NAMED_UNREAD] + ([f"{len(unread) - NAMED_UNREAD} more files not read"]
                                      if len(unread) > NAMED_UNREAD else [])
+    if unpublished:
+        notes.append(f"{unpublished} files not published (a draft, published: false or past their expirydate)")
     notes += [f"{unchanged} files unchanged since the last run"] if unchanged and files else []
     if not files and blobs:
         outcome.status = "not_modified"
@@ -340,8 +346,18 @@ class BoundedTomlFrontMatter(frontmatter.default_handlers.BaseHandler):
             raise ValueError(f"TOML front matter: {exc}") from None
 
 
+def unpublished(meta: dict) -> bool:
+    """Whether the site leaves the file out: Jekyll's `published: false`, Hugo's drafts and pages
+    past their expiry date."""
+    if meta.get("published") is False or meta.get("draft") is True:
+        return True
+    expiry = _date(meta.get("expirydate") or meta.get("expiryDate"))
+    return expiry is not None and expiry <= datetime.now(timezone.utc)
+
+
 def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None,
-                branch: str, hugo_site: hugo.HugoSite | None = None) -> Entry:
+                branch: str, hugo_site: hugo.HugoSite | None = None) -> Entry | None:
+    """The item a file is, or None when its site does not publish it."""
     # The front matter handed to the loader starts at the end of its opening `---` line, so its
     # lines are the file's, below any blank lines python-frontmatter strips first.
     leading_lines = file.text[:len(file.text) - len(file.text.lstrip())].count("\n")
@@ -349,6 +365,8 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
                else BoundedFrontMatter(file.path, first_line=leading_lines + 1))
     post = frontmatter.loads(file.text, handler=handler)
     meta = {str(k): v for k, v in post.metadata.items()}
+    if unpublished(meta):
+        return None
     name = PurePosixPath(file.path).stem
     collection = collection_of(file.path)
     kind = COLLECTION_KINDS.get(collection or "")
