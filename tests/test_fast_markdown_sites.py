@@ -1,5 +1,5 @@
 """Markdown sources laid out as real static sites publish them: Hugo sites (cds-snc/digital-canada-ca,
-GSA/digitalgov.gov) and what Jekyll and Hugo leave unpublished. Each fixture copies the pattern of a
+GSA/digitalgov.gov), what Jekyll and Hugo leave unpublished, and the site's own time zone. Each fixture copies the pattern of a
 real post; the expected URL is the one the site's own pages link to."""
 
 from __future__ import annotations
@@ -132,3 +132,23 @@ def test_drafts_unpublished_and_expired_posts_are_not_items_and_are_counted(tmp_
     assert [r.title for r in outcome.records] == ["Live"]
     assert "3 files not published (a draft, published: false or past their expirydate)" in outcome.warning
 
+
+def test_a_post_time_without_an_offset_is_in_the_sites_timezone(tmp_path):
+    # surreydigitalservices.github.io: `timezone: Europe/London` in _config.yml, posts dated
+    # "2016-08-04 11:54:38" (British Summer Time); a date without a time stays the day written.
+    root = site(tmp_path / "surrey", {
+        "_config.yml": "url: https://surreydigitalservices.github.io\ntimezone: Europe/London\n"
+                       "permalink: /blog/:year/:month/:title\n",
+        "_posts/2016-08-04-Improving_your_tertiary_classifications.md":
+            post("title: Improving your tertiary classifications\ndate:   2016-08-04 11:54:38\nauthor: Robert Spiers"),
+        "_posts/2016-01-25-planning_hub.md": post("title: Surrey Planning Hub\ndate:   2016-01-25 11:54:38"),
+        "_posts/2016-09-05-Automated-map-production.md": post("title: Automated map production\ndate: 2016-09-05"),
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root),
+                                         site_url="https://surreydigitalservices.github.io/")
+    published = {r.title: r.published_at.isoformat() for r in records}
+    assert published == {"Improving your tertiary classifications": "2016-08-04T10:54:38+00:00",
+                         "Surrey Planning Hub": "2016-01-25T11:54:38+00:00",
+                         "Automated map production": "2016-09-05T00:00:00+00:00"}
+    assert "https://surreydigitalservices.github.io/blog/2016/08/Improving_your_tertiary_classifications" in \
+        urls_by_title(records).values()

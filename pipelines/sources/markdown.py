@@ -17,9 +17,10 @@ import re
 import stat
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timezone, tzinfo
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import frontmatter
 import frontmatter.default_handlers
@@ -71,6 +72,15 @@ class FileListing:
     @property
     def hugo_site(self) -> hugo.HugoSite | None:
         return hugo.hugo_site(self.config) if self.config_file in hugo.CONFIG_FILES else None
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The zone the site's times without an offset are in: its `timezone` (Jekyll, Hugo), else UTC."""
+        name = self.config.get("timezone") if isinstance(self.config, dict) else None
+        try:
+            return ZoneInfo(name) if isinstance(name, str) and name.strip() else timezone.utc
+        except (ZoneInfoNotFoundError, ValueError):
+            return timezone.utc
 
 
 @dataclass
@@ -134,7 +144,7 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
     for file in files:
         try:
             record = file_record(source, file, wanted, permalink=permalink, branch=listing.branch,
-                                 hugo_site=listing.hugo_site)
+                                 hugo_site=listing.hugo_site, zone=listing.timezone)
             if record is None:
                 unpublished += 1
             else:
@@ -356,7 +366,7 @@ def unpublished(meta: dict) -> bool:
 
 
 def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None,
-                branch: str, hugo_site: hugo.HugoSite | None = None) -> Entry | None:
+                branch: str, hugo_site: hugo.HugoSite | None = None, zone: tzinfo = timezone.utc) -> Entry | None:
     """The item a file is, or None when its site does not publish it."""
     # The front matter handed to the loader starts at the end of its opening `---` line, so its
     # lines are the file's, below any blank lines python-frontmatter strips first.
@@ -373,7 +383,7 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     name_match = POST_NAME.match(name)
     slug = name_match.group(4) if name_match else name
 
-    published = _date(meta.get("date")) or _date(meta.get("date_added"))
+    published = _date(meta.get("date"), zone) or _date(meta.get("date_added"), zone)
     if published is None and name_match:
         published = datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc)
     body = without_liquid(post.content)
@@ -430,7 +440,7 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
         content_text=body_text,
         author=_text(meta.get("author")) or ", ".join(_strings(meta.get("authors"))) or None,
         published_at=published,
-        updated_at=_date(meta.get("last_modified_at") or meta.get("date_checked")),
+        updated_at=_date(meta.get("last_modified_at") or meta.get("date_checked"), zone),
         date_missing=published is None,
         tags=merge_tags(tags),
         match_reasons=reasons,
@@ -466,16 +476,23 @@ def _page_url(source: MarkdownSource, path: str, collection: str | None, slug: s
     return None
 
 
-def _date(value) -> datetime | None:
+def _date(value, zone: tzinfo = timezone.utc) -> datetime | None:
+    """A front matter date in UTC. A time written without an offset is in the site's `zone`, as its
+    generator reads it; a day without a time stays the day written."""
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(timezone.utc)
     if isinstance(value, date):
         return datetime.combine(value, time.min, timezone.utc)
     if isinstance(value, str) and value.strip():
         text = value.strip()
         # Jekyll writes '2019-10-08 00:00:00 +01:00' and '2024-06-04 09:11:00 Z'.
-        text = re.sub(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}(?::\d{2})?)\s*", r"\1T\2", text)
-        return parse_datetime(text.replace(" ", ""))
+        text = re.sub(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}(?::\d{2})?)\s*", r"\1T\2", text).replace(" ", "")
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?", text):
+            try:
+                return datetime.fromisoformat(text).replace(tzinfo=zone).astimezone(timezone.utc)
+            except ValueError:
+                return None
+        return parse_datetime(text)
     return None
 
 
