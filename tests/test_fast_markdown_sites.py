@@ -4,6 +4,7 @@ real post; the expected URL is the one the site's own pages link to."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -152,3 +153,31 @@ def test_a_post_time_without_an_offset_is_in_the_sites_timezone(tmp_path):
                          "Automated map production": "2016-09-05T00:00:00+00:00"}
     assert "https://surreydigitalservices.github.io/blog/2016/08/Improving_your_tertiary_classifications" in \
         urls_by_title(records).values()
+
+
+def test_a_post_published_elsewhere_is_the_item_at_its_original_address(tmp_path):
+    # GSA/digitalgov.gov re-shares other agencies' posts: `source_url` ("Originally published at"),
+    # and its page for one redirects there. Jekyll sites say the same with jekyll-seo-tag's
+    # `canonical_url` or jekyll-redirect-from's `redirect_to`.
+    original = "https://records-express.blogs.archives.gov/2020/10/21/transition-post-3-managing-official-email/"
+    root = site(tmp_path / "digitalgov", {
+        "config.yml": DIGITALGOV_CONFIG,
+        "content/news/2020/12/2020-12-30-transition-post-3.md": post(
+            f"# Originally published at the following URL\nsource_url: {original}\nsource: nara\n"
+            "date: 2020-10-21 19:58:00 -0500\ntitle: 'Transition Post 3: Managing Official Email'\n"
+            "slug: transition-post-3-managing-official-email"),
+    })
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(root), path="content/news",
+                                           site_url="https://digital.gov/")
+    assert record.url == original
+    assert json.loads(record.details)["page_url"] == \
+        "https://digital.gov/2020/10/21/transition-post-3-managing-official-email/"
+
+    jekyll = site(tmp_path / "jekyll", {
+        "_config.yml": "permalink: /blog/:year/:month/:title\n",
+        "_posts/2021-03-01-cross-posted.md": post("title: Cross-posted\ncanonical_url: https://medium.com/@team/cross-posted-1a2b"),
+        "_posts/2021-04-01-moved.md": post("title: Moved\nredirect_to: /blog/2021/05/moved-again"),
+    })
+    urls = urls_by_title(harvest_markdown_directory(tmp_path, directory=str(jekyll), site_url="https://team.example.gov/"))
+    assert urls == {"Cross-posted": "https://medium.com/@team/cross-posted-1a2b",
+                    "Moved": "https://team.example.gov/blog/2021/05/moved-again"}

@@ -409,10 +409,11 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     else:
         page_url = _page_url(source, file.path, collection, slug, url_date, meta, permalink, branch)
     external = canonical_url(_text(meta.get("external_url")) or "")
-    url = external or page_url
+    elsewhere = _published_elsewhere(meta, source.site_url)
+    url = external or elsewhere or page_url
     originator = _strings(meta.get("originator"))
     details = {k: v for k, v in {
-        "path": file.path, "collection": collection, "page_url": page_url if external else None,
+        "path": file.path, "collection": collection, "page_url": page_url if url != page_url else None,
         "external_url": external, "originator": originator or None,
         "date_added": _iso(meta.get("date_added")), "date_checked": _iso(meta.get("date_checked")),
         "location": _text(meta.get("location")) or None, "website": _text(meta.get("website") or meta.get("homepage")) or None,
@@ -534,6 +535,21 @@ def without_liquid(text: str) -> str:
     text = _LIQUID_STRING_OUTPUT.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
     text = _LIQUID_OUTPUT.sub("", text)
     return re.sub("\x00(\d+)\x00", lambda m: raw[int(m.group(1))], text)
+
+
+# Front matter naming where a post is really published, its site's page pointing there: a
+# canonical link (jekyll-seo-tag's canonical_url, Hugo themes' canonical/canonicalURL), a
+# redirect (jekyll-redirect-from), digital.gov's source_url ("originally published at", redirected to).
+ELSEWHERE_KEYS = ("canonical_url", "canonicalurl", "canonical", "redirect_to", "source_url")
+
+
+def _published_elsewhere(meta: dict, site_url: str | None) -> str | None:
+    by_key = {k.lower(): v for k, v in meta.items()}
+    for key in ELSEWHERE_KEYS:
+        value = _text(by_key.get(key))
+        if value:
+            return canonical_url(value if "://" in value or not site_url else value.lstrip("/"), base=site_url)
+    return None
 
 
 def _hugo_language(site: hugo.HugoSite | None, path: str) -> str | None:
