@@ -181,3 +181,26 @@ def test_a_post_published_elsewhere_is_the_item_at_its_original_address(tmp_path
     urls = urls_by_title(harvest_markdown_directory(tmp_path, directory=str(jekyll), site_url="https://team.example.gov/"))
     assert urls == {"Cross-posted": "https://medium.com/@team/cross-posted-1a2b",
                     "Moved": "https://team.example.gov/blog/2021/05/moved-again"}
+
+
+def test_two_posts_of_one_site_resharing_one_original_stay_two_items_at_their_own_pages(tmp_path):
+    # GSA/digitalgov.gov re-shared three originals twice each; distinct entries of one source are
+    # never merged (README, Identity), so neither takes the shared address.
+    original = "https://www.example.gov/2024/07/09/engineering-craft-at-10/"
+    root = site(tmp_path / "digitalgov", {
+        "config.yml": DIGITALGOV_CONFIG,
+        "content/news/2024/07/2024-07-10-engineering-craft-at-10.md": post(
+            f"source_url: {original}\ndate: 2024-07-09 10:00:00 -0400\ntitle: Engineering craft at 10"),
+        "content/news/2024/07/2024-07-10-the-engineering-craft-at-10.md": post(
+            f"source_url: {original}\ndate: 2024-07-09 10:00:00 -0400\ntitle: The engineering craft at 10"),
+        "content/news/2024/08/2024-08-01-other.md": post(
+            "source_url: https://www.example.gov/other/\ndate: 2024-08-01\ntitle: Other"),
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root), path="content/news",
+                                         site_url="https://digital.gov/")
+    assert urls_by_title(records) == {
+        "Engineering craft at 10": "https://digital.gov/2024/07/09/engineering-craft-at-10/",
+        "The engineering craft at 10": "https://digital.gov/2024/07/09/the-engineering-craft-at-10/",
+        "Other": "https://www.example.gov/other/",
+    }
+    assert len({r.item_id for r in records}) == 3

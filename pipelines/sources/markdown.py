@@ -10,12 +10,14 @@ read in one request and only files whose blob changed since the last run are fet
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import stat
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone, tzinfo
 from pathlib import Path, PurePosixPath
@@ -153,7 +155,7 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
             problems.extend(exc.problems)
         except ValueError as exc:
             problems.append(f"{file.path}: {exc}")
-    outcome.records = records
+    outcome.records = at_own_page_when_shared(records)
     outcome.entries_read = len(files)
     # Files that could not be read keep their old blob id out of the state, so they are tried again.
     failed = {p.split(":", 1)[0] for p in problems}
@@ -453,6 +455,22 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
         organisation=organisation,
         details=json.dumps(details, ensure_ascii=False, default=str),
     )
+
+
+def at_own_page_when_shared(records: list[Entry]) -> list[Entry]:
+    """Files of one source naming the same address elsewhere (two re-shares of one post) stay two
+    items, as distinct entries of a source always do (README, Identity): each at its own page."""
+    shared = {url for url, n in Counter(r.url for r in records).items() if n > 1}
+    separated = []
+    for record in records:
+        details = json.loads(record.details or "{}")
+        page = details.pop("page_url", None)
+        if record.url in shared and page:
+            record = dataclasses.replace(record, url=page, canonical_url=page,
+                                         item_id=item_id(page, record.source_id, details.get("path")),
+                                         details=json.dumps(details, ensure_ascii=False, default=str))
+        separated.append(record)
+    return separated
 
 
 def _page_url(source: MarkdownSource, path: str, collection: str | None, slug: str, published: datetime | None,
