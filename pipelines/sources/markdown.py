@@ -141,16 +141,16 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
         return outcome
     files, blobs, config = listing.files, listing.blobs, listing.config
     permalink = config.get("permalink") if listing.config_file == "_config.yml" and isinstance(config, dict) else None
-    records, problems, unpublished = [], [], 0
+    records, problems, unpublished_files = [], [], 0
     wanted = ctx.registry.tags_for(source)
     for file in files:
         try:
-            record = file_record(source, file, wanted, permalink=permalink, branch=listing.branch,
-                                 hugo_site=listing.hugo_site, zone=listing.timezone)
-            if record is None:
-                unpublished += 1
-            else:
-                records.append(record)
+            post = read_post(file)
+            if unpublished(post.metadata):
+                unpublished_files += 1
+                continue
+            records.append(file_record(source, file, wanted, permalink=permalink, branch=listing.branch,
+                                       hugo_site=listing.hugo_site, zone=listing.timezone, post=post))
         except ConfigError as exc:   # front matter the YAML loader refused: "path:line: why"
             problems.extend(exc.problems)
         except ValueError as exc:
@@ -166,8 +166,8 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
     unread = listing.refused + problems
     notes = unread[:NAMED_UNREAD] + ([f"{len(unread) - NAMED_UNREAD} more files not read"]
                                      if len(unread) > NAMED_UNREAD else [])
-    if unpublished:
-        notes.append(f"{unpublished} files not published (a draft, published: false or past their expirydate)")
+    if unpublished_files:
+        notes.append(f"{unpublished_files} files not published (a draft, published: false or past their expirydate)")
     notes += [f"{unchanged} files unchanged since the last run"] if unchanged and files else []
     if not files and blobs:
         outcome.status = "not_modified"
@@ -367,18 +367,22 @@ def unpublished(meta: dict) -> bool:
     return expiry is not None and expiry <= datetime.now(timezone.utc)
 
 
-def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None,
-                branch: str, hugo_site: hugo.HugoSite | None = None, zone: tzinfo = timezone.utc) -> Entry | None:
-    """The item a file is, or None when its site does not publish it."""
+def read_post(file: MarkdownFile) -> frontmatter.Post:
+    """The file's front matter (YAML between `---` lines, or TOML between `+++`) and body."""
     # The front matter handed to the loader starts at the end of its opening `---` line, so its
     # lines are the file's, below any blank lines python-frontmatter strips first.
     leading_lines = file.text[:len(file.text) - len(file.text.lstrip())].count("\n")
     handler = (BoundedTomlFrontMatter(file.path) if file.text.lstrip().startswith("+++")
                else BoundedFrontMatter(file.path, first_line=leading_lines + 1))
-    post = frontmatter.loads(file.text, handler=handler)
+    return frontmatter.loads(file.text, handler=handler)
+
+
+def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None, branch: str,
+                hugo_site: hugo.HugoSite | None = None, zone: tzinfo = timezone.utc,
+                post: frontmatter.Post | None = None) -> Entry:
+    """The item a file is (its front matter and body already read, as `post`, or read here)."""
+    post = post if post is not None else read_post(file)
     meta = {str(k): v for k, v in post.metadata.items()}
-    if unpublished(meta):
-        return None
     name = PurePosixPath(file.path).stem
     collection = collection_of(file.path)
     kind = COLLECTION_KINDS.get(collection or "")
