@@ -204,3 +204,18 @@ def test_two_posts_of_one_site_resharing_one_original_stay_two_items_at_their_ow
         "Other": "https://www.example.gov/other/",
     }
     assert len({r.item_id for r in records}) == 3
+
+
+def test_a_hugo_sites_titles_and_summaries_are_markdown_shown_as_their_text(tmp_path):
+    # Both audited Hugo sites pass titles and summaries through `markdownify` in their templates.
+    root = site(tmp_path / "hugo", {
+        "config.yml": DIGITALGOV_CONFIG,
+        "content/news/2020/12/transition-post-3.md": post(
+            "date: 2020-10-21\ntitle: Let’s talk **user** experience\n"
+            "summary: '**Transition Post 3: Managing Official Email**&mdash;As part of their "
+            "[transition series](https://www.archives.gov/records-mgmt), this third post…'"),
+    })
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(root), path="content/news",
+                                           site_url="https://digital.gov/")
+    assert record.title == "Let’s talk user experience"
+    assert record.summary == "Transition Post 3: Managing Official Email—As part of their transition series, this third post…"

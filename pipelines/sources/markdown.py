@@ -32,7 +32,7 @@ from pipelines.dates import parse_datetime
 from pipelines.errors import APIResponseError, ConfigError, FeedParseError, FileRefused, RateLimited, RetryDeferred
 from pipelines.sources.harvest_context import HarvestContext
 from pipelines.net.http import FetchStats
-from pipelines.parse.commonmark import markdown_to_html
+from pipelines.parse.commonmark import inline_markdown_to_text, markdown_to_html
 from pipelines.entry import Entry
 from pipelines.safe_yaml import load_yaml
 from pipelines.sanitize import html_to_text, summarise
@@ -399,6 +399,10 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     # Front matter text may carry HTML entities ("&#58;" is how a colon is kept out of YAML's way).
     description = html_to_text(without_liquid(
         _text(meta.get("description")) or _text(meta.get("summary")) or _text(meta.get("excerpt"))))
+    if hugo_site is not None:
+        # Hugo sites show titles and summaries as Markdown (`markdownify` in digital.gov's and
+        # digital.canada.ca's templates); Jekyll's show them as written.
+        title, description = inline_markdown_to_text(title), inline_markdown_to_text(description)
 
     tags = _strings(meta.get("tags")) + _strings(meta.get("categories")) + _strings(meta.get("category"))
     tag = first_wanted(wanted, tags)
