@@ -4,13 +4,16 @@ real post; the expected URL is the one the site's own pages link to."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 
-from tests.test_fast_fetch import harvest_in_memory
+from pipelines.outcomes import FetchState
+from tests.test_fast_fetch import harvest_in_memory, respond
 from tests.test_fast_parsers import harvest_markdown_directory
 
 # cds-snc/digital-canada-ca: the configuration in config/_default/, one content folder per language,
@@ -219,3 +222,43 @@ def test_a_hugo_sites_titles_and_summaries_are_markdown_shown_as_their_text(tmp_
                                            site_url="https://digital.gov/")
     assert record.title == "Let’s talk user experience"
     assert record.summary == "Transition Post 3: Managing Official Email—As part of their transition series, this third post…"
+
+
+def test_a_hugo_sites_repository_is_read_as_its_directory_and_its_configuration_only_when_changed(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_API_URL", "https://github.example")
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    files = {"config/_default/config.yaml": CDS_CONFIG,
+             "content/en/blog/_index.md": post("title: Blog"),
+             "content/en/blog/posts/CDS-gets-its-first-CEO.md":
+                 post("title: CDS gets its first CEO\ndate: '2018-03-09 09:00:00 -0400'"),
+             "content/fr/blog/posts/le-SNC-a-son-premier-PDG.md":
+                 post("title: Le SNC a son premier PDG\ndate: '2018-03-09 09:00:00 -0400'"),
+             "README.md": "# digital.canada.ca\n"}
+    requested: list[str] = []
+
+    def github(request: httpx.Request) -> httpx.Response:
+        path = unquote(request.url.path)
+        requested.append(path)
+        if path == "/repos/cds-snc/digital-canada-ca":
+            return respond(200, json.dumps({"default_branch": "main"}), content_type="application/json")
+        if path == "/repos/cds-snc/digital-canada-ca/git/trees/main":
+            return respond(200, json.dumps({"tree": [
+                {"path": p, "type": "blob", "size": len(t), "sha": hashlib.sha1(t.encode()).hexdigest()}
+                for p, t in files.items()]}), content_type="application/json")
+        name = path.removeprefix("/repos/cds-snc/digital-canada-ca/contents/")
+        return respond(200, files[name].encode(), content_type="application/vnd.github.raw") if name in files \
+            else respond(404)
+
+    source = {"id": "cds", "kind": "markdown", "repo": "cds-snc/digital-canada-ca",
+              "site_url": "https://digital.canada.ca/", "tagged_only": False}
+    outcome = harvest_in_memory(httpx.MockTransport(github), tmp_path, source)
+    assert {r.url: r.language for r in outcome.records} == {
+        "https://digital.canada.ca/2018/03/09/cds-gets-its-first-ceo/": "en",
+        "https://numerique.canada.ca/2018/03/09/le-snc-a-son-premier-pdg/": "fr"}   # the language's own host
+    files["content/en/blog/posts/CDS-gets-its-first-CEO.md"] += "\nEdited.\n"
+    requested.clear()
+    again = harvest_in_memory(httpx.MockTransport(github), tmp_path, source,
+                              FetchState(validators={}, feed_urls={}, source_state={"cds": outcome.state}))
+    assert [r.title for r in again.records] == ["CDS gets its first CEO"]
+    assert not any(p.endswith("config.yaml") for p in requested)   # its blob is unchanged
