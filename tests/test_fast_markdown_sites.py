@@ -262,3 +262,17 @@ def test_a_hugo_sites_repository_is_read_as_its_directory_and_its_configuration_
                               FetchState(validators={}, feed_urls={}, source_state={"cds": outcome.state}))
     assert [r.title for r in again.records] == ["CDS gets its first CEO"]
     assert not any(p.endswith("config.yaml") for p in requested)   # its blob is unchanged
+
+
+def test_hugo_shortcodes_with_percent_delimiters_leave_no_template_behind(tmp_path):
+    # digital.canada.ca's roadmap wraps its text in {{% roadmap/div … %}} … {{% /roadmap/div %}}.
+    root = site(tmp_path / "hugo", {
+        "config.yml": DIGITALGOV_CONFIG,
+        "content/news/2015/08/journey-mapping.md": post(
+            "date: 2015-08-12\ntitle: Journey mapping",
+            '{{% roadmap/div class="no-page-break" %}}\nWe recently updated USA.gov’s personas '
+            '{{< legacy-img src="2015/08/personas.jpg" >}}and used them.\n{{% /roadmap/div %}}'),
+    })
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(root), path="content/news",
+                                           site_url="https://digital.gov/")
+    assert record.content_text.split() == "We recently updated USA.gov’s personas and used them.".split()

@@ -392,12 +392,12 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     published = _date(meta.get("date"), zone) or _date(meta.get("date_added"), zone)
     if published is None and name_match:
         published = datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc)
-    body = without_liquid(post.content)
+    body = without_templates(post.content)
     title = _text(meta.get("title")) or _text(meta.get("name")) or _first_heading(body) or slug
     body_html = markdown_to_html(body)
     body_text = html_to_text(body_html)
     # Front matter text may carry HTML entities ("&#58;" is how a colon is kept out of YAML's way).
-    description = html_to_text(without_liquid(
+    description = html_to_text(without_templates(
         _text(meta.get("description")) or _text(meta.get("summary")) or _text(meta.get("excerpt"))))
     if hugo_site is not None:
         # Hugo sites show titles and summaries as Markdown (`markdownify` in digital.gov's and
@@ -536,6 +536,8 @@ def _written_date(value) -> datetime | None:
         return None
 
 
+# Hugo shortcodes, {{< name … >}} and {{% name … %}}: dropped, a pair keeping the text between them.
+_SHORTCODE = re.compile(r"{{[<%].*?[>%]}}", re.S)
 # Liquid, which Jekyll renders before Markdown: a raw block keeps its text, a capture block and
 # any other tag are dropped, an output of a quoted string is that string, any other output dropped.
 _LIQUID_RAW = re.compile(r"{%-?\s*raw\s*-?%}(.*?){%-?\s*endraw\s*-?%}", re.S)
@@ -545,10 +547,12 @@ _LIQUID_STRING_OUTPUT = re.compile(r"""{{-?\s*(?:"([^"]*)"|'([^']*)')\s*(?:\|[^}
 _LIQUID_OUTPUT = re.compile(r"{{.*?}}", re.S)
 
 
-def without_liquid(text: str) -> str:
-    """Markdown without its Liquid tags and outputs, which would otherwise be shown as text."""
+def without_templates(text: str) -> str:
+    """Markdown without its Hugo shortcodes and Liquid tags and outputs, which would otherwise be
+    shown as text."""
     if "{%" not in text and "{{" not in text:
         return text
+    text = _SHORTCODE.sub("", text)
     raw: list[str] = []
 
     def keep_raw(match: re.Match) -> str:
