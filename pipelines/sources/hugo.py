@@ -45,13 +45,6 @@ class HugoSite:
         holding = [f for f in self.folders if path.startswith(f.path + "/")]
         return max(holding, key=lambda f: len(f.path)) if holding else None
 
-    def as_json(self) -> dict:
-        return {"folders": [vars(f) for f in self.folders], "lower_paths": self.lower_paths}
-
-    @classmethod
-    def from_json(cls, data: dict) -> HugoSite:
-        return cls(tuple(ContentFolder(**f) for f in data["folders"]), data.get("lower_paths", True))
-
 
 def read_config(name: str, text: str) -> dict | None:
     """A Hugo configuration file's settings, keys lower-cased as Hugo reads them; None if unreadable."""
