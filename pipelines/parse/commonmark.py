@@ -20,6 +20,11 @@ def markdown_to_html(text: str, base_url: str | None = None) -> str:
     return sanitize_html(_renderer().render(text or ""), base_url=base_url)
 
 
+def inline_markdown_to_text(text: str) -> str:
+    """The text of one line of Markdown (a title, a summary): emphasis, links and code as their words."""
+    return html_to_text(_renderer().renderInline(text or ""))
+
+
 def markdown_excerpt(text: str, limit: int = 2000) -> str:
     """The first `limit` characters of the rendered text, cut at a word boundary."""
     plain = html_to_text(_renderer().render(text or ""))

@@ -1,5 +1,5 @@
-"""`kind: markdown`: Markdown files with YAML front matter, from a GitHub repository or a local
-directory — Jekyll sites such as opengovtech.org (odileeds/OpenGovTech) among them.
+"""`kind: markdown`: Markdown files with YAML (or TOML) front matter, from a GitHub repository or a
+local directory — Jekyll sites such as opengovtech.org (odileeds/OpenGovTech) and Hugo sites among them.
 
 Jekyll collections say what a file is: `_posts` are stories (dated by their file name),
 `_assets` assets (opengovtech.org's catalogue: originator, external_url, date_added,
@@ -10,28 +10,34 @@ read in one request and only files whose blob changed since the last run are fet
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import stat
+import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timezone, tzinfo
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import frontmatter
+import frontmatter.default_handlers
 
 from pipelines.config import MarkdownSource
 from pipelines.dates import parse_datetime
 from pipelines.errors import APIResponseError, ConfigError, FeedParseError, FileRefused, RateLimited, RetryDeferred
 from pipelines.sources.harvest_context import HarvestContext
 from pipelines.net.http import FetchStats
-from pipelines.parse.commonmark import markdown_to_html
+from pipelines.parse.commonmark import inline_markdown_to_text, markdown_to_html
 from pipelines.entry import Entry
 from pipelines.safe_yaml import load_yaml
 from pipelines.sanitize import html_to_text, summarise
 from pipelines.sources.github import shared_api
+from pipelines.sources import hugo
 from pipelines.sources.github_api import RAW_ACCEPT
 from pipelines.parse.tags import first_wanted, merge_tags
 from pipelines.parse.urls import canonical_url, item_id
@@ -61,8 +67,22 @@ class FileListing:
     blobs: dict[str, str]
     config: dict | None = None
     config_sha: str | None = None
+    config_file: str | None = None     # _config.yml (Jekyll) or one of hugo.CONFIG_FILES
     branch: str = ""
     refused: list[str] = field(default_factory=list)   # "path: why it was not read"
+
+    @property
+    def hugo_site(self) -> hugo.HugoSite | None:
+        return hugo.hugo_site(self.config) if self.config_file in hugo.CONFIG_FILES else None
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The zone the site's times without an offset are in: its `timezone` (Jekyll, Hugo), else UTC."""
+        name = self.config.get("timezone") if isinstance(self.config, dict) else None
+        try:
+            return ZoneInfo(name) if isinstance(name, str) and name.strip() else timezone.utc
+        except (ZoneInfoNotFoundError, ValueError):
+            return timezone.utc
 
 
 @dataclass
@@ -83,8 +103,24 @@ def content_folder(name: str) -> bool:
     return name not in NOT_CONTENT and not name.startswith(".")
 
 
-def wanted_file(path: str, *, jekyll_site: bool, under: str) -> bool:
+def site_config_file(exists, under: str) -> str | None:
+    """The site's configuration file, by the names `exists` accepts: Jekyll's _config.yml when the
+    whole site is read, else the first of Hugo's."""
+    if exists("_config.yml"):
+        return None if under else "_config.yml"
+    return next((name for name in hugo.CONFIG_FILES if exists(name)), None)
+
+
+def read_site_config(name: str, text: str) -> dict | None:
+    config = _yaml(text) if name == "_config.yml" else hugo.read_config(name, text)
+    # Kept in the source's state as JSON (a TOML date is written as its text).
+    return _plain(config) if config is not None else None
+
+
+def wanted_file(path: str, *, jekyll_site: bool, under: str, hugo_site: hugo.HugoSite | None = None) -> bool:
     parts = PurePosixPath(path).parts
+    if hugo_site is not None and not hugo.is_page(hugo_site, path):
+        return False
     if not path.lower().endswith(EXTENSIONS) or (under and not path.startswith(under + "/")):
         return False
     if not all(content_folder(p) for p in parts[:-1]):
@@ -104,27 +140,34 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
         outcome.cut_short(exc, "files are read next run")
         return outcome
     files, blobs, config = listing.files, listing.blobs, listing.config
-    permalink = config.get("permalink") if isinstance(config, dict) else None
-    records, problems = [], []
+    permalink = config.get("permalink") if listing.config_file == "_config.yml" and isinstance(config, dict) else None
+    records, problems, unpublished_files = [], [], 0
     wanted = ctx.registry.tags_for(source)
     for file in files:
         try:
-            records.append(file_record(source, file, wanted, permalink=permalink, branch=listing.branch))
+            post = read_post(file)
+            if unpublished(post.metadata):
+                unpublished_files += 1
+                continue
+            records.append(file_record(source, file, wanted, permalink=permalink, branch=listing.branch,
+                                       hugo_site=listing.hugo_site, zone=listing.timezone, post=post))
         except ConfigError as exc:   # front matter the YAML loader refused: "path:line: why"
             problems.extend(exc.problems)
         except ValueError as exc:
             problems.append(f"{file.path}: {exc}")
-    outcome.records = records
+    outcome.records = at_own_page_when_shared(records)
     outcome.entries_read = len(files)
     # Files that could not be read keep their old blob id out of the state, so they are tried again.
     failed = {p.split(":", 1)[0] for p in problems}
     outcome.state = {"blobs": {path: blob for path, blob in blobs.items() if path not in failed}}
     if listing.config_sha:
-        outcome.state["site_config"] = {"sha": listing.config_sha, "config": config}
+        outcome.state["site_config"] = {"sha": listing.config_sha, "config": config, "file": listing.config_file}
     unchanged = len(blobs) - len(files)
     unread = listing.refused + problems
     notes = unread[:NAMED_UNREAD] + ([f"{len(unread) - NAMED_UNREAD} more files not read"]
                                      if len(unread) > NAMED_UNREAD else [])
+    if unpublished_files:
+        notes.append(f"{unpublished_files} files not published (a draft, published: false or past their expirydate)")
     notes += [f"{unchanged} files unchanged since the last run"] if unchanged and files else []
     if not files and blobs:
         outcome.status = "not_modified"
@@ -146,18 +189,20 @@ async def read_repository(source: MarkdownSource, ctx: HarvestContext, stats: Fe
     if not isinstance(tree, dict) or not isinstance(tree.get("tree"), list):
         raise APIResponseError(f"GitHub sent no file tree for {source.repo}@{branch}")
     entries = {e["path"]: e for e in tree["tree"] if isinstance(e, dict) and e.get("type") == "blob" and "path" in e}
-    jekyll_site = "_config.yml" in entries and not source.path
+    config_file = site_config_file(lambda name: name in entries, source.path)
     config, config_sha = None, None
-    if jekyll_site:
-        # _config.yml is read again only when its blob changed.
+    if config_file:
+        # The site's configuration is read again only when its blob changed.
         known = ctx.state.source_state.get(source.id, {}).get("site_config") or {}
-        config_sha = entries["_config.yml"].get("sha")
-        if known.get("sha") == config_sha:
+        config_sha = entries[config_file].get("sha")
+        if known.get("sha") == config_sha and known.get("file", "_config.yml") == config_file:
             config = known.get("config")
         else:
-            config = _yaml(await _raw(api, source.repo, "_config.yml", branch, stats) or "")
+            config = read_site_config(config_file, await _raw(api, source.repo, config_file, branch, stats) or "")
+    listing = FileListing([], {}, config, config_sha, config_file, branch)
     blobs = {path: e.get("sha", "") for path, e in entries.items()
-             if wanted_file(path, jekyll_site=jekyll_site, under=source.path)
+             if wanted_file(path, jekyll_site=config_file == "_config.yml", under=source.path,
+                            hugo_site=listing.hugo_site)
              and (e.get("size") or 0) <= MAX_FILE_BYTES}
     changed = [path for path, sha in blobs.items() if previous.get(path) != sha]
 
@@ -165,8 +210,9 @@ async def read_repository(source: MarkdownSource, ctx: HarvestContext, stats: Fe
         text = await _raw(api, source.repo, path, branch, stats)
         return MarkdownFile(path, text, blobs[path]) if text is not None else None
 
-    files = [f for f in await asyncio.gather(*(fetch(p) for p in changed)) if f is not None]
-    return FileListing(files, blobs, config, config_sha, branch)
+    listing.files = [f for f in await asyncio.gather(*(fetch(p) for p in changed)) if f is not None]
+    listing.blobs = blobs
+    return listing
 
 
 async def _raw(api, repo: str, path: str, branch: str, stats: FetchStats) -> str | None:
@@ -185,17 +231,20 @@ def read_directory(source: MarkdownSource, ctx: HarvestContext) -> FileListing:
         raise FeedParseError(f"directory {root} does not exist", url=str(root))
     root = root.resolve()
     previous = ctx.state.source_state.get(source.id, {}).get("blobs", {})
-    jekyll_site = (root / "_config.yml").is_file() and not source.path
+    config_file = site_config_file(lambda name: (root / name).is_file(), source.path)
     refused: list[str] = []
     config = None
-    if jekyll_site:
+    if config_file:
         try:
-            config = _yaml(read_local_file(root, "_config.yml").decode("utf-8", errors="replace"))
+            config = read_site_config(config_file, read_local_file(root, config_file).decode("utf-8", errors="replace"))
         except FileRefused as exc:
-            refused.append(f"_config.yml: {exc.reason}")
+            refused.append(f"{config_file}: {exc.reason}")
+    listing = FileListing([], {}, config, config_file=config_file, refused=refused)
+    hugo_site = listing.hugo_site
     files, blobs = [], {}
     for path in local_files(root, refused, under=source.path,
-                            wanted=lambda p: wanted_file(p, jekyll_site=jekyll_site, under=source.path)):
+                            wanted=lambda p: wanted_file(p, jekyll_site=config_file == "_config.yml",
+                                                         under=source.path, hugo_site=hugo_site)):
         try:
             data = read_local_file(root, path)
         except FileRefused as exc:
@@ -205,7 +254,8 @@ def read_directory(source: MarkdownSource, ctx: HarvestContext) -> FileListing:
         blobs[path] = blob
         if previous.get(path) != blob:
             files.append(MarkdownFile(path, data.decode("utf-8", errors="replace"), blob))
-    return FileListing(files, blobs, config, refused=refused)
+    listing.files, listing.blobs = files, blobs
+    return listing
 
 
 def local_files(root: Path, refused: list[str], *, under: str, wanted) -> list[str]:
@@ -290,12 +340,48 @@ class BoundedFrontMatter(frontmatter.YAMLHandler):
         return load_yaml(fm, self.name, max_bytes=MAX_FRONT_MATTER_BYTES, first_line=self.first_line)
 
 
-def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None,
-                branch: str) -> Entry:
+class BoundedTomlFrontMatter(frontmatter.default_handlers.BaseHandler):
+    """Hugo's TOML front matter, between `+++` lines, read with Python's own TOML reader."""
+
+    FM_BOUNDARY = re.compile(r"^\+{3,}\s*$", re.MULTILINE)
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+    def load(self, fm: str, **kwargs) -> object:
+        if len(fm.encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
+            raise ValueError(f"front matter larger than {MAX_FRONT_MATTER_BYTES:,} bytes")
+        try:
+            return tomllib.loads(fm)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"TOML front matter: {exc}") from None
+
+
+def unpublished(meta: dict) -> bool:
+    """Whether the site leaves the file out: Jekyll's `published: false`, Hugo's drafts and pages
+    past their expiry date."""
+    if meta.get("published") is False or meta.get("draft") is True:
+        return True
+    expiry = _date(meta.get("expirydate") or meta.get("expiryDate"))
+    return expiry is not None and expiry <= datetime.now(timezone.utc)
+
+
+def read_post(file: MarkdownFile) -> frontmatter.Post:
+    """The file's front matter (YAML between `---` lines, or TOML between `+++`) and body."""
     # The front matter handed to the loader starts at the end of its opening `---` line, so its
     # lines are the file's, below any blank lines python-frontmatter strips first.
     leading_lines = file.text[:len(file.text) - len(file.text.lstrip())].count("\n")
-    post = frontmatter.loads(file.text, handler=BoundedFrontMatter(file.path, first_line=leading_lines + 1))
+    handler = (BoundedTomlFrontMatter(file.path) if file.text.lstrip().startswith("+++")
+               else BoundedFrontMatter(file.path, first_line=leading_lines + 1))
+    return frontmatter.loads(file.text, handler=handler)
+
+
+def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None, branch: str,
+                hugo_site: hugo.HugoSite | None = None, zone: tzinfo = timezone.utc,
+                post: frontmatter.Post | None = None) -> Entry:
+    """The item a file is (its front matter and body already read, as `post`, or read here)."""
+    post = post if post is not None else read_post(file)
     meta = {str(k): v for k, v in post.metadata.items()}
     name = PurePosixPath(file.path).stem
     collection = collection_of(file.path)
@@ -303,16 +389,20 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     name_match = POST_NAME.match(name)
     slug = name_match.group(4) if name_match else name
 
-    published = _date(meta.get("date")) or _date(meta.get("date_added"))
+    published = _date(meta.get("date"), zone) or _date(meta.get("date_added"), zone)
     if published is None and name_match:
         published = datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc)
-    body = without_liquid(post.content)
+    body = without_templates(post.content)
     title = _text(meta.get("title")) or _text(meta.get("name")) or _first_heading(body) or slug
     body_html = markdown_to_html(body)
     body_text = html_to_text(body_html)
     # Front matter text may carry HTML entities ("&#58;" is how a colon is kept out of YAML's way).
-    description = html_to_text(without_liquid(
+    description = html_to_text(without_templates(
         _text(meta.get("description")) or _text(meta.get("summary")) or _text(meta.get("excerpt"))))
+    if hugo_site is not None:
+        # Hugo sites show titles and summaries as Markdown (`markdownify` in digital.gov's and
+        # digital.canada.ca's templates); Jekyll's show them as written.
+        title, description = inline_markdown_to_text(title), inline_markdown_to_text(description)
 
     tags = _strings(meta.get("tags")) + _strings(meta.get("categories")) + _strings(meta.get("category"))
     tag = first_wanted(wanted, tags)
@@ -324,12 +414,16 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     # Jekyll dates a post's URL by its front matter date as written (not in UTC), else by its file name.
     url_date = _written_date(meta.get("date")) or (
         datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc) if name_match else published)
-    page_url = _page_url(source, file.path, collection, slug, url_date, meta, permalink, branch)
+    if hugo_site is not None and source.site_url:
+        page_url = hugo.page_url(hugo_site, file.path, meta, url_date, source.site_url)
+    else:
+        page_url = _page_url(source, file.path, collection, slug, url_date, meta, permalink, branch)
     external = canonical_url(_text(meta.get("external_url")) or "")
-    url = external or page_url
+    elsewhere = _published_elsewhere(meta, source.site_url)
+    url = external or elsewhere or page_url
     originator = _strings(meta.get("originator"))
     details = {k: v for k, v in {
-        "path": file.path, "collection": collection, "page_url": page_url if external else None,
+        "path": file.path, "collection": collection, "page_url": page_url if url != page_url else None,
         "external_url": external, "originator": originator or None,
         "date_added": _iso(meta.get("date_added")), "date_checked": _iso(meta.get("date_checked")),
         "location": _text(meta.get("location")) or None, "website": _text(meta.get("website") or meta.get("homepage")) or None,
@@ -357,18 +451,34 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
         content_text=body_text,
         author=_text(meta.get("author")) or ", ".join(_strings(meta.get("authors"))) or None,
         published_at=published,
-        updated_at=_date(meta.get("last_modified_at") or meta.get("date_checked")),
+        updated_at=_date(meta.get("last_modified_at") or meta.get("date_checked"), zone),
         date_missing=published is None,
         tags=merge_tags(tags),
         match_reasons=reasons,
         matched=matched,
-        language=_text(meta.get("lang") or meta.get("language")) or None,
+        language=_text(meta.get("lang") or meta.get("language")) or _hugo_language(hugo_site, file.path),
         raw_json=raw_json,
         kind_hint=kind,
         asset_type=asset_type,
         organisation=organisation,
         details=json.dumps(details, ensure_ascii=False, default=str),
     )
+
+
+def at_own_page_when_shared(records: list[Entry]) -> list[Entry]:
+    """Files of one source naming the same address elsewhere (two re-shares of one post) stay two
+    items, as distinct entries of a source always do (README, Identity): each at its own page."""
+    shared = {url for url, n in Counter(r.url for r in records).items() if n > 1}
+    separated = []
+    for record in records:
+        details = json.loads(record.details or "{}")
+        page = details.pop("page_url", None)
+        if record.url in shared and page:
+            record = dataclasses.replace(record, url=page, canonical_url=page,
+                                         item_id=item_id(page, record.source_id, details.get("path")),
+                                         details=json.dumps(details, ensure_ascii=False, default=str))
+        separated.append(record)
+    return separated
 
 
 def _page_url(source: MarkdownSource, path: str, collection: str | None, slug: str, published: datetime | None,
@@ -393,16 +503,23 @@ def _page_url(source: MarkdownSource, path: str, collection: str | None, slug: s
     return None
 
 
-def _date(value) -> datetime | None:
+def _date(value, zone: tzinfo = timezone.utc) -> datetime | None:
+    """A front matter date in UTC. A time written without an offset is in the site's `zone`, as its
+    generator reads it; a day without a time stays the day written."""
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(timezone.utc)
     if isinstance(value, date):
         return datetime.combine(value, time.min, timezone.utc)
     if isinstance(value, str) and value.strip():
         text = value.strip()
         # Jekyll writes '2019-10-08 00:00:00 +01:00' and '2024-06-04 09:11:00 Z'.
-        text = re.sub(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}(?::\d{2})?)\s*", r"\1T\2", text)
-        return parse_datetime(text.replace(" ", ""))
+        text = re.sub(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}(?::\d{2})?)\s*", r"\1T\2", text).replace(" ", "")
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?", text):
+            try:
+                return datetime.fromisoformat(text).replace(tzinfo=zone).astimezone(timezone.utc)
+            except ValueError:
+                return None
+        return parse_datetime(text)
     return None
 
 
@@ -419,6 +536,8 @@ def _written_date(value) -> datetime | None:
         return None
 
 
+# Hugo shortcodes, {{< name … >}} and {{% name … %}}: dropped, a pair keeping the text between them.
+_SHORTCODE = re.compile(r"{{[<%].*?[>%]}}", re.S)
 # Liquid, which Jekyll renders before Markdown: a raw block keeps its text, a capture block and
 # any other tag are dropped, an output of a quoted string is that string, any other output dropped.
 _LIQUID_RAW = re.compile(r"{%-?\s*raw\s*-?%}(.*?){%-?\s*endraw\s*-?%}", re.S)
@@ -428,10 +547,12 @@ _LIQUID_STRING_OUTPUT = re.compile(r"""{{-?\s*(?:"([^"]*)"|'([^']*)')\s*(?:\|[^}
 _LIQUID_OUTPUT = re.compile(r"{{.*?}}", re.S)
 
 
-def without_liquid(text: str) -> str:
-    """Markdown without its Liquid tags and outputs, which would otherwise be shown as text."""
+def without_templates(text: str) -> str:
+    """Markdown without its Hugo shortcodes and Liquid tags and outputs, which would otherwise be
+    shown as text."""
     if "{%" not in text and "{{" not in text:
         return text
+    text = _SHORTCODE.sub("", text)
     raw: list[str] = []
 
     def keep_raw(match: re.Match) -> str:
@@ -444,6 +565,26 @@ def without_liquid(text: str) -> str:
     text = _LIQUID_STRING_OUTPUT.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
     text = _LIQUID_OUTPUT.sub("", text)
     return re.sub("\x00(\d+)\x00", lambda m: raw[int(m.group(1))], text)
+
+
+# Front matter naming where a post is really published, its site's page pointing there: a
+# canonical link (jekyll-seo-tag's canonical_url, Hugo themes' canonical/canonicalURL), a
+# redirect (jekyll-redirect-from), digital.gov's source_url ("originally published at", redirected to).
+ELSEWHERE_KEYS = ("canonical_url", "canonicalurl", "canonical", "redirect_to", "source_url")
+
+
+def _published_elsewhere(meta: dict, site_url: str | None) -> str | None:
+    by_key = {k.lower(): v for k, v in meta.items()}
+    for key in ELSEWHERE_KEYS:
+        value = _text(by_key.get(key))
+        if value:
+            return canonical_url(value if "://" in value or not site_url else value.lstrip("/"), base=site_url)
+    return None
+
+
+def _hugo_language(site: hugo.HugoSite | None, path: str) -> str | None:
+    folder = site.folder_of(path) if site is not None else None
+    return folder.language if folder is not None else None
 
 
 def _iso(value) -> str | None:
