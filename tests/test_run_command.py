@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -150,6 +151,29 @@ def test_code_location_has_the_stage_assets_job_and_schedule(tmp_path):
     assert lines[3] == "link_check_job 0 7 * * 1"
     assert lines[4] == str(sorted(["canonical_urls_are_unique", "failed_sources_share", "items_have_title_and_url",
                                    "no_dates_in_the_future"]))
+
+
+def test_a_run_in_process_uses_the_code_locations_definitions(tmp_path):
+    """`opengovtech run` collects the defs/ modules without the code location's component metadata:
+    the same assets, checks, jobs, schedules, sensors and resources either way."""
+    sources = write_sources(tmp_path / "sources.yaml", [])
+    probe = ("import json; from pipelines.definitions import defs; from pipelines.app.runner import run_definitions\n"
+             "def described(d):\n"
+             "    r = d.get_repository_def()\n"
+             "    return {'assets': sorted(k.to_user_string() for k in r.asset_graph.get_all_asset_keys()),\n"
+             "            'checks': sorted(k.name for k in r.asset_graph.asset_check_keys),\n"
+             "            'jobs': sorted(j.name for j in r.get_all_jobs()),\n"
+             "            'schedules': sorted(s.name for s in r.schedule_defs),\n"
+             "            'sensors': sorted(s.name for s in r.sensor_defs),\n"
+             "            'resources': sorted(r.get_top_level_resources())}\n"
+             "print(json.dumps([described(defs()), described(run_definitions())]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO,
+                         env={**os.environ, "OPENGOVTECH_SOURCES": str(sources)})
+    assert out.returncode == 0, out.stderr
+    code_location, in_process = json.loads(out.stdout)
+    assert in_process == code_location
+    assert "harvest_job" in in_process["jobs"] and in_process["resources"] == ["sources", "warehouse"]
+    assert "PreviewWarning" not in out.stderr
 
 
 def test_status_lists_sources_that_have_never_run(tmp_path):

@@ -12,6 +12,7 @@ import functools
 import os
 from contextlib import nullcontext
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,11 +69,19 @@ class CheckOutcome:
 
 
 @functools.cache
-def _definitions() -> dg.Definitions:
-    with kept_until_exit():
-        from pipelines.definitions import defs
+def run_definitions() -> dg.Definitions:
+    """The definitions in defs/ for a run in this process: the modules `dagster dev` loads through
+    pipelines/definitions.py, without what load_from_defs_folder adds there for `dg` and the UI (the
+    schemas of every installed component type), which a run never reads and every run paid for."""
+    import dagster as dg
 
-        return defs()
+    import pipelines.defs
+    from pipelines.defs.resources import resources
+
+    # Dagster calls the package loader "preview"; test_run_command holds both loads equal.
+    with kept_until_exit(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.load_definitions_from_package_module(pipelines.defs, resources=resources().resources)
 
 
 def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 0.0, prune: bool = False,
@@ -83,7 +92,7 @@ def run_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: float = 
     from pipelines.defs.harvest import harvest_run_config
     from pipelines.defs.schedules import HARVEST_JOB_NAME
 
-    job = _definitions().resolve_job_def(HARVEST_JOB_NAME)
+    job = run_definitions().resolve_job_def(HARVEST_JOB_NAME)
     left_out = set(harvest_assets_without_sources(sources_path))
     if not with_site:
         from pipelines.defs.publish import hub_site
@@ -115,7 +124,7 @@ def rebuild_pipeline(sources_path: Path, warehouse_path: Path, lock_wait_s: floa
     from pipelines.defs.normalise import rebuild_run_config
     from pipelines.defs.schedules import REBUILD_JOB_NAME
 
-    job = _definitions().resolve_job_def(REBUILD_JOB_NAME)
+    job = run_definitions().resolve_job_def(REBUILD_JOB_NAME)
     return _execute(job, sources_path, warehouse_path, lock_wait_s, None, rebuild_run_config(),
                     trigger="rebuild")
 

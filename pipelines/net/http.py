@@ -153,10 +153,12 @@ class Fetcher:
         return self._clients[allow_private]
 
     def _guarded_transport(self, allow_private: PrivateAccess) -> httpx.AsyncHTTPTransport:
-        transport = httpx.AsyncHTTPTransport(retries=0)
+        # One TLS context (loading the CA bundle) for the transport and the pool that replaces its own.
+        ssl_context = httpx.create_ssl_context()
+        transport = httpx.AsyncHTTPTransport(verify=ssl_context, retries=0)
         # httpx has no public hook for the network backend: swap in a pool that uses ours.
         transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context,
             max_connections=self.settings.global_concurrency * 2,
             max_keepalive_connections=self.settings.global_concurrency,
             network_backend=GuardedNetworkBackend(allow_private=allow_private, resolver=self._resolver,

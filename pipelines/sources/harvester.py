@@ -60,9 +60,12 @@ def harvest_function(kind: str) -> Callable[..., Any]:
 REUSES_DETAILS = {"github"}
 # Each DuckDB transaction has a fixed cost that grows under CPU contention from the parse
 # workers, so the writer collects whole sources for up to a second; it stops earlier at 100
-# sources or WRITE_BATCH_BYTES of text, because a batch is held several times over (records,
-# Arrow, DuckDB's uncommitted rows and index changes): larger batches raised the peak, not the speed.
+# sources with entries or WRITE_BATCH_BYTES of text, because a batch is held several times over
+# (records, Arrow, DuckDB's uncommitted rows and index changes): larger batches raised the peak,
+# not the speed. Sources without entries (a 304, a failure) are a row of bookkeeping each: a
+# batch takes up to WRITE_BATCH_OUTCOMES of them, so an unchanged run writes in a few transactions.
 WRITE_BATCH_SOURCES = 100
+WRITE_BATCH_OUTCOMES = 1_000
 WRITE_BATCH_SECONDS = 1.0
 WRITE_BATCH_BYTES = 2_000_000
 
@@ -130,8 +133,8 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
     progress = reporter()
     progress.start(f"harvest {report.kind}", len(sources))
     queue: asyncio.Queue[SourceOutcome | None] = asyncio.Queue()
-    # Bounds how many fetched-but-unwritten sources are held, so memory stays flat in the
-    # number of sources.
+    # Bounds how many fetched-but-unwritten sources with entries are held, so memory stays flat in
+    # the number of sources; one without entries gives its slot back as soon as it is queued.
     in_flight = asyncio.Semaphore(registry.defaults.global_concurrency * 2 + WRITE_BATCH_SOURCES)
 
     parse_pool = LazyProcessPool(parse_workers(registry))
@@ -172,14 +175,21 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
             done = False
             while not done:
                 batch = [await queue.get()]
-                size = batch[0].text_bytes() if batch[0] is not None else 0
+                size = with_entries = 0
                 deadline = loop.time() + WRITE_BATCH_SECONDS
-                while batch[-1] is not None and len(batch) < WRITE_BATCH_SOURCES and size < WRITE_BATCH_BYTES:
+                while True:
+                    last = batch[-1]
+                    if last is None:
+                        break
+                    size += last.text_bytes()
+                    with_entries += bool(last.records)
+                    if (with_entries >= WRITE_BATCH_SOURCES or len(batch) >= WRITE_BATCH_OUTCOMES
+                            or size >= WRITE_BATCH_BYTES):
+                        break
                     try:
                         batch.append(await asyncio.wait_for(queue.get(), max(0.0, deadline - loop.time())))
                     except TimeoutError:
                         break
-                    size += batch[-1].text_bytes() if batch[-1] is not None else 0
                 if None in batch:
                     done = True
                     batch = [o for o in batch if o is not None]
@@ -187,7 +197,8 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
                     counts = await loop.run_in_executor(writer, warehouse.write_outcomes, run_id, batch, backoff)
                     report.counts.extend(counts)
                     for outcome in batch:
-                        in_flight.release()
+                        if outcome.records:
+                            in_flight.release()
                         progress.advance(outcome.source_id)
 
         own_fetcher = fetcher is None
@@ -205,7 +216,9 @@ async def _harvest(registry, warehouse, sources, run_id, report, fetcher, ignore
                     raise
                 report.outcomes_meta[source.id] = {"requests": outcome.requests, "bytes": outcome.bytes,
                                                    "duration_s": round(outcome.duration_s, 3)}
-                await queue.put(outcome)  # the writer gives the slot back once it is written
+                if not outcome.records:
+                    in_flight.release()   # a row of bookkeeping: nothing worth holding the slot for
+                await queue.put(outcome)  # else the writer gives the slot back once it is written
 
             deadline = registry.defaults.run_deadline_s
             ends_at = loop.time() + deadline

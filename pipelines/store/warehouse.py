@@ -219,6 +219,10 @@ class Warehouse:
         now = utc_now()
         table_rows = [(r["source_id"], r["kind"], r.get("url"), r.get("org"), r.get("tagged_only"),
                        r["config_json"], r.get("line"), True, now) for r in rows]
+        recorded = self.con.execute("SELECT source_id, kind, url, org, tagged_only, config_json, line FROM sources "
+                                    "WHERE active").fetchall()
+        if sorted(recorded) == sorted(row[:7] for row in table_rows):
+            return   # recorded as it is: an unchanged registry costs a read, not a write transaction
         with transaction(self.con):
             self.con.execute("UPDATE sources SET active = FALSE")
             self._insert_from_rows(
