@@ -95,6 +95,11 @@ class Entry:
             digest.update(_hash_part(getattr(self, name)))
         return digest.hexdigest()
 
+    def text_bytes(self) -> int:
+        """Roughly what writing this entry puts in memory (its text)."""
+        return (len(self.content_html) + len(self.content_text) + len(self.raw_json) + len(self.summary)
+                + len(self.details or "") + len(self.mention or ""))
+
     def row(self) -> tuple:
         """The entry's values in ENTRY_COLUMNS order, as the store writes them."""
         return tuple(getattr(self, column.name) for column in ENTRY_COLUMNS)

@@ -40,8 +40,7 @@ class SourceOutcome:
 
     def text_bytes(self) -> int:
         """Roughly what writing this outcome puts in memory (its records' text)."""
-        return sum(len(r.content_html) + len(r.content_text) + len(r.raw_json) + len(r.summary)
-                   + len(r.details or "") + len(r.mention or "") for r in self.records)
+        return sum(r.text_bytes() for r in self.records)
 
     @property
     def succeeded(self) -> bool:

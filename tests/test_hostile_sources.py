@@ -8,14 +8,16 @@ from __future__ import annotations
 import asyncio
 import json
 
+import duckdb
 import psutil
+import pytest
 
 from pipelines.parse import entry_limits
 from pipelines.errors import ParseTimeout
 from pipelines.sources.harvester import LazyProcessPool
 from pipelines.entry import Entry
 from pipelines.outcomes import SourceOutcome
-from pipelines.store.warehouse import open_for_reading, open_for_writing
+from pipelines.store.warehouse import BackoffPolicy, open_for_reading, open_for_writing
 from tests.conftest import CORPUS, run_cli, serve_bytes, serve_file
 from tests.slow_work import parse_forever, sleep_for
 
@@ -153,6 +155,26 @@ def test_a_source_whose_entries_cannot_be_stored_fails_alone(tmp_path):
         assert sorted(con.execute("SELECT source_id FROM raw_entries").fetchall()) == [("also-good",), ("good",)]
         status, error = con.execute("SELECT status, error FROM source_health WHERE source_id = 'bad'").fetchone()
     assert status == "failed" and error.startswith("its 1 entries could not be stored: ")
+
+
+def test_a_source_too_large_for_one_transaction_is_stored_in_parts(tmp_path):
+    """A Markdown site of thousands of posts outgrew DuckDB's memory limit in one transaction and failed
+    whole: its entries are written in parts, then its bookkeeping, and every entry lands."""
+    path = tmp_path / "hub.duckdb"
+    body = "council open data " * 1_100
+    records = [Entry(source_id="big", entry_key=str(n), item_id=f"big:{n}", url=f"https://council.example/{n}",
+                     canonical_url=None, title=f"Post {n}", summary="", content_html=f"<p>{body}</p>",
+                     content_text=body, author=None, published_at=None, updated_at=None, date_missing=True)
+               for n in range(500)]
+    with open_for_writing(path, "run-1") as warehouse:
+        warehouse.con.execute("SET memory_limit = '32MB'")
+        with pytest.raises(duckdb.OutOfMemoryException):   # the limit is what the test says it is
+            warehouse._write_together("run-1", [SourceOutcome("big", "ok", records=records)], BackoffPolicy())
+        (counts,) = warehouse.write_outcomes("run-1", [SourceOutcome("big", "ok", records=records)])
+    assert (counts.status, counts.new) == ("ok", 500)
+    with open_for_reading(path) as con:
+        assert con.execute("SELECT count(*) FROM raw_entries").fetchone() == (500,)
+        assert con.execute("SELECT status, items_seen FROM source_health").fetchone() == ("ok", 500)
 
 
 def test_a_task_that_overruns_its_time_is_stopped_and_its_worker_replaced():

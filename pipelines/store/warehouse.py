@@ -190,6 +190,32 @@ _CACHE_SCHEMA = pa.schema([
 ])
 
 
+# A source too large to write in one transaction is written in parts of about this much text: a
+# small share of the harvest's DuckDB memory limit, as the harvester's batches are.
+ENTRIES_PART_BYTES = 2_000_000
+
+
+def _parts(records: list[Entry], part_bytes: int) -> Iterator[list[Entry]]:
+    part, size = [], 0
+    for record in records:
+        part.append(record)
+        size += record.text_bytes()
+        if size >= part_bytes:
+            yield part
+            part, size = [], 0
+    if part:
+        yield part
+
+
+def _source_counts(outcomes: list[SourceOutcome], counts: dict[str, tuple[int, int, int]]) -> list[SourceCounts]:
+    result = []
+    for o in outcomes:
+        new, updated, unchanged = counts.get(o.source_id, (0, 0, 0))
+        result.append(SourceCounts(o.source_id, o.status, o.error, o.http_status, o.entries_read,
+                                   new, updated, unchanged))
+    return result
+
+
 class Warehouse:
     """Write access to the warehouse; the only code that changes it during a harvest."""
 
@@ -282,7 +308,10 @@ class Warehouse:
         counts = []
         for outcome in outcomes:
             try:
-                counts += self._write_together(run_id, [outcome], backoff)
+                try:
+                    counts += self._write_together(run_id, [outcome], backoff)
+                except duckdb.OutOfMemoryException:
+                    counts += self._write_in_parts(run_id, outcome, backoff)
             except Exception as exc:
                 if not outcome.records:
                     raise
@@ -301,12 +330,22 @@ class Warehouse:
         with transaction(self.con):
             counts = self._upsert_records(run_id, records, now) if records else {}
             self._write_bookkeeping(run_id, outcomes, counts, now, backoff)
-        result = []
-        for o in outcomes:
-            new, updated, unchanged = counts.get(o.source_id, (0, 0, 0))
-            result.append(SourceCounts(o.source_id, o.status, o.error, o.http_status, o.entries_read,
-                                       new, updated, unchanged))
-        return result
+        return _source_counts(outcomes, counts)
+
+    def _write_in_parts(self, run_id: str, outcome: SourceOutcome, backoff: BackoffPolicy) -> list[SourceCounts]:
+        """One source whose entries do not fit in one transaction at the memory limit: its entries in
+        parts of ENTRIES_PART_BYTES, a transaction each, then its bookkeeping. The fetch state is
+        written last, so a run stopped part way fetches the source again; the parts kept are upserts."""
+        now = utc_now()
+        new = updated = unchanged = 0
+        for part in _parts(outcome.records, ENTRIES_PART_BYTES):
+            with transaction(self.con):
+                added = self._upsert_records(run_id, part, now).get(outcome.source_id, (0, 0, 0))
+            new, updated, unchanged = new + added[0], updated + added[1], unchanged + added[2]
+        counts = {outcome.source_id: (new, updated, unchanged)}
+        with transaction(self.con):
+            self._write_bookkeeping(run_id, [outcome], counts, now, backoff)
+        return _source_counts([outcome], counts)
 
     def _upsert_records(self, run_id: str, records: list[Entry], now: datetime) -> dict[str, tuple[int, int, int]]:
         with registered(self.con, "staging_records", entries_table(records)):
