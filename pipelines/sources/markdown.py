@@ -28,7 +28,7 @@ import frontmatter
 import frontmatter.default_handlers
 
 from pipelines.config import MarkdownSource
-from pipelines.dates import parse_datetime
+from pipelines.dates import parse_datetime, utc_now
 from pipelines.errors import APIResponseError, ConfigError, FeedParseError, FileRefused, RateLimited, RetryDeferred
 from pipelines.sources.harvest_context import HarvestContext
 from pipelines.net.http import FetchStats
@@ -364,7 +364,7 @@ def unpublished(meta: dict) -> bool:
     if meta.get("published") is False or meta.get("draft") is True:
         return True
     expiry = _date(meta.get("expirydate") or meta.get("expiryDate"))
-    return expiry is not None and expiry <= datetime.now(timezone.utc)
+    return expiry is not None and expiry <= utc_now()
 
 
 def read_post(file: MarkdownFile) -> frontmatter.Post:
@@ -469,6 +469,8 @@ def at_own_page_when_shared(records: list[Entry]) -> list[Entry]:
     """Files of one source naming the same address elsewhere (two re-shares of one post) stay two
     items, as distinct entries of a source always do (README, Identity): each at its own page."""
     shared = {url for url, n in Counter(r.url for r in records).items() if n > 1}
+    if not shared:
+        return records
     separated = []
     for record in records:
         details = json.loads(record.details or "{}")
