@@ -174,7 +174,24 @@ class BoundedLoader(_Parser, _BoundedComposer, _BoundedConstructor, Resolver):
     get_single_node = _BoundedComposer.get_single_node
 
 
-def load_yaml_tree(text: str, name: str, *, max_bytes: int, first_line: int = 1) -> tuple[yaml.Node | None, Any]:
+class PageLoader(BoundedLoader):
+    """The bounded loader for a page's front matter, where a site's own tags (`!md |` in a CMS's
+    files) mark how the site renders a value: the value is read as if untagged."""
+
+
+def _untagged(loader: PageLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+PageLoader.add_multi_constructor("!", _untagged)
+
+
+def load_yaml_tree(text: str, name: str, *, max_bytes: int, first_line: int = 1,
+                   loader_class: type[BoundedLoader] = BoundedLoader) -> tuple[yaml.Node | None, Any]:
     """The document's node tree (for line numbers) and the data built from it, from one parse.
 
     `name` is how errors name the document; `first_line` is the line of the document's first
@@ -182,7 +199,7 @@ def load_yaml_tree(text: str, name: str, *, max_bytes: int, first_line: int = 1)
     size = len(text.encode("utf-8", errors="surrogatepass")) if len(text) * 4 > max_bytes else len(text)
     if size > max_bytes:
         raise document_too_large(name, max_bytes, first_line)
-    loader = BoundedLoader(text)
+    loader = loader_class(text)
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
@@ -198,9 +215,11 @@ def document_too_large(name: str, max_bytes: int, first_line: int = 1) -> Config
     return ConfigError([f"{name}:{first_line}: YAML document larger than {max_bytes:,} bytes"])
 
 
-def load_yaml(text: str, name: str, *, max_bytes: int, first_line: int = 1) -> Any:
-    """The data of one YAML document, or ConfigError naming NAME:LINE and what is wrong."""
-    return load_yaml_tree(text, name, max_bytes=max_bytes, first_line=first_line)[1]
+def load_yaml(text: str, name: str, *, max_bytes: int, first_line: int = 1, page: bool = False) -> Any:
+    """The data of one YAML document, or ConfigError naming NAME:LINE and what is wrong. A page's
+    front matter (`page`) may carry the site's own tags; configuration may not."""
+    return load_yaml_tree(text, name, max_bytes=max_bytes, first_line=first_line,
+                          loader_class=PageLoader if page else BoundedLoader)[1]
 
 
 def _problem(exc: yaml.YAMLError, name: str, first_line: int) -> str:

@@ -11,7 +11,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
+import pytest
 
+from pipelines.config import load_registry
+from pipelines.errors import ConfigError
 from pipelines.outcomes import FetchState
 from tests.test_fast_fetch import harvest_in_memory, respond
 from tests.test_fast_parsers import harvest_markdown_directory
@@ -276,3 +279,20 @@ def test_hugo_shortcodes_with_percent_delimiters_leave_no_template_behind(tmp_pa
     (record,) = harvest_markdown_directory(tmp_path, directory=str(root), path="content/news",
                                            site_url="https://digital.gov/")
     assert record.content_text.split() == "We recently updated USA.gov’s personas and used them.".split()
+
+
+def test_a_sites_own_yaml_tags_in_front_matter_are_read_as_their_values(tmp_path):
+    # CivicActions/civicactions.com's case studies mark Markdown values `!md |` for their CMS; the
+    # file used to fail as a YAML error and its item was lost. sources.yaml still refuses such tags.
+    root = site(tmp_path / "civicactions", {"case-studies/mvp.md": post(
+        'title: "Building an MVP with human centered design"\n'
+        "challenge_text: !md |\n  The agency launched a design challenge.\n"
+        "figures: !list\n  - header: 8\n    text: days to complete")})
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(root))
+    assert record.title == "Building an MVP with human centered design"
+    assert json.loads(record.raw_json)["front_matter"]["challenge_text"] == "The agency launched a design challenge.\n"
+
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n  - id: x\n    kind: feed\n    url: !md https://example.org/feed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="could not determine a constructor for the tag '!md'"):
+        load_registry(sources)

@@ -337,7 +337,7 @@ class BoundedFrontMatter(frontmatter.YAMLHandler):
         return super().split(text)
 
     def load(self, fm: str, **kwargs) -> object:
-        return load_yaml(fm, self.name, max_bytes=MAX_FRONT_MATTER_BYTES, first_line=self.first_line)
+        return load_yaml(fm, self.name, max_bytes=MAX_FRONT_MATTER_BYTES, first_line=self.first_line, page=True)
 
 
 class BoundedTomlFrontMatter(frontmatter.default_handlers.BaseHandler):
