@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from itertools import islice
+from urllib.parse import urlsplit
 from typing import TYPE_CHECKING
 
 from pipelines.parse.tags import normalise_tag
@@ -67,20 +68,27 @@ CUES = {
     "event_cue": re.compile(
         r"\b(tickets?|register|registration|early[- ]bird|tonight|save the date|join us|rsvp|sign up|"
         r"call for (papers|proposals|speakers)|cfp|livestream|will take place|takes place|doors open|"
-        r"anmeld\w*|ticketverkauf|inscri[cç][aã]o|inscrições|inscripci[oó]n|billets?|veranstaltung|"
+        r"anmeld\w*|ticketverkauf|inscri[cç][aã]o|inscrições|inscripci[oó]n|billets?|veranstaltung|einladung|"
+        r"findet am|laden (euch|sie|dich) ein|inscri(vez|ption)\w*|aura lieu|rejoignez-nous|"
         r"on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)|\d{1,2}(:\d\d)? ?(am|pm)|"
         r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w* \d{1,2}(st|nd|rd|th)?\b)"),
     "release_cue": re.compile(
         r"\b(release[sd]?|releasing|now available|generally available|in beta|public beta|introducing|"
         r"announc\w+|launch\w*|new version|version \d|v\d+(\.\d+)+|download|open[- ]sourc\w+|"
-        r"veröffentlich\w*|erscheint|erreicht version|bringt|lança\w*|disponível|lanza\w*|publie)\b"),
+        r"veröffentlich\w*|erscheint|erreicht version|bringt|lança\w*|disponível|lanza\w*|publie|"
+        r"lancement|nouvelle version|est disponible|ist online|ist verfügbar|neue version)\b"),
     "profile_cue": re.compile(
         r"\b(q ?& ?a|interview\w*|sat down with|meet (the|our)|who we are|about us|profile|featured (blog|member)|"
         r"member since|our team|founded|founder|we are an?|is an? (organisation|organization|group|community|"
-        r"charity|non-?profit|network|team|council))\b"),
+        r"charity|non-?profit|network|team|council)|"
+        r"entretien avec|portrait|rencontre avec|parcours|im gespräch|porträt|steckbrief|stellt sich vor|"
+        r"entrevista|perfil)\b"),
     "how_to_cue": re.compile(
         r"\b(how (to|we|i|you)|learn how|step \d|tips?|tutorial|guide|walk ?through|you (can|should|need|will)|"
-        r"here'?s how|let'?s|example|first,|make sure|instead of|wie (man|sie)|so geht|como fazer)\b"),
+        r"here'?s how|let'?s|example|first,|make sure|instead of|"
+        r"wie (man|sie)|so geht|anleitung|schritt für schritt|tipps|leitfaden|"
+        r"comment (faire|créer|mettre|utiliser)|étape \d|conseils|astuces|bonnes pratiques|mode d'emploi|"
+        r"como fazer|passo a passo|dicas|cómo (hacer|crear|usar)|paso a paso|consejos)\b"),
 }
 CUE_WORDS = {"event_cue": "invitation words (tickets, register, a date)",
              "release_cue": "release words (released, now available, version)",
@@ -94,6 +102,20 @@ VERSION = re.compile(r"\b(v\d+(\.\d+)*|\d+\.\d+\.\d+|\d+\.(?!\d{3}\b)\d+|version
 RECAP = re.compile(r"\b(recap|write-?up|highlights from|took place|was held|were held|last (week|month|weekend)'?s?|"
                    r"thanks? (you )?(to )?(everyone|all) who|what (we|i) learned at|looking back)\b")
 DATASET_URL = re.compile(r"/(datasets?|data/set)/[^/]+", re.I)
+# The section of a site a page sits in (its address's or file's folders): sites file events, projects,
+# people and guides apart, in words that recur across sites and languages.
+SECTIONS = {
+    "events": {"event", "events", "meetup", "meetups", "webinar", "webinars", "workshops", "calendar", "agenda",
+               "veranstaltungen", "termine", "evenements", "événements", "eventos"},
+    "projects": {"project", "projects", "products", "tools", "apps", "software", "datasets", "startups", "showcase",
+                 "projekte", "projets", "projetos", "proyectos"},
+    "people": {"people", "team", "teams", "members", "contributors", "organisations", "organizations", "board",
+               "staff", "authors", "profiles", "partners", "communities", "groups", "about"},
+    "guides": {"guide", "guides", "docs", "documentation", "howto", "tutorials", "methods", "playbook", "handbook",
+               "manual", "learn"},
+    "news": {"blog", "posts", "news", "articles", "press", "actualites", "actualités", "aktuelles", "noticias"},
+}
+FOLDER_WORD = re.compile(r"[^\W\d_]+")
 
 # Signals an author or a page states outright, which the labelled corpus holds too rarely to weigh:
 # each adds a fixed weight to one kind's score (in the model's units), on top of what the model learned.
@@ -110,6 +132,10 @@ STATED_SIGNALS = {
     "dataset_url": ("asset", 3.0),
     "how_to_text": ("technique", 1.0),
     "how_to_title": ("technique", 2.0),
+    "section_events": ("event", 2.0),
+    "section_people": ("community", 2.0),
+    "section_projects": ("asset", 2.0),
+    "section_guides": ("technique", 2.0),
 }
 
 def stated_weights(present: set[str]) -> dict[str, float]:
@@ -144,6 +170,7 @@ SIGNALS = {
     "blog_post": "a blog post (Jekyll _posts)",
     "technical_tag": "a technical tag",
     "short_text": "a short text",
+    **{f"section_{name}": f"the site files it under {name}" for name in SECTIONS},
     **{f"{cue}_title": f"{words} in the title" for cue, words in CUE_WORDS.items()},
     **CUE_WORDS,
     **{f"{cue}_many": f"many {words}" for cue, words in CUE_WORDS.items()},
@@ -194,6 +221,7 @@ def features(entry: "ClassifyInput") -> set[str]:
             found.add(cue)
         if said >= CUE_REPEATS:
             found.add(f"{cue}_many")
+    found |= {f"section_{name}" for name, words in SECTIONS.items() if folder_words(entry) & words}
     tags = {normalise_tag(tag) for tag in entry.tags}
     found |= {f"tag_{kind}" for kind, words in KIND_TAGS.items() if tags & words}
     if "event_call" not in found and RECAP.search(f"{lowered_title} {text}"):
@@ -204,6 +232,13 @@ def features(entry: "ClassifyInput") -> set[str]:
     if entry.source_kind and entry.source_kind != "feed":
         found.add(f"source_{entry.source_kind}")
     return found
+
+
+def folder_words(entry: "ClassifyInput") -> set[str]:
+    """The words of the folders a page sits in: its file's in a repository, else its address's."""
+    path = entry.details.get("path") or (urlsplit(entry.url).path if entry.url else "")
+    folders = str(path).lower().split("/")[:-1]
+    return {word for folder in folders for word in FOLDER_WORD.findall(folder)}
 
 
 def describe(feature: str) -> str:
