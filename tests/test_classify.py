@@ -136,3 +136,15 @@ def test_a_version_in_a_title_is_not_a_number_with_a_thousands_separator():
     assert "version_in_title" in features(ClassifyInput(title="Programmiersprache: Rust 1.30 will mehr Klarheit"))
     assert "version_in_title" in features(ClassifyInput(title="mat2 0.13.4"))
     assert "version_in_title" not in features(ClassifyInput(title="Daten von 185.000 weiteren Kunden betroffen"))
+
+
+def test_the_section_is_read_from_the_folders_not_the_page_itself():
+    # data.blog.gov.uk's essay "What open government policy can learn from internet culture" was filed
+    # under guides by the word "learn" in its own address, which ends in a slash.
+    essay = ClassifyInput(title="What open government policy can learn from internet culture",
+                          url="https://data.blog.gov.uk/2016/05/23/what-open-government-policy-can-learn-from-internet-culture/")
+    assert not {f for f in features(essay) if f.startswith("section_")}
+    meetup = ClassifyInput(title="Civic hack night", url="https://example.org/events/2024/11/19/civic-hack-night/")
+    assert "section_events" in features(meetup)
+    startup = ClassifyInput(title="Mes Aides", details={"path": "content/_startups/mes-aides.md"})
+    assert "section_projects" in features(startup)

@@ -237,7 +237,8 @@ def features(entry: "ClassifyInput") -> set[str]:
 def folder_words(entry: "ClassifyInput") -> set[str]:
     """The words of the folders a page sits in: its file's in a repository, else its address's."""
     path = entry.details.get("path") or (urlsplit(entry.url).path if entry.url else "")
-    folders = str(path).lower().split("/")[:-1]
+    # The last part is the page itself, with or without a trailing slash ("/2016/05/how-to-learn/").
+    folders = str(path).lower().rstrip("/").split("/")[:-1]
     return {word for folder in folders for word in FOLDER_WORD.findall(folder)}
 
 
