@@ -43,6 +43,11 @@ from pipelines.publish.site.incremental import (SearchBundleState, SiteFiles, Si
 from pipelines.publish.site.pagefind import SearchBundle, combined_summary, index_bundle, plan_search_bundles
 
 PAGE_SIZE = 50
+# Cards rendered once per build and reused by every listing, related list and the home page an
+# item appears on; bounded so a hub of a million items does not hold them all.
+CARDS_KEPT = 20_000
+# A site-relative path that joins its base by concatenation (no scheme, query, parent or absolute part).
+_PLAIN_RELATIVE = re.compile(r"[\w\-.~/%]*")
 _TAG_LIKE = re.compile(r"<[^>]*>")
 _NOT_IN_FILTER = str.maketrans('<>"', "   ")
 FILTER_DECODE_ROUNDS = 8
@@ -137,13 +142,15 @@ class SiteWriter:
         self.site = site
         self.base_path = urlsplit(site.base_url).path or "/"
         self.pages = 0
+        self._cards: dict[str, Markup] = {}
         self.env = Environment(loader=PackageLoader("pipelines.publish.site", "templates"),
                                autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                                finalize=written_out, trim_blocks=True, lstrip_blocks=True)
         self.env.filters["safe_href"] = safe_href
         self.env.filters["search_filter_value"] = search_filter_value
         self.env.globals.update(
-            site=site, url=self.url, absolute=self.absolute, kind_path=kind_path, csp=CONTENT_SECURITY_POLICY,
+            site=site, url=self.url, absolute=self.absolute, card_html=self.card_html, kind_path=kind_path,
+            csp=CONTENT_SECURITY_POLICY,
             generated_at=hub.generated_at, plurals=KIND_PLURALS,
             nav_kinds=[(kind, KIND_PLURALS.get(kind, kind.title())) for kind in hub.kind_counts],
             related_words_weight=RELATED_WORDS_WEIGHT,
@@ -154,7 +161,19 @@ class SiteWriter:
         return self.base_path + path
 
     def absolute(self, path: str) -> str:
+        if self.site.base_url.endswith("/") and _PLAIN_RELATIVE.fullmatch(path) and \
+                not path.startswith("/") and ".." not in path:
+            return self.site.base_url + path
         return urljoin(self.site.base_url, path)
+
+    def card_html(self, item: ItemCard) -> Markup:
+        """The item's card (macros.html's `card`), rendered once however many pages show it."""
+        html = self._cards.get(item.id)
+        if html is None:
+            if len(self._cards) >= CARDS_KEPT:
+                self._cards.clear()
+            html = self._cards[item.id] = Markup(self.env.get_template("macros.html").module.card(item))
+        return html
 
     def write(self, path: str, data: bytes | str) -> None:
         file_path = path + "index.html" if path.endswith("/") or path == "" else path
