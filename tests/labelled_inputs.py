@@ -57,7 +57,10 @@ def _public_texts() -> dict[tuple[str, str], str]:
                                  "texts (tests/data/labelled_public.yaml lists repository, commit and path)")
     texts = {}
     for path in sorted(Path(folder).glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
+        # JSON lines end in "\n" only: a text may hold U+2028, which str.splitlines would break at.
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            if not line.strip():
+                continue
             row = json.loads(line)
             texts[row["repo"], row["path"]] = row["text"]
     return texts
