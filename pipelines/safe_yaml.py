@@ -184,6 +184,10 @@ def _untagged(loader: PageLoader, suffix: str, node: yaml.Node) -> Any:
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
+    if not node.style:   # a plain scalar (None, or "" from libyaml's parser)
+        # A plain scalar is typed as YAML would type it untagged: `draft: !x false` is false, not "false".
+        tag = loader.resolve(yaml.ScalarNode, node.value, (True, False))
+        return loader.construct_object(yaml.ScalarNode(tag, node.value, node.start_mark, node.end_mark))
     return loader.construct_scalar(node)
 
 

@@ -291,6 +291,10 @@ def test_a_sites_own_yaml_tags_in_front_matter_are_read_as_their_values(tmp_path
     (record,) = harvest_markdown_directory(tmp_path, directory=str(root))
     assert record.title == "Building an MVP with human centered design"
     assert json.loads(record.raw_json)["front_matter"]["challenge_text"] == "The agency launched a design challenge.\n"
+    # A tagged plain value keeps its YAML type: a draft marked `!x true` is still a draft.
+    drafts = site(tmp_path / "drafts", {"posts/a.md": post("title: A\ndraft: !flag true"),
+                                         "posts/b.md": post("title: B\ndraft: !flag false")})
+    assert [r.title for r in harvest_markdown_directory(tmp_path, directory=str(drafts))] == ["B"]
 
     sources = tmp_path / "sources.yaml"
     sources.write_text("sources:\n  - id: x\n    kind: feed\n    url: !md https://example.org/feed\n", encoding="utf-8")

@@ -83,7 +83,8 @@ class StatedOffsetLogisticRegression:
         rows, columns = x.shape
         truth = numpy.zeros((rows, len(KINDS)))
         truth[numpy.arange(rows), [KINDS.index(label) for label in labels]] = 1
-        balanced = rows / (len(KINDS) * numpy.maximum(truth.sum(axis=0), 1))
+        counts = truth.sum(axis=0)
+        balanced = rows / (numpy.count_nonzero(counts) * numpy.maximum(counts, 1))
         item_scale = self.c * (truth @ balanced)
 
         def loss_and_gradient(theta):
@@ -96,6 +97,8 @@ class StatedOffsetLogisticRegression:
 
         found = minimize(loss_and_gradient, numpy.zeros(columns * len(KINDS) + len(KINDS)), jac=True,
                          method="L-BFGS-B", options={"maxiter": 5000})
+        if not found.success:
+            raise RuntimeError(f"the kind model's fit did not converge (C={self.c}): {found.message}")
         self.coef, self.intercept = found.x[:-len(KINDS)].reshape(columns, len(KINDS)), found.x[-len(KINDS):]
         return self
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from itertools import islice
-from urllib.parse import urlsplit
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
 from typing import TYPE_CHECKING
 
 from pipelines.parse.tags import normalise_tag
@@ -81,13 +82,14 @@ CUES = {
         r"\b(q ?& ?a|interview\w*|sat down with|meet (the|our)|who we are|about us|profile|featured (blog|member)|"
         r"member since|our team|founded|founder|we are an?|is an? (organisation|organization|group|community|"
         r"charity|non-?profit|network|team|council)|"
-        r"entretien avec|portrait|rencontre avec|parcours|im gespräch|porträt|steckbrief|stellt sich vor|"
-        r"entrevista|perfil)\b"),
+        r"entretien avec|portrait d[eu']|rencontre avec|im gespräch mit|porträt|steckbrief|stellt sich vor|"
+        r"entrevista (a|con))\b"),
     "how_to_cue": re.compile(
         r"\b(how (to|we|i|you)|learn how|step \d|tips?|tutorial|guide|walk ?through|you (can|should|need|will)|"
         r"here'?s how|let'?s|example|first,|make sure|instead of|"
         r"wie (man|sie)|so geht|anleitung|schritt für schritt|tipps|leitfaden|"
-        r"comment (faire|créer|mettre|utiliser)|étape \d|conseils|astuces|bonnes pratiques|mode d'emploi|"
+        r"comment (faire|créer|mettre|utiliser)|étape \d|nos conseils|conseils pour|astuces|bonnes pratiques|"
+        r"mode d'emploi|"
         r"como fazer|passo a passo|dicas|cómo (hacer|crear|usar)|paso a paso|consejos)\b"),
 }
 CUE_WORDS = {"event_cue": "invitation words (tickets, register, a date)",
@@ -102,8 +104,9 @@ VERSION = re.compile(r"\b(v\d+(\.\d+)*|\d+\.\d+\.\d+|\d+\.(?!\d{3}\b)\d+|version
 RECAP = re.compile(r"\b(recap|write-?up|highlights from|took place|was held|were held|last (week|month|weekend)'?s?|"
                    r"thanks? (you )?(to )?(everyone|all) who|what (we|i) learned at|looking back)\b")
 DATASET_URL = re.compile(r"/(datasets?|data/set)/[^/]+", re.I)
-# The section of a site a page sits in (its address's or file's folders): sites file events, projects,
-# people and guides apart, in words that recur across sites and languages.
+# The section of a site a page sits in (the folders of its file or address, whole names): sites file
+# events, projects, people and guides apart, in names that recur across sites and languages. Not `docs`:
+# GitHub Pages publishes whole sites from a folder of that name.
 SECTIONS = {
     "events": {"event", "events", "meetup", "meetups", "webinar", "webinars", "workshops", "calendar", "agenda",
                "veranstaltungen", "termine", "evenements", "événements", "eventos"},
@@ -111,14 +114,22 @@ SECTIONS = {
                  "projekte", "projets", "projetos", "proyectos"},
     "people": {"people", "team", "teams", "members", "contributors", "organisations", "organizations", "board",
                "staff", "authors", "profiles", "partners", "communities", "groups", "about"},
-    "guides": {"guide", "guides", "docs", "documentation", "howto", "tutorials", "methods", "playbook", "handbook",
+    "guides": {"guide", "guides", "documentation", "howto", "how-to", "tutorials", "methods", "playbook", "handbook",
                "manual", "learn"},
     "news": {"blog", "posts", "news", "articles", "press", "actualites", "actualités", "aktuelles", "noticias"},
 }
+# Words a folder's name may add to a section's word and still be that section ("team-members",
+# "guide-pages", "meet-the-team"); a name with any other word ("about-us-blog", "events-recap") is not.
+FOLDER_FILLERS = {"the", "our", "us", "meet", "pages", "page", "all", "list"}
 FOLDER_WORD = re.compile(r"[^\W\d_]+")
+# A file of these names is its folder's page (a Hugo page bundle, a README per post): the folder is the page.
+PAGE_FILES = {"index", "_index", "readme"}
+# The folder after one of these is a label the page carries ("/category/tools/"), not a section.
+LABEL_FOLDERS = {"tag", "tags", "category", "categories", "topic", "topics", "label", "labels"}
 
-# Signals an author or a page states outright, which the labelled corpus holds too rarely to weigh:
-# each adds a fixed weight to one kind's score (in the model's units), on top of what the model learned.
+# Signals an author or a page states outright: each adds a fixed weight to one kind's score (in the
+# model's units), and the model is fitted with them in its scores. Most are too rare in the labelled sets
+# to weigh; a site's section is common, but weighed per source it would learn each source's habits.
 STATED_SIGNALS = {
     **{f"tag_{kind}": (kind, 3.0) for kind in KIND_TAGS},
     "technical_tag": ("technique", 1.5),
@@ -221,12 +232,14 @@ def features(entry: "ClassifyInput") -> set[str]:
             found.add(cue)
         if said >= CUE_REPEATS:
             found.add(f"{cue}_many")
-    found |= {f"section_{name}" for name, words in SECTIONS.items() if folder_words(entry) & words}
+    folders = site_folders(entry)
+    found |= {f"section_{section}" for section, names in SECTIONS.items()
+              if any(_folder_is(folder, names) for folder in folders)}
     tags = {normalise_tag(tag) for tag in entry.tags}
     found |= {f"tag_{kind}" for kind, words in KIND_TAGS.items() if tags & words}
     if "event_call" not in found and RECAP.search(f"{lowered_title} {text}"):
         found.add("recap")
-        found -= {"tag_event", "event_name"}
+        found -= {"tag_event", "event_name", "section_events"}
     if tags & TECHNICAL_TAGS:
         found.add("technical_tag")
     if entry.source_kind and entry.source_kind != "feed":
@@ -234,12 +247,30 @@ def features(entry: "ClassifyInput") -> set[str]:
     return found
 
 
-def folder_words(entry: "ClassifyInput") -> set[str]:
-    """The words of the folders a page sits in: its file's in a repository, else its address's."""
+def site_folders(entry: "ClassifyInput") -> set[str]:
+    """The names of the folders a page sits in (Jekyll's leading `_` dropped): its file's in a
+    repository, else its address's, less the page's own part and any label folder."""
     path = entry.details.get("path") or (urlsplit(entry.url).path if entry.url else "")
     # The last part is the page itself, with or without a trailing slash ("/2016/05/how-to-learn/").
-    folders = str(path).lower().rstrip("/").split("/")[:-1]
-    return {word for folder in folders for word in FOLDER_WORD.findall(folder)}
+    parts = unquote(str(path)).lower().rstrip("/").split("/")
+    if parts and PurePosixPath(parts[-1]).stem in PAGE_FILES:
+        parts = parts[:-1]
+    folders: set[str] = set()
+    after_label = False
+    for part in parts[:-1]:
+        name = part.lstrip("_")
+        if not after_label and name not in LABEL_FOLDERS:
+            folders.add(name)
+        after_label = name in LABEL_FOLDERS
+    return folders
+
+
+def _folder_is(folder: str, names: set[str]) -> bool:
+    """Whether a folder's name is one of a section's names, alone or with filler words."""
+    if folder in names:
+        return True
+    words = FOLDER_WORD.findall(folder)
+    return bool(words) and any(w in names for w in words) and all(w in names or w in FOLDER_FILLERS for w in words)
 
 
 def describe(feature: str) -> str:

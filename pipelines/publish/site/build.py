@@ -142,7 +142,11 @@ class SiteWriter:
         self.site = site
         self.base_path = urlsplit(site.base_url).path or "/"
         self.pages = 0
-        self._cards: dict[str, Markup] = {}
+        self._cards: dict[tuple[str, str], Markup] = {}
+        base = urlsplit(site.base_url)
+        # urljoin and concatenation agree for a base ending in "/" with no query, fragment, "//" or dot segment.
+        self._joins_by_concatenation = (site.base_url.endswith("/") and not base.query and not base.fragment
+                                        and "//" not in base.path and not {".", ".."} & set(base.path.split("/")))
         self.env = Environment(loader=PackageLoader("pipelines.publish.site", "templates"),
                                autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                                finalize=written_out, trim_blocks=True, lstrip_blocks=True)
@@ -161,18 +165,20 @@ class SiteWriter:
         return self.base_path + path
 
     def absolute(self, path: str) -> str:
-        if self.site.base_url.endswith("/") and _PLAIN_RELATIVE.fullmatch(path) and \
-                not path.startswith("/") and ".." not in path:
+        if self._joins_by_concatenation and _PLAIN_RELATIVE.fullmatch(path) and not path.startswith("/") and \
+                "//" not in path and not {".", ".."} & set(path.split("/")):
             return self.site.base_url + path
         return urljoin(self.site.base_url, path)
 
     def card_html(self, item: ItemCard) -> Markup:
         """The item's card (macros.html's `card`), rendered once however many pages show it."""
-        html = self._cards.get(item.id)
+        # Keyed by the card's class too: an item's card and its related card hold different fields.
+        key = (type(item).__name__, item.id)
+        html = self._cards.get(key)
         if html is None:
             if len(self._cards) >= CARDS_KEPT:
                 self._cards.clear()
-            html = self._cards[item.id] = Markup(self.env.get_template("macros.html").module.card(item))
+            html = self._cards[key] = Markup(self.env.get_template("macros.html").module.card(item))
         return html
 
     def write(self, path: str, data: bytes | str) -> None:
