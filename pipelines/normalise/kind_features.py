@@ -52,6 +52,11 @@ HOW_TO_TITLE = re.compile(
     r"introduction to|\b101\b|(easiest|best|simplest|quickest) way to|^(build|building|create|creating|"
     r"set(ting)? up|deploy(ing)?|install(ing)?|configur(e|ing)|migrat(e|ing)|automat(e|ing)) (a|an|your|the)\b)",
     re.I)
+# A title announcing a reusable thing: "… is now an open dataset", "Introducing …", "… 2.0 released".
+RELEASE_TITLE = re.compile(
+    r"\b(is now (an? )?(open|available|live|public)|now (available|live|open|public)|now as an?|introducing|"
+    r"launch(es|ed)|released?|we('ve| have) (released|published|opened|open-sourced)|open[- ]sourc(ed|ing)|"
+    r"new (open )?(dataset|data ?set|tool|api|library|app|template|standard|component))\b", re.I)
 HOW_TO_TEXT = re.compile(r"\b(how we (built|made|did|delivered|designed)|here'?s how|step \d|in this (post|tutorial|"
                          r"guide|article),? (we|i)(('| wi)ll)? (show|walk|explain|build|look))\b")
 EVENT_CALL = re.compile(r"\b(register (here|now|your)|book (your|a) (place|ticket|seat)|eventbrite|join us (on|at|for)|"
@@ -143,6 +148,7 @@ STATED_SIGNALS = {
     "dataset_url": ("asset", 3.0),
     "how_to_text": ("technique", 1.0),
     "how_to_title": ("technique", 2.0),
+    "release_title": ("asset", 2.0),
     "section_events": ("event", 2.0),
     "section_people": ("community", 2.0),
     "section_projects": ("asset", 2.0),
@@ -165,6 +171,7 @@ SIGNALS = {
     "inline_code": "inline code",
     "command_line": "shell commands or code in the text",
     "how_to_title": "a how-to title",
+    "release_title": "a title announcing a release",
     "how_to_text": "the text says how it was done",
     "event_call": "an invitation to register or attend",
     "event_field": "an event's date or venue line",
@@ -207,6 +214,7 @@ def features(entry: "ClassifyInput") -> set[str]:
         "inline_code": len(INLINE_CODE.findall(html)) - blocks >= 3,
         "command_line": bool(COMMAND_LINE.search(text)),
         "how_to_title": bool(HOW_TO_TITLE.search(title)),
+        "release_title": bool(RELEASE_TITLE.search(title)),
         "how_to_text": bool(HOW_TO_TEXT.search(text)),
         "event_call": bool(EVENT_CALL.search(text) or EVENT_CALL.search(lowered_title)),
         "event_field": bool(EVENT_FIELD.search(text)),
