@@ -296,3 +296,75 @@ def test_a_sites_own_yaml_tags_in_front_matter_are_read_as_their_values(tmp_path
     sources.write_text("sources:\n  - id: x\n    kind: feed\n    url: !md https://example.org/feed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="could not determine a constructor for the tag '!md'"):
         load_registry(sources)
+
+
+def test_a_jekyll_sites_named_permalink_style_and_collections_dir_give_its_posts_addresses(tmp_path):
+    # betagouv/blog.beta.gouv.fr: `permalink: pretty` and its posts in content/_posts (collections_dir);
+    # its pages link to /general/2017/03/22/intrapreneurs-comment-les-trouver/ (the named style used
+    # to fall back to Jekyll's date style, …/intrapreneurs-comment-les-trouver.html).
+    root = site(tmp_path / "beta", {
+        "_config.yml": 'baseurl: ""\nurl: ""\npermalink: pretty\ncollections_dir: content\n',
+        "content/_posts/2017-03-22-intrapreneurs-comment-les-trouver.md": post(
+            "layout: post\ntitle: \"Intrapreneurs de Startups d'État, comment les trouver ?\"\n"
+            "date: 2017-03-22\nauthors:\n  - ismael.hery\ncategories: general"),
+    })
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(root), path="content/_posts",
+                                           site_url="https://blog.beta.gouv.fr/")
+    assert record.url == "https://blog.beta.gouv.fr/general/2017/03/22/intrapreneurs-comment-les-trouver/"
+
+
+def test_a_jekyll_sites_posts_folder_read_alone_takes_the_sites_permalink(tmp_path):
+    # uswds/uswds-site read with `path: _posts`: its _config.yml (one folder up) was not read, so
+    # posts took Jekyll's default pattern; its posts link to /whats-new/updates/2017/03/21/…/.
+    root = site(tmp_path / "uswds", {
+        "_config.yml": "permalink: /whats-new/updates/:year/:month/:day/:title/\n",
+        "_posts/2017-03-21-nasa-journey-with-us-web-design-standards.md": post(
+            "title: NASA's journey with the U.S. Web Design Standards\ndate: 2017-03-21"),
+        "index.md": post("title: Home"),
+    })
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(root), path="_posts",
+                                           site_url="https://designsystem.digital.gov/")
+    assert record.url == \
+        "https://designsystem.digital.gov/whats-new/updates/2017/03/21/nasa-journey-with-us-web-design-standards/"
+
+
+def test_jekyll_front_matter_defaults_and_a_collections_default_permalink_apply(tmp_path):
+    # open-austin/open-austin.github.io sets its posts' permalink in `defaults` (scope type: posts)
+    # and its posts link to /blog/2016/06/12/…; its `projects` collection has no permalink, so
+    # Jekyll publishes /projects/lobbying-in-austin.html, as its posts link to it.
+    root = site(tmp_path / "austin", {
+        "_config.yml": 'url: "http://open-austin.github.io/"\ncollections:\n  projects:\n    output: true\n'
+                       'defaults:\n  - scope:\n      path: ""\n      type: projects\n    values:\n      layout: project\n'
+                       '  - scope:\n      path: ""\n      type: posts\n    values:\n'
+                       '      permalink: /blog/:year/:month/:day/:title\n',
+        "_posts/2016-06-12-finding-a-story-in-austins-lobbying-data.md": post(
+            "layout: post\ntitle: Finding a Story in Austin's Lobbying Data\ndate: 2016-06-12\npublished: true"),
+        "_projects/lobbying-in-austin.md": post(
+            "title:        Lobbying in Austin\ndescription:  An experiment with data visualization"),
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root), site_url="https://www.open-austin.org/")
+    assert urls_by_title(records) == {
+        "Finding a Story in Austin's Lobbying Data":
+            "https://www.open-austin.org/blog/2016/06/12/finding-a-story-in-austins-lobbying-data",
+        "Lobbying in Austin": "https://www.open-austin.org/projects/lobbying-in-austin.html",
+    }
+
+
+def test_a_jekyll_sites_html_posts_are_items_with_their_html_as_written(tmp_path):
+    # Chicago/digital.chicago.gov: a WordPress import left 62 of its posts as .html files in _posts,
+    # which Jekyll publishes like the Markdown ones; they were not read.
+    root = site(tmp_path / "chicago", {
+        "_config.yml": 'url: "https://digital.chicago.gov"\nbaseurl: ""\n',
+        "_posts/2014-05-16-building-permits-not-updating.html": post(
+            "layout: post\ntitle: Building Permits not updating\ndate: '2014-05-16T13:12:00-05:00'\n"
+            "author: Open Data Portal Team\ncategories:\n- Open Data\n- Data Portal",
+            "<p>The building permits dataset has not successfully updated since May 14.</p>\n\n"
+            "    <p>Our team is looking at the issue.</p>"),
+        "_includes/footer.html": "<footer>Not a post</footer>\n",
+    })
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(root), site_url="https://digital.chicago.gov/")
+    assert record.title == "Building Permits not updating"
+    assert record.url == "https://digital.chicago.gov/open-data/data-portal/2014/05/16/building-permits-not-updating.html"
+    # HTML is not Markdown: an indented paragraph is no code block.
+    assert "<code>" not in record.content_html and "Our team is looking at the issue." in record.content_text
+
