@@ -368,3 +368,21 @@ def test_a_jekyll_sites_html_posts_are_items_with_their_html_as_written(tmp_path
     # HTML is not Markdown: an indented paragraph is no code block.
     assert "<code>" not in record.content_html and "Our team is looking at the issue." in record.content_text
 
+
+def test_a_hugo_site_dating_pages_by_file_name_publishes_them_without_the_date(tmp_path):
+    # okfde/codefor.de: `frontmatter: {date: [":filename", ":default"]}`, so Hugo takes the date off
+    # 2020-02-19-Code-For-Climate-Open-Data-Day.md and its posts link to /blog/code-for-climate-open-data-day/.
+    root = site(tmp_path / "codefor", {
+        "config.yaml": "baseURL: https://codefor.de\nlanguageCode: de-DE\n"
+                       'frontmatter:\n  date: [":filename", ":default"]\npermalinks:\n  labs: "/:filename"\n',
+        "content/blog/2020-02-19-Code-For-Climate-Open-Data-Day.md": post(
+            'type: blog\ntitle: "Code for Climate: Open Data Day am 7. März 2020"\nauthor: Claudia Jach'),
+        "content/blog/2021-05-04-mit-slug.md": post("title: Mit Slug\nslug: eigener-slug"),
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root), path="content/blog",
+                                         site_url="https://codefor.de/")
+    assert urls_by_title(records) == {
+        "Code for Climate: Open Data Day am 7. März 2020": "https://codefor.de/blog/code-for-climate-open-data-day/",
+        "Mit Slug": "https://codefor.de/blog/eigener-slug/",
+    }
+    assert {r.title: r.published_at.date().isoformat() for r in records}["Mit Slug"] == "2021-05-04"
