@@ -351,7 +351,7 @@ def test_jekyll_front_matter_defaults_and_a_collections_default_permalink_apply(
 
 
 def test_a_jekyll_sites_html_posts_are_items_with_their_html_as_written(tmp_path):
-    # Chicago/digital.chicago.gov: a WordPress import left 62 of its posts as .html files in _posts,
+    # Chicago/digital.chicago.gov: a WordPress import left many of its posts as .html files in _posts,
     # which Jekyll publishes like the Markdown ones; they were not read.
     root = site(tmp_path / "chicago", {
         "_config.yml": 'url: "https://digital.chicago.gov"\nbaseurl: ""\n',
