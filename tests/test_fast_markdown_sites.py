@@ -386,3 +386,26 @@ def test_a_hugo_site_dating_pages_by_file_name_publishes_them_without_the_date(t
         "Mit Slug": "https://codefor.de/blog/eigener-slug/",
     }
     assert {r.title: r.published_at.date().isoformat() for r in records}["Mit Slug"] == "2021-05-04"
+
+
+def test_a_docusaurus_blogs_posts_are_dated_and_addressed_by_their_file_names(tmp_path):
+    # developer-overheid-nl/don-site: docusaurus.config.ts, posts as blog/2023/11/28-title.md with no
+    # date in front matter; its pages link to /blog/2026/07/30/graphql-1-introductie and (the day as
+    # written) /blog/2026/07/2/tools-in-the-loop. They were dated nowhere and addressed by file.
+    root = site(tmp_path / "don", {
+        "docusaurus.config.ts": "export default {title: 'developer.overheid.nl'};\n",
+        "blog/2026/07/30-graphql-1-introductie.md": post("authors: [joost-farla]\ntags: [graphql]",
+                                                         "# GraphQL, een introductie\n\nWat is GraphQL?"),
+        "blog/2026/07/2-tools-in-the-loop.md": post("authors: [dimitri-van-hees]\ntags:\n  - ai",
+                                                    "# Tools in the loop\n\nValidators en generators."),
+        "blog/2024-02-01-eigen-slug.md": post("title: Eigen slug\nslug: /mijn-post"),
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root), path="blog",
+                                         site_url="https://developer.overheid.nl/")
+    assert urls_by_title(records) == {
+        "GraphQL, een introductie": "https://developer.overheid.nl/blog/2026/07/30/graphql-1-introductie",
+        "Tools in the loop": "https://developer.overheid.nl/blog/2026/07/2/tools-in-the-loop",
+        "Eigen slug": "https://developer.overheid.nl/blog/mijn-post",
+    }
+    assert {r.title: r.published_at.date().isoformat() for r in records} == {
+        "GraphQL, een introductie": "2026-07-30", "Tools in the loop": "2026-07-02", "Eigen slug": "2024-02-01"}

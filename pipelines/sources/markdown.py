@@ -37,7 +37,7 @@ from pipelines.entry import Entry
 from pipelines.safe_yaml import load_yaml
 from pipelines.sanitize import html_to_text, summarise
 from pipelines.sources.github import shared_api
-from pipelines.sources import hugo, jekyll
+from pipelines.sources import docusaurus, hugo, jekyll
 from pipelines.sources.github_api import RAW_ACCEPT
 from pipelines.parse.tags import first_wanted, merge_tags
 from pipelines.parse.urls import canonical_url, item_id
@@ -74,6 +74,15 @@ class FileListing:
     @property
     def hugo_site(self) -> hugo.HugoSite | None:
         return hugo.hugo_site(self.config) if self.config_file in hugo.CONFIG_FILES else None
+
+    @property
+    def docusaurus_root(self) -> str | None:
+        """The folder of a Docusaurus site's configuration as a prefix ("website/", "" for the root),
+        if the site is one."""
+        if self.config_file is None or PurePosixPath(self.config_file).name not in docusaurus.CONFIG_FILES:
+            return None
+        root = jekyll.root_of(self.config_file)
+        return f"{root}/" if root else ""
 
     @property
     def jekyll_site(self) -> jekyll.JekyllSite | None:
@@ -117,10 +126,22 @@ def site_config_file(exists, under: str) -> str | None:
     jekyll_config = next((name for name in jekyll.config_files_above(under) if exists(name)), None)
     if jekyll_config:
         return jekyll_config
+    for folder in folders_above(under):
+        found = next((f"{folder}{name}" for name in docusaurus.CONFIG_FILES if exists(f"{folder}{name}")), None)
+        if found:
+            return found
     return next((name for name in hugo.CONFIG_FILES if exists(name)), None)
 
 
+def folders_above(folder: str) -> list[str]:
+    """`folder` and each folder above it, each written as a prefix ("a/b/", "a/", "")."""
+    parents = [folder, *(str(p) for p in PurePosixPath(folder).parents)] if folder else []
+    return [f"{p}/" for p in parents if p not in ("", ".")] + [""]
+
+
 def read_site_config(name: str, text: str) -> dict | None:
+    if PurePosixPath(name).name in docusaurus.CONFIG_FILES:
+        return {}   # JavaScript, not read: Docusaurus' defaults are assumed
     config = _yaml(text) if jekyll.is_config_file(name) else hugo.read_config(name, text)
     # Kept in the source's state as JSON (a TOML date is written as its text).
     return _plain(config) if config is not None else None
@@ -167,7 +188,8 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
                 unpublished_files += 1
                 continue
             records.append(file_record(source, file, wanted, permalink=None, branch=listing.branch,
-                                       hugo_site=listing.hugo_site, jekyll_site=jekyll_site, zone=listing.timezone, post=post))
+                                       hugo_site=listing.hugo_site, jekyll_site=jekyll_site,
+                                       docusaurus_root=listing.docusaurus_root, zone=listing.timezone, post=post))
         except ConfigError as exc:   # front matter the YAML loader refused: "path:line: why"
             problems.extend(exc.problems)
         except ValueError as exc:
@@ -396,7 +418,8 @@ def read_post(file: MarkdownFile) -> frontmatter.Post:
 
 def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None, branch: str,
                 hugo_site: hugo.HugoSite | None = None, jekyll_site: jekyll.JekyllSite | None = None,
-                zone: tzinfo = timezone.utc, post: frontmatter.Post | None = None) -> Entry:
+                docusaurus_root: str | None = None, zone: tzinfo = timezone.utc,
+                post: frontmatter.Post | None = None) -> Entry:
     """The item a file is (its front matter and body already read, as `post`, or read here). A
     Jekyll site is given as `jekyll_site` (its configuration), or only its `permalink`."""
     if jekyll_site is None and permalink:
@@ -410,6 +433,11 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     slug = name_match.group(4) if name_match else name
 
     published = _date(meta.get("date"), zone) or _date(meta.get("date_added"), zone)
+    blog_post = None
+    if docusaurus_root is not None and file.path.startswith(docusaurus_root):
+        blog_post = docusaurus.blog_post(file.path[len(docusaurus_root):], _text(meta.get("slug")) or None)
+    if published is None and blog_post is not None:
+        published = blog_post.date
     if published is None and name_match:
         published = datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc)
     body = without_templates(post.content)
@@ -435,7 +463,9 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     # Jekyll dates a post's URL by its front matter date as written (not in UTC), else by its file name.
     url_date = _written_date(meta.get("date")) or (
         datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc) if name_match else published)
-    if hugo_site is not None and source.site_url:
+    if blog_post is not None and source.site_url:
+        page_url = canonical_url(quote(blog_post.route), base=source.site_url)
+    elif hugo_site is not None and source.site_url:
         page_url = hugo.page_url(hugo_site, file.path, meta, url_date, source.site_url)
     else:
         page_url = _page_url(source, file.path, collection, slug, url_date, meta, jekyll_site, branch)
