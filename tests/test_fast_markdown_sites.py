@@ -409,3 +409,32 @@ def test_a_docusaurus_blogs_posts_are_dated_and_addressed_by_their_file_names(tm
     }
     assert {r.title: r.published_at.date().isoformat() for r in records} == {
         "GraphQL, een introductie": "2026-07-30", "Tools in the loop": "2026-07-02", "Eigen slug": "2024-02-01"}
+
+
+def test_a_middleman_sites_erb_markdown_pages_are_read_at_their_html_addresses(tmp_path):
+    # alphagov/gds-way (GOV.UK's tech-docs-template on Middleman): config.rb, pages in source/ named
+    # logging.html.md.erb, headed `# <%= current_page.data.title %>`; its pages link to
+    # /standards/logging.html. They were not read at all.
+    root = site(tmp_path / "gds-way", {
+        "config.rb": "require 'govuk_tech_docs'\nGovukTechDocs.configure(self)\n",
+        "Gemfile": "gem 'govuk_tech_docs'\n",
+        "source/standards/logging.html.md.erb": post(
+            "title: How to store and query logs\nlast_reviewed_on: 2024-10-21\nreview_in: 6 months",
+            "# <%= current_page.data.title %>\n\nYou should store logs to detect any potential errors."),
+        "source/index.html.md.erb": post(
+            "layout: core\ntitle: The GDS Way",
+            "<% content_for :sidebar do %>\n<ul>\n    <li><a href='#the-gds-way'>The GDS Way</a>\n"
+            "        <%= partial 'partials/nav-software-development' %>\n    </li>\n</ul>\n<% end %>\n\n"
+            "The GDS Way documents the specific technology, tools and processes that GDS teams use."),
+        "source/partials/_nav-software-development.html.erb": "<ul><li>Not a page</li></ul>\n",
+        "README.md": "# The GDS Way\n",
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root), path="source",
+                                         site_url="https://gds-way.digital.cabinet-office.gov.uk/")
+    assert urls_by_title(records) == {
+        "How to store and query logs": "https://gds-way.digital.cabinet-office.gov.uk/standards/logging.html",
+        "The GDS Way": "https://gds-way.digital.cabinet-office.gov.uk/",
+    }
+    texts = {r.title: " ".join(r.content_text.split()) for r in records}
+    assert texts == {"How to store and query logs": "You should store logs to detect any potential errors.",
+                     "The GDS Way": "The GDS Way documents the specific technology, tools and processes that GDS teams use."}

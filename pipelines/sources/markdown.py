@@ -37,7 +37,7 @@ from pipelines.entry import Entry
 from pipelines.safe_yaml import load_yaml
 from pipelines.sanitize import html_to_text, summarise
 from pipelines.sources.github import shared_api
-from pipelines.sources import docusaurus, hugo, jekyll
+from pipelines.sources import docusaurus, hugo, jekyll, middleman
 from pipelines.sources.github_api import RAW_ACCEPT
 from pipelines.parse.tags import first_wanted, merge_tags
 from pipelines.parse.urls import canonical_url, item_id
@@ -74,6 +74,10 @@ class FileListing:
     @property
     def hugo_site(self) -> hugo.HugoSite | None:
         return hugo.hugo_site(self.config) if self.config_file in hugo.CONFIG_FILES else None
+
+    @property
+    def middleman_site(self) -> bool:
+        return self.config_file == middleman.CONFIG_FILE
 
     @property
     def docusaurus_root(self) -> str | None:
@@ -130,7 +134,12 @@ def site_config_file(exists, under: str) -> str | None:
         found = next((f"{folder}{name}" for name in docusaurus.CONFIG_FILES if exists(f"{folder}{name}")), None)
         if found:
             return found
-    return next((name for name in hugo.CONFIG_FILES if exists(name)), None)
+    hugo_config = next((name for name in hugo.CONFIG_FILES if exists(name)), None)
+    if hugo_config:
+        return hugo_config
+    # A config.rb may be any Ruby tool's; it is Middleman's when the source reads Middleman's pages folder.
+    in_source = under == middleman.SOURCE_FOLDER or under.startswith(middleman.SOURCE_FOLDER + "/")
+    return middleman.CONFIG_FILE if in_source and exists(middleman.CONFIG_FILE) else None
 
 
 def folders_above(folder: str) -> list[str]:
@@ -140,20 +149,24 @@ def folders_above(folder: str) -> list[str]:
 
 
 def read_site_config(name: str, text: str) -> dict | None:
-    if PurePosixPath(name).name in docusaurus.CONFIG_FILES:
-        return {}   # JavaScript, not read: Docusaurus' defaults are assumed
+    if PurePosixPath(name).name in docusaurus.CONFIG_FILES or name == middleman.CONFIG_FILE:
+        return {}   # JavaScript or Ruby, not read: the generator's defaults are assumed
     config = _yaml(text) if jekyll.is_config_file(name) else hugo.read_config(name, text)
     # Kept in the source's state as JSON (a TOML date is written as its text).
     return _plain(config) if config is not None else None
 
 
 def wanted_file(path: str, *, jekyll_site: bool, under: str, hugo_site: hugo.HugoSite | None = None,
-                jekyll_html: bool = False) -> bool:
+                jekyll_html: bool = False, middleman_site: bool = False) -> bool:
     """Whether a file is content to read. `jekyll_site`: the whole Jekyll site is read, so only its
-    collections are content; `jekyll_html`: the site is Jekyll's, whose posts may be HTML."""
+    collections are content; `jekyll_html`: the site is Jekyll's, whose posts may be HTML;
+    `middleman_site`: Middleman's pages (logging.html.md.erb) are read."""
     parts = PurePosixPath(path).parts
     if hugo_site is not None and not hugo.is_page(hugo_site, path):
         return False
+    if middleman_site:
+        return (middleman.is_page(path) and (not under or path.startswith(under + "/"))
+                and all(content_folder(p) for p in parts[:-1]))
     # Jekyll reads HTML posts too (WordPress imports write them); other underscore folders' HTML is
     # often an import's leftovers (menus, attachments), so only posts are read.
     html_document = jekyll_html and path.lower().endswith(".html") and collection_of(path) == "_posts"
@@ -189,7 +202,8 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
                 continue
             records.append(file_record(source, file, wanted, permalink=None, branch=listing.branch,
                                        hugo_site=listing.hugo_site, jekyll_site=jekyll_site,
-                                       docusaurus_root=listing.docusaurus_root, zone=listing.timezone, post=post))
+                                       docusaurus_root=listing.docusaurus_root, middleman_site=listing.middleman_site,
+                                       zone=listing.timezone, post=post))
         except ConfigError as exc:   # front matter the YAML loader refused: "path:line: why"
             problems.extend(exc.problems)
         except ValueError as exc:
@@ -241,7 +255,8 @@ async def read_repository(source: MarkdownSource, ctx: HarvestContext, stats: Fe
     listing = FileListing([], {}, config, config_sha, config_file, branch)
     blobs = {path: e.get("sha", "") for path, e in entries.items()
              if wanted_file(path, jekyll_site=config_file == "_config.yml" and not source.path, under=source.path,
-                            hugo_site=listing.hugo_site, jekyll_html=listing.jekyll_site is not None)
+                            hugo_site=listing.hugo_site, jekyll_html=listing.jekyll_site is not None,
+                            middleman_site=listing.middleman_site)
              and (e.get("size") or 0) <= MAX_FILE_BYTES}
     changed = [path for path, sha in blobs.items() if previous.get(path) != sha]
 
@@ -279,11 +294,12 @@ def read_directory(source: MarkdownSource, ctx: HarvestContext) -> FileListing:
         except FileRefused as exc:
             refused.append(f"{config_file}: {exc.reason}")
     listing = FileListing([], {}, config, config_file=config_file, refused=refused)
-    hugo_site, is_jekyll = listing.hugo_site, listing.jekyll_site is not None
+    hugo_site, is_jekyll, is_middleman = listing.hugo_site, listing.jekyll_site is not None, listing.middleman_site
     files, blobs = [], {}
     for path in local_files(root, refused, under=source.path,
                             wanted=lambda p: wanted_file(p, jekyll_site=config_file == "_config.yml" and not source.path,
-                                                         under=source.path, hugo_site=hugo_site, jekyll_html=is_jekyll)):
+                                                         under=source.path, hugo_site=hugo_site, jekyll_html=is_jekyll,
+                                                         middleman_site=is_middleman)):
         try:
             data = read_local_file(root, path)
         except FileRefused as exc:
@@ -418,7 +434,7 @@ def read_post(file: MarkdownFile) -> frontmatter.Post:
 
 def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None, branch: str,
                 hugo_site: hugo.HugoSite | None = None, jekyll_site: jekyll.JekyllSite | None = None,
-                docusaurus_root: str | None = None, zone: tzinfo = timezone.utc,
+                docusaurus_root: str | None = None, middleman_site: bool = False, zone: tzinfo = timezone.utc,
                 post: frontmatter.Post | None = None) -> Entry:
     """The item a file is (its front matter and body already read, as `post`, or read here). A
     Jekyll site is given as `jekyll_site` (its configuration), or only its `permalink`."""
@@ -440,7 +456,7 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
         published = blog_post.date
     if published is None and name_match:
         published = datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc)
-    body = without_templates(post.content)
+    body = without_templates(without_erb(post.content) if file.path.lower().endswith(".erb") else post.content)
     title = _text(meta.get("title")) or _text(meta.get("name")) or _first_heading(body) or slug
     # Jekyll publishes an HTML document as it is written.
     body_html = body if file.path.lower().endswith(".html") else markdown_to_html(body)
@@ -465,6 +481,9 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
         datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc) if name_match else published)
     if blog_post is not None and source.site_url:
         page_url = canonical_url(quote(blog_post.route), base=source.site_url)
+    elif middleman_site and source.site_url:
+        route = middleman.page_route(file.path)
+        page_url = canonical_url(quote(route), base=source.site_url) if route else canonical_url(source.site_url)
     elif hugo_site is not None and source.site_url:
         page_url = hugo.page_url(hugo_site, file.path, meta, url_date, source.site_url)
     else:
@@ -612,6 +631,16 @@ _LIQUID_CAPTURE = re.compile(r"{%-?\s*capture\b.*?{%-?\s*endcapture\s*-?%}", re.
 _LIQUID_TAG = re.compile(r"{%.*?%}", re.S)
 _LIQUID_STRING_OUTPUT = re.compile(r"""{{-?\s*(?:"([^"]*)"|'([^']*)')\s*(?:\|[^}]*)?-?}}""")
 _LIQUID_OUTPUT = re.compile(r"{{.*?}}", re.S)
+# ERB, which Middleman runs over a .md.erb page first: a content_for block fills another part of the
+# layout (a sidebar), so it goes with its text; any other tag is dropped.
+_ERB_CONTENT_FOR = re.compile(r"<%-?\s*content_for\b.*?%>.*?<%-?\s*end\s*-?%>", re.S)
+_ERB_TAG = re.compile(r"<%.*?%>", re.S)
+
+
+def without_erb(text: str) -> str:
+    """A .erb page's Markdown without its ERB tags (only such pages are run through ERB: elsewhere
+    `<%` is text, an example in a post about Rails)."""
+    return _ERB_TAG.sub("", _ERB_CONTENT_FOR.sub("", text))
 
 
 def without_templates(text: str) -> str:
