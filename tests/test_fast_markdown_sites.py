@@ -1,5 +1,6 @@
 """Markdown sources laid out as real static sites publish them: Hugo sites (cds-snc/digital-canada-ca,
-GSA/digitalgov.gov), what Jekyll and Hugo leave unpublished, and the site's own time zone. Each fixture copies the pattern of a
+GSA/digitalgov.gov, okfde/codefor.de), Jekyll's permalinks and defaults, a Docusaurus blog, a Middleman
+site, what Jekyll and Hugo leave unpublished, and the site's own time zone. Each fixture copies the pattern of a
 real post; the expected URL is the one the site's own pages link to."""
 
 from __future__ import annotations

@@ -67,7 +67,9 @@ class FileListing:
     blobs: dict[str, str]
     config: dict | None = None
     config_sha: str | None = None
-    config_file: str | None = None     # a _config.yml (Jekyll's, at or above the source's path) or one of hugo.CONFIG_FILES
+    # Jekyll's _config.yml or Docusaurus' configuration (at or above the source's path), one of
+    # hugo.CONFIG_FILES, or Middleman's config.rb
+    config_file: str | None = None
     branch: str = ""
     refused: list[str] = field(default_factory=list)   # "path: why it was not read"
 
@@ -85,8 +87,7 @@ class FileListing:
         if the site is one."""
         if self.config_file is None or PurePosixPath(self.config_file).name not in docusaurus.CONFIG_FILES:
             return None
-        root = jekyll.root_of(self.config_file)
-        return f"{root}/" if root else ""
+        return self.config_file[:-len(PurePosixPath(self.config_file).name)]
 
     @property
     def jekyll_site(self) -> jekyll.JekyllSite | None:
