@@ -1,5 +1,6 @@
 """Markdown sources laid out as real static sites publish them: Hugo sites (cds-snc/digital-canada-ca,
-GSA/digitalgov.gov), what Jekyll and Hugo leave unpublished, and the site's own time zone. Each fixture copies the pattern of a
+GSA/digitalgov.gov, okfde/codefor.de), Jekyll's permalinks and defaults, a Docusaurus blog, a Middleman
+site, what Jekyll and Hugo leave unpublished, and the site's own time zone. Each fixture copies the pattern of a
 real post; the expected URL is the one the site's own pages link to."""
 
 from __future__ import annotations
@@ -300,3 +301,145 @@ def test_a_sites_own_yaml_tags_in_front_matter_are_read_as_their_values(tmp_path
     sources.write_text("sources:\n  - id: x\n    kind: feed\n    url: !md https://example.org/feed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="could not determine a constructor for the tag '!md'"):
         load_registry(sources)
+
+
+def test_a_jekyll_sites_named_permalink_style_and_collections_dir_give_its_posts_addresses(tmp_path):
+    # betagouv/blog.beta.gouv.fr: `permalink: pretty` and its posts in content/_posts (collections_dir);
+    # its pages link to /general/2017/03/22/intrapreneurs-comment-les-trouver/ (the named style used
+    # to fall back to Jekyll's date style, …/intrapreneurs-comment-les-trouver.html).
+    root = site(tmp_path / "beta", {
+        "_config.yml": 'baseurl: ""\nurl: ""\npermalink: pretty\ncollections_dir: content\n',
+        "content/_posts/2017-03-22-intrapreneurs-comment-les-trouver.md": post(
+            "layout: post\ntitle: \"Intrapreneurs de Startups d'État, comment les trouver ?\"\n"
+            "date: 2017-03-22\nauthors:\n  - ismael.hery\ncategories: general"),
+    })
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(root), path="content/_posts",
+                                           site_url="https://blog.beta.gouv.fr/")
+    assert record.url == "https://blog.beta.gouv.fr/general/2017/03/22/intrapreneurs-comment-les-trouver/"
+
+
+def test_a_jekyll_sites_posts_folder_read_alone_takes_the_sites_permalink(tmp_path):
+    # uswds/uswds-site read with `path: _posts`: its _config.yml (one folder up) was not read, so
+    # posts took Jekyll's default pattern; its posts link to /whats-new/updates/2017/03/21/…/.
+    root = site(tmp_path / "uswds", {
+        "_config.yml": "permalink: /whats-new/updates/:year/:month/:day/:title/\n",
+        "_posts/2017-03-21-nasa-journey-with-us-web-design-standards.md": post(
+            "title: NASA's journey with the U.S. Web Design Standards\ndate: 2017-03-21"),
+        "index.md": post("title: Home"),
+    })
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(root), path="_posts",
+                                           site_url="https://designsystem.digital.gov/")
+    assert record.url == \
+        "https://designsystem.digital.gov/whats-new/updates/2017/03/21/nasa-journey-with-us-web-design-standards/"
+
+
+def test_jekyll_front_matter_defaults_and_a_collections_default_permalink_apply(tmp_path):
+    # open-austin/open-austin.github.io sets its posts' permalink in `defaults` (scope type: posts)
+    # and its posts link to /blog/2016/06/12/…; its `projects` collection has no permalink, so
+    # Jekyll publishes /projects/lobbying-in-austin.html, as its posts link to it.
+    root = site(tmp_path / "austin", {
+        "_config.yml": 'url: "http://open-austin.github.io/"\ncollections:\n  projects:\n    output: true\n'
+                       'defaults:\n  - scope:\n      path: ""\n      type: projects\n    values:\n      layout: project\n'
+                       '  - scope:\n      path: ""\n      type: posts\n    values:\n'
+                       '      permalink: /blog/:year/:month/:day/:title\n',
+        "_posts/2016-06-12-finding-a-story-in-austins-lobbying-data.md": post(
+            "layout: post\ntitle: Finding a Story in Austin's Lobbying Data\ndate: 2016-06-12\npublished: true"),
+        "_projects/lobbying-in-austin.md": post(
+            "title:        Lobbying in Austin\ndescription:  An experiment with data visualization"),
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root), site_url="https://www.open-austin.org/")
+    assert urls_by_title(records) == {
+        "Finding a Story in Austin's Lobbying Data":
+            "https://www.open-austin.org/blog/2016/06/12/finding-a-story-in-austins-lobbying-data",
+        "Lobbying in Austin": "https://www.open-austin.org/projects/lobbying-in-austin.html",
+    }
+
+
+def test_a_jekyll_sites_html_posts_are_items_with_their_html_as_written(tmp_path):
+    # Chicago/digital.chicago.gov: a WordPress import left many of its posts as .html files in _posts,
+    # which Jekyll publishes like the Markdown ones; they were not read.
+    root = site(tmp_path / "chicago", {
+        "_config.yml": 'url: "https://digital.chicago.gov"\nbaseurl: ""\n',
+        "_posts/2014-05-16-building-permits-not-updating.html": post(
+            "layout: post\ntitle: Building Permits not updating\ndate: '2014-05-16T13:12:00-05:00'\n"
+            "author: Open Data Portal Team\ncategories:\n- Open Data\n- Data Portal",
+            "<p>The building permits dataset has not successfully updated since May 14.</p>\n\n"
+            "    <p>Our team is looking at the issue.</p>"),
+        "_includes/footer.html": "<footer>Not a post</footer>\n",
+    })
+    (record,) = harvest_markdown_directory(tmp_path, directory=str(root), site_url="https://digital.chicago.gov/")
+    assert record.title == "Building Permits not updating"
+    assert record.url == "https://digital.chicago.gov/open-data/data-portal/2014/05/16/building-permits-not-updating.html"
+    # HTML is not Markdown: an indented paragraph is no code block.
+    assert "<code>" not in record.content_html and "Our team is looking at the issue." in record.content_text
+
+
+def test_a_hugo_site_dating_pages_by_file_name_publishes_them_without_the_date(tmp_path):
+    # okfde/codefor.de: `frontmatter: {date: [":filename", ":default"]}`, so Hugo takes the date off
+    # 2020-02-19-Code-For-Climate-Open-Data-Day.md and its posts link to /blog/code-for-climate-open-data-day/.
+    root = site(tmp_path / "codefor", {
+        "config.yaml": "baseURL: https://codefor.de\nlanguageCode: de-DE\n"
+                       'frontmatter:\n  date: [":filename", ":default"]\npermalinks:\n  labs: "/:filename"\n',
+        "content/blog/2020-02-19-Code-For-Climate-Open-Data-Day.md": post(
+            'type: blog\ntitle: "Code for Climate: Open Data Day am 7. März 2020"\nauthor: Claudia Jach'),
+        "content/blog/2021-05-04-mit-slug.md": post("title: Mit Slug\nslug: eigener-slug"),
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root), path="content/blog",
+                                         site_url="https://codefor.de/")
+    assert urls_by_title(records) == {
+        "Code for Climate: Open Data Day am 7. März 2020": "https://codefor.de/blog/code-for-climate-open-data-day/",
+        "Mit Slug": "https://codefor.de/blog/eigener-slug/",
+    }
+    assert {r.title: r.published_at.date().isoformat() for r in records}["Mit Slug"] == "2021-05-04"
+
+
+def test_a_docusaurus_blogs_posts_are_dated_and_addressed_by_their_file_names(tmp_path):
+    # developer-overheid-nl/don-site: docusaurus.config.ts, posts as blog/2023/11/28-title.md with no
+    # date in front matter; its pages link to /blog/2026/07/30/graphql-1-introductie and (the day as
+    # written) /blog/2026/07/2/tools-in-the-loop. They were dated nowhere and addressed by file.
+    root = site(tmp_path / "don", {
+        "docusaurus.config.ts": "export default {title: 'developer.overheid.nl'};\n",
+        "blog/2026/07/30-graphql-1-introductie.md": post("authors: [joost-farla]\ntags: [graphql]",
+                                                         "# GraphQL, een introductie\n\nWat is GraphQL?"),
+        "blog/2026/07/2-tools-in-the-loop.md": post("authors: [dimitri-van-hees]\ntags:\n  - ai",
+                                                    "# Tools in the loop\n\nValidators en generators."),
+        "blog/2024-02-01-eigen-slug.md": post("title: Eigen slug\nslug: /mijn-post"),
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root), path="blog",
+                                         site_url="https://developer.overheid.nl/")
+    assert urls_by_title(records) == {
+        "GraphQL, een introductie": "https://developer.overheid.nl/blog/2026/07/30/graphql-1-introductie",
+        "Tools in the loop": "https://developer.overheid.nl/blog/2026/07/2/tools-in-the-loop",
+        "Eigen slug": "https://developer.overheid.nl/blog/mijn-post",
+    }
+    assert {r.title: r.published_at.date().isoformat() for r in records} == {
+        "GraphQL, een introductie": "2026-07-30", "Tools in the loop": "2026-07-02", "Eigen slug": "2024-02-01"}
+
+
+def test_a_middleman_sites_erb_markdown_pages_are_read_at_their_html_addresses(tmp_path):
+    # alphagov/gds-way (GOV.UK's tech-docs-template on Middleman): config.rb, pages in source/ named
+    # logging.html.md.erb, headed `# <%= current_page.data.title %>`; its pages link to
+    # /standards/logging.html. They were not read at all.
+    root = site(tmp_path / "gds-way", {
+        "config.rb": "require 'govuk_tech_docs'\nGovukTechDocs.configure(self)\n",
+        "Gemfile": "gem 'govuk_tech_docs'\n",
+        "source/standards/logging.html.md.erb": post(
+            "title: How to store and query logs\nlast_reviewed_on: 2024-10-21\nreview_in: 6 months",
+            "# <%= current_page.data.title %>\n\nYou should store logs to detect any potential errors."),
+        "source/index.html.md.erb": post(
+            "layout: core\ntitle: The GDS Way",
+            "<% content_for :sidebar do %>\n<ul>\n    <li><a href='#the-gds-way'>The GDS Way</a>\n"
+            "        <%= partial 'partials/nav-software-development' %>\n    </li>\n</ul>\n<% end %>\n\n"
+            "The GDS Way documents the specific technology, tools and processes that GDS teams use."),
+        "source/partials/_nav-software-development.html.erb": "<ul><li>Not a page</li></ul>\n",
+        "README.md": "# The GDS Way\n",
+    })
+    records = harvest_markdown_directory(tmp_path, directory=str(root), path="source",
+                                         site_url="https://gds-way.digital.cabinet-office.gov.uk/")
+    assert urls_by_title(records) == {
+        "How to store and query logs": "https://gds-way.digital.cabinet-office.gov.uk/standards/logging.html",
+        "The GDS Way": "https://gds-way.digital.cabinet-office.gov.uk/",
+    }
+    texts = {r.title: " ".join(r.content_text.split()) for r in records}
+    assert texts == {"How to store and query logs": "You should store logs to detect any potential errors.",
+                     "The GDS Way": "The GDS Way documents the specific technology, tools and processes that GDS teams use."}

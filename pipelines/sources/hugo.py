@@ -22,6 +22,7 @@ CONFIG_FILES = tuple(f"{folder}{name}.{ext}" for folder in ("", "config/_default
                      for ext in ("toml", "yaml", "yml", "json"))
 MAX_CONFIG_BYTES = 1_000_000
 _TOKEN = re.compile(r":(\w+)")
+_DATED_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}-(.+)$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class ContentFolder:
 class HugoSite:
     folders: tuple[ContentFolder, ...]
     lower_paths: bool = True
+    # `frontmatter: {date: [":filename", …]}`: a file named 2017-02-01-my-post.md is dated by its name
+    # and, without a slug of its own, published as my-post.
+    date_from_filename: bool = False
 
     def folder_of(self, path: str) -> ContentFolder | None:
         """The content folder holding `path` (the deepest, when one holds another)."""
@@ -82,7 +86,10 @@ def hugo_site(config: dict | None) -> HugoSite | None:
             permalinks={**site_permalinks, **_permalinks(settings.get("permalinks"))}))
     if not any(f.path == _folder(config.get("contentdir")) for f in folders):
         folders.append(ContentFolder(path=_folder(config.get("contentdir")), permalinks=site_permalinks))
-    return HugoSite(tuple(folders), lower_paths=not config.get("disablepathtolower"))
+    dates = config.get("frontmatter", {}).get("date") if isinstance(config.get("frontmatter"), dict) else None
+    date_from_filename = isinstance(dates, list) and ":filename" in [str(d).lower() for d in dates]
+    return HugoSite(tuple(folders), lower_paths=not config.get("disablepathtolower"),
+                    date_from_filename=date_from_filename)
 
 
 def is_page(site: HugoSite, path: str) -> bool:
@@ -107,6 +114,9 @@ def page_url(site: HugoSite, path: str, meta: dict, date: datetime | None, site_
     folders = inside.parent.parts[:-1] if inside.stem == "index" else inside.parent.parts
     section = folders[0] if folders else ""
     slug = meta.get("slug") if isinstance(meta.get("slug"), str) and meta.get("slug").strip() else None
+    dated_name = _DATED_NAME.match(name) if site.date_from_filename else None
+    if dated_name and slug is None:
+        slug = dated_name.group(1)
     title = meta.get("title") if isinstance(meta.get("title"), str) else ""
     pattern = folder.permalinks.get(section.lower())
     if pattern:

@@ -37,7 +37,7 @@ from pipelines.entry import Entry
 from pipelines.safe_yaml import load_yaml
 from pipelines.sanitize import html_to_text, summarise
 from pipelines.sources.github import shared_api
-from pipelines.sources import hugo
+from pipelines.sources import docusaurus, hugo, jekyll, middleman
 from pipelines.sources.github_api import RAW_ACCEPT
 from pipelines.parse.tags import first_wanted, merge_tags
 from pipelines.parse.urls import canonical_url, item_id
@@ -67,13 +67,34 @@ class FileListing:
     blobs: dict[str, str]
     config: dict | None = None
     config_sha: str | None = None
-    config_file: str | None = None     # _config.yml (Jekyll) or one of hugo.CONFIG_FILES
+    # Jekyll's _config.yml or Docusaurus' configuration (at or above the source's path), one of
+    # hugo.CONFIG_FILES, or Middleman's config.rb
+    config_file: str | None = None
     branch: str = ""
     refused: list[str] = field(default_factory=list)   # "path: why it was not read"
 
     @property
     def hugo_site(self) -> hugo.HugoSite | None:
         return hugo.hugo_site(self.config) if self.config_file in hugo.CONFIG_FILES else None
+
+    @property
+    def middleman_site(self) -> bool:
+        return self.config_file == middleman.CONFIG_FILE
+
+    @property
+    def docusaurus_root(self) -> str | None:
+        """The folder of a Docusaurus site's configuration as a prefix ("website/", "" for the root),
+        if the site is one."""
+        if self.config_file is None or PurePosixPath(self.config_file).name not in docusaurus.CONFIG_FILES:
+            return None
+        return self.config_file[:-len(PurePosixPath(self.config_file).name)]
+
+    @property
+    def jekyll_site(self) -> jekyll.JekyllSite | None:
+        if self.config_file is None or not jekyll.is_config_file(self.config_file):
+            return None
+        return jekyll.JekyllSite(self.config if isinstance(self.config, dict) else {},
+                                 jekyll.root_of(self.config_file))
 
     @property
     def timezone(self) -> tzinfo:
@@ -104,24 +125,53 @@ def content_folder(name: str) -> bool:
 
 
 def site_config_file(exists, under: str) -> str | None:
-    """The site's configuration file, by the names `exists` accepts: Jekyll's _config.yml when the
-    whole site is read, else the first of Hugo's."""
-    if exists("_config.yml"):
-        return None if under else "_config.yml"
-    return next((name for name in hugo.CONFIG_FILES if exists(name)), None)
+    """The site's configuration file, by the names `exists` accepts: Jekyll's _config.yml in the
+    source's folder or the nearest above it (a site's `_posts` is read with its site's permalinks),
+    else the first of Hugo's."""
+    jekyll_config = next((name for name in jekyll.config_files_above(under) if exists(name)), None)
+    if jekyll_config:
+        return jekyll_config
+    for folder in folders_above(under):
+        found = next((f"{folder}{name}" for name in docusaurus.CONFIG_FILES if exists(f"{folder}{name}")), None)
+        if found:
+            return found
+    hugo_config = next((name for name in hugo.CONFIG_FILES if exists(name)), None)
+    if hugo_config:
+        return hugo_config
+    # A config.rb may be any Ruby tool's; it is Middleman's when the source reads Middleman's pages folder.
+    in_source = under == middleman.SOURCE_FOLDER or under.startswith(middleman.SOURCE_FOLDER + "/")
+    return middleman.CONFIG_FILE if in_source and exists(middleman.CONFIG_FILE) else None
+
+
+def folders_above(folder: str) -> list[str]:
+    """`folder` and each folder above it, each written as a prefix ("a/b/", "a/", "")."""
+    parents = [folder, *(str(p) for p in PurePosixPath(folder).parents)] if folder else []
+    return [f"{p}/" for p in parents if p not in ("", ".")] + [""]
 
 
 def read_site_config(name: str, text: str) -> dict | None:
-    config = _yaml(text) if name == "_config.yml" else hugo.read_config(name, text)
+    if PurePosixPath(name).name in docusaurus.CONFIG_FILES or name == middleman.CONFIG_FILE:
+        return {}   # JavaScript or Ruby, not read: the generator's defaults are assumed
+    config = _yaml(text) if jekyll.is_config_file(name) else hugo.read_config(name, text)
     # Kept in the source's state as JSON (a TOML date is written as its text).
     return _plain(config) if config is not None else None
 
 
-def wanted_file(path: str, *, jekyll_site: bool, under: str, hugo_site: hugo.HugoSite | None = None) -> bool:
+def wanted_file(path: str, *, jekyll_site: bool, under: str, hugo_site: hugo.HugoSite | None = None,
+                jekyll_html: bool = False, middleman_site: bool = False) -> bool:
+    """Whether a file is content to read. `jekyll_site`: the whole Jekyll site is read, so only its
+    collections are content; `jekyll_html`: the site is Jekyll's, whose posts may be HTML;
+    `middleman_site`: Middleman's pages (logging.html.md.erb) are read."""
     parts = PurePosixPath(path).parts
     if hugo_site is not None and not hugo.is_page(hugo_site, path):
         return False
-    if not path.lower().endswith(EXTENSIONS) or (under and not path.startswith(under + "/")):
+    if middleman_site:
+        return (middleman.is_page(path) and (not under or path.startswith(under + "/"))
+                and all(content_folder(p) for p in parts[:-1]))
+    # Jekyll reads HTML posts too (WordPress imports write them); other underscore folders' HTML is
+    # often an import's leftovers (menus, attachments), so only posts are read.
+    html_document = jekyll_html and path.lower().endswith(".html") and collection_of(path) == "_posts"
+    if not (path.lower().endswith(EXTENSIONS) or html_document) or (under and not path.startswith(under + "/")):
         return False
     if not all(content_folder(p) for p in parts[:-1]):
         return False
@@ -140,17 +190,21 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
         outcome.cut_short(exc, "files are read next run")
         return outcome
     files, blobs, config = listing.files, listing.blobs, listing.config
-    permalink = config.get("permalink") if listing.config_file == "_config.yml" and isinstance(config, dict) else None
+    jekyll_site = listing.jekyll_site
     records, problems, unpublished_files = [], [], 0
     wanted = ctx.registry.tags_for(source)
     for file in files:
         try:
             post = read_post(file)
+            if jekyll_site is not None:
+                post.metadata = jekyll_site.front_matter(file.path, collection_of(file.path), post.metadata)
             if unpublished(post.metadata):
                 unpublished_files += 1
                 continue
-            records.append(file_record(source, file, wanted, permalink=permalink, branch=listing.branch,
-                                       hugo_site=listing.hugo_site, zone=listing.timezone, post=post))
+            records.append(file_record(source, file, wanted, permalink=None, branch=listing.branch,
+                                       hugo_site=listing.hugo_site, jekyll_site=jekyll_site,
+                                       docusaurus_root=listing.docusaurus_root, middleman_site=listing.middleman_site,
+                                       zone=listing.timezone, post=post))
         except ConfigError as exc:   # front matter the YAML loader refused: "path:line: why"
             problems.extend(exc.problems)
         except ValueError as exc:
@@ -201,8 +255,9 @@ async def read_repository(source: MarkdownSource, ctx: HarvestContext, stats: Fe
             config = read_site_config(config_file, await _raw(api, source.repo, config_file, branch, stats) or "")
     listing = FileListing([], {}, config, config_sha, config_file, branch)
     blobs = {path: e.get("sha", "") for path, e in entries.items()
-             if wanted_file(path, jekyll_site=config_file == "_config.yml", under=source.path,
-                            hugo_site=listing.hugo_site)
+             if wanted_file(path, jekyll_site=config_file == "_config.yml" and not source.path, under=source.path,
+                            hugo_site=listing.hugo_site, jekyll_html=listing.jekyll_site is not None,
+                            middleman_site=listing.middleman_site)
              and (e.get("size") or 0) <= MAX_FILE_BYTES}
     changed = [path for path, sha in blobs.items() if previous.get(path) != sha]
 
@@ -240,11 +295,12 @@ def read_directory(source: MarkdownSource, ctx: HarvestContext) -> FileListing:
         except FileRefused as exc:
             refused.append(f"{config_file}: {exc.reason}")
     listing = FileListing([], {}, config, config_file=config_file, refused=refused)
-    hugo_site = listing.hugo_site
+    hugo_site, is_jekyll, is_middleman = listing.hugo_site, listing.jekyll_site is not None, listing.middleman_site
     files, blobs = [], {}
     for path in local_files(root, refused, under=source.path,
-                            wanted=lambda p: wanted_file(p, jekyll_site=config_file == "_config.yml",
-                                                         under=source.path, hugo_site=hugo_site)):
+                            wanted=lambda p: wanted_file(p, jekyll_site=config_file == "_config.yml" and not source.path,
+                                                         under=source.path, hugo_site=hugo_site, jekyll_html=is_jekyll,
+                                                         middleman_site=is_middleman)):
         try:
             data = read_local_file(root, path)
         except FileRefused as exc:
@@ -378,9 +434,13 @@ def read_post(file: MarkdownFile) -> frontmatter.Post:
 
 
 def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None, branch: str,
-                hugo_site: hugo.HugoSite | None = None, zone: tzinfo = timezone.utc,
+                hugo_site: hugo.HugoSite | None = None, jekyll_site: jekyll.JekyllSite | None = None,
+                docusaurus_root: str | None = None, middleman_site: bool = False, zone: tzinfo = timezone.utc,
                 post: frontmatter.Post | None = None) -> Entry:
-    """The item a file is (its front matter and body already read, as `post`, or read here)."""
+    """The item a file is (its front matter and body already read, as `post`, or read here). A
+    Jekyll site is given as `jekyll_site` (its configuration), or only its `permalink`."""
+    if jekyll_site is None and permalink:
+        jekyll_site = jekyll.JekyllSite({"permalink": permalink}, "")
     post = post if post is not None else read_post(file)
     meta = {str(k): v for k, v in post.metadata.items()}
     name = PurePosixPath(file.path).stem
@@ -390,11 +450,17 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     slug = name_match.group(4) if name_match else name
 
     published = _date(meta.get("date"), zone) or _date(meta.get("date_added"), zone)
+    blog_post = None
+    if docusaurus_root is not None and file.path.startswith(docusaurus_root):
+        blog_post = docusaurus.blog_post(file.path[len(docusaurus_root):], _text(meta.get("slug")) or None)
+    if published is None and blog_post is not None:
+        published = blog_post.date
     if published is None and name_match:
         published = datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc)
-    body = without_templates(post.content)
+    body = without_templates(without_erb(post.content) if file.path.lower().endswith(".erb") else post.content)
     title = _text(meta.get("title")) or _text(meta.get("name")) or _first_heading(body) or slug
-    body_html = markdown_to_html(body)
+    # Jekyll publishes an HTML document as it is written.
+    body_html = body if file.path.lower().endswith(".html") else markdown_to_html(body)
     body_text = html_to_text(body_html)
     # Front matter text may carry HTML entities ("&#58;" is how a colon is kept out of YAML's way).
     description = html_to_text(without_templates(
@@ -414,10 +480,15 @@ def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink
     # Jekyll dates a post's URL by its front matter date as written (not in UTC), else by its file name.
     url_date = _written_date(meta.get("date")) or (
         datetime(*(int(g) for g in name_match.groups()[:3]), tzinfo=timezone.utc) if name_match else published)
-    if hugo_site is not None and source.site_url:
+    if blog_post is not None and source.site_url:
+        page_url = canonical_url(quote(blog_post.route), base=source.site_url)
+    elif middleman_site and source.site_url:
+        route = middleman.page_route(file.path)
+        page_url = canonical_url(quote(route), base=source.site_url) if route else canonical_url(source.site_url)
+    elif hugo_site is not None and source.site_url:
         page_url = hugo.page_url(hugo_site, file.path, meta, url_date, source.site_url)
     else:
-        page_url = _page_url(source, file.path, collection, slug, url_date, meta, permalink, branch)
+        page_url = _page_url(source, file.path, collection, slug, url_date, meta, jekyll_site, branch)
     external = canonical_url(_text(meta.get("external_url")) or "")
     elsewhere = _published_elsewhere(meta, source.site_url)
     url = external or elsewhere or page_url
@@ -484,25 +555,39 @@ def at_own_page_when_shared(records: list[Entry]) -> list[Entry]:
 
 
 def _page_url(source: MarkdownSource, path: str, collection: str | None, slug: str, published: datetime | None,
-              meta: dict, permalink: str | None, branch: str) -> str | None:
+              meta: dict, site: jekyll.JekyllSite | None, branch: str) -> str | None:
     """Where the file is published: Jekyll's permalink on `site_url`, else the file on GitHub."""
     if source.site_url:
         own = _text(meta.get("permalink"))
         if own:
-            return canonical_url(own.lstrip("/"), base=source.site_url)
-        if collection == "_posts" and published:
-            pattern = permalink if permalink and permalink.startswith("/") else "/:categories/:year/:month/:day/:title:output_ext"
-            categories = "/".join(quote(c.lower().replace(" ", "-")) for c in _strings(meta.get("categories")))
-            url = (pattern.replace(":categories", categories).replace(":year", f"{published:%Y}")
-                   .replace(":month", f"{published:%m}").replace(":day", f"{published:%d}")
-                   .replace(":title", slug).replace(":output_ext", ".html"))
-            return canonical_url(re.sub(r"/+", "/", url).lstrip("/"), base=source.site_url)
+            pattern = own if own.startswith("/") else "/" + own
+        elif collection == "_posts":
+            pattern = jekyll.post_pattern(site.config if site else None) if published else None
+        elif collection and site is not None:
+            pattern = jekyll.collection_pattern(site.config, collection.lstrip("_"))
+        else:
+            pattern = None
+        if pattern:
+            inside = PurePosixPath(path).relative_to(site.root) if site is not None and site.root else PurePosixPath(path)
+            in_collection = _path_in_collection(inside, collection)
+            values = jekyll.placeholders(slug=_text(meta.get("slug")) or slug, date=published,
+                                         categories=_strings(meta.get("categories")), collection=collection,
+                                         path_in_collection=in_collection)
+            return canonical_url(jekyll.expand(pattern, values), base=source.site_url)
+        # A collection Jekyll writes no pages for (shown on the site's other pages), or not a Jekyll site.
         if collection:
             return canonical_url(f"{collection.lstrip('_')}/{slug}/", base=source.site_url)
         return canonical_url(str(PurePosixPath(path).with_suffix(".html")), base=source.site_url)
     if source.repo:
         return f"https://github.com/{source.repo}/blob/{quote(branch)}/{quote(path)}"
     return None
+
+
+def _path_in_collection(path: PurePosixPath, collection: str | None) -> str:
+    """Jekyll's `:path` of a collection's document: its path inside the collection, without its extension."""
+    parts = path.parts
+    inside = parts[parts.index(collection) + 1:] if collection in parts else parts
+    return str(PurePosixPath(*inside).with_suffix("")) if inside else ""
 
 
 def _date(value, zone: tzinfo = timezone.utc) -> datetime | None:
@@ -547,6 +632,16 @@ _LIQUID_CAPTURE = re.compile(r"{%-?\s*capture\b.*?{%-?\s*endcapture\s*-?%}", re.
 _LIQUID_TAG = re.compile(r"{%.*?%}", re.S)
 _LIQUID_STRING_OUTPUT = re.compile(r"""{{-?\s*(?:"([^"]*)"|'([^']*)')\s*(?:\|[^}]*)?-?}}""")
 _LIQUID_OUTPUT = re.compile(r"{{.*?}}", re.S)
+# ERB, which Middleman runs over a .md.erb page first: a content_for block fills another part of the
+# layout (a sidebar), so it goes with its text; any other tag is dropped.
+_ERB_CONTENT_FOR = re.compile(r"<%-?\s*content_for\b.*?%>.*?<%-?\s*end\s*-?%>", re.S)
+_ERB_TAG = re.compile(r"<%.*?%>", re.S)
+
+
+def without_erb(text: str) -> str:
+    """A .erb page's Markdown without its ERB tags (only such pages are run through ERB: elsewhere
+    `<%` is text, an example in a post about Rails)."""
+    return _ERB_TAG.sub("", _ERB_CONTENT_FOR.sub("", text))
 
 
 def without_templates(text: str) -> str:
