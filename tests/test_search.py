@@ -84,7 +84,11 @@ def test_kind_filter(hub):
     assert stories and all(hit.kind == "story" for hit in stories)
     assert assets and all(hit.kind == "asset" for hit in assets)
     assert not {hit.id for hit in stories} & {hit.id for hit in assets}
-    assert find(hub, "data", kind="community") == []
+    # Every hit of a kind is an item of that kind: the filter never fills a page with other kinds.
+    for kind in ("technique", "event", "community"):
+        of_kind = {item_id for (item_id,) in hub.query("SELECT id FROM hub_items WHERE kind = ?", [kind])}
+        assert {hit.id for hit in find(hub, "data", kind=kind)} <= of_kind
+    assert find(hub, "data", kind="no-such-kind") == []
 
 
 def test_cli_json_output(hub):
