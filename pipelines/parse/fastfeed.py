@@ -1,4 +1,4 @@
-"""Well-formed RSS 2.0 and Atom 1.0 in UTF-8, read with lxml into the fields feedparser would give.
+"""Well-formed RSS 2.0 and Atom 1.0, read with lxml into the fields feedparser would give.
 
 feedparser reads every feed, however broken, and is slow for it; most feeds are plain, valid
 documents. This module reads only those, and says "not sure" (None) for anything it cannot
@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from datetime import datetime
-from email.message import Message
 from urllib.parse import urljoin
 
 from feedparser.api import StrictFeedParser
+from feedparser.encodings import convert_to_utf8
 from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
@@ -48,9 +48,6 @@ _IGNORED_IN_FEED = frozenset({
     "dc_publisher", "dc_rights", "dc_creator", "feedburner_browserfriendly", "info", "textinput", *_GEOGRAPHY})
 
 _TEXT_TYPES = {None: "text/plain", "text": "text/plain", "html": "text/html"}   # Atom's type attribute
-_UTF8_NAMES = {"utf-8", "utf8", "us-ascii", "ascii"}
-_UTF8_BOM = b"\xef\xbb\xbf"
-_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml\s[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 # Text feedparser would rewrite: it re-decodes Latin-1-looking text as UTF-8 and maps C1
 # controls to their Windows-1252 characters.
 _LATIN1_RANGE = re.compile("[\x80-\xff]")
@@ -70,17 +67,46 @@ class NotSure(Exception):
 
 def parse_well_formed_feed(body: bytes, url: str, content_type: str | None) -> FeedFields | None:
     """The feed's fields as feedparser would give them, or None when not sure."""
-    if not _is_utf8(body, content_type) or b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+    decoded = _decoded_as_feedparser_does(body, url, content_type)
+    if decoded is None:
+        return None
+    utf8, warning = decoded
+    if b"<!DOCTYPE" in utf8 or b"<!ENTITY" in utf8:
         return None
     try:
-        root = etree.fromstring(body, _strict_parser())
+        root = etree.fromstring(utf8, _strict_parser())
         if root.tag == "rss" and root.get("version") == "2.0":
-            return _rss(root, url)
-        if root.tag == f"{{{ATOM}}}feed":
-            return _atom(root, url)
+            feed = _rss(root, url)
+        elif root.tag == f"{{{ATOM}}}feed":
+            feed = _atom(root, url)
+        else:
+            return None
     except (etree.XMLSyntaxError, NotSure):
-        pass
-    return None
+        return None
+    feed.warning = warning
+    return feed
+
+
+def feedparser_headers(url: str, content_type: str | None) -> dict[str, str]:
+    """The response headers feedparser is given for a document (one place, so both paths agree)."""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    return headers
+
+
+def _decoded_as_feedparser_does(body: bytes, url: str, content_type: str | None) -> tuple[bytes, str | None] | None:
+    """(`body` as the UTF-8 that feedparser's strict parser reads, feedparser's warning about its
+    encoding), or None when feedparser would read it with its loose parser instead.
+
+    feedparser's own decoding is run, so its choice among the Content-Type charset, the
+    declaration and the byte order mark, and its re-written declaration, are the same here."""
+    result: dict = {}
+    utf8 = convert_to_utf8(feedparser_headers(url, content_type), body, result)
+    if not result.get("encoding"):
+        return None  # no encoding worked: feedparser's loose parser reads it
+    problem = result.get("bozo_exception")
+    return utf8, f"{type(problem).__name__}: {problem}" if problem is not None else None
 
 
 def _strict_parser() -> etree.XMLParser:
@@ -88,25 +114,6 @@ def _strict_parser() -> etree.XMLParser:
     # must not be shared between threads.
     return etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True,
                            huge_tree=False, load_dtd=False)
-
-
-def _is_utf8(body: bytes, content_type: str | None) -> bool:
-    """Whether feedparser would decode `body` as UTF-8 (or ASCII, its subset)."""
-    if body.startswith(_UTF8_BOM):
-        body = body[len(_UTF8_BOM):]
-    declared = _DECLARED_ENCODING.match(body)
-    if declared and declared.group(1).decode("ascii", "replace").lower() not in _UTF8_NAMES:
-        return False
-    if content_type:
-        header = Message()
-        header["content-type"] = content_type
-        charset = header.get_param("charset")
-        if charset is not None and str(charset).lower() not in _UTF8_NAMES:
-            return False
-        # RFC 3023, which feedparser follows: text/* without a charset is US-ASCII.
-        if charset is None and header.get_content_maintype() == "text" and not body.isascii():
-            return False
-    return True
 
 
 def _key(element) -> str:
