@@ -211,16 +211,20 @@ def feeds(draw) -> tuple[bytes, str]:
         if declared else draw(st.sampled_from(['<?xml version="1.0"?>', ""]))
     # feedparser reads a document with anything before its declaration with its loose parser
     leading = draw(st.sampled_from(["", "", "", "\n", "  \r\n"]))
+    # feedparser takes the version from an RSS 0.90 or 1.0 namespace declared on the root
+    version_namespace = draw(st.sampled_from(["", "", "", ' xmlns:rss="http://purl.org/rss/1.0/"',
+                                              ' xmlns:rss09="http://my.netscape.com/rdf/simple/0.9/"']))
     if draw(st.booleans()):
         items = "".join(draw(st.lists(rss_items(), min_size=1, max_size=4)))
-        document = (f'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        version = attribute("version", draw(st.sampled_from(["2.0", "2.0", "0.91", "0.92", "2.01", "1.0", "", None])))
+        document = (f'<rss{version}{version_namespace} xmlns:content="http://purl.org/rss/1.0/modules/content/" '
                     f'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/" '
                     f'xmlns:slash="http://purl.org/rss/1.0/modules/slash/" '
                     f'xmlns:atom="http://www.w3.org/2005/Atom"><channel>'
                     f"{draw(channel_heads())}{items}</channel></rss>")
     else:
         entries = "".join(draw(st.lists(atom_entries(), min_size=1, max_size=4)))
-        document = (f'<feed xmlns="http://www.w3.org/2005/Atom"{attribute("xml:base", draw(bases))}>'
+        document = (f'<feed xmlns="http://www.w3.org/2005/Atom"{version_namespace}{attribute("xml:base", draw(bases))}>'
                     f"<title>{escape(draw(text))}</title><link href=\"{escape(draw(links))}\"/>{entries}</feed>")
     # Characters the encoding lacks become character references (literal text inside CDATA).
     body = (leading + declaration + document).encode(written_in, errors="xmlcharrefreplace")

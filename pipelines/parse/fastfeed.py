@@ -25,6 +25,8 @@ from pipelines.parse.entries import EntryFields, FeedFields, summary_unless_cont
 
 ATOM = "http://www.w3.org/2005/Atom"
 XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
+_RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
+_RSS10 = "http://purl.org/rss/1.0/"
 _CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 _DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
@@ -75,7 +77,9 @@ def parse_well_formed_feed(body: bytes, url: str, content_type: str | None) -> F
         return None
     try:
         root = etree.fromstring(utf8, _strict_parser())
-        if root.tag == "rss" and root.get("version") == "2.0":
+        if _declares_a_version_namespace(root):
+            return None
+        if root.tag == "rss":
             feed = _rss(root, url)
         elif root.tag == f"{{{ATOM}}}feed":
             feed = _atom(root, url)
@@ -85,6 +89,13 @@ def parse_well_formed_feed(body: bytes, url: str, content_type: str | None) -> F
         return None
     feed.warning = warning
     return feed
+
+
+def _declares_a_version_namespace(root) -> bool:
+    """Whether the root declares the RSS 0.90 or 1.0 namespace: feedparser then takes the feed's
+    version from it (before it sees the root) and reads text constructs otherwise."""
+    uris = {(prefix, uri.lower()) for prefix, uri in root.nsmap.items()}
+    return (None, _RSS090) in uris or any(uri == _RSS10 for _, uri in uris)
 
 
 def feedparser_headers(url: str, content_type: str | None) -> dict[str, str]:
@@ -305,12 +316,21 @@ def _rss(root, url: str) -> FeedFields:
     language = max(languages, key=lambda e: channel.index(e)) if languages else None
     link_text = _optional_text(link)
     return FeedFields(
-        format="rss20",
+        format=_rss_version(root.get("version") or ""),
         title=_optional_text(title) or "",
         link=_resolved(link_text, link, url) if link_text else None,
         language=_feed_language(root, language),
         entries=[_rss_item(item, url) for item in items],
     )
+
+
+def _rss_version(version: str) -> str:
+    """feedparser's name for the RSS version an <rss> root declares (its _start_rss): it reads
+    every RSS version alike and only names them apart."""
+    named = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
+    if version in named:
+        return named[version]
+    return "rss20" if version.startswith("2.") else "rss"
 
 
 def _check_title_not_after_nested_title(channel, title) -> None:
