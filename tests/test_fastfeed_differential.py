@@ -102,6 +102,13 @@ categories = st.lists(st.tuples(st.sampled_from(["opengovtech", "civictech", "Ne
 bases = st.sampled_from([None, "https://base.example/dir/", "sub/", "javascript:x"])
 
 
+def other_date_forms(date: datetime) -> list[str]:
+    """Dates as feeds also write them, which feedparser reads its own way or not at all."""
+    return [date.strftime("%a, %d %b %y %H:%M:%S %z"), f"{date.year}/{date.month}/{date.day} {date:%H:%M:%S}",
+            date.date().isoformat(), date.strftime("%Y-%m-%dT%H:%M:%S%z"), date.strftime("%a %b %d %H:%M:%S %Y"),
+            date.strftime("%d %B %Y"), "Seg, 24 Set 2018 19:18:49 -0300", date.strftime("%Y-%m-%d %H:%M")]
+
+
 def cdata_or_escaped(value: str, cdata: bool) -> str:
     return f"<![CDATA[{value}]]>" if cdata and "]]>" not in value else escape(value, quote=False)
 
@@ -123,7 +130,7 @@ def rss_items(draw) -> str:
     if draw(st.booleans()):
         date = draw(dates)
         written = draw(st.sampled_from([format_datetime(date), date.isoformat(), "not a date", "",
-                                        format_datetime(date).replace("+0000", "GMT")]))
+                                        format_datetime(date).replace("+0000", "GMT"), *other_date_forms(date)]))
         parts.append(f"<pubDate>{escape(written)}</pubDate>")
     if draw(st.booleans()):
         parts.append(f"<description>{cdata_or_escaped(draw(text), draw(st.booleans()))}</description>")
@@ -164,7 +171,7 @@ def atom_entries(draw) -> str:
         if draw(st.booleans()):
             date = draw(dates)
             written = draw(st.sampled_from([date.isoformat(), date.isoformat().replace("+00:00", "Z"),
-                                            format_datetime(date), "2020-02-30T00:00:00Z", ""]))
+                                            format_datetime(date), "2020-02-30T00:00:00Z", "", *other_date_forms(date)]))
             parts.append(f"<{name}>{escape(written)}</{name}>")
     for name in ("summary", "content"):
         if draw(st.booleans()):

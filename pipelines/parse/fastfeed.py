@@ -16,11 +16,12 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 from feedparser.api import StrictFeedParser
+from feedparser.datetimes import _parse_date as feedparser_date
 from feedparser.encodings import convert_to_utf8
 from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
-from pipelines.dates import parse_datetime
+from pipelines.dates import from_struct_time
 from pipelines.parse.entries import EntryFields, FeedFields, summary_unless_content
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -56,11 +57,6 @@ _LATIN1_RANGE = re.compile("[\x80-\xff]")
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
 # A link whose `&…;` feedparser rewrites (it undoes a double escape of query strings).
 _ESCAPED_IN_LINK = re.compile(r"&[A-Za-z0-9_]+;")
-_RFC822 = re.compile(r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(?:0?[1-9]|[12]\d|3[01]) "
-                     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?:19|20)\d\d "
-                     r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)? (?:GMT|UT|UTC|Z|[+-](?:[01]\d|2[0-3])[0-5]\d)")
-_RFC3339 = re.compile(r"(?:19|20)\d\d-[01]\d-[0-3]\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?"
-                      r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)")
 
 
 class NotSure(Exception):
@@ -209,14 +205,14 @@ def _resolved(uri: str, element, url: str) -> str:
 
 
 def _date(text: str) -> datetime | None:
+    """The date feedparser reads in `text`, with its own date parsers (quirks included)."""
     if not text:
         return None
-    if not (_RFC822.fullmatch(text) or _RFC3339.fullmatch(text)):
-        raise NotSure("a date in a form feedparser may read otherwise")
-    value = parse_datetime(text)
-    if value is None:
-        raise NotSure("an impossible date")
-    return value.replace(microsecond=0)  # feedparser's dates are struct_time: whole seconds
+    parsed = feedparser_date(text)
+    if not parsed:
+        # The feedparser path then reads it in the feed's language (FeedDateReader)
+        raise NotSure("a date feedparser cannot read")
+    return from_struct_time(parsed)
 
 
 def _one(found: dict[str, list], key: str):
