@@ -143,6 +143,14 @@ def rss_items(draw) -> str:
     for term, domain in draw(categories):
         parts.append(f"<category{attribute('domain', domain)}>{escape(term)}</category>")
     if draw(st.booleans()):
+        # an item's own image, as some news feeds write it; feedparser reads its title
+        parts.append(draw(st.sampled_from([
+            "<image><url>https://e.org/i.png</url><title>Image title</title><link>https://e.org/p</link>"
+            "<width>150</width><height>x</height></image>",
+            "<image><title><![CDATA[  Image title  ]]></title></image>", "<image>https://e.org/i.png</image>",
+            "<image><url>https://e.org/i.png</url><description>An image</description></image>",
+            "<image><link>https://e.org/p</link></image>"])))
+    if draw(st.booleans()):
         parts.append(draw(st.sampled_from(['<enclosure url="https://example.org/a.mp3" type="audio/mpeg" length="1"/>',
                                            "<media:title>m</media:title>", "<slash:comments>3</slash:comments>",
                                            "<dc:subject>opengovtech</dc:subject>",

@@ -329,6 +329,24 @@ def _rss_version(version: str) -> str:
     return "rss20" if version.startswith("2.") else "rss"
 
 
+# What feedparser reads inside an item's <image>: the url, size and link into fields the adapter
+# never looks at (it keeps an image's link out of the entry's), the title as below.
+_ITEM_IMAGE_PARTS = frozenset({"url", "title", "link", "width", "height"})
+
+
+def _check_item_image(image, item_has_title: bool) -> None:
+    """Nothing in an item's <image> that changes the entry: feedparser keeps the item's own
+    <title> (the shallower one) over the image's, but takes the image's when the item has none."""
+    for part in image.iterdescendants():
+        key = _key(part)
+        if key not in _FEEDPARSER_READS:
+            continue
+        if key not in _ITEM_IMAGE_PARTS or part.getparent() is not image or len(part):
+            raise NotSure(f"<{part.tag}> inside an item's <image>")
+        if key == "title" and not item_has_title:
+            raise NotSure("an item without a title of its own but with an image title")
+
+
 def _check_title_not_after_nested_title(channel, title) -> None:
     """feedparser ignores a <title> that follows an <image> or <textInput> with a title of its own
     at the same depth: not sure of such a channel."""
@@ -342,9 +360,12 @@ def _check_title_not_after_nested_title(channel, title) -> None:
 
 
 def _rss_item(item, url: str) -> EntryFields:
-    found = _children_by_key(item, _RSS_ITEM, _IGNORED_IN_ENTRY)
+    found = _children_by_key(item, _RSS_ITEM, _IGNORED_IN_ENTRY | {"image"})
     for child in item:
-        _check_below(child, _IGNORED_IN_ENTRY)
+        if _key(child) == "image":
+            _check_item_image(child, item_has_title="title" in found)
+        else:
+            _check_below(child, _IGNORED_IN_ENTRY)
     title, link, guid, pubdate, description, content, author, creator, dc_date, atom_updated = (
         _one(found, k) for k in ("title", "link", "guid", "pubdate", "description", "content_encoded",
                                  "author", "dc_creator", "dc_date", "updated"))
