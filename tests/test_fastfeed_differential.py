@@ -154,7 +154,9 @@ def rss_items(draw) -> str:
         parts.append(draw(st.sampled_from(['<enclosure url="https://example.org/a.mp3" type="audio/mpeg" length="1"/>',
                                            "<media:title>m</media:title>", "<slash:comments>3</slash:comments>",
                                            "<dc:subject>opengovtech</dc:subject>",
-                                           "<comments>https://e.org/c</comments>"])))
+                                           "<comments>https://e.org/c</comments>",
+                                           '<source url="https://e.org/feed">The Source</source>',
+                                           '<source url="https://e.org/feed"><title>T</title></source>'])))
     draw(st.randoms()).shuffle(parts)
     return f"<item{attribute('xml:base', draw(bases))}>{''.join(parts)}</item>"
 

@@ -360,10 +360,15 @@ def _check_title_not_after_nested_title(channel, title) -> None:
 
 
 def _rss_item(item, url: str) -> EntryFields:
-    found = _children_by_key(item, _RSS_ITEM, _IGNORED_IN_ENTRY | {"image"})
+    found = _children_by_key(item, _RSS_ITEM, _IGNORED_IN_ENTRY | {"image", "source"})
     for child in item:
-        if _key(child) == "image":
+        key = _key(child)
+        if key == "image":
             _check_item_image(child, item_has_title="title" in found)
+        elif key == "source" and len(child):
+            # RSS's <source url>name</source> feedparser keeps in `source` only; markup inside
+            # is Atom's feed metadata, which it reads otherwise.
+            raise NotSure("markup inside an item's <source>")
         else:
             _check_below(child, _IGNORED_IN_ENTRY)
     title, link, guid, pubdate, description, content, author, creator, dc_date, atom_updated = (
