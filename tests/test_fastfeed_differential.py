@@ -83,6 +83,24 @@ def test_a_broken_corpus_feed_reaches_the_fast_path_only_when_feedparser_reads_i
             assert not isinstance(parsed.get("bozo_exception"), xml.sax.SAXException), path.name
 
 
+@pytest.mark.parametrize("item, fast", [
+    # feedparser's title: "m" (an image or source resets which title it keeps)
+    ("<title>Own</title><image><title>Img</title></image><media:title>m</media:title>", False),
+    ('<title>Own</title><source url="https://e.org/f">S</source><media:title>m</media:title>', False),
+    ("<image><title>Img</title></image>", False),  # "Img"
+    ("<media:title>m</media:title><title> </title>", False),  # "m"
+    ("<title>Own</title><media:title>m</media:title>", True),  # "Own", as in every case below
+    ("<media:title>m</media:title><title>Own</title>", True),
+    ("<image><title>Img</title></image><title>Own</title><media:title>m</media:title>", False),
+    ("<title>Own</title><image><title>Img</title><url>https://e.org/i.png</url></image>", True),
+])
+def test_an_item_title_feedparser_may_take_from_an_image_or_media_title_is_read_alike(item, fast):
+    body = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">'
+            f"<channel><title>T</title><link>https://e.org/</link><item>{item}</item></channel></rss>").encode()
+    assert takes_fast_path(body, "application/xml") == fast
+    assert_same_document(body, "application/xml", item)
+
+
 # Generated feeds ------------------------------------------------------------------------------
 
 text = st.one_of(
@@ -143,6 +161,9 @@ def rss_items(draw) -> str:
     for term, domain in draw(categories):
         parts.append(f"<category{attribute('domain', domain)}>{escape(term)}</category>")
     if draw(st.booleans()):
+        # feedparser may take it for the item's title
+        parts.append(draw(st.sampled_from(["<media:title>m</media:title>", "<media:title> </media:title>"])))
+    if draw(st.booleans()):
         # an item's own image, as some news feeds write it; feedparser reads its title
         parts.append(draw(st.sampled_from([
             "<image><url>https://e.org/i.png</url><title>Image title</title><link>https://e.org/p</link>"
@@ -152,7 +173,7 @@ def rss_items(draw) -> str:
             "<image><link>https://e.org/p</link></image>"])))
     if draw(st.booleans()):
         parts.append(draw(st.sampled_from(['<enclosure url="https://example.org/a.mp3" type="audio/mpeg" length="1"/>',
-                                           "<media:title>m</media:title>", "<slash:comments>3</slash:comments>",
+                                           "<slash:comments>3</slash:comments>",
                                            "<dc:subject>opengovtech</dc:subject>",
                                            "<comments>https://e.org/c</comments>",
                                            '<source url="https://e.org/feed">The Source</source>',
@@ -193,6 +214,8 @@ def atom_entries(draw) -> str:
                                            "<author><name>Ann</name><email>a@example.org</email></author>",
                                            "<author><email>a@example.org</email></author>",
                                            "<author><name>A</name></author><author><name>B</name></author>"])))
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(["<media:title>m</media:title>", "<media:title/>"])))
     for term, scheme in draw(categories):
         label = draw(st.sampled_from([None, "Label"]))
         parts.append(f"<category{attribute('term', term)}{attribute('scheme', scheme)}{attribute('label', label)}/>")
@@ -241,7 +264,7 @@ def feeds(draw) -> tuple[bytes, str]:
                     f"{draw(channel_heads())}{items}</channel></rss>")
     else:
         entries = "".join(draw(st.lists(atom_entries(), min_size=1, max_size=4)))
-        document = (f'<feed xmlns="http://www.w3.org/2005/Atom"{version_namespace}{attribute("xml:base", draw(bases))}>'
+        document = (f'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/"{version_namespace}{attribute("xml:base", draw(bases))}>'
                     f"<title>{escape(draw(text))}</title><link href=\"{escape(draw(links))}\"/>{entries}</feed>")
     # Characters the encoding lacks become character references (literal text inside CDATA).
     body = (leading + declaration + document).encode(written_in, errors="xmlcharrefreplace")

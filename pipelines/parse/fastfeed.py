@@ -347,6 +347,15 @@ def _check_item_image(image, item_has_title: bool) -> None:
             raise NotSure("an item without a title of its own but with an image title")
 
 
+def _check_media_titles(entry, own_title: str | None) -> None:
+    """feedparser reads a <media:title> directly in an entry as the entry's title, unless the
+    entry's own title is not empty and no <image> or <source> resets which title it keeps."""
+    media_titles = [child for child in entry if _key(child) == "media_title"]
+    if media_titles and (not own_title or any(len(m) for m in media_titles)
+                         or any(_key(child) in ("image", "source") for child in entry)):
+        raise NotSure("a <media:title> feedparser may read as the title")
+
+
 def _check_title_not_after_nested_title(channel, title) -> None:
     """feedparser ignores a <title> that follows an <image> or <textInput> with a title of its own
     at the same depth: not sure of such a channel."""
@@ -360,7 +369,7 @@ def _check_title_not_after_nested_title(channel, title) -> None:
 
 
 def _rss_item(item, url: str) -> EntryFields:
-    found = _children_by_key(item, _RSS_ITEM, _IGNORED_IN_ENTRY | {"image", "source"})
+    found = _children_by_key(item, _RSS_ITEM, _IGNORED_IN_ENTRY | {"image", "source", "media_title"})
     for child in item:
         key = _key(child)
         if key == "image":
@@ -374,6 +383,7 @@ def _rss_item(item, url: str) -> EntryFields:
     title, link, guid, pubdate, description, content, author, creator, dc_date, atom_updated = (
         _one(found, k) for k in ("title", "link", "guid", "pubdate", "description", "content_encoded",
                                  "author", "dc_creator", "dc_date", "updated"))
+    _check_media_titles(item, _optional_text(title))
     if dc_date is not None and atom_updated is not None:
         raise NotSure("two updated dates")
     dc_date = atom_updated if dc_date is None else dc_date
@@ -467,12 +477,13 @@ def _atom_link(links: list, url: str) -> str | None:
 
 
 def _atom_entry(entry, url: str) -> EntryFields:
-    found = _children_by_key(entry, _ATOM_ENTRY, _IGNORED_IN_ENTRY)
+    found = _children_by_key(entry, _ATOM_ENTRY, _IGNORED_IN_ENTRY | {"media_title"})
     for child in entry:
         if _key(child) != "author":
             _check_below(child, _IGNORED_IN_ENTRY)
     title, id_, published, updated, summary, content, author = (
         _one(found, k) for k in ("title", "id", "published", "updated", "summary", "content", "author"))
+    _check_media_titles(entry, _atom_text(title)[0] if title is not None else None)
     guid = _optional_text(id_)
     if guid:
         guid = _resolved(guid, id_, url)
