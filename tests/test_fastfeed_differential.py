@@ -1,5 +1,5 @@
 """The lxml fast path (pipelines.parse.fastfeed) against the feedparser path: for every corpus
-feed, and for generated RSS 2.0 and Atom feeds, a document the fast path accepts gives the same
+feed, and for generated RSS and Atom feeds in several encodings, a document the fast path accepts gives the same
 records after the adapter as feedparser gives; a document it is not sure of goes to feedparser."""
 
 from __future__ import annotations

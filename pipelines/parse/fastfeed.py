@@ -1,11 +1,11 @@
-"""Well-formed RSS 2.0 and Atom 1.0, read with lxml into the fields feedparser would give.
+"""Well-formed RSS (2.0, 0.9x) and Atom 1.0, read with lxml into the fields feedparser would give.
 
 feedparser reads every feed, however broken, and is slow for it; most feeds are plain, valid
 documents. This module reads only those, and says "not sure" (None) for anything it cannot
 read exactly as feedparser does: the caller then uses feedparser (pipelines.parse.xmlfeed).
-Every rule below mirrors a rule of feedparser 6 (its namespaces/_base.py and mixin.py); the
-differential tests (tests/test_fastfeed_differential.py) hold the two paths equal on the corpus
-and on generated feeds.
+Every rule below mirrors a rule of feedparser 6 (its namespaces/_base.py and mixin.py), and its
+own decoding (encodings.py) and date parsers are called as they are; the differential tests
+(tests/test_fastfeed_differential.py) hold the two paths equal on the corpus and on generated feeds.
 """
 
 from __future__ import annotations
