@@ -1,6 +1,7 @@
 """The lxml fast path (pipelines.parse.fastfeed) against the feedparser path: for every corpus
-feed, and for generated RSS and Atom feeds in several encodings, a document the fast path accepts gives the same
-records after the adapter as feedparser gives; a document it is not sure of goes to feedparser."""
+feed, and for generated RSS and Atom feeds in several encodings, a document the fast path
+accepts gives the same records after the adapter as feedparser gives; a document it is not sure
+of goes to feedparser."""
 
 from __future__ import annotations
 
@@ -202,7 +203,8 @@ def atom_entries(draw) -> str:
         if draw(st.booleans()):
             date = draw(dates)
             written = draw(st.sampled_from([date.isoformat(), date.isoformat().replace("+00:00", "Z"),
-                                            format_datetime(date), "2020-02-30T00:00:00Z", "", *other_date_forms(date)]))
+                                            format_datetime(date), "2020-02-30T00:00:00Z", "",
+                                            *other_date_forms(date)]))
             parts.append(f"<{name}>{escape(written)}</{name}>")
     for name in ("summary", "content"):
         if draw(st.booleans()):
@@ -264,7 +266,8 @@ def feeds(draw) -> tuple[bytes, str]:
                     f"{draw(channel_heads())}{items}</channel></rss>")
     else:
         entries = "".join(draw(st.lists(atom_entries(), min_size=1, max_size=4)))
-        document = (f'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/"{version_namespace}{attribute("xml:base", draw(bases))}>'
+        document = (f'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/"'
+                    f'{version_namespace}{attribute("xml:base", draw(bases))}>'
                     f"<title>{escape(draw(text))}</title><link href=\"{escape(draw(links))}\"/>{entries}</feed>")
     # Characters the encoding lacks become character references (literal text inside CDATA).
     body = (leading + declaration + document).encode(written_in, errors="xmlcharrefreplace")
