@@ -1,11 +1,11 @@
-"""Well-formed RSS 2.0 and Atom 1.0 in UTF-8, read with lxml into the fields feedparser would give.
+"""Well-formed RSS (2.0, 0.9x) and Atom 1.0, read with lxml into the fields feedparser would give.
 
 feedparser reads every feed, however broken, and is slow for it; most feeds are plain, valid
 documents. This module reads only those, and says "not sure" (None) for anything it cannot
 read exactly as feedparser does: the caller then uses feedparser (pipelines.parse.xmlfeed).
-Every rule below mirrors a rule of feedparser 6 (its namespaces/_base.py and mixin.py); the
-differential tests (tests/test_fastfeed_differential.py) hold the two paths equal on the corpus
-and on generated feeds.
+Every rule below mirrors a rule of feedparser 6 (its namespaces/_base.py and mixin.py), and its
+own decoding (encodings.py) and date parsers are called as they are; the differential tests
+(tests/test_fastfeed_differential.py) hold the two paths equal on the corpus and on generated feeds.
 """
 
 from __future__ import annotations
@@ -13,18 +13,21 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from datetime import datetime
-from email.message import Message
 from urllib.parse import urljoin
 
 from feedparser.api import StrictFeedParser
+from feedparser.datetimes import _parse_date as feedparser_date
+from feedparser.encodings import convert_to_utf8
 from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
-from pipelines.dates import parse_datetime
+from pipelines.dates import from_struct_time
 from pipelines.parse.entries import EntryFields, FeedFields, summary_unless_content
 
 ATOM = "http://www.w3.org/2005/Atom"
 XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
+_RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
+_RSS10 = "http://purl.org/rss/1.0/"
 _CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 _DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
@@ -48,20 +51,12 @@ _IGNORED_IN_FEED = frozenset({
     "dc_publisher", "dc_rights", "dc_creator", "feedburner_browserfriendly", "info", "textinput", *_GEOGRAPHY})
 
 _TEXT_TYPES = {None: "text/plain", "text": "text/plain", "html": "text/html"}   # Atom's type attribute
-_UTF8_NAMES = {"utf-8", "utf8", "us-ascii", "ascii"}
-_UTF8_BOM = b"\xef\xbb\xbf"
-_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml\s[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 # Text feedparser would rewrite: it re-decodes Latin-1-looking text as UTF-8 and maps C1
 # controls to their Windows-1252 characters.
 _LATIN1_RANGE = re.compile("[\x80-\xff]")
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
 # A link whose `&…;` feedparser rewrites (it undoes a double escape of query strings).
 _ESCAPED_IN_LINK = re.compile(r"&[A-Za-z0-9_]+;")
-_RFC822 = re.compile(r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(?:0?[1-9]|[12]\d|3[01]) "
-                     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?:19|20)\d\d "
-                     r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)? (?:GMT|UT|UTC|Z|[+-](?:[01]\d|2[0-3])[0-5]\d)")
-_RFC3339 = re.compile(r"(?:19|20)\d\d-[01]\d-[0-3]\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?"
-                      r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)")
 
 
 class NotSure(Exception):
@@ -70,17 +65,55 @@ class NotSure(Exception):
 
 def parse_well_formed_feed(body: bytes, url: str, content_type: str | None) -> FeedFields | None:
     """The feed's fields as feedparser would give them, or None when not sure."""
-    if not _is_utf8(body, content_type) or b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+    decoded = _decoded_as_feedparser_does(body, url, content_type)
+    if decoded is None:
+        return None
+    utf8, warning = decoded
+    if b"<!DOCTYPE" in utf8 or b"<!ENTITY" in utf8:
         return None
     try:
-        root = etree.fromstring(body, _strict_parser())
-        if root.tag == "rss" and root.get("version") == "2.0":
-            return _rss(root, url)
-        if root.tag == f"{{{ATOM}}}feed":
-            return _atom(root, url)
+        root = etree.fromstring(utf8, _strict_parser())
+        if _declares_a_version_namespace(root):
+            return None
+        if root.tag == "rss":
+            feed = _rss(root, url)
+        elif root.tag == f"{{{ATOM}}}feed":
+            feed = _atom(root, url)
+        else:
+            return None
     except (etree.XMLSyntaxError, NotSure):
-        pass
-    return None
+        return None
+    feed.warning = warning
+    return feed
+
+
+def _declares_a_version_namespace(root) -> bool:
+    """Whether the root declares the RSS 0.90 or 1.0 namespace: feedparser then takes the feed's
+    version from it (before it sees the root) and reads text constructs otherwise."""
+    uris = {(prefix, uri.lower()) for prefix, uri in root.nsmap.items()}
+    return (None, _RSS090) in uris or any(uri == _RSS10 for _, uri in uris)
+
+
+def feedparser_headers(url: str, content_type: str | None) -> dict[str, str]:
+    """The response headers feedparser is given for a document (one place, so both paths agree)."""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    return headers
+
+
+def _decoded_as_feedparser_does(body: bytes, url: str, content_type: str | None) -> tuple[bytes, str | None] | None:
+    """(`body` as the UTF-8 that feedparser's strict parser reads, feedparser's warning about its
+    encoding), or None when feedparser would read it with its loose parser instead.
+
+    feedparser's own decoding is run, so its choice among the Content-Type charset, the
+    declaration and the byte order mark, and its re-written declaration, are the same here."""
+    result: dict = {}
+    utf8 = convert_to_utf8(feedparser_headers(url, content_type), body, result)
+    if not result.get("encoding"):
+        return None  # no encoding worked: feedparser's loose parser reads it
+    problem = result.get("bozo_exception")
+    return utf8, f"{type(problem).__name__}: {problem}" if problem is not None else None
 
 
 def _strict_parser() -> etree.XMLParser:
@@ -88,25 +121,6 @@ def _strict_parser() -> etree.XMLParser:
     # must not be shared between threads.
     return etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True,
                            huge_tree=False, load_dtd=False)
-
-
-def _is_utf8(body: bytes, content_type: str | None) -> bool:
-    """Whether feedparser would decode `body` as UTF-8 (or ASCII, its subset)."""
-    if body.startswith(_UTF8_BOM):
-        body = body[len(_UTF8_BOM):]
-    declared = _DECLARED_ENCODING.match(body)
-    if declared and declared.group(1).decode("ascii", "replace").lower() not in _UTF8_NAMES:
-        return False
-    if content_type:
-        header = Message()
-        header["content-type"] = content_type
-        charset = header.get_param("charset")
-        if charset is not None and str(charset).lower() not in _UTF8_NAMES:
-            return False
-        # RFC 3023, which feedparser follows: text/* without a charset is US-ASCII.
-        if charset is None and header.get_content_maintype() == "text" and not body.isascii():
-            return False
-    return True
 
 
 def _key(element) -> str:
@@ -191,14 +205,14 @@ def _resolved(uri: str, element, url: str) -> str:
 
 
 def _date(text: str) -> datetime | None:
+    """The date feedparser reads in `text`, with its own date parsers (quirks included)."""
     if not text:
         return None
-    if not (_RFC822.fullmatch(text) or _RFC3339.fullmatch(text)):
-        raise NotSure("a date in a form feedparser may read otherwise")
-    value = parse_datetime(text)
-    if value is None:
-        raise NotSure("an impossible date")
-    return value.replace(microsecond=0)  # feedparser's dates are struct_time: whole seconds
+    parsed = feedparser_date(text)
+    if not parsed:
+        # The feedparser path then reads it in the feed's language (FeedDateReader)
+        raise NotSure("a date feedparser cannot read")
+    return from_struct_time(parsed)
 
 
 def _one(found: dict[str, list], key: str):
@@ -298,12 +312,48 @@ def _rss(root, url: str) -> FeedFields:
     language = max(languages, key=lambda e: channel.index(e)) if languages else None
     link_text = _optional_text(link)
     return FeedFields(
-        format="rss20",
+        format=_rss_version(root.get("version") or ""),
         title=_optional_text(title) or "",
         link=_resolved(link_text, link, url) if link_text else None,
         language=_feed_language(root, language),
         entries=[_rss_item(item, url) for item in items],
     )
+
+
+def _rss_version(version: str) -> str:
+    """feedparser's name for the RSS version an <rss> root declares (its _start_rss): it reads
+    every RSS version alike and only names them apart."""
+    named = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
+    if version in named:
+        return named[version]
+    return "rss20" if version.startswith("2.") else "rss"
+
+
+# What feedparser reads inside an item's <image>: the url, size and link into fields the adapter
+# never looks at (it keeps an image's link out of the entry's), the title as below.
+_ITEM_IMAGE_PARTS = frozenset({"url", "title", "link", "width", "height"})
+
+
+def _check_item_image(image, item_has_title: bool) -> None:
+    """Nothing in an item's <image> that changes the entry: feedparser keeps the item's own
+    <title> (the shallower one) over the image's, but takes the image's when the item has none."""
+    for part in image.iterdescendants():
+        key = _key(part)
+        if key not in _FEEDPARSER_READS:
+            continue
+        if key not in _ITEM_IMAGE_PARTS or part.getparent() is not image or len(part):
+            raise NotSure(f"<{part.tag}> inside an item's <image>")
+        if key == "title" and not item_has_title:
+            raise NotSure("an item without a title of its own but with an image title")
+
+
+def _check_media_titles(entry, own_title: str | None) -> None:
+    """feedparser reads a <media:title> directly in an entry as the entry's title, unless the
+    entry's own title is not empty and no <image> or <source> resets which title it keeps."""
+    media_titles = [child for child in entry if _key(child) == "media_title"]
+    if media_titles and (not own_title or any(len(m) for m in media_titles)
+                         or any(_key(child) in ("image", "source") for child in entry)):
+        raise NotSure("a <media:title> feedparser may read as the title")
 
 
 def _check_title_not_after_nested_title(channel, title) -> None:
@@ -319,12 +369,21 @@ def _check_title_not_after_nested_title(channel, title) -> None:
 
 
 def _rss_item(item, url: str) -> EntryFields:
-    found = _children_by_key(item, _RSS_ITEM, _IGNORED_IN_ENTRY)
+    found = _children_by_key(item, _RSS_ITEM, _IGNORED_IN_ENTRY | {"image", "source", "media_title"})
     for child in item:
-        _check_below(child, _IGNORED_IN_ENTRY)
+        key = _key(child)
+        if key == "image":
+            _check_item_image(child, item_has_title="title" in found)
+        elif key == "source" and len(child):
+            # RSS's <source url>name</source> feedparser keeps in `source` only; markup inside
+            # is Atom's feed metadata, which it reads otherwise.
+            raise NotSure("markup inside an item's <source>")
+        else:
+            _check_below(child, _IGNORED_IN_ENTRY)
     title, link, guid, pubdate, description, content, author, creator, dc_date, atom_updated = (
         _one(found, k) for k in ("title", "link", "guid", "pubdate", "description", "content_encoded",
                                  "author", "dc_creator", "dc_date", "updated"))
+    _check_media_titles(item, _optional_text(title))
     if dc_date is not None and atom_updated is not None:
         raise NotSure("two updated dates")
     dc_date = atom_updated if dc_date is None else dc_date
@@ -418,12 +477,13 @@ def _atom_link(links: list, url: str) -> str | None:
 
 
 def _atom_entry(entry, url: str) -> EntryFields:
-    found = _children_by_key(entry, _ATOM_ENTRY, _IGNORED_IN_ENTRY)
+    found = _children_by_key(entry, _ATOM_ENTRY, _IGNORED_IN_ENTRY | {"media_title"})
     for child in entry:
         if _key(child) != "author":
             _check_below(child, _IGNORED_IN_ENTRY)
     title, id_, published, updated, summary, content, author = (
         _one(found, k) for k in ("title", "id", "published", "updated", "summary", "content", "author"))
+    _check_media_titles(entry, _atom_text(title)[0] if title is not None else None)
     guid = _optional_text(id_)
     if guid:
         guid = _resolved(guid, id_, url)

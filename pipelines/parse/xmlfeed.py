@@ -10,7 +10,7 @@ import feedparser
 from pipelines.dates import FeedDateReader, from_struct_time
 from pipelines.parse.entry_limits import ENTRIES_PER_SOURCE, TAGS_PER_ENTRY
 from pipelines.parse.entries import EntryFields, FeedFields, summary_unless_content
-from pipelines.parse.fastfeed import parse_well_formed_feed
+from pipelines.parse.fastfeed import feedparser_headers, parse_well_formed_feed
 from pipelines.parse.sniff import first_tag
 
 # Our own sanitiser (nh3) runs on every entry and makes content URLs absolute, so feedparser's
@@ -37,17 +37,15 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None) -> FeedField
     body, cut = within_entry_limits(without_impossible_characters(body))
     fast = parse_well_formed_feed(body, url, content_type)
     if fast is not None:
-        fast.warning = cut
+        fast.warning = "; ".join(filter(None, (cut, fast.warning))) or None
         return fast
     return parse_with_feedparser(body, url, content_type, cut)
 
 
 def parse_with_feedparser(body: bytes, url: str, content_type: str | None, cut: str | None = None) -> FeedFields:
     """The feedparser path, for `body` already held to the entry limits (`cut` says how)."""
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    parsed = feedparser.parse(without_expanding_entities(body), response_headers=headers, **_PARSE_ARGS)
+    parsed = feedparser.parse(without_expanding_entities(body), response_headers=feedparser_headers(url, content_type),
+                              **_PARSE_ARGS)
     if not parsed.get("version") and not parsed.entries:
         root = first_tag(body)
         if root:
