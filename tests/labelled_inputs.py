@@ -70,8 +70,7 @@ def public_input(item: dict) -> ClassifyInput:
     """A labelled public post read as the markdown kind reads a repository's file."""
     text = _public_texts()[item["repo"], item["path"]]
     source = MarkdownSource(id="labelled", kind="markdown", directory=".", tagged_only=False)
-    record = file_record(source, MarkdownFile(path=item["path"], text=text, blob="labelled"), [], permalink=None,
-                         branch="main")
+    record = file_record(source, MarkdownFile(path=item["path"], text=text, blob="labelled"), [], branch="main")
     return _row(record, "markdown")
 
 
@@ -147,7 +146,7 @@ def _markdown_record(path: Path):
             title, _, body = text.partition("\n")
             text = f"# {title.strip()}\n{body}"
     source = MarkdownSource(id="labelled", kind="markdown", directory=".", tagged_only=False)
-    return file_record(source, MarkdownFile(path=name, text=text, blob="labelled"), [], permalink=None, branch="main")
+    return file_record(source, MarkdownFile(path=name, text=text, blob="labelled"), [], branch="main")
 
 
 def _toot_record(file: str, url: str):

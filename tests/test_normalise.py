@@ -128,7 +128,7 @@ def _seed_record(name: str):
     text = (SHARED / "seeds" / name).read_text(encoding="utf-8")
     source = MarkdownSource(id="seeds", kind="markdown", directory=".", tagged_only=False)
     record = file_record(source, MarkdownFile(path=f"{Path(name).stem}.md", text=text, blob="seed"), [],
-                         permalink=None, branch="main")
+                         branch="main")
     return replace(record, url=f"https://example.org/{Path(name).stem}/", canonical_url=f"https://example.org/{Path(name).stem}/",
                    item_id=item_id(f"https://example.org/{Path(name).stem}/", "seeds", None))
 

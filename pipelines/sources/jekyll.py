@@ -24,10 +24,7 @@ _OUTPUT_EXT = ":output_ext"
 def post_pattern(config: dict | None) -> str:
     """The pattern a site's posts are published by: its `permalink` (a style's name or a pattern)."""
     value = config.get("permalink") if isinstance(config, dict) else None
-    if isinstance(value, str) and value.strip():
-        value = value.strip()
-        return STYLES.get(value, value if value.startswith("/") else "/" + value)
-    return STYLES["date"]
+    return _pattern(value) or STYLES["date"]
 
 
 def collection_pattern(config: dict | None, label: str) -> str | None:
@@ -38,12 +35,19 @@ def collection_pattern(config: dict | None, label: str) -> str | None:
     settings = collections.get(label) if isinstance(collections, dict) else None
     if not isinstance(settings, dict) or settings.get("output") is not True:
         return None
-    own = settings.get("permalink")
-    if isinstance(own, str) and own.strip():
-        own = own.strip()
-        return STYLES.get(own, own if own.startswith("/") else "/" + own)
+    own = _pattern(settings.get("permalink"))
+    if own:
+        return own
     pretty = isinstance(config, dict) and config.get("permalink") == "pretty"
     return "/:collection/:path/" if pretty else "/:collection/:path:output_ext"
+
+
+def _pattern(value) -> str | None:
+    """A `permalink` setting as a pattern: a style's name means its pattern; a pattern starts at the root."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    return STYLES.get(value, value if value.startswith("/") else "/" + value)
 
 
 def with_defaults(config: dict | None, path: str, kind: str, meta: dict) -> dict:
@@ -123,8 +127,3 @@ def root_of(config_file: str) -> str:
     parent = str(PurePosixPath(config_file).parent)
     return "" if parent == "." else parent
 
-
-def config_files_above(folder: str) -> list[str]:
-    """Where a site's _config.yml may be for files under `folder`: in it, then each folder above it."""
-    folders = [folder, *(str(p) for p in PurePosixPath(folder).parents)] if folder else [""]
-    return [f"{f}/_config.yml" if f not in ("", ".") else "_config.yml" for f in folders]

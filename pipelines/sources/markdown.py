@@ -128,7 +128,8 @@ def site_config_file(exists, under: str) -> str | None:
     """The site's configuration file, by the names `exists` accepts: Jekyll's _config.yml in the
     source's folder or the nearest above it (a site's `_posts` is read with its site's permalinks),
     else the first of Hugo's."""
-    jekyll_config = next((name for name in jekyll.config_files_above(under) if exists(name)), None)
+    jekyll_config = next((f"{folder}_config.yml" for folder in folders_above(under)
+                          if exists(f"{folder}_config.yml")), None)
     if jekyll_config:
         return jekyll_config
     for folder in folders_above(under):
@@ -201,7 +202,7 @@ async def harvest_markdown(source: MarkdownSource, ctx: HarvestContext, stats: F
             if unpublished(post.metadata):
                 unpublished_files += 1
                 continue
-            records.append(file_record(source, file, wanted, permalink=None, branch=listing.branch,
+            records.append(file_record(source, file, wanted, branch=listing.branch,
                                        hugo_site=listing.hugo_site, jekyll_site=jekyll_site,
                                        docusaurus_root=listing.docusaurus_root, middleman_site=listing.middleman_site,
                                        zone=listing.timezone, post=post))
@@ -433,14 +434,11 @@ def read_post(file: MarkdownFile) -> frontmatter.Post:
     return frontmatter.loads(file.text, handler=handler)
 
 
-def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, permalink: str | None, branch: str,
+def file_record(source: MarkdownSource, file: MarkdownFile, wanted, *, branch: str,
                 hugo_site: hugo.HugoSite | None = None, jekyll_site: jekyll.JekyllSite | None = None,
                 docusaurus_root: str | None = None, middleman_site: bool = False, zone: tzinfo = timezone.utc,
                 post: frontmatter.Post | None = None) -> Entry:
-    """The item a file is (its front matter and body already read, as `post`, or read here). A
-    Jekyll site is given as `jekyll_site` (its configuration), or only its `permalink`."""
-    if jekyll_site is None and permalink:
-        jekyll_site = jekyll.JekyllSite({"permalink": permalink}, "")
+    """The item a file is (its front matter and body already read, as `post`, or read here)."""
     post = post if post is not None else read_post(file)
     meta = {str(k): v for k, v in post.metadata.items()}
     name = PurePosixPath(file.path).stem
