@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone, tzinfo
 from pathlib import Path, PurePosixPath
+from typing import Callable
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -95,6 +96,15 @@ class FileListing:
             return None
         return jekyll.JekyllSite(self.config if isinstance(self.config, dict) else {},
                                  jekyll.root_of(self.config_file))
+
+    def wanted(self, under: str) -> Callable[[str], bool]:
+        """Whether a file of this site is content to read, for a source reading `under` (the site's
+        kind worked out once, not for every file)."""
+        hugo_site, middleman_site = self.hugo_site, self.middleman_site
+        jekyll_html = self.jekyll_site is not None
+        whole_jekyll_site = self.config_file == "_config.yml" and not under
+        return lambda path: wanted_file(path, jekyll_site=whole_jekyll_site, under=under, hugo_site=hugo_site,
+                                        jekyll_html=jekyll_html, middleman_site=middleman_site)
 
     @property
     def timezone(self) -> tzinfo:
@@ -255,11 +265,9 @@ async def read_repository(source: MarkdownSource, ctx: HarvestContext, stats: Fe
         else:
             config = read_site_config(config_file, await _raw(api, source.repo, config_file, branch, stats) or "")
     listing = FileListing([], {}, config, config_sha, config_file, branch)
+    wanted = listing.wanted(source.path)
     blobs = {path: e.get("sha", "") for path, e in entries.items()
-             if wanted_file(path, jekyll_site=config_file == "_config.yml" and not source.path, under=source.path,
-                            hugo_site=listing.hugo_site, jekyll_html=listing.jekyll_site is not None,
-                            middleman_site=listing.middleman_site)
-             and (e.get("size") or 0) <= MAX_FILE_BYTES}
+             if wanted(path) and (e.get("size") or 0) <= MAX_FILE_BYTES}
     changed = [path for path, sha in blobs.items() if previous.get(path) != sha]
 
     async def fetch(path: str) -> MarkdownFile | None:
@@ -296,12 +304,8 @@ def read_directory(source: MarkdownSource, ctx: HarvestContext) -> FileListing:
         except FileRefused as exc:
             refused.append(f"{config_file}: {exc.reason}")
     listing = FileListing([], {}, config, config_file=config_file, refused=refused)
-    hugo_site, is_jekyll, is_middleman = listing.hugo_site, listing.jekyll_site is not None, listing.middleman_site
     files, blobs = [], {}
-    for path in local_files(root, refused, under=source.path,
-                            wanted=lambda p: wanted_file(p, jekyll_site=config_file == "_config.yml" and not source.path,
-                                                         under=source.path, hugo_site=hugo_site, jekyll_html=is_jekyll,
-                                                         middleman_site=is_middleman)):
+    for path in local_files(root, refused, under=source.path, wanted=listing.wanted(source.path)):
         try:
             data = read_local_file(root, path)
         except FileRefused as exc:
