@@ -143,6 +143,7 @@ class SiteWriter:
         self.base_path = urlsplit(site.base_url).path or "/"
         self.pages = 0
         self._cards: dict[tuple[str, str], Markup] = {}
+        self._card_macro: Callable[[ItemCard], str] | None = None
         base = urlsplit(site.base_url)
         # urljoin and concatenation agree for a base ending in "/" with no query, fragment, "//" or dot segment.
         self._joins_by_concatenation = (site.base_url.endswith("/") and not base.query and not base.fragment
@@ -178,7 +179,9 @@ class SiteWriter:
         if html is None:
             if len(self._cards) >= CARDS_KEPT:
                 self._cards.clear()
-            html = self._cards[key] = Markup(self.env.get_template("macros.html").module.card(item))
+            if self._card_macro is None:   # the template's module is made once, not for every card
+                self._card_macro = self.env.get_template("macros.html").module.card
+            html = self._cards[key] = Markup(self._card_macro(item))
         return html
 
     def write(self, path: str, data: bytes | str) -> None:
