@@ -3,10 +3,13 @@
 The queries and graded judgements are tests/data/search_judgements.yaml, written against the
 relevance hub (tests/relevance_hub.py: real corpus feeds, seeds, posts and opengovtech.org's
 catalogue, harvested through the real pipeline on 127.0.0.1). Figures are printed for the dev
-split (the one tuned on) and the test split (never tuned on), beside each split's latency.
+split (the one tuned on) and the test split (never tuned on), beside each split's latency. The
+queries come in sets written at different times (`set`), each split on its own with its own seed;
+each set's test split is printed alone and all sets' together.
 
     python bench/relevance.py              # build the hub in a temp dir, print the tables
-    python bench/relevance.py --split      # (once) draw the dev/test split, printed as query -> split
+    python bench/relevance.py --only dev   # the split tuned on, alone
+    python bench/relevance.py --split      # draw the dev/test split, printed as query -> split
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 JUDGEMENTS = ROOT / "tests" / "data" / "search_judgements.yaml"
 QUERY_TYPES = ("topic", "phrase", "question", "synonym", "misspelling")
 CUTOFF = 5
-SPLIT_SEED = 34
+SPLIT_SEEDS = {1: 34, 2: 40}  # query set -> the seed its split was drawn with
 
 
 @dataclass(frozen=True)
@@ -40,26 +43,39 @@ class JudgedQuery:
     type: str
     relevant: dict[str, int]  # item URL (or id, for items without one) -> grade 1..3
     split: str | None
+    set: int = 1
 
 
 def load_judgements(path: Path = JUDGEMENTS) -> list[JudgedQuery]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     items = data["items"]
-    return [JudgedQuery(query=q["query"], type=q["type"], split=q.get("split"),
+    return [JudgedQuery(query=q["query"], type=q["type"], split=q.get("split"), set=q.get("set", 1),
                         relevant={items[name]: grade for name, grade in q["relevant"].items()})
             for q in data["queries"]]
 
 
-def draw_split(queries: list[JudgedQuery], seed: int = SPLIT_SEED) -> dict[str, str]:
-    """Half of each query type to dev, half to test (seeded): the split the judgements file records."""
-    rng = random.Random(seed)
+def draw_split(queries: list[JudgedQuery]) -> dict[str, str]:
+    """Half of each query type of each set to dev, half to test (seeded per set): the split the
+    judgements file records."""
     split = {}
-    for query_type in QUERY_TYPES:
-        of_type = sorted(q.query for q in queries if q.type == query_type)
-        rng.shuffle(of_type)
-        for n, text in enumerate(of_type):
-            split[text] = "dev" if n < (len(of_type) + 1) // 2 else "test"
+    for query_set, seed in SPLIT_SEEDS.items():
+        rng = random.Random(seed)
+        for query_type in QUERY_TYPES:
+            of_type = sorted(q.query for q in queries if q.type == query_type and q.set == query_set)
+            rng.shuffle(of_type)
+            for n, text in enumerate(of_type):
+                split[text] = "dev" if n < (len(of_type) + 1) // 2 else "test"
     return split
+
+
+def parts(queries: list[JudgedQuery], only: str | None = None) -> list[tuple[str, list[JudgedQuery]]]:
+    """(title, queries) for each table bench/relevance.py prints: dev, each set's test split, all test."""
+    tables = [("dev", [q for q in queries if q.split == "dev"])]
+    if only != "dev":
+        sets = sorted({q.set for q in queries})
+        tables += [(f"test, set {s}", [q for q in queries if q.split == "test" and q.set == s]) for s in sets]
+        tables.append(("test, all sets", [q for q in queries if q.split == "test"]))
+    return [(title, part) for title, part in tables if part]
 
 
 def dcg(grades: list[int]) -> float:
@@ -150,6 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", action="store_true", help="print the seeded dev/test split and exit")
     parser.add_argument("--warehouse", type=Path, help="an already built relevance hub's warehouse")
+    parser.add_argument("--only", choices=["dev"], help="print the dev split alone (while tuning)")
     args = parser.parse_args()
     queries = load_judgements()
     if args.split:
@@ -161,9 +178,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-relevance-") as tmp:
         warehouse = args.warehouse or build_hub(Path(tmp)).warehouse_path
         search = project_search(index_path_for(warehouse))
-        for split in ("dev", "test"):
-            part = [q for q in queries if q.split == split]
-            print_table(split, *evaluate(search, part))
+        for title, part in parts(queries, args.only):
+            print_table(title, *evaluate(search, part))
 
 
 if __name__ == "__main__":

@@ -35,13 +35,15 @@ def index(relevance_hub):
         yield opened
 
 
-def test_the_split_is_the_seeded_draw_half_of_each_type():
+def test_the_split_is_the_seeded_draw_half_of_each_type_of_each_set():
     queries = load_judgements()
     assert len(queries) >= 60 and {q.type for q in queries} == set(QUERY_TYPES)
+    assert len({q.query for q in queries}) == len(queries), "a query text is judged twice"
     assert {q.query: q.split for q in queries} == draw_split(queries)
-    for query_type in QUERY_TYPES:
-        of_type = [q for q in queries if q.type == query_type]
-        assert abs(sum(q.split == "dev" for q in of_type) - sum(q.split == "test" for q in of_type)) <= 1
+    for query_set in {q.set for q in queries}:
+        for query_type in QUERY_TYPES:
+            of_type = [q for q in queries if q.type == query_type and q.set == query_set]
+            assert abs(sum(q.split == "dev" for q in of_type) - sum(q.split == "test" for q in of_type)) <= 1
 
 
 def test_every_judged_item_is_in_the_hub(relevance_hub):
