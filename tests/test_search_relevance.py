@@ -14,12 +14,11 @@ from pipelines.publish.search_terms import word_key
 from tests.conftest import run_cli
 from tests.relevance_hub import build_relevance_hub
 
-# The issue's targets are nDCG@5 >= 0.80 overall and >= 0.60 for synonym and misspelling queries,
-# with no empty page. Synonym queries on the test split fall short (some return nothing): that
-# floor is what is reached, so the test guards it from getting worse; bench/relevance.py prints all.
+# The issue's targets, on the test splits of every query set: nDCG@5 >= 0.80 overall and >= 0.60 for
+# synonym and misspelling queries, with no empty page. bench/relevance.py prints each set's figures.
 OVERALL_NDCG = 0.80
 MISSPELLING_NDCG = 0.60
-SYNONYM_NDCG_REACHED = 0.47
+SYNONYM_NDCG = 0.60
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +65,8 @@ def test_the_test_split_meets_the_relevance_targets(relevance_hub):
     report = {name: round(s.ndcg, 3) for name, s in summaries.items()}
     assert summaries["all"].ndcg >= OVERALL_NDCG, report
     assert summaries["misspelling"].ndcg >= MISSPELLING_NDCG, report
-    assert summaries["synonym"].ndcg >= SYNONYM_NDCG_REACHED, report
-    assert all(s.zero_result_rate == 0 for name, s in summaries.items() if name not in ("synonym", "all")), report
+    assert summaries["synonym"].ndcg >= SYNONYM_NDCG, report
+    assert all(s.zero_result_rate == 0 for s in summaries.values()), report
 
 
 def test_a_query_whose_words_are_not_all_in_one_item_still_finds_the_items_with_most_of_them(index):
@@ -171,3 +170,15 @@ def test_the_order_of_results_does_not_depend_on_how_many_are_asked_for(index):
         first_twenty = [hit.id for hit in index.search(judged.query, limit=20).hits]
         assert [hit.id for hit in index.search(judged.query, limit=1).hits] == first_twenty[:1], judged.query
         assert [hit.id for hit in index.search(judged.query, limit=5).hits] == first_twenty[:5], judged.query
+
+
+def test_a_query_in_words_no_item_uses_finds_the_item_closest_in_meaning(index):
+    """The sentence model reads the query as a whole: no item says "restoring" or "vision"."""
+    hits = index.search("restoring vision").hits
+    assert hits and "blind" in hits[0].title.lower()
+    assert "meaning" in hits[0].matched_by and "close in meaning" in hits[0].explanation
+
+
+def test_made_up_words_mean_nothing(index):
+    """Every string is nearest to something; only a query holding a real word is looked up by meaning."""
+    assert index.search("zzyzx blorptang").hits == []

