@@ -90,3 +90,20 @@ def test_an_unchanged_item_keeps_its_vector_and_a_changed_one_is_read_again(tmp_
     assert hits and hits[0].id == "item-2"
     # The previous build's vectors file is gone; only the new one is beside the index.
     assert len(list(tmp_path.glob("hub.search.sqlite.*.vectors"))) == 1
+
+
+def test_an_index_whose_vectors_have_another_layout_is_searched_by_its_words(tmp_path):
+    """After an upgrade, until the next run rebuilds it, the index on disk may hold vectors of another
+    width: search answers by words, and the next build computes every vector afresh."""
+    target = tmp_path / "hub.search.sqlite"
+    write_index(target, [_document(1, "Bin collection reminders by text message"), _document(2, "Inflation and prices")])
+    (vectors,) = tmp_path.glob("hub.search.sqlite.*.vectors")
+    with open(vectors, "r+b") as f:  # as an older build's narrower vectors would be
+        f.truncate(vectors.stat().st_size // 3)
+    with SearchIndex(target) as index:
+        assert [h.id for h in index.search("bin collection").hits] == ["item-1"]
+        assert index._document_vectors() is None
+        assert all("meaning" not in h.matched_by for h in index.search("inflation").hits)
+    write_index(target, [_document(1, "Bin collection reminders by text message")])
+    with SearchIndex(target) as index:
+        assert index._document_vectors() is not None

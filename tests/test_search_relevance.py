@@ -179,6 +179,13 @@ def test_a_query_in_words_no_item_uses_finds_the_item_closest_in_meaning(index):
     assert "meaning" in hits[0].matched_by and "close in meaning" in hits[0].explanation
 
 
-def test_made_up_words_mean_nothing(index):
-    """Every string is nearest to something; only a query holding a real word is looked up by meaning."""
+def test_made_up_words_mean_nothing(index, monkeypatch):
+    """Every string is nearest to something; only a query holding a real word is looked up by meaning,
+    whatever the similarity floor (here none), alone or in a phrase."""
+    from pipelines.publish import search
+
+    monkeypatch.setattr(search, "MIN_SIMILARITY", -1.0)
     assert index.search("zzyzx blorptang").hits == []
+    assert index.search('"zzyzx blorptang"').hits == []
+    hits = index.search('"restoring vision"').hits
+    assert hits and "blind" in hits[0].title.lower() and "meaning" in hits[0].matched_by

@@ -29,7 +29,8 @@ from pipelines.code_version import code_version
 from pipelines.errors import HubError
 from pipelines.publish.search_facets import FacetCounter, write_facets
 from pipelines.publish.search_meaning import (DocumentVectors, common_words, document_key, document_text, embedder,
-                                              KeptVectors, related_terms, vectors_path, write_vectors)
+                                              KeptVectors, related_terms, vectors_bytes, vectors_path,
+                                              write_vectors)
 from pipelines.publish.search_terms import WordMatch, match_word, snowball_stem, word_key
 
 if TYPE_CHECKING:
@@ -236,7 +237,8 @@ def _kept_vectors(index_path: Path) -> KeptVectors | None:
     finally:
         con.close()
     path = index_path.with_name(meta.get("vectors", ""))
-    if not keys or not meta.get("vectors") or not path.exists() or len(keys) != int(meta.get("documents", -1)):
+    if not keys or not meta.get("vectors") or not path.exists() or len(keys) != int(meta.get("documents", -1)) \
+            or path.stat().st_size != vectors_bytes(len(keys), terms):
         return None
     return KeptVectors.read(path, keys, terms)
 
@@ -508,7 +510,8 @@ class SearchIndex:
             short = _words_fall_short(plan, lexical)
             widened = self._widened(plan) if short else None
             related = self._lexical(widened, filter_sql, depth) if widened else NO_MATCHES
-            close = self._meaning(query, filter_sql, depth) if short and self._has_a_real_word(plan) else {}
+            meaning = short and self._has_a_real_word(parsed, plan, lexical)
+            close = self._meaning(query, filter_sql, depth) if meaning else {}
             fused = _fuse(lexical, related, close, limit)
             hits = self._page(plan, widened, fused, lexical, related, close)
             if not facets:
@@ -560,11 +563,19 @@ class SearchIndex:
             return None
         return QueryPlan(groups=groups, unknown=unknown, widened=widened_words)
 
-    def _has_a_real_word(self, plan: "QueryPlan") -> bool:
+    def _has_a_real_word(self, parsed: ParsedQuery, plan: "QueryPlan", lexical: "LexicalRanking") -> bool:
         """Whether the query holds a word: one in the index as typed (or as a form of it), or a common
-        English word. A string of made-up words is still nearest to something, and means nothing."""
-        return any(g.word and not g.word.corrected_to for g in plan.groups) or \
-            any(self._is_common_word(w.casefold()) for w in plan.unknown)
+        English word. A string of made-up words is still nearest to something, and means nothing. A
+        quoted phrase asks for its words as written: they count only when no item holds them."""
+        if any(g.word and not g.word.corrected_to for g in plan.groups):
+            return True
+        typed = [g.word.typed for g in plan.groups if g.word] + plan.unknown
+        if not lexical.rowids:
+            typed += [w for phrase in parsed.phrases for w in phrase.split()]
+        return any(self._is_common_word(w.casefold()) or self._is_index_term(w) for w in typed)
+
+    def _is_index_term(self, word: str) -> bool:
+        return self.con.execute("SELECT 1 FROM terms WHERE term = ?", (index_term(word),)).fetchone() is not None
 
     def _is_common_word(self, word: str) -> bool:
         return self.con.execute("SELECT 1 FROM common_words WHERE word = ?", (word,)).fetchone() is not None
@@ -653,6 +664,8 @@ class SearchIndex:
         if path is None or not path.exists() or not self._documents():
             return False  # the index was replaced and its vectors removed since it was opened: words only
         terms = self.con.execute("SELECT count(*) FROM meaning_terms").fetchone()[0]
+        if path.stat().st_size != vectors_bytes(self._documents(), terms):
+            return False  # written by a version with other vectors (until the next run rebuilds it): words only
         return DocumentVectors(path, self._documents(), terms)
 
     def _ranked(self, match: str, filter_sql: FilterSQL, limit: int, exclude: list[int]) -> list[tuple[int, float]]:

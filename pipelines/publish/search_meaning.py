@@ -125,7 +125,7 @@ def write_vectors(path: Path, texts: list[str], term_vectors: "np.ndarray | None
     vector copied, not computed again. Returns how many documents were embedded."""
     terms = 0 if term_vectors is None else len(term_vectors)
     with open(path, "wb") as out:
-        out.truncate((len(texts) * DOCUMENT_DIMENSIONS + terms * DIMENSIONS) * 4)
+        out.truncate(vectors_bytes(len(texts), terms))
     if not texts and not terms:
         return 0
     documents, term_rows = _regions(path, len(texts), terms, mode="r+")
@@ -141,7 +141,7 @@ def write_vectors(path: Path, texts: list[str], term_vectors: "np.ndarray | None
         documents[list(rows)] = kept.vectors[list(old_rows)]
     # Texts of like length together: a batch is padded to its longest text.
     missing.sort(key=lambda row: len(texts[row]))
-    model = sentence_model.encoder()
+    model = sentence_model.encoder() if missing else None
     for start in range(0, len(missing), VECTOR_BLOCK):
         rows = missing[start:start + VECTOR_BLOCK]
         documents[rows] = model.embed([texts[row] for row in rows])
@@ -151,6 +151,11 @@ def write_vectors(path: Path, texts: list[str], term_vectors: "np.ndarray | None
         if region.size:
             region.flush()
     return len(missing)
+
+
+def vectors_bytes(rows: int, terms: int) -> int:
+    """The size of a vectors file of `rows` documents and `terms` related-word terms."""
+    return (rows * DOCUMENT_DIMENSIONS + terms * DIMENSIONS) * 4
 
 
 def _regions(path: Path, rows: int, terms: int, mode: str) -> "tuple[np.ndarray, np.ndarray]":

