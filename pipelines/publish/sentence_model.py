@@ -101,13 +101,10 @@ class SentenceEncoder:
 
     def embed(self, texts: list[str]) -> "np.ndarray":
         """One unit vector per text (DIMENSIONS wide)."""
-        import numpy as np
-        from threadpoolctl import threadpool_limits
-
         if len(texts) <= QUERY_TEXTS:
             # A query's matrices are too small to share between threads: on a busy machine OpenBLAS's
             # threads wait for each other far longer than they multiply.
-            with threadpool_limits(1, user_api="blas"):
+            with _blas_threads().limit(limits=1, user_api="blas"):
                 return self._embed(texts)
         return self._embed(texts)
 
@@ -156,6 +153,15 @@ class SentenceEncoder:
         pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.where(norms == 0, 1, norms)
+
+
+@lru_cache(maxsize=1)
+def _blas_threads():
+    """The process's BLAS libraries, found once: `threadpool_limits` looks them up again on every call,
+    which costs more than the query it wraps."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 @lru_cache(maxsize=1)
