@@ -56,7 +56,7 @@ def _checked(path: Path, sha256: str) -> Path:
 
 
 def _gelu(x: "np.ndarray") -> "np.ndarray":
-    """GELU by its tanh form, in place. The model was trained with the erf form; the two differ by
+    """GELU by its tanh form, in one new array. The model was trained with the erf form; the two differ by
     under 5e-4 here, and the tanh form is several times cheaper in numpy (one ufunc, not an erf built
     from exp and a polynomial), which is most of what an item's vector costs to compute."""
     import numpy as np
