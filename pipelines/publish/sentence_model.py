@@ -32,6 +32,7 @@ CONFIG_SHA256 = "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b4
 DIMENSIONS = 384
 MAX_TOKENS = 24       # an item's title, tags and the start of its summary say what it is about
 BATCH = 32            # texts run through the model at a time (padded to the longest of them)
+QUERY_TEXTS = 4       # this few texts are embedded on one thread
 
 
 class SentenceModelMissing(RuntimeError):
@@ -100,6 +101,14 @@ class SentenceEncoder:
 
     def embed(self, texts: list[str]) -> "np.ndarray":
         """One unit vector per text (DIMENSIONS wide)."""
+        if len(texts) <= QUERY_TEXTS:
+            # A query's matrices are too small to share between threads: on a busy machine (a harvest
+            # running) OpenBLAS's threads wait for each other far longer than they multiply.
+            with _blas_libraries().limit(limits=1, user_api="blas"):
+                return self._embed(texts)
+        return self._embed(texts)
+
+    def _embed(self, texts: list[str]) -> "np.ndarray":
         import numpy as np
 
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
@@ -144,6 +153,14 @@ class SentenceEncoder:
         pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.where(norms == 0, 1, norms)
+
+
+@lru_cache(maxsize=1)
+def _blas_libraries():
+    """The process's BLAS libraries, found once (`threadpool_limits` looks them up on every call)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 @lru_cache(maxsize=1)
