@@ -229,18 +229,30 @@ def _kept_vectors(index_path: Path) -> KeptVectors | None:
         return None
     con = open_index(index_path)
     try:
-        meta = dict(con.execute("SELECT key, value FROM meta"))
         keys = [key for (key,) in con.execute("SELECT text_key FROM meaning_docs ORDER BY rowid")]
-        terms = con.execute("SELECT count(*) FROM meaning_terms").fetchone()[0]
+        found = _vectors_file(con, index_path, len(keys))
     except sqlite3.OperationalError:
         return None
     finally:
         con.close()
-    path = index_path.with_name(meta.get("vectors", ""))
-    if not keys or not meta.get("vectors") or not path.exists() or len(keys) != int(meta.get("documents", -1)) \
-            or path.stat().st_size != vectors_bytes(len(keys), terms):
+    if not keys or found is None:
         return None
+    path, terms = found
     return KeptVectors.read(path, keys, terms)
+
+
+def _vectors_file(con: sqlite3.Connection, index_path: Path, documents: int) -> tuple[Path, int] | None:
+    """The index's vectors file and its number of related-word terms, if the file is there and laid out
+    for `documents` documents and those terms; None if it was removed (the index replaced since it was
+    opened) or written by a version with other vectors (until the next run rebuilds it)."""
+    row = con.execute("SELECT value FROM meta WHERE key = 'vectors'").fetchone()
+    path = index_path.with_name(row[0]) if row else None
+    if path is None or not path.exists() or not documents:
+        return None
+    terms = con.execute("SELECT count(*) FROM meaning_terms").fetchone()[0]
+    if path.stat().st_size != vectors_bytes(documents, terms):
+        return None
+    return path, terms
 
 
 def kind_token(kind: str) -> str:
@@ -659,13 +671,10 @@ class SearchIndex:
         return dict(close[:limit])
 
     def _open_vectors(self) -> "DocumentVectors | bool":
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'vectors'").fetchone()
-        path = self.path.with_name(row[0]) if row else None
-        if path is None or not path.exists() or not self._documents():
-            return False  # the index was replaced and its vectors removed since it was opened: words only
-        terms = self.con.execute("SELECT count(*) FROM meaning_terms").fetchone()[0]
-        if path.stat().st_size != vectors_bytes(self._documents(), terms):
-            return False  # written by a version with other vectors (until the next run rebuilds it): words only
+        found = _vectors_file(self.con, self.path, self._documents())
+        if found is None:
+            return False  # words only
+        path, terms = found
         return DocumentVectors(path, self._documents(), terms)
 
     def _ranked(self, match: str, filter_sql: FilterSQL, limit: int, exclude: list[int]) -> list[tuple[int, float]]:
